@@ -1,0 +1,54 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading or measuring an image.
+///
+/// Variants carry the evidence (file, field, shapes) so that a message names the problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImagingError {
+    #[error("cannot read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: corrupt or truncated gzip stream ({detail})")]
+    Gzip { path: PathBuf, detail: String },
+    #[error("{path}: not a NIfTI file ({detail})")]
+    NotNifti { path: PathBuf, detail: String },
+    #[error("{path}: unsupported NIfTI field `{field}` = {value}")]
+    Unsupported {
+        path: PathBuf,
+        field: &'static str,
+        value: String,
+    },
+    #[error("{path}: invalid NIfTI header field `{field}` = {value}")]
+    InvalidHeader {
+        path: PathBuf,
+        field: &'static str,
+        value: String,
+    },
+    #[error("{path}: voxel data truncated: expected {expected} bytes after offset {offset}, found {found}")]
+    Truncated {
+        path: PathBuf,
+        expected: usize,
+        offset: usize,
+        found: usize,
+    },
+    #[error(
+        "{path}: voxel value {value} at index {index} is not a valid label (integers 0..=255)"
+    )]
+    InvalidLabel {
+        path: PathBuf,
+        value: f64,
+        index: usize,
+    },
+    #[error("{what}: {detail}")]
+    GeometryMismatch { what: String, detail: String },
+    #[error("{what}: the mask has no voxels with label {label}")]
+    EmptyMask { what: String, label: u8 },
+    #[error("{what}: {detail}")]
+    InvalidGeometry { what: String, detail: String },
+}
+
+pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

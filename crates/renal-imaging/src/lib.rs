@@ -1,0 +1,24 @@
+//! Medical volumes and tumor measurements for renal-triage.
+//!
+//! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
+//! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
+//! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
+//! - [`shape`], [`mesh`], [`hull`]: pyradiomics-compatible shape features and exact diameters;
+//! - [`measure`]: per-case tumor and kidney measurements from a label map.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod error;
+pub mod hull;
+pub mod mask;
+pub mod measure;
+pub mod mesh;
+pub mod nifti;
+pub mod shape;
+pub mod volume;
+
+pub use error::{ImagingError, Result};
+pub use mask::{components_26, BinaryMask};
+pub use measure::{measure_segmentation, CaseMeasurements, LabelScheme, TumorComponent};
+pub use nifti::{read_labels, read_scalar, write_nifti, WriteOptions};
+pub use shape::{shape_features, ShapeFeatures};
+pub use volume::{Geometry, LabelVolume, Volume};

@@ -1,0 +1,198 @@
+//! Tumor and kidney measurements from a segmentation label map.
+
+use crate::error::{ImagingError, Result};
+use crate::mask::{components_26, BinaryMask};
+use crate::shape::{axial_diameter_mm, shape_features, ShapeFeatures};
+use crate::volume::LabelVolume;
+
+/// Label values of a segmentation (KiTS23 defaults: kidney 1, tumor 2, cyst 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabelScheme {
+    pub kidney: u8,
+    pub tumor: u8,
+    pub cyst: u8,
+}
+
+impl Default for LabelScheme {
+    fn default() -> Self {
+        LabelScheme {
+            kidney: 1,
+            tumor: 2,
+            cyst: 3,
+        }
+    }
+}
+
+/// One tumor component (26-connected).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TumorComponent {
+    /// 1 for the largest component (the index tumor), 2 for the next, ...
+    pub rank: usize,
+    /// Largest in-plane distance between voxel centres in one axial slice (mm).
+    pub axial_diameter_mm: f64,
+    /// Full-grid index (along the axial axis) of the slice where it is reached.
+    pub axial_diameter_slice: usize,
+    /// Centroid of the voxel centres in world coordinates (mm).
+    pub centroid_world_mm: [f64; 3],
+    pub shape: ShapeFeatures,
+}
+
+/// Everything measured on one case's segmentation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CaseMeasurements {
+    pub dims: [usize; 3],
+    pub spacing_mm: [f64; 3],
+    /// The voxel axis that the affine maps closest to S-I.
+    pub axial_axis: usize,
+    pub voxels_kidney: usize,
+    pub voxels_tumor: usize,
+    pub voxels_cyst: usize,
+    pub voxels_other: usize,
+    /// Kidney parenchyma (kidney label only), ml.
+    pub kidney_parenchyma_ml: f64,
+    /// Whole kidney region: kidney, tumor and cyst labels together, ml.
+    pub kidney_volume_ml: f64,
+    /// All tumor voxels (all components) over the whole kidney region.
+    pub tumor_kidney_ratio: f64,
+    /// Shape of the whole tumor label (all components pooled, as pyradiomics computes it).
+    pub whole_tumor: ShapeFeatures,
+    /// Components, largest first; `components[0]` is the index tumor.
+    pub components: Vec<TumorComponent>,
+}
+
+impl CaseMeasurements {
+    /// The index tumor: the largest component.
+    pub fn index_tumor(&self) -> &TumorComponent {
+        // `measure_segmentation` never returns an empty component list.
+        &self.components[0]
+    }
+}
+
+fn component(mask: &BinaryMask, rank: usize, labels: &LabelVolume, axial: usize) -> TumorComponent {
+    let spacing = labels.geometry.spacing_mm();
+    let (d, slice) = axial_diameter_mm(mask, spacing, axial);
+    let vox = mask.voxels();
+    let n = vox.len().max(1) as f64;
+    let mut c = [0.0; 3];
+    for v in &vox {
+        for a in 0..3 {
+            c[a] += (v[a] + mask.origin[a]) as f64;
+        }
+    }
+    TumorComponent {
+        rank,
+        axial_diameter_mm: d,
+        axial_diameter_slice: slice,
+        centroid_world_mm: labels.geometry.world(c.map(|x| x / n)),
+        shape: shape_features(mask, spacing),
+    }
+}
+
+/// Measures the tumor components and the kidney of a label map. `what` names the case/file in
+/// errors. An empty tumor label is an error ([`ImagingError::EmptyMask`]).
+pub fn measure_segmentation(
+    labels: &LabelVolume,
+    scheme: LabelScheme,
+    what: &str,
+) -> Result<CaseMeasurements> {
+    let g = &labels.geometry;
+    let axial = g.axial_axis().map_err(|e| ImagingError::InvalidGeometry {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })?;
+    let mut counts = [0usize; 256];
+    for &v in &labels.data {
+        counts[v as usize] += 1;
+    }
+    let tumor =
+        BinaryMask::from_labels(labels, scheme.tumor).ok_or_else(|| ImagingError::EmptyMask {
+            what: what.to_string(),
+            label: scheme.tumor,
+        })?;
+    let comps = components_26(&tumor);
+    let components: Vec<TumorComponent> = comps
+        .iter()
+        .enumerate()
+        .map(|(r, m)| component(m, r + 1, labels, axial))
+        .collect();
+    let whole_tumor = if components.len() == 1 {
+        components[0].shape.clone()
+    } else {
+        shape_features(&tumor, g.spacing_mm())
+    };
+    let vv = g.spacing_mm().iter().product::<f64>() / 1000.0;
+    let (nk, nt, nc) = (
+        counts[scheme.kidney as usize],
+        counts[scheme.tumor as usize],
+        counts[scheme.cyst as usize],
+    );
+    let other = labels.data.len() - counts[0] - nk - nt - nc;
+    let kidney_volume_ml = (nk + nt + nc) as f64 * vv;
+    Ok(CaseMeasurements {
+        dims: g.dims,
+        spacing_mm: g.spacing_mm(),
+        axial_axis: axial,
+        voxels_kidney: nk,
+        voxels_tumor: nt,
+        voxels_cyst: nc,
+        voxels_other: other,
+        kidney_parenchyma_ml: nk as f64 * vv,
+        kidney_volume_ml,
+        tumor_kidney_ratio: nt as f64 * vv / kidney_volume_ml,
+        whole_tumor,
+        components,
+    })
+}
+
+/// Checks that a mask and an image share one grid (shape, spacing, affine), naming `what`.
+pub fn check_mask_matches_image(
+    image: &crate::volume::Geometry,
+    mask: &crate::volume::Geometry,
+    what: &str,
+) -> Result<()> {
+    image.check_same_grid(mask, what, 1e-3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::{Geometry, Volume};
+
+    #[test]
+    fn two_tumors_and_kidney() {
+        let g = Geometry::with_spacing([10, 10, 10], [1.0, 1.0, 2.0]);
+        let mut d = vec![0u8; 1000];
+        let idx = |i: usize, j: usize, k: usize| i + 10 * (j + 10 * k);
+        for k in 0..10 {
+            for j in 0..10 {
+                d[idx(0, j, k)] = 1;
+            }
+        }
+        // Big tumor: 3x3 in-plane on 2 slices; small: one voxel.
+        for k in 2..4 {
+            for j in 2..5 {
+                for i in 2..5 {
+                    d[idx(i, j, k)] = 2;
+                }
+            }
+        }
+        d[idx(8, 8, 8)] = 2;
+        let v = Volume::new(g, d).unwrap();
+        let m = measure_segmentation(&v, LabelScheme::default(), "case_x").unwrap();
+        assert_eq!(m.axial_axis, 2);
+        assert_eq!(m.components.len(), 2);
+        assert_eq!(m.index_tumor().shape.voxel_count, 18);
+        // In-plane diagonal between voxel centres of a 3x3 square at 1 mm: sqrt(8).
+        assert!((m.index_tumor().axial_diameter_mm - 8f64.sqrt()).abs() < 1e-12);
+        assert_eq!(m.voxels_tumor, 19);
+        assert!((m.kidney_volume_ml - (100 + 19) as f64 * 2.0 / 1000.0).abs() < 1e-12);
+        assert!((m.index_tumor().centroid_world_mm[2] - 2.5 * 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empty_tumor_is_an_error_naming_the_case() {
+        let v = Volume::new(Geometry::with_spacing([2, 2, 2], [1.0; 3]), vec![1u8; 8]).unwrap();
+        let e = measure_segmentation(&v, LabelScheme::default(), "case_00007").unwrap_err();
+        assert!(e.to_string().contains("case_00007"));
+    }
+}

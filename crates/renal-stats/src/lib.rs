@@ -1,0 +1,13 @@
+//! Statistics for renal-triage, in pure f64: agreement (Pearson, Bland-Altman), reliability
+//! (ICC, all six Shrout-Fleiss forms with F tests and CIs) and the F distribution they need.
+//! Bad input (NaN, too few values, mismatched lengths, degenerate data) is a typed error.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod agreement;
+pub mod dist;
+pub mod error;
+pub mod icc;
+
+pub use agreement::{bland_altman, pearson, BlandAltman};
+pub use error::{Result, StatsError};
+pub use icc::{icc, icc_all, mean_squares, Icc, IccForm, MeanSquares};

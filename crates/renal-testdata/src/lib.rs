@@ -1,0 +1,77 @@
+//! Test support shared by the crates' test suites.
+//!
+//! Shared data (the KiTS23 snapshot and the golden reference values) lives outside the
+//! repository, at `../shared` next to the checkout or wherever `$RENAL_TRIAGE_SHARED` points.
+//! A test that needs it calls [`shared`]: outside CI a missing folder skips the test with a
+//! message; under CI (`CI=true`) it is a failure, never a skip.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test-only crate: a panic is a failed test
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// The shared data folder, if present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = match std::env::var_os("RENAL_TRIAGE_SHARED") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join("../shared"),
+    };
+    p.join("golden").is_dir().then_some(p)
+}
+
+/// True when running under CI, where missing data must fail.
+pub fn under_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// The shared folder, or `None` (with a note on stderr) when absent outside CI.
+///
+/// # Panics
+/// Under CI when the shared folder is missing.
+pub fn shared() -> Option<PathBuf> {
+    match shared_dir() {
+        Some(p) => Some(p),
+        None if under_ci() => panic!(
+            "shared data not found at ../shared or $RENAL_TRIAGE_SHARED: required under CI=true"
+        ),
+        None => {
+            eprintln!("SKIPPED: shared data not found (set RENAL_TRIAGE_SHARED)");
+            None
+        }
+    }
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Asserts `|a - b| <= tol * max(|b|, tiny)` with a message.
+#[track_caller]
+pub fn assert_rel(a: f64, b: f64, tol: f64, what: &str) {
+    let scale = b.abs().max(1e-300);
+    assert!(
+        (a - b).abs() <= tol * scale,
+        "{what}: got {a}, expected {b} (rel diff {:.3e} > {tol:e})",
+        (a - b).abs() / scale
+    );
+}
+
+/// Asserts `|a - b| <= tol` with a message.
+#[track_caller]
+pub fn assert_abs(a: f64, b: f64, tol: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= tol,
+        "{what}: got {a}, expected {b} (abs diff {:.3e} > {tol:e})",
+        (a - b).abs()
+    );
+}
