@@ -1,1 +1,28 @@
-//! placeholder
+//! Cohorts for renal-triage: cases, pre-operative clinical records, histology and the Bhindi
+//! 3-class labels, the leakage guard, and the loaders (KiTS23 folder, manifest CSV, feature and
+//! label tables, predefined splits), plus the KiTS23 fetch.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod bhindi;
+pub mod cohort;
+pub mod error;
+pub mod fetch;
+pub mod fields;
+pub mod io;
+pub mod kits23;
+pub mod label;
+pub mod manifest;
+pub mod splits;
+pub mod tables;
+
+pub use bhindi::{label_histology, Histology, Labelling, Subtype};
+pub use cohort::{Annotation, Case, Cohort, Exclusion, Images};
+pub use error::{CohortError, Result};
+pub use fields::{check_feature, ClinicalRecord, ALLOWED};
+pub use kits23::load_kits23;
+pub use label::{Label, Task};
+pub use manifest::load_manifest;
+pub use splits::{read_splits, Splits};
+pub use tables::{
+    cohort_from_tables, join_features, read_feature_table, read_labels_table, FeatureTable,
+};

@@ -1,0 +1,129 @@
+//! The cohort model shared by every source.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::bhindi::{label_histology, Histology, Labelling};
+use crate::fields::ClinicalRecord;
+use crate::label::Label;
+
+/// One per-annotator tumor mask (KiTS23 `tumor_instance-K_annotation-A`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Annotation {
+    pub instance: u32,
+    pub annotator: u32,
+    pub path: PathBuf,
+}
+
+/// Image files of a case.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Images {
+    /// Segmentation label map (kidney/tumor/cyst) or binary tumor mask.
+    pub mask: Option<PathBuf>,
+    /// CT phases by name (arterial, venous, ...), in manifest order.
+    pub phases: Vec<(String, PathBuf)>,
+    pub annotations: Vec<Annotation>,
+}
+
+/// Descriptive fields for Table 1 that are not features (sex as text, the histology string).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Descriptive {
+    pub sex: Option<String>,
+    pub histology: Option<String>,
+}
+
+/// One case of a cohort.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Case {
+    pub id: String,
+    /// Pre-operative, allow-listed values only (see [`crate::fields`]).
+    pub clinical: ClinicalRecord,
+    pub histology: Option<Histology>,
+    /// The class, from histology (Bhindi rules) or an explicit label.
+    pub label: Option<Label>,
+    /// Which rule (or "explicit label") gave the class.
+    pub label_source: Option<String>,
+    pub images: Images,
+    pub descriptive: Descriptive,
+    /// Numeric columns joined from a feature table (e.g. image embeddings), by name.
+    pub extra: BTreeMap<String, f64>,
+}
+
+impl Case {
+    pub fn new(id: impl Into<String>) -> Self {
+        Case {
+            id: id.into(),
+            clinical: ClinicalRecord::default(),
+            histology: None,
+            label: None,
+            label_source: None,
+            images: Images::default(),
+            descriptive: Descriptive::default(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Labels the case from its histology; `Err(reason)` when it cannot be labelled.
+    pub fn label_from_histology(&mut self) -> Result<(), String> {
+        let Some(h) = &self.histology else {
+            return Err("no histology record and no explicit label".into());
+        };
+        match label_histology(h) {
+            Labelling::Labelled { label, rule } => {
+                self.label = Some(label);
+                self.label_source = Some(rule.to_string());
+                Ok(())
+            }
+            Labelling::Excluded { reason } => Err(reason),
+        }
+    }
+}
+
+/// A case left out, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Exclusion {
+    pub case: String,
+    pub reason: String,
+}
+
+/// The cases of one source plus those excluded from it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Cohort {
+    /// Where it came from (a folder or file), for reports.
+    pub source: String,
+    pub cases: Vec<Case>,
+    pub excluded: Vec<Exclusion>,
+}
+
+impl Cohort {
+    /// Moves a case to the exclusion list.
+    pub fn exclude(&mut self, case: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        tracing::warn!(case, %reason, "case excluded");
+        self.cases.retain(|c| c.id != case);
+        self.excluded.push(Exclusion {
+            case: case.to_string(),
+            reason,
+        });
+    }
+
+    /// Case ids in order.
+    pub fn ids(&self) -> Vec<&str> {
+        self.cases.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    /// Counts per class `[benign, indolent, aggressive]` of the labelled cases.
+    pub fn class_counts(&self) -> [usize; 3] {
+        let mut n = [0; 3];
+        for c in &self.cases {
+            if let Some(l) = c.label {
+                n[l.index()] += 1;
+            }
+        }
+        n
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+}

@@ -1,0 +1,239 @@
+//! A generic cohort manifest (CSV), for any hospital's data.
+//!
+//! One row per case. Columns (header names; all but `case_id` optional):
+//!
+//! | column | meaning |
+//! |---|---|
+//! | `case_id` | unique case identifier |
+//! | any allow-listed feature (`age`, `sex_male`, `bmi`, `diabetes`, `pack_years`, ...) | pre-operative values; empty = missing |
+//! | `sex` | `male`/`female` (or `m`/`f`), mapped to `sex_male` |
+//! | `malignant`, `histologic_subtype`, `isup_grade`, `pathology_t_stage`, `tumor_necrosis`, `sarcomatoid_features`, `pathologic_size_cm` | histology, labelled by the Bhindi rules |
+//! | `label` | explicit class (`benign`/`indolent`/`aggressive` or `0`/`1`/`2`); wins over histology |
+//! | `mask` | segmentation/mask path, relative to the manifest's folder |
+//! | `ct_<phase>` | CT phase paths (e.g. `ct_arterial`, `ct_venous`), relative to the manifest's folder |
+//!
+//! Paths must exist and stay inside the manifest's folder. Other columns are ignored (they can
+//! never become features: see [`crate::fields`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::bhindi::Histology;
+use crate::cohort::{Case, Cohort, Exclusion};
+use crate::error::{io_err, CohortError, Result};
+use crate::fields::spec;
+use crate::label::Label;
+
+fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "na" | "nan" => Ok(None),
+        "true" | "1" | "yes" | "y" => Ok(Some(true)),
+        "false" | "0" | "no" | "n" => Ok(Some(false)),
+        other => Err(format!("`{field}` = `{other}` is not true/false")),
+    }
+}
+
+fn parse_num(field: &str, s: &str) -> Result<Option<f64>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("na") {
+        return Ok(None);
+    }
+    t.parse::<f64>()
+        .map(Some)
+        .map_err(|_| format!("`{field}` = `{t}` is not a number"))
+}
+
+/// Resolves a manifest path: relative to `base`, existing, and not escaping it.
+pub fn resolve_inside(base: &Path, rel: &str, field: &str) -> Result<PathBuf, String> {
+    let p = Path::new(rel.trim());
+    if p.is_absolute() {
+        return Err(format!(
+            "`{field}` path `{rel}` is absolute; paths must be relative to the manifest folder"
+        ));
+    }
+    let joined = base.join(p);
+    let canon = joined
+        .canonicalize()
+        .map_err(|_| format!("`{field}` file does not exist: {}", joined.display()))?;
+    let base_canon = base
+        .canonicalize()
+        .map_err(|e| format!("manifest folder {}: {e}", base.display()))?;
+    if !canon.starts_with(&base_canon) {
+        return Err(format!(
+            "`{field}` path `{rel}` escapes the manifest folder"
+        ));
+    }
+    Ok(canon)
+}
+
+fn parse_row(
+    base: &Path,
+    header: &[String],
+    row: &csv::StringRecord,
+    case: &mut Case,
+) -> Result<(), String> {
+    let mut hist = Histology::default();
+    let mut any_hist = false;
+    let mut label: Option<Label> = None;
+    for (name, value) in header.iter().zip(row.iter()) {
+        let v = value.trim();
+        match name.as_str() {
+            "case_id" => {}
+            "sex" => {
+                let s = v.to_ascii_lowercase();
+                case.descriptive.sex = (!s.is_empty()).then(|| s.clone());
+                let male = match s.as_str() {
+                    "male" | "m" => Some(1.0),
+                    "female" | "f" => Some(0.0),
+                    "" | "na" => None,
+                    other => return Err(format!("`sex` = `{other}` is not male/female")),
+                };
+                case.clinical.set("sex_male", male)?;
+            }
+            "label" => {
+                if !v.is_empty() {
+                    label = Some(Label::parse(v).map_err(|e| e.to_string())?);
+                }
+            }
+            "malignant" => {
+                hist.malignant = parse_bool(name, v)?;
+                any_hist = true;
+            }
+            "histologic_subtype" => {
+                hist.subtype = (!v.is_empty()).then(|| v.to_string());
+                case.descriptive.histology = hist.subtype.clone();
+                any_hist = true;
+            }
+            "isup_grade" => {
+                hist.isup_grade = match parse_num(name, v)? {
+                    Some(g) if [1.0, 2.0, 3.0, 4.0].contains(&g) => Some(g as u8),
+                    Some(g) => return Err(format!("`isup_grade` = {g} is not 1-4")),
+                    None => None,
+                };
+            }
+            "pathology_t_stage" => {
+                hist.t_stage = (!v.is_empty() && v != "na").then(|| v.to_string())
+            }
+            "tumor_necrosis" => hist.necrosis = parse_bool(name, v)?,
+            "sarcomatoid_features" => hist.sarcomatoid = parse_bool(name, v)?,
+            "pathologic_size_cm" => hist.pathologic_size_cm = parse_num(name, v)?,
+            "mask" => {
+                if !v.is_empty() {
+                    case.images.mask = Some(resolve_inside(base, v, name)?);
+                }
+            }
+            n if n.starts_with("ct_") => {
+                if !v.is_empty() {
+                    case.images
+                        .phases
+                        .push((n["ct_".len()..].to_string(), resolve_inside(base, v, n)?));
+                }
+            }
+            n if spec(n).is_some() => case.clinical.set(n, parse_num(n, v)?)?,
+            _ => {}
+        }
+    }
+    if any_hist {
+        case.histology = Some(hist);
+    }
+    match label {
+        Some(l) => {
+            case.label = Some(l);
+            case.label_source = Some("explicit label".into());
+        }
+        None if case.histology.is_some() => case.label_from_histology()?,
+        None => {}
+    }
+    Ok(())
+}
+
+/// Loads a manifest CSV. A bad row excludes that case with the reason; a missing `case_id`
+/// column or an unreadable file is an error.
+pub fn load_manifest(path: &Path) -> Result<Cohort> {
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| CohortError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| CohortError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            detail: e.to_string(),
+        })?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let Some(id_col) = header.iter().position(|h| h == "case_id") else {
+        return Err(CohortError::MissingColumn {
+            path: path.to_path_buf(),
+            column: "case_id".into(),
+        });
+    };
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| CohortError::Csv {
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            detail: e.to_string(),
+        })?;
+        rows.push(rec);
+    }
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts
+            .entry(r.get(id_col).unwrap_or("").trim().to_string())
+            .or_default() += 1;
+    }
+    let mut cohort = Cohort {
+        source: path.display().to_string(),
+        ..Default::default()
+    };
+    for (i, r) in rows.iter().enumerate() {
+        let id = r.get(id_col).unwrap_or("").trim().to_string();
+        let line = i + 2;
+        if id.is_empty() {
+            cohort.excluded.push(Exclusion {
+                case: format!("line {line}"),
+                reason: "empty case_id".into(),
+            });
+            continue;
+        }
+        if counts[&id] > 1 {
+            cohort.excluded.push(Exclusion {
+                case: id.clone(),
+                reason: format!(
+                    "duplicate case id ({} rows in {})",
+                    counts[&id],
+                    path.display()
+                ),
+            });
+            continue;
+        }
+        let mut case = Case::new(&id);
+        match parse_row(&base, &header, r, &mut case) {
+            Ok(()) => cohort.cases.push(case),
+            Err(reason) => cohort.excluded.push(Exclusion {
+                case: id,
+                reason: format!("line {line}: {reason}"),
+            }),
+        }
+    }
+    for e in &cohort.excluded {
+        tracing::warn!(case = %e.case, reason = %e.reason, "case excluded");
+    }
+    let _ = io_err;
+    Ok(cohort)
+}
