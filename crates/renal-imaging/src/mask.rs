@@ -52,7 +52,42 @@ impl BinaryMask {
 
     /// Builds the mask of `labels == label`, cropped to its bounding box; `None` when empty.
     pub fn from_labels(labels: &LabelVolume, label: u8) -> Option<Self> {
-        Self::from_predicate(&labels.geometry, &labels.data, |v| v == label)
+        let stats = LabelStats::compute(labels, label);
+        let (lo, hi) = stats.bbox?;
+        Some(Self::from_box(
+            &labels.geometry,
+            &labels.data,
+            lo,
+            hi,
+            |v| v == label,
+        ))
+    }
+
+    /// The mask of voxels satisfying `pred` inside the box `lo..=hi` (full-grid coordinates).
+    pub fn from_box(
+        geometry: &Geometry,
+        data: &[u8],
+        lo: [usize; 3],
+        hi: [usize; 3],
+        pred: impl Fn(u8) -> bool,
+    ) -> Self {
+        let [nx, ny, _] = geometry.dims;
+        let dims = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+        let mut out = vec![false; dims[0] * dims[1] * dims[2]];
+        for k in 0..dims[2] {
+            for j in 0..dims[1] {
+                let src = lo[0] + nx * ((lo[1] + j) + ny * (lo[2] + k));
+                let dst = dims[0] * (j + dims[1] * k);
+                for i in 0..dims[0] {
+                    out[dst + i] = pred(data[src + i]);
+                }
+            }
+        }
+        BinaryMask {
+            dims,
+            origin: lo,
+            data: out,
+        }
     }
 
     /// Builds the mask of voxels satisfying `pred`, cropped to their bounding box.
@@ -110,64 +145,125 @@ impl BinaryMask {
     }
 }
 
+/// Voxel counts of every label value and the bounding box of one label, in one pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelStats {
+    pub counts: [usize; 256],
+    /// `(lo, hi)` inclusive, full-grid coordinates; `None` when the label is absent.
+    pub bbox: Option<([usize; 3], [usize; 3])>,
+}
+
+impl LabelStats {
+    /// One pass over the volume. Rows of background are recognised eight bytes at a time, which
+    /// keeps the pass close to memory speed on mostly-empty label maps.
+    pub fn compute(labels: &LabelVolume, label: u8) -> Self {
+        let [nx, ny, nz] = labels.geometry.dims;
+        let mut counts = [0usize; 256];
+        let mut lo = [usize::MAX; 3];
+        let mut hi = [0usize; 3];
+        let mut found = false;
+        for k in 0..nz {
+            for j in 0..ny {
+                let start = nx * (j + ny * k);
+                let row = &labels.data[start..start + nx];
+                let chunks = row.chunks_exact(8);
+                let tail = chunks.remainder();
+                let any = chunks.fold(0u64, |acc, c| {
+                    acc | u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                }) | tail.iter().fold(0u64, |acc, &v| acc | v as u64);
+                if any == 0 {
+                    counts[0] += nx;
+                    continue;
+                }
+                let mut first = usize::MAX;
+                let mut last = 0;
+                for (i, &v) in row.iter().enumerate() {
+                    counts[v as usize] += 1;
+                    if v == label {
+                        first = first.min(i);
+                        last = i;
+                    }
+                }
+                if first != usize::MAX {
+                    found = true;
+                    lo = [lo[0].min(first), lo[1].min(j), lo[2].min(k)];
+                    hi = [hi[0].max(last), hi[1].max(j), hi[2].max(k)];
+                }
+            }
+        }
+        LabelStats {
+            counts,
+            bbox: found.then_some((lo, hi)),
+        }
+    }
+}
+
 /// 26-connected components of a mask, largest first (ties: first in storage order first).
 ///
 /// Each component is returned as its own mask cropped to its bounding box, with `origin` in the
 /// coordinates of the full grid.
 pub fn components_26(mask: &BinaryMask) -> Vec<BinaryMask> {
     let [nx, ny, nz] = mask.dims;
-    let mut label = vec![0u32; mask.data.len()];
-    let mut comps: Vec<(usize, u32)> = Vec::new(); // (size, label)
+    let mut seen = vec![false; mask.data.len()];
+    let mut comps: Vec<Vec<usize>> = Vec::new();
     let mut stack = Vec::new();
-    let mut next = 0u32;
     for start in 0..mask.data.len() {
-        if !mask.data[start] || label[start] != 0 {
+        if !mask.data[start] || seen[start] {
             continue;
         }
-        next += 1;
-        label[start] = next;
+        seen[start] = true;
         stack.push(start);
-        let mut size = 0usize;
+        let mut members = Vec::new();
         while let Some(p) = stack.pop() {
-            size += 1;
+            members.push(p);
             let (i, j, k) = (p % nx, (p / nx) % ny, p / (nx * ny));
-            for dk in -1isize..=1 {
-                let kk = k as isize + dk;
-                if kk < 0 || kk >= nz as isize {
-                    continue;
-                }
-                for dj in -1isize..=1 {
-                    let jj = j as isize + dj;
-                    if jj < 0 || jj >= ny as isize {
-                        continue;
-                    }
-                    for di in -1isize..=1 {
-                        let ii = i as isize + di;
-                        if ii < 0 || ii >= nx as isize {
-                            continue;
-                        }
-                        let q = ii as usize + nx * (jj as usize + ny * kk as usize);
-                        if mask.data[q] && label[q] == 0 {
-                            label[q] = next;
+            let (i0, i1) = (i.saturating_sub(1), (i + 1).min(nx - 1));
+            let (j0, j1) = (j.saturating_sub(1), (j + 1).min(ny - 1));
+            let (k0, k1) = (k.saturating_sub(1), (k + 1).min(nz - 1));
+            for kk in k0..=k1 {
+                for jj in j0..=j1 {
+                    let row = nx * (jj + ny * kk);
+                    for ii in i0..=i1 {
+                        let q = row + ii;
+                        if mask.data[q] && !seen[q] {
+                            seen[q] = true;
                             stack.push(q);
                         }
                     }
                 }
             }
         }
-        comps.push((size, next));
+        comps.push(members);
     }
     // Stable sort: equal sizes keep their discovery (storage) order.
-    comps.sort_by(|a, b| b.0.cmp(&a.0));
+    comps.sort_by(|a, b| b.len().cmp(&a.len()));
     comps
         .iter()
-        .filter_map(|&(_, l)| {
-            let sub = BinaryMask {
-                dims: mask.dims,
-                origin: mask.origin,
-                data: label.iter().map(|&x| x == l).collect(),
-            };
-            sub.cropped()
+        .map(|members| {
+            let mut lo = [usize::MAX; 3];
+            let mut hi = [0usize; 3];
+            for &p in members {
+                let v = [p % nx, (p / nx) % ny, p / (nx * ny)];
+                for a in 0..3 {
+                    lo[a] = lo[a].min(v[a]);
+                    hi[a] = hi[a].max(v[a]);
+                }
+            }
+            let dims = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+            let mut data = vec![false; dims[0] * dims[1] * dims[2]];
+            for &p in members {
+                let v = [p % nx - lo[0], (p / nx) % ny - lo[1], p / (nx * ny) - lo[2]];
+                data[v[0] + dims[0] * (v[1] + dims[1] * v[2])] = true;
+            }
+            BinaryMask {
+                dims,
+                origin: [
+                    mask.origin[0] + lo[0],
+                    mask.origin[1] + lo[1],
+                    mask.origin[2] + lo[2],
+                ],
+                data,
+            }
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! Tumor and kidney measurements from a segmentation label map.
 
 use crate::error::{ImagingError, Result};
-use crate::mask::{components_26, BinaryMask};
+use crate::mask::{components_26, BinaryMask, LabelStats};
 use crate::shape::{axial_diameter_mm, shape_features, ShapeFeatures};
 use crate::volume::LabelVolume;
 
@@ -100,15 +100,13 @@ pub fn measure_segmentation(
         what: what.to_string(),
         detail: e.to_string(),
     })?;
-    let mut counts = [0usize; 256];
-    for &v in &labels.data {
-        counts[v as usize] += 1;
-    }
-    let tumor =
-        BinaryMask::from_labels(labels, scheme.tumor).ok_or_else(|| ImagingError::EmptyMask {
-            what: what.to_string(),
-            label: scheme.tumor,
-        })?;
+    let stats = LabelStats::compute(labels, scheme.tumor);
+    let counts = stats.counts;
+    let (lo, hi) = stats.bbox.ok_or_else(|| ImagingError::EmptyMask {
+        what: what.to_string(),
+        label: scheme.tumor,
+    })?;
+    let tumor = BinaryMask::from_box(g, &labels.data, lo, hi, |v| v == scheme.tumor);
     let comps = components_26(&tumor);
     let components: Vec<TumorComponent> = comps
         .iter()

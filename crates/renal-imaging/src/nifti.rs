@@ -457,12 +457,16 @@ pub fn read_header(path: &Path) -> Result<NiftiHeader> {
 /// Reads a label map (segmentation or mask): any datatype whose (scaled) values are integers
 /// in 0..=255. A non-integral or out-of-range value is an error naming the voxel index.
 pub fn read_labels(path: &Path) -> Result<LabelVolume> {
-    let b = read_maybe_gzip(path)?;
+    let mut b = read_maybe_gzip(path)?;
     let h = parse_header(path, &b)?;
-    let data = voxel_bytes(path, &h, &b)?;
     if h.datatype == DataType::U8 && h.scaling.is_none() {
-        return Volume::new(h.geometry, data.to_vec());
+        // Fast path (KiTS23 and most label maps): drop the header in place, no second buffer.
+        let n = voxel_bytes(path, &h, &b)?.len();
+        b.copy_within(h.vox_offset..h.vox_offset + n, 0);
+        b.truncate(n);
+        return Volume::new(h.geometry, b);
     }
+    let data = voxel_bytes(path, &h, &b)?;
     let (slope, inter) = h.scaling.unwrap_or((1.0, 0.0));
     let mut out = vec![0u8; h.geometry.len()];
     let mut bad: Option<(usize, f64)> = None;

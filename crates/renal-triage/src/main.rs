@@ -1,1 +1,82 @@
-fn main() {}
+//! renal-triage: classify renal masses as benign, malignant-indolent or malignant-aggressive
+//! from CT imaging and clinical data.
+//!
+//! Exit codes: 0 success, 1 a check failed (e.g. some downloads failed), 2 usage or I/O error.
+
+mod cmd_bench;
+mod cmd_cohort;
+mod cmd_fetch;
+mod data;
+mod measure;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "renal-triage",
+    version,
+    about = "Benign / indolent / aggressive renal mass triage from CT and clinical data"
+)]
+struct Cli {
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Download KiTS23 (clinical records and segmentations) into the local layout.
+    Fetch(cmd_fetch::FetchArgs),
+    /// Load a cohort, label it, measure every tumor and write the cohort tables.
+    Cohort(cmd_cohort::CohortArgs),
+    /// Benchmarks that print JSON.
+    Bench(cmd_bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot set up {n} threads: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let result = match cli.command {
+        Command::Fetch(a) => cmd_fetch::run(a),
+        Command::Cohort(a) => cmd_cohort::run(a),
+        Command::Bench(a) => cmd_bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Default folder for fetched data: `$XDG_CACHE_HOME/renal-triage` or `~/.cache/renal-triage`.
+pub(crate) fn cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("renal-triage");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/renal-triage"))
+        .unwrap_or_else(|| PathBuf::from(".renal-triage-cache"))
+}

@@ -1,0 +1,393 @@
+//! `renal-triage cohort`: Table 1, labels, features, measurements, exclusions and agreement.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use renal_cohort::{Cohort, Label, ALLOWED};
+use renal_imaging::{CaseMeasurements, LabelScheme};
+use renal_stats::{bland_altman, icc, pearson, IccForm};
+use serde_json::json;
+
+use crate::measure::{annotator_shapes, measure_cohort, ICC_FEATURES};
+use crate::output::{cell, write_csv, write_json};
+
+#[derive(Args, Debug)]
+pub struct CohortArgs {
+    /// A KiTS23 folder, a folder with manifest.csv, or a manifest CSV (default: see README).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long, default_value = "out/cohort")]
+    pub out: PathBuf,
+}
+
+fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    Some((
+        m,
+        (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt(),
+    ))
+}
+
+/// Table 1 rows: (characteristic, overall, benign, indolent, aggressive).
+pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
+    let groups: [Vec<&renal_cohort::Case>; 4] = [
+        cohort.cases.iter().collect(),
+        cohort
+            .cases
+            .iter()
+            .filter(|c| c.label == Some(Label::Benign))
+            .collect(),
+        cohort
+            .cases
+            .iter()
+            .filter(|c| c.label == Some(Label::Indolent))
+            .collect(),
+        cohort
+            .cases
+            .iter()
+            .filter(|c| c.label == Some(Label::Aggressive))
+            .collect(),
+    ];
+    let mut rows = Vec::new();
+    let row = |name: &str, f: &dyn Fn(&[&renal_cohort::Case]) -> String| -> [String; 5] {
+        [
+            name.to_string(),
+            f(&groups[0]),
+            f(&groups[1]),
+            f(&groups[2]),
+            f(&groups[3]),
+        ]
+    };
+    rows.push(row("n", &|g| g.len().to_string()));
+    for (name, feat) in [
+        ("age, years (mean ± sd)", "age"),
+        ("BMI, kg/m2 (mean ± sd)", "bmi"),
+        ("radiographic size, cm (mean ± sd)", "radiographic_size_cm"),
+    ] {
+        rows.push(row(name, &|g| {
+            let xs: Vec<f64> = g.iter().filter_map(|c| c.clinical.get(feat)).collect();
+            let missing = g.len() - xs.len();
+            match mean_sd(&xs) {
+                Some((m, s)) if missing > 0 => format!("{m:.1} ± {s:.1} ({missing} missing)"),
+                Some((m, s)) => format!("{m:.1} ± {s:.1}"),
+                None => "-".into(),
+            }
+        }));
+    }
+    rows.push(row("male sex, n (%)", &|g| {
+        let n = g
+            .iter()
+            .filter(|c| c.clinical.get("sex_male") == Some(1.0))
+            .count();
+        format!("{n} ({:.1}%)", 100.0 * n as f64 / g.len().max(1) as f64)
+    }));
+    let mut hist: Vec<String> = cohort
+        .cases
+        .iter()
+        .filter_map(|c| c.descriptive.histology.clone())
+        .collect();
+    hist.sort();
+    hist.dedup();
+    for h in hist {
+        rows.push(row(&format!("histology: {h}"), &|g| {
+            g.iter()
+                .filter(|c| c.descriptive.histology.as_deref() == Some(h.as_str()))
+                .count()
+                .to_string()
+        }));
+    }
+    rows
+}
+
+fn print_table1(rows: &[[String; 5]], excluded: usize) {
+    println!("Table 1. Cohort ({excluded} excluded; see excluded.csv)");
+    println!(
+        "{:<44} {:>16} {:>16} {:>16} {:>16}",
+        "", "overall", "benign", "indolent", "aggressive"
+    );
+    for r in rows {
+        println!(
+            "{:<44} {:>16} {:>16} {:>16} {:>16}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
+    }
+}
+
+/// Size agreement (computed index-tumor axial diameter vs radiographic size, mm) and
+/// inter-annotator ICC(3,1) per shape feature.
+fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> serde_json::Value {
+    let mut ours = Vec::new();
+    let mut ours_mesh = Vec::new();
+    let mut radiologist = Vec::new();
+    for c in &cohort.cases {
+        if let (Some(m), Some(r)) = (meas.get(&c.id), c.clinical.get("radiographic_size_cm")) {
+            ours.push(m.index_tumor().axial_diameter_mm);
+            ours_mesh.push(m.index_tumor().shape.maximum_2d_diameter_mm[m.axial_axis]);
+            radiologist.push(r * 10.0);
+        }
+    }
+    // The same diameter between mesh vertices (pyradiomics' Maximum2DDiameter in the axial
+    // plane), which adds about one in-plane pixel of half-voxel margins.
+    let mesh = match (
+        pearson(&ours_mesh, &radiologist),
+        bland_altman(&ours_mesh, &radiologist),
+    ) {
+        (Ok(r), Ok(ba)) => {
+            json!({"pearson_r": r, "bias_mm": ba.bias, "sd_mm": ba.sd, "limits_of_agreement_mm": ba.limits})
+        }
+        (Err(e), _) | (_, Err(e)) => json!({"error": e.to_string()}),
+    };
+    let size = match (
+        pearson(&ours, &radiologist),
+        bland_altman(&ours, &radiologist),
+    ) {
+        (Ok(r), Ok(ba)) => json!({
+            "n": ours.len(),
+            "measure": "largest axial in-plane diameter of the index tumor (voxel centres), mm",
+            "reference": "radiographic_size (cm x 10)",
+            "pearson_r": r,
+            "bland_altman": {"difference": "computed - radiographic (mm)", "bias_mm": ba.bias, "sd_mm": ba.sd, "limits_of_agreement_mm": ba.limits},
+            "mesh_vertex_convention": mesh,
+            "pairs": ours.iter().zip(&radiologist).map(|(a, b)| [*a, *b]).collect::<Vec<_>>(),
+        }),
+        (Err(e), _) | (_, Err(e)) => json!({"n": ours.len(), "error": e.to_string()}),
+    };
+    let (k, rated) = annotator_shapes(cohort);
+    let mut per_feature = serde_json::Map::new();
+    let mut iccs = Vec::new();
+    for (name, f) in ICC_FEATURES {
+        let rows: Vec<Vec<f64>> = rated
+            .iter()
+            .map(|r| r.annotators.iter().map(f).collect())
+            .collect();
+        match icc(&rows, IccForm::Icc3) {
+            Ok(v) => {
+                iccs.push(v.icc);
+                per_feature.insert(
+                    name.to_string(),
+                    json!({"icc_3_1": v.icc, "ci95": v.ci95, "f": v.f, "pval": v.pval}),
+                );
+            }
+            Err(e) => {
+                per_feature.insert(name.to_string(), json!({"error": e.to_string()}));
+            }
+        }
+    }
+    let mean_icc = if iccs.is_empty() {
+        None
+    } else {
+        Some(iccs.iter().sum::<f64>() / iccs.len() as f64)
+    };
+    json!({
+        "size": size,
+        "annotators": {
+            "form": "ICC(3,1) two-way mixed, consistency, single rater",
+            "raters": k,
+            "instances": rated.len(),
+            "features": per_feature,
+            "mean_icc_3_1": mean_icc,
+        },
+    })
+}
+
+pub fn run(args: CohortArgs) -> Result<ExitCode> {
+    let data = crate::data::resolve(args.data.as_deref())?;
+    tracing::info!(data = %data.display(), "loading cohort");
+    let mut cohort = crate::data::load(&data)?;
+    let meas = measure_cohort(&mut cohort, LabelScheme::default());
+    let out = &args.out;
+
+    let t1 = table1(&cohort);
+    print_table1(&t1, cohort.excluded.len());
+    write_csv(
+        &out.join("table1.csv"),
+        &[
+            "characteristic",
+            "overall",
+            "benign",
+            "indolent",
+            "aggressive",
+        ],
+        &t1.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+    )?;
+
+    let labels: Vec<Vec<String>> = cohort
+        .cases
+        .iter()
+        .filter_map(|c| {
+            c.label.map(|l| {
+                vec![
+                    c.id.clone(),
+                    l.name().into(),
+                    l.index().to_string(),
+                    c.label_source.clone().unwrap_or_default(),
+                ]
+            })
+        })
+        .collect();
+    write_csv(
+        &out.join("labels.csv"),
+        &["case_id", "label", "label_index", "rule"],
+        &labels,
+    )?;
+
+    let mut excluded = cohort.excluded.clone();
+    excluded.sort();
+    write_csv(
+        &out.join("excluded.csv"),
+        &["case_id", "reason"],
+        &excluded
+            .iter()
+            .map(|e| vec![e.case.clone(), e.reason.clone()])
+            .collect::<Vec<_>>(),
+    )?;
+
+    // Features: every allow-listed field any case has, then the computed size.
+    let names: Vec<&str> = ALLOWED
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| {
+            cohort
+                .cases
+                .iter()
+                .any(|c| c.clinical.names().any(|x| x == *n))
+        })
+        .collect();
+    let mut header = vec!["case_id"];
+    header.extend(&names);
+    header.push("tumor_size_mm");
+    let feats: Vec<Vec<String>> = cohort
+        .cases
+        .iter()
+        .map(|c| {
+            let mut r = vec![c.id.clone()];
+            r.extend(names.iter().map(|n| cell(c.clinical.get(n))));
+            r.push(cell(
+                meas.get(&c.id).map(|m| m.index_tumor().axial_diameter_mm),
+            ));
+            r
+        })
+        .collect();
+    write_csv(&out.join("features.csv"), &header, &feats)?;
+
+    write_measurements(&cohort, &meas, out)?;
+    let agree = agreement(&cohort, &meas);
+    write_json(&out.join("agreement.json"), &agree)?;
+    let [b, i, a] = cohort.class_counts();
+    println!(
+        "\n{} cases ({b} benign / {i} indolent / {a} aggressive), {} excluded. Size vs radiologist: r = {}, bias = {} mm. Annotator mean ICC(3,1) = {}.",
+        cohort.cases.len(),
+        cohort.excluded.len(),
+        agree["size"]["pearson_r"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("-".into()),
+        agree["size"]["bland_altman"]["bias_mm"].as_f64().map(|v| format!("{v:+.2}")).unwrap_or("-".into()),
+        agree["annotators"]["mean_icc_3_1"].as_f64().map(|v| format!("{v:.4}")).unwrap_or("-".into()),
+    );
+    println!("Wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_measurements(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    out: &std::path::Path,
+) -> Result<()> {
+    let header = [
+        "case_id",
+        "n_components",
+        "axial_axis",
+        "spacing_mm",
+        "tumor_size_mm",
+        "axial_slice",
+        "index_voxel_volume_ml",
+        "index_mesh_volume_ml",
+        "index_surface_area_mm2",
+        "index_sphericity",
+        "index_maximum_3d_diameter_mm",
+        "index_major_axis_mm",
+        "index_minor_axis_mm",
+        "index_least_axis_mm",
+        "index_elongation",
+        "index_flatness",
+        "tumor_voxel_volume_ml",
+        "tumor_mesh_volume_ml",
+        "kidney_volume_ml",
+        "kidney_parenchyma_ml",
+        "tumor_kidney_ratio",
+        "radiographic_size_mm",
+    ];
+    let mut rows = Vec::new();
+    let mut comp_rows = Vec::new();
+    for c in &cohort.cases {
+        let Some(m) = meas.get(&c.id) else { continue };
+        let t = m.index_tumor();
+        let s = &t.shape;
+        let f = |x: f64| format!("{x}");
+        rows.push(vec![
+            c.id.clone(),
+            m.components.len().to_string(),
+            m.axial_axis.to_string(),
+            format!(
+                "{} {} {}",
+                m.spacing_mm[0], m.spacing_mm[1], m.spacing_mm[2]
+            ),
+            f(t.axial_diameter_mm),
+            t.axial_diameter_slice.to_string(),
+            f(s.voxel_volume_ml()),
+            f(s.mesh_volume_ml()),
+            f(s.surface_area_mm2),
+            f(s.sphericity),
+            f(s.maximum_3d_diameter_mm),
+            f(s.major_axis_length_mm),
+            f(s.minor_axis_length_mm),
+            f(s.least_axis_length_mm),
+            f(s.elongation),
+            f(s.flatness),
+            f(m.whole_tumor.voxel_volume_ml()),
+            f(m.whole_tumor.mesh_volume_ml()),
+            f(m.kidney_volume_ml),
+            f(m.kidney_parenchyma_ml),
+            f(m.tumor_kidney_ratio),
+            cell(c.clinical.get("radiographic_size_cm").map(|v| v * 10.0)),
+        ]);
+        for t in &m.components {
+            comp_rows.push(vec![
+                c.id.clone(),
+                t.rank.to_string(),
+                t.shape.voxel_count.to_string(),
+                f(t.axial_diameter_mm),
+                f(t.shape.voxel_volume_ml()),
+                f(t.shape.mesh_volume_ml()),
+                f(t.shape.maximum_3d_diameter_mm),
+                f(t.shape.sphericity),
+                format!(
+                    "{:.3} {:.3} {:.3}",
+                    t.centroid_world_mm[0], t.centroid_world_mm[1], t.centroid_world_mm[2]
+                ),
+            ]);
+        }
+    }
+    write_csv(&out.join("measurements.csv"), &header, &rows)?;
+    write_csv(
+        &out.join("components.csv"),
+        &[
+            "case_id",
+            "rank",
+            "voxels",
+            "axial_diameter_mm",
+            "voxel_volume_ml",
+            "mesh_volume_ml",
+            "maximum_3d_diameter_mm",
+            "sphericity",
+            "centroid_world_mm",
+        ],
+        &comp_rows,
+    )
+}

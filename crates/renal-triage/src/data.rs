@@ -1,0 +1,63 @@
+//! Where the data are: `--data`, then `$RENAL_TRIAGE_DATA`, then the fetch cache, then
+//! `../shared/kits23` (next to the checkout).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use renal_cohort::Cohort;
+
+/// Resolves the data folder or manifest, saying where it looked when nothing is found.
+pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        if !p.exists() {
+            bail!("--data {} does not exist", p.display());
+        }
+        return Ok(p.to_path_buf());
+    }
+    let mut tried = Vec::new();
+    if let Some(env) = std::env::var_os("RENAL_TRIAGE_DATA") {
+        let p = PathBuf::from(env);
+        if p.exists() {
+            return Ok(p);
+        }
+        tried.push(format!("$RENAL_TRIAGE_DATA = {}", p.display()));
+    }
+    let cache = crate::cache_dir().join("kits23");
+    if cache.join("kits23.json").is_file() {
+        return Ok(cache);
+    }
+    tried.push(format!("fetch cache {}", cache.display()));
+    let shared = std::env::var_os("RENAL_TRIAGE_SHARED")
+        .map(|s| PathBuf::from(s).join("kits23"))
+        .unwrap_or_else(|| PathBuf::from("../shared/kits23"));
+    if shared.join("kits23.json").is_file() {
+        return Ok(shared);
+    }
+    tried.push(shared.display().to_string());
+    bail!(
+        "no cohort data found (looked at: {}). Run `renal-triage fetch kits23` to download KiTS23 into the cache, \
+         or pass --data DIR (a KiTS23 folder) or --data manifest.csv",
+        tried.join("; ")
+    )
+}
+
+/// Loads a cohort from a KiTS23 folder or a manifest CSV.
+pub fn load(path: &Path) -> Result<Cohort> {
+    if path.is_dir() {
+        if path.join("kits23.json").is_file() {
+            return renal_cohort::load_kits23(path)
+                .with_context(|| format!("loading KiTS23 folder {}", path.display()));
+        }
+        let m = path.join("manifest.csv");
+        if m.is_file() {
+            return renal_cohort::load_manifest(&m)
+                .with_context(|| format!("loading manifest {}", m.display()));
+        }
+        bail!(
+            "{} holds neither kits23.json nor manifest.csv",
+            path.display()
+        );
+    }
+    renal_cohort::load_manifest(path)
+        .with_context(|| format!("loading manifest {}", path.display()))
+}
