@@ -90,11 +90,7 @@ fn parse_row(
                 };
                 case.clinical.set("sex_male", male)?;
             }
-            "label" => {
-                if !v.is_empty() {
-                    label = Some(Label::parse(v).map_err(|e| e.to_string())?);
-                }
-            }
+            "label" if !v.is_empty() => label = Some(Label::parse(v).map_err(|e| e.to_string())?),
             "malignant" => {
                 hist.malignant = parse_bool(name, v)?;
                 any_hist = true;
@@ -117,17 +113,12 @@ fn parse_row(
             "tumor_necrosis" => hist.necrosis = parse_bool(name, v)?,
             "sarcomatoid_features" => hist.sarcomatoid = parse_bool(name, v)?,
             "pathologic_size_cm" => hist.pathologic_size_cm = parse_num(name, v)?,
-            "mask" => {
-                if !v.is_empty() {
-                    case.images.mask = Some(resolve_inside(base, v, name)?);
-                }
-            }
-            n if n.starts_with("ct_") => {
-                if !v.is_empty() {
-                    case.images
-                        .phases
-                        .push((n["ct_".len()..].to_string(), resolve_inside(base, v, n)?));
-                }
+            "mask" if !v.is_empty() => case.images.mask = Some(resolve_inside(base, v, name)?),
+            n if n.starts_with("ct_") && !v.is_empty() => {
+                let phase = n["ct_".len()..].to_string();
+                case.images
+                    .phases
+                    .push((phase, resolve_inside(base, v, n)?));
             }
             n if spec(n).is_some() => case.clinical.set(n, parse_num(n, v)?)?,
             _ => {}

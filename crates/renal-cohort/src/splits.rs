@@ -181,7 +181,7 @@ fn read_split_json(path: &Path, cohort: &Cohort) -> Result<Vec<String>> {
     let ids: Vec<String> = map.keys().cloned().collect();
     check_known(path, cohort, &ids)?;
     for (id, v) in &map {
-        let label = Label::parse(&v.to_string().trim_matches('"').to_string()).map_err(|e| {
+        let label = Label::parse(v.to_string().trim_matches('"')).map_err(|e| {
             CohortError::InconsistentSplit {
                 path: path.to_path_buf(),
                 case: id.clone(),

@@ -236,7 +236,7 @@ pub fn components_26(mask: &BinaryMask) -> Vec<BinaryMask> {
         comps.push(members);
     }
     // Stable sort: equal sizes keep their discovery (storage) order.
-    comps.sort_by(|a, b| b.len().cmp(&a.len()));
+    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
     comps
         .iter()
         .map(|members| {

@@ -2,6 +2,7 @@
 //! from CT imaging and clinical data.
 //!
 //! Exit codes: 0 success, 1 a check failed (e.g. some downloads failed), 2 usage or I/O error.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cmd_bench;
 mod cmd_cohort;

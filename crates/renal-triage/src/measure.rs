@@ -57,7 +57,10 @@ pub fn measure_cohort(
 }
 
 /// The shape features compared across annotators, by name.
-pub const ICC_FEATURES: &[(&str, fn(&AnnotatorShape) -> f64)] = &[
+/// Reads one feature from an annotator's shape.
+pub type FeatureFn = fn(&AnnotatorShape) -> f64;
+
+pub const ICC_FEATURES: &[(&str, FeatureFn)] = &[
     ("voxel_volume_ml", |s| s.shape.voxel_volume_ml()),
     ("mesh_volume_ml", |s| s.shape.mesh_volume_ml()),
     ("surface_area_mm2", |s| s.shape.surface_area_mm2),
