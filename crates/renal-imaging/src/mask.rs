@@ -112,25 +112,7 @@ impl BinaryMask {
                 }
             }
         }
-        if !any {
-            return None;
-        }
-        let dims = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
-        let mut out = vec![false; dims[0] * dims[1] * dims[2]];
-        for k in 0..dims[2] {
-            for j in 0..dims[1] {
-                let src = lo[0] + nx * ((lo[1] + j) + ny * (lo[2] + k));
-                let dst = dims[0] * (j + dims[1] * k);
-                for i in 0..dims[0] {
-                    out[dst + i] = pred(data[src + i]);
-                }
-            }
-        }
-        Some(BinaryMask {
-            dims,
-            origin: lo,
-            data: out,
-        })
+        any.then(|| Self::from_box(geometry, data, lo, hi, pred))
     }
 
     /// The same mask cropped to the bounding box of its set voxels (`None` when empty).

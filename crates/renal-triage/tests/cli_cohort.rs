@@ -89,3 +89,43 @@ fn missing_data_folder_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/folder"));
 }
+
+#[test]
+fn a_corrupt_mask_excludes_its_case_and_the_rest_is_measured() {
+    let Some(shared) = shared() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("cohort");
+    std::fs::create_dir_all(&root).unwrap();
+    let good = std::fs::read(shared.join("kits23/cases/case_00019/segmentation.nii.gz")).unwrap();
+    std::fs::write(root.join("good.nii.gz"), &good).unwrap();
+    std::fs::write(root.join("truncated.nii.gz"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(root.join("notes.nii.gz"), b"not an image").unwrap();
+    std::fs::write(
+        root.join("manifest.csv"),
+        "case_id,age,sex,label,mask\np_good,60,male,aggressive,good.nii.gz\np_trunc,61,female,benign,truncated.nii.gz\np_text,62,male,indolent,notes.nii.gz\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = bin()
+        .args(["cohort", "--data"])
+        .arg(root.join("manifest.csv"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap();
+    assert!(
+        excluded.contains("p_trunc")
+            && excluded.contains("truncated.nii.gz")
+            && excluded.contains("gzip"),
+        "{excluded}"
+    );
+    assert!(
+        excluded.contains("p_text") && excluded.contains("notes.nii.gz"),
+        "{excluded}"
+    );
+    let meas = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
+    assert_eq!(meas.lines().count(), 2, "header + p_good: {meas}");
+    assert!(meas.contains("p_good"));
+}
