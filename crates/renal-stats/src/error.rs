@@ -27,6 +27,12 @@ pub enum StatsError {
         got: usize,
         expected: usize,
     },
+    #[error("{what}: both classes are needed ({positives} positives, {negatives} negatives)")]
+    SingleClass {
+        what: &'static str,
+        positives: usize,
+        negatives: usize,
+    },
     #[error("{what}: all values are equal, the statistic is undefined")]
     Degenerate { what: &'static str },
 }

@@ -11,3 +11,14 @@ pub mod icc;
 pub use agreement::{bland_altman, pearson, BlandAltman};
 pub use error::{Result, StatsError};
 pub use icc::{icc, icc_all, mean_squares, Icc, IccForm, MeanSquares};
+pub mod binary;
+pub mod delong;
+pub mod rng;
+
+pub use binary::{
+    average_precision, brier, calibration, calibration_bootstrap, confusion,
+    precision_recall_curve, roc_auc, roc_curve, youden, Calibration, Confusion, PrCurve, RocCurve,
+    Youden,
+};
+pub use delong::{delong_ci, delong_paired, AucCi, DelongPaired};
+pub use rng::Rng;

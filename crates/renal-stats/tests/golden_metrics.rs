@@ -1,0 +1,209 @@
+//! ROC/PR/DeLong/calibration against pROC and scikit-learn (`shared/golden/delong-asah`,
+//! `shared/golden/metrics-sklearn`), tolerances from their READMEs.
+
+use renal_stats::*;
+use renal_testdata::{assert_abs, read_json, shared};
+
+fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    (
+        header,
+        lines
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect(),
+    )
+}
+
+fn col(h: &[String], rows: &[Vec<String>], name: &str) -> Vec<f64> {
+    let c = h.iter().position(|x| x == name).unwrap();
+    rows.iter().map(|r| r[c].parse().unwrap()).collect()
+}
+
+#[test]
+fn delong_on_asah_matches_proc() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("golden/delong-asah");
+    let exp = read_json(&dir.join("expected.json"));
+    let (h, rows) = read_csv(&dir.join("asah.csv"));
+    let oc = h.iter().position(|x| x == "outcome").unwrap();
+    let y: Vec<bool> = rows.iter().map(|r| r[oc] == "Poor").collect();
+    assert_eq!(y.iter().filter(|v| **v).count(), 41);
+    let score = |n: &str| col(&h, &rows, n);
+    for m in ["wfns", "s100b", "ndka"] {
+        let s = score(m);
+        assert_abs(
+            roc_auc(&y, &s).unwrap(),
+            exp["auc"][m].as_f64().unwrap(),
+            1e-12,
+            m,
+        );
+        assert_abs(
+            average_precision(&y, &s).unwrap(),
+            exp["average_precision_sklearn"][m].as_f64().unwrap(),
+            1e-12,
+            m,
+        );
+        let yd = youden(&y, &s).unwrap();
+        let e = &exp["youden_sklearn"][m];
+        assert_eq!(
+            yd.threshold,
+            e["threshold"].as_f64().unwrap(),
+            "{m} youden threshold"
+        );
+        assert_abs(yd.tpr, e["sensitivity"].as_f64().unwrap(), 1e-12, m);
+        assert_abs(yd.specificity, e["specificity"].as_f64().unwrap(), 1e-12, m);
+    }
+    for t in exp["delong_paired"].as_array().unwrap() {
+        let (a, b) = (t["a"].as_str().unwrap(), t["b"].as_str().unwrap());
+        let r = delong_paired(&y, &score(a), &score(b), 0.95).unwrap();
+        let what = format!("{a} vs {b}");
+        assert_abs(r.z, t["z"].as_f64().unwrap(), 1e-9, &what);
+        assert_abs(r.p_two_sided, t["p"].as_f64().unwrap(), 1e-9, &what);
+        assert_abs(r.ci[0], t["ci_low"].as_f64().unwrap(), 1e-9, &what);
+        assert_abs(r.ci[1], t["ci_high"].as_f64().unwrap(), 1e-9, &what);
+    }
+    let r = delong_paired(&y, &score("wfns"), &score("s100b"), 0.95).unwrap();
+    let e = &exp["delong_paired_one_sided_wfns_vs_s100b"];
+    assert_abs(
+        r.p_greater,
+        e["greater_p"].as_f64().unwrap(),
+        1e-9,
+        "greater",
+    );
+    assert_abs(r.p_less, e["less_p"].as_f64().unwrap(), 1e-9, "less");
+    let ci = delong_ci(&y, &score("ndka"), 0.95).unwrap();
+    let e = &exp["delong_ci_auc"]["ndka"];
+    assert_abs(ci.auc, e["auc"].as_f64().unwrap(), 1e-12, "ndka auc");
+    assert_abs(ci.ci[0], e["low"].as_f64().unwrap(), 1e-9, "ndka low");
+    assert_abs(ci.ci[1], e["high"].as_f64().unwrap(), 1e-9, "ndka high");
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::INFINITY))
+        .collect()
+}
+
+#[test]
+fn metrics_match_sklearn_on_three_problems() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("golden/metrics-sklearn");
+    let exp = read_json(&dir.join("expected.json"));
+    for (name, e) in exp["problems"].as_object().unwrap() {
+        let (h, rows) = read_csv(&dir.join(e["csv"].as_str().unwrap()));
+        let y: Vec<bool> = col(&h, &rows, "y").iter().map(|v| *v == 1.0).collect();
+        let s = col(&h, &rows, "score");
+        let p = col(&h, &rows, "prob");
+        assert_abs(
+            roc_auc(&y, &s).unwrap(),
+            e["roc_auc"].as_f64().unwrap(),
+            1e-12,
+            name,
+        );
+        assert_abs(
+            average_precision(&y, &s).unwrap(),
+            e["average_precision"].as_f64().unwrap(),
+            1e-12,
+            name,
+        );
+        assert_abs(
+            brier(&y, &p).unwrap(),
+            e["brier_score_loss"].as_f64().unwrap(),
+            1e-12,
+            name,
+        );
+        for (key, drop) in [("roc_curve", true), ("roc_curve_full", false)] {
+            let c = roc_curve(&y, &s, drop).unwrap();
+            let ec = &e[key];
+            assert_eq!(
+                c.thresholds,
+                floats(&ec["thresholds"]),
+                "{name} {key} thresholds"
+            );
+            for (a, b) in c.fpr.iter().zip(floats(&ec["fpr"])) {
+                assert_abs(*a, b, 1e-12, name);
+            }
+            for (a, b) in c.tpr.iter().zip(floats(&ec["tpr"])) {
+                assert_abs(*a, b, 1e-12, name);
+            }
+            assert_eq!(c.fpr.len(), ec["fpr"].as_array().unwrap().len());
+        }
+        let yd = youden(&y, &s).unwrap();
+        assert_eq!(
+            yd.index as u64,
+            e["youden"]["index"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            yd.threshold,
+            e["youden"]["threshold"].as_f64().unwrap(),
+            "{name}"
+        );
+        let pr = precision_recall_curve(&y, &s).unwrap();
+        let ep = &e["precision_recall_curve"];
+        assert_eq!(
+            pr.thresholds,
+            floats(&ep["thresholds"]),
+            "{name} pr thresholds"
+        );
+        assert_eq!(
+            pr.precision.len(),
+            ep["precision"].as_array().unwrap().len()
+        );
+        for (a, b) in pr.precision.iter().zip(floats(&ep["precision"])) {
+            assert_abs(*a, b, 1e-12, name);
+        }
+        for (a, b) in pr.recall.iter().zip(floats(&ep["recall"])) {
+            assert_abs(*a, b, 1e-12, name);
+        }
+        let cal = calibration(&y, &p, 10).unwrap();
+        let ec = &e["calibration_curve"];
+        let counts: Vec<u64> = ec["bin_counts_all_10"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            cal.count.iter().map(|&c| c as u64).collect::<Vec<_>>(),
+            counts,
+            "{name} bins"
+        );
+        let obs: Vec<f64> = cal.observed.iter().flatten().copied().collect();
+        let pred: Vec<f64> = cal.predicted.iter().flatten().copied().collect();
+        assert_eq!(
+            obs.len(),
+            ec["prob_true"].as_array().unwrap().len(),
+            "{name}: empty bins dropped"
+        );
+        for (a, b) in obs.iter().zip(floats(&ec["prob_true"])) {
+            assert_abs(*a, b, 1e-12, name);
+        }
+        for (a, b) in pred.iter().zip(floats(&ec["prob_pred"])) {
+            assert_abs(*a, b, 1e-12, name);
+        }
+    }
+}
+
+#[test]
+fn calibration_bootstrap_is_seeded_and_brackets_the_estimate() {
+    let y: Vec<bool> = (0..200).map(|i| i % 3 == 0).collect();
+    let p: Vec<f64> = (0..200).map(|i| (i % 10) as f64 / 10.0 + 0.05).collect();
+    let (c1, ci1) = calibration_bootstrap(&y, &p, 10, 200, 7).unwrap();
+    let (_, ci2) = calibration_bootstrap(&y, &p, 10, 200, 7).unwrap();
+    assert_eq!(ci1, ci2);
+    for (o, ci) in c1.observed.iter().zip(&ci1) {
+        if let (Some(o), Some([lo, hi])) = (o, ci) {
+            assert!(lo <= o && o <= hi, "{lo} {o} {hi}");
+        }
+    }
+}
