@@ -1,0 +1,15 @@
+//! Learners for renal-triage behind one API: params with defaults -> `fit` -> a fitted type with
+//! `predict_proba` (columns in `classes()` order). Random forest, MLP, logistic regression,
+//! imputation, scaling, PCA and importance-based selection; pipelines that fit every step on the
+//! training rows only; stratified and nested cross-validation.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod error;
+pub mod forest;
+pub mod matrix;
+pub mod mlp;
+
+pub use error::{LearnError, Result};
+pub use forest::{ForestParams, MaxFeatures, RandomForest};
+pub use matrix::Matrix;
+pub use mlp::{Mlp, MlpParams};
