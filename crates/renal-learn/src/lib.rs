@@ -13,3 +13,12 @@ pub use error::{LearnError, Result};
 pub use forest::{ForestParams, MaxFeatures, RandomForest};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};
+pub mod cv;
+pub mod logistic;
+pub mod pipeline;
+pub mod transform;
+
+pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan};
+pub use logistic::{Logistic, LogisticParams};
+pub use pipeline::{LearnerParams, Model, Pipeline, PipelineParams};
+pub use transform::{check_no_constant, Columns, Components, Fitted, Step};

@@ -4,15 +4,9 @@
 //! Exit codes: 0 success, 1 a check failed (e.g. some downloads failed), 2 usage or I/O error.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-mod cmd_bench;
-mod cmd_cohort;
-mod cmd_fetch;
-mod data;
-mod measure;
-mod output;
-
-use std::path::PathBuf;
 use std::process::ExitCode;
+
+use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch};
 
 use clap::{Parser, Subcommand};
 
@@ -70,14 +64,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Default folder for fetched data: `$XDG_CACHE_HOME/renal-triage` or `~/.cache/renal-triage`.
-pub(crate) fn cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("renal-triage");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/renal-triage"))
-        .unwrap_or_else(|| PathBuf::from(".renal-triage-cache"))
 }

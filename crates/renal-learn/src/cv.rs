@@ -1,0 +1,406 @@
+//! Stratified K-fold and nested cross-validation.
+//!
+//! Nested CV: for each outer fold, an inner K-fold on the outer training rows scores every
+//! candidate pipeline (mean over the binary tasks of the AUC of the pooled inner-validation
+//! predictions); the best (first on ties) is refit on all outer training rows and predicts the
+//! outer test rows. The inner folds of the chosen candidate also give each task's Youden
+//! threshold; the mean over all inner folds of all outer folds is the global threshold (the
+//! study's rule). Outer-test predictions are pooled and scored once by the caller. Every fit
+//! starts from the params, so no state leaks between folds; seeds derive from the base seed and
+//! the fold indices, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+use renal_stats::{roc_auc, youden, Rng};
+
+use crate::error::{LearnError, Result};
+use crate::matrix::Matrix;
+use crate::pipeline::{Pipeline, PipelineParams};
+
+/// A binary question on the class probabilities: positive classes, and the classes included
+/// (cases of other classes are left out of that task). Score = sum of the positive classes'
+/// probabilities.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BinaryTask {
+    pub name: String,
+    pub positive: Vec<usize>,
+    pub included: Vec<usize>,
+}
+
+impl BinaryTask {
+    pub fn score(&self, proba: &[f64]) -> f64 {
+        self.positive.iter().map(|&c| proba[c]).sum()
+    }
+
+    /// (targets, scores) for the rows whose class is included.
+    pub fn pairs(&self, y: &[usize], proba: &Matrix) -> (Vec<bool>, Vec<f64>) {
+        let mut t = Vec::new();
+        let mut s = Vec::new();
+        for (i, &c) in y.iter().enumerate() {
+            if self.included.contains(&c) {
+                t.push(self.positive.contains(&c));
+                s.push(self.score(proba.row(i)));
+            }
+        }
+        (t, s)
+    }
+}
+
+/// Seeded stratified K-fold: returns the test rows of each fold (sorted). Each class is
+/// shuffled and dealt round-robin, continuing across classes, so folds differ in size by at
+/// most one and keep the class ratios.
+pub fn stratified_kfold(y: &[usize], k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    if k < 2 {
+        return Err(LearnError::Param {
+            name: "folds",
+            detail: format!("{k} < 2"),
+        });
+    }
+    if y.is_empty() {
+        return Err(LearnError::Empty);
+    }
+    let n_classes = y.iter().max().map(|m| m + 1).unwrap_or(0);
+    let mut folds = vec![Vec::new(); k];
+    let mut next = 0;
+    for c in 0..n_classes {
+        let mut idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        if idx.len() < k {
+            return Err(LearnError::TooFewForFolds {
+                class: c,
+                count: idx.len(),
+                folds: k,
+            });
+        }
+        Rng::derive(seed, c as u64).shuffle(&mut idx);
+        for i in idx {
+            folds[next % k].push(i);
+            next += 1;
+        }
+    }
+    folds.iter_mut().for_each(|f| f.sort_unstable());
+    Ok(folds)
+}
+
+/// Train rows = all rows not in `test`.
+pub fn complement(n: usize, test: &[usize]) -> Vec<usize> {
+    let mut mark = vec![false; n];
+    test.iter().for_each(|&i| mark[i] = true);
+    (0..n).filter(|&i| !mark[i]).collect()
+}
+
+/// Predefined nested folds, as row indices (from a split file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldPlan {
+    pub outer: Vec<OuterPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OuterPlan {
+    pub train: Vec<usize>,
+    pub test: Vec<usize>,
+    /// Inner (train, validation) pairs, as rows of the full matrix; empty = make our own.
+    pub inner: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+/// Settings of a nested CV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NestedCv {
+    pub outer_folds: usize,
+    pub inner_folds: usize,
+    pub seed: u64,
+    pub tasks: Vec<BinaryTask>,
+}
+
+/// One out-of-fold prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OofRow {
+    pub row: usize,
+    pub fold: usize,
+    pub proba: Vec<f64>,
+}
+
+/// What the inner search chose in one outer fold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OuterRecord {
+    pub fold: usize,
+    pub chosen: usize,
+    /// Inner score of every candidate.
+    pub inner_scores: Vec<f64>,
+    /// Youden thresholds of the chosen candidate, per task, one per inner fold (None when the
+    /// inner fold lacked a class for that task).
+    pub inner_thresholds: Vec<Vec<Option<f64>>>,
+}
+
+/// Result of a nested CV.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NestedResult {
+    /// Out-of-fold predictions, sorted by row.
+    pub oof: Vec<OofRow>,
+    pub outer: Vec<OuterRecord>,
+    /// Global threshold per task: the mean of all inner-fold Youden thresholds.
+    pub thresholds: Vec<Option<f64>>,
+    /// Forest importances of each outer refit, by learner input name (forest learners only).
+    pub importances: Vec<Vec<(String, f64)>>,
+}
+
+fn inner_plan(
+    y: &[usize],
+    train: &[usize],
+    k: usize,
+    seed: u64,
+) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+    let ys: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+    let folds = stratified_kfold(&ys, k, seed)?;
+    Ok(folds
+        .iter()
+        .map(|test| {
+            let tr = complement(train.len(), test);
+            (
+                tr.iter().map(|&i| train[i]).collect(),
+                test.iter().map(|&i| train[i]).collect(),
+            )
+        })
+        .collect())
+}
+
+/// Fits `params` on `train` rows of `x` and predicts `rows`.
+pub fn fit_predict(
+    params: &PipelineParams,
+    x: &Matrix,
+    y: &[usize],
+    n_classes: usize,
+    train: &[usize],
+    rows: &[usize],
+) -> Result<(Pipeline, Matrix)> {
+    let xt = x.select_rows(train);
+    let yt: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+    let model = params.fit(&xt, &yt, n_classes)?;
+    let p = model.predict_proba(&x.select_rows(rows))?;
+    Ok((model, p))
+}
+
+impl NestedCv {
+    /// Plans the folds: stratified, seeded, or as given.
+    pub fn plan(&self, y: &[usize], given: Option<&FoldPlan>) -> Result<FoldPlan> {
+        if let Some(g) = given {
+            let mut outer = g.outer.clone();
+            for (o, f) in outer.iter_mut().enumerate() {
+                if f.inner.is_empty() {
+                    f.inner = inner_plan(
+                        y,
+                        &f.train,
+                        self.inner_folds,
+                        self.seed.wrapping_add(1 + o as u64),
+                    )?;
+                }
+            }
+            return Ok(FoldPlan { outer });
+        }
+        let folds = stratified_kfold(y, self.outer_folds, self.seed)?;
+        let mut outer = Vec::new();
+        for (o, test) in folds.into_iter().enumerate() {
+            let train = complement(y.len(), &test);
+            let inner = inner_plan(
+                y,
+                &train,
+                self.inner_folds,
+                self.seed.wrapping_add(1 + o as u64),
+            )?;
+            outer.push(OuterPlan { train, test, inner });
+        }
+        Ok(FoldPlan { outer })
+    }
+
+    fn score(&self, y: &[usize], rows: &[usize], proba: &Matrix) -> f64 {
+        let ys: Vec<usize> = rows.iter().map(|&i| y[i]).collect();
+        let aucs: Vec<f64> = self
+            .tasks
+            .iter()
+            .filter_map(|t| {
+                let (tt, s) = t.pairs(&ys, proba);
+                roc_auc(&tt, &s).ok()
+            })
+            .collect();
+        if aucs.is_empty() {
+            f64::NEG_INFINITY
+        } else {
+            aucs.iter().sum::<f64>() / aucs.len() as f64
+        }
+    }
+
+    /// Runs the nested CV of `candidates` on `x`, `y`.
+    pub fn run(
+        &self,
+        candidates: &[PipelineParams],
+        x: &Matrix,
+        y: &[usize],
+        n_classes: usize,
+        given: Option<&FoldPlan>,
+    ) -> Result<NestedResult> {
+        if candidates.is_empty() {
+            return Err(LearnError::Param {
+                name: "candidates",
+                detail: "empty grid".into(),
+            });
+        }
+        if x.rows != y.len() {
+            return Err(LearnError::LengthMismatch {
+                what: "nested cv",
+                a: x.rows,
+                b: y.len(),
+            });
+        }
+        let plan = self.plan(y, given)?;
+        let mut oof = Vec::new();
+        let mut outer_records = Vec::new();
+        let mut all_thresholds: Vec<Vec<f64>> = vec![Vec::new(); self.tasks.len()];
+        let mut importances = Vec::new();
+        for (o, fold) in plan.outer.iter().enumerate() {
+            // Every (candidate, inner fold) fit is independent: run them in parallel.
+            let jobs: Vec<(usize, usize)> = (0..candidates.len())
+                .flat_map(|c| (0..fold.inner.len()).map(move |i| (c, i)))
+                .collect();
+            let preds: Vec<Result<Matrix>> = jobs
+                .par_iter()
+                .map(|&(c, i)| {
+                    fit_predict(
+                        &candidates[c],
+                        x,
+                        y,
+                        n_classes,
+                        &fold.inner[i].0,
+                        &fold.inner[i].1,
+                    )
+                    .map(|r| r.1)
+                })
+                .collect();
+            let mut by_cand: Vec<Vec<Matrix>> = vec![Vec::new(); candidates.len()];
+            for ((c, _), p) in jobs.iter().zip(preds) {
+                by_cand[*c].push(p?);
+            }
+            let inner_scores: Vec<f64> = by_cand
+                .iter()
+                .map(|ps| {
+                    let rows: Vec<usize> = fold
+                        .inner
+                        .iter()
+                        .flat_map(|(_, v)| v.iter().copied())
+                        .collect();
+                    let mut data = Vec::new();
+                    for p in ps {
+                        data.extend_from_slice(&p.data);
+                    }
+                    let pooled = Matrix::new(
+                        rows.len(),
+                        n_classes,
+                        data,
+                        (0..n_classes).map(|c| format!("p{c}")).collect(),
+                    );
+                    self.score(y, &rows, &pooled)
+                })
+                .collect();
+            let chosen = (0..candidates.len()).fold(0, |b, c| {
+                if inner_scores[c] > inner_scores[b] {
+                    c
+                } else {
+                    b
+                }
+            });
+            let mut inner_thresholds = vec![Vec::new(); self.tasks.len()];
+            for (i, (_, val)) in fold.inner.iter().enumerate() {
+                let ys: Vec<usize> = val.iter().map(|&r| y[r]).collect();
+                for (t, task) in self.tasks.iter().enumerate() {
+                    let (tt, s) = task.pairs(&ys, &by_cand[chosen][i]);
+                    let th = youden(&tt, &s)
+                        .ok()
+                        .map(|yd| yd.threshold)
+                        .filter(|v| v.is_finite());
+                    if let Some(v) = th {
+                        all_thresholds[t].push(v);
+                    }
+                    inner_thresholds[t].push(th);
+                }
+            }
+            let (model, p) = fit_predict(
+                &candidates[chosen],
+                x,
+                y,
+                n_classes,
+                &fold.train,
+                &fold.test,
+            )?;
+            if let Some(imp) = model.importances() {
+                importances.push(imp);
+            }
+            for (k, &r) in fold.test.iter().enumerate() {
+                oof.push(OofRow {
+                    row: r,
+                    fold: o,
+                    proba: p.row(k).to_vec(),
+                });
+            }
+            outer_records.push(OuterRecord {
+                fold: o,
+                chosen,
+                inner_scores,
+                inner_thresholds,
+            });
+        }
+        oof.sort_by_key(|r| r.row);
+        let thresholds = all_thresholds
+            .iter()
+            .map(|v| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64))
+            .collect();
+        Ok(NestedResult {
+            oof,
+            outer: outer_records,
+            thresholds,
+            importances,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_folds_partition_and_balance() {
+        let y: Vec<usize> = (0..53)
+            .map(|i| {
+                if i < 10 {
+                    0
+                } else if i < 30 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let f = stratified_kfold(&y, 5, 3).unwrap();
+        let mut all: Vec<usize> = f.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..53).collect::<Vec<_>>());
+        for fold in &f {
+            assert!(fold.len() == 10 || fold.len() == 11, "{}", fold.len());
+            assert_eq!(fold.iter().filter(|&&i| y[i] == 0).count(), 2);
+        }
+        assert_eq!(f, stratified_kfold(&y, 5, 3).unwrap());
+        assert_ne!(f, stratified_kfold(&y, 5, 4).unwrap());
+    }
+
+    #[test]
+    fn too_few_cases_for_the_folds() {
+        let y = [0, 0, 1, 1, 1, 1, 1];
+        assert_eq!(
+            stratified_kfold(&y, 5, 0).unwrap_err(),
+            LearnError::TooFewForFolds {
+                class: 0,
+                count: 2,
+                folds: 5
+            }
+        );
+    }
+}

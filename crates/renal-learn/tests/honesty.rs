@@ -1,0 +1,254 @@
+//! Honesty of the learners: fitting twice gives the same model; the forest is the same on 1 or 2
+//! threads; transforms never see test rows; bad input is a typed error, never a panic or NaN.
+
+use renal_learn::cv::fit_predict;
+use renal_learn::*;
+use renal_stats::Rng;
+
+/// 3 classes, 6 features: the class shifts features 0 and 1; the rest is noise; some NaN.
+fn data(n: usize, seed: u64) -> (Matrix, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let mut rows = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..n {
+        let c = i % 3;
+        let mut r: Vec<f64> = (0..6).map(|_| rng.f64() * 2.0 - 1.0).collect();
+        r[0] += c as f64;
+        r[1] -= 0.5 * c as f64;
+        if i % 17 == 5 {
+            r[3] = f64::NAN;
+        }
+        rows.push(r);
+        y.push(c);
+    }
+    (Matrix::from_rows(&rows, None).unwrap(), y)
+}
+
+fn pipelines() -> Vec<PipelineParams> {
+    let imp = Step::MedianImpute;
+    vec![
+        PipelineParams {
+            steps: vec![imp.clone()],
+            learner: LearnerParams::Forest(ForestParams::default().n_trees(50).seed(3)),
+        },
+        PipelineParams {
+            steps: vec![
+                imp.clone(),
+                Step::Standardize,
+                Step::Pca {
+                    columns: Columns::All,
+                    components: Components::Count(3),
+                },
+            ],
+            learner: LearnerParams::Mlp(MlpParams {
+                hidden: vec![8],
+                epochs: 20,
+                ..Default::default()
+            }),
+        },
+        PipelineParams {
+            steps: vec![
+                imp,
+                Step::MinMax,
+                Step::SelectTopK {
+                    columns: Columns::All,
+                    k: 2,
+                    forest: ForestParams::default().n_trees(30),
+                },
+            ],
+            learner: LearnerParams::Logistic(LogisticParams::default()),
+        },
+    ]
+}
+
+#[test]
+fn fitting_twice_gives_identical_models() {
+    let (x, y) = data(90, 1);
+    for p in pipelines() {
+        let a = p.fit(&x, &y, 3).unwrap();
+        let b = p.fit(&x, &y, 3).unwrap();
+        assert_eq!(a, b, "{:?}", p.learner);
+    }
+}
+
+#[test]
+fn forest_is_identical_on_one_or_two_threads() {
+    let (x, y) = data(120, 2);
+    let x = Step::MedianImpute
+        .fit(&x, &y, 3)
+        .unwrap()
+        .transform(&x)
+        .unwrap();
+    let p = ForestParams::default().n_trees(64).seed(11);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| RandomForest::fit(&p, &x, &y, 3).unwrap());
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| RandomForest::fit(&p, &x, &y, 3).unwrap());
+    assert_eq!(one, two);
+    let pr = one.predict_proba(&x).unwrap();
+    for i in 0..pr.rows {
+        assert!((pr.row(i).iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    assert!((one.feature_importances().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // The informative features dominate the importances.
+    let imp = one.feature_importances();
+    assert!(imp[0] > imp[2] && imp[0] > imp[4], "{imp:?}");
+}
+
+#[test]
+fn transforms_never_see_test_rows() {
+    // Poison the test rows with huge values: the fitted pipeline must be unchanged.
+    let (x, y) = data(90, 3);
+    let test: Vec<usize> = (0..90).filter(|i| i % 5 == 0).collect();
+    let train = renal_learn::cv::complement(90, &test);
+    let mut poisoned = x.clone();
+    for &i in &test {
+        for j in 0..poisoned.cols {
+            poisoned.data[i * poisoned.cols + j] = 1e12;
+        }
+    }
+    for p in pipelines() {
+        let (clean, _) = fit_predict(&p, &x, &y, 3, &train, &test).unwrap();
+        let (dirty, _) = fit_predict(&p, &poisoned, &y, 3, &train, &test).unwrap();
+        assert_eq!(clean, dirty, "{:?}", p.learner);
+    }
+}
+
+#[test]
+fn nested_cv_uses_given_folds_exactly_and_is_thread_independent() {
+    let (x, y) = data(60, 4);
+    let tasks = vec![BinaryTask {
+        name: "c2".into(),
+        positive: vec![2],
+        included: vec![0, 1, 2],
+    }];
+    let cv = NestedCv {
+        outer_folds: 3,
+        inner_folds: 3,
+        seed: 5,
+        tasks,
+    };
+    let given = FoldPlan {
+        outer: (0..3)
+            .map(|o| {
+                let test: Vec<usize> = (0..60).filter(|i| (i / 3) % 3 == o).collect();
+                OuterPlan {
+                    train: renal_learn::cv::complement(60, &test),
+                    test,
+                    inner: vec![],
+                }
+            })
+            .collect(),
+    };
+    let grid = &pipelines()[..1];
+    let r1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| cv.run(grid, &x, &y, 3, Some(&given)).unwrap());
+    let r2 = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| cv.run(grid, &x, &y, 3, Some(&given)).unwrap());
+    assert_eq!(r1, r2);
+    for o in &r1.oof {
+        assert_eq!(
+            o.fold,
+            (o.row / 3) % 3,
+            "row {} predicted in the given fold",
+            o.row
+        );
+    }
+    assert!(r1.thresholds[0].is_some());
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let (x, y) = data(30, 5);
+    let f = ForestParams::default().n_trees(5);
+    // NaN features reach a learner without imputation.
+    let e = RandomForest::fit(&f, &x, &y, 3).unwrap_err();
+    assert!(matches!(e, LearnError::NonFinite { column: 3, .. }), "{e}");
+    // Infinite value.
+    let mut xi = Step::MedianImpute
+        .fit(&x, &y, 3)
+        .unwrap()
+        .transform(&x)
+        .unwrap();
+    xi.data[7] = f64::INFINITY;
+    assert!(matches!(
+        Logistic::fit(&LogisticParams::default(), &xi, &y, 3),
+        Err(LearnError::NonFinite { .. })
+    ));
+    // A single class.
+    let xi = Step::MedianImpute
+        .fit(&x, &y, 3)
+        .unwrap()
+        .transform(&x)
+        .unwrap();
+    assert!(matches!(
+        RandomForest::fit(&f, &xi, &[1; 30], 3),
+        Err(LearnError::SingleClass { .. })
+    ));
+    // Zero rows.
+    let empty = Matrix::new(0, 6, vec![], (0..6).map(|j| format!("x{j}")).collect());
+    assert!(matches!(
+        RandomForest::fit(&f, &empty, &[], 3),
+        Err(LearnError::Empty)
+    ));
+    // Labels of a different length.
+    assert!(matches!(
+        RandomForest::fit(&f, &xi, &y[..10], 3),
+        Err(LearnError::LengthMismatch { .. })
+    ));
+    // Fewer cases of a class than folds.
+    let mut yy = vec![0usize; 20];
+    yy[0] = 1;
+    yy[1] = 1;
+    assert!(matches!(
+        stratified_kfold(&yy, 5, 0),
+        Err(LearnError::TooFewForFolds {
+            class: 1,
+            count: 2,
+            folds: 5
+        })
+    ));
+    // A constant column.
+    let mut xc = xi.clone();
+    for i in 0..xc.rows {
+        xc.data[i * xc.cols + 2] = 1.0;
+    }
+    assert!(matches!(
+        check_no_constant(&xc),
+        Err(LearnError::Constant { column: 2, .. })
+    ));
+    // Predictions and labels of different lengths: the statistics refuse, no NaN AUC.
+    assert!(renal_stats::roc_auc(&[true, false, true], &[0.1, 0.2]).is_err());
+    // An inner fold holding a single class of a task cannot produce a threshold: skipped, not NaN.
+    let (x2, mut y2) = data(30, 6);
+    for v in y2.iter_mut() {
+        if *v == 2 {
+            *v = 1;
+        }
+    }
+    let tasks = vec![BinaryTask {
+        name: "c2".into(),
+        positive: vec![2],
+        included: vec![0, 1, 2],
+    }];
+    let cv = NestedCv {
+        outer_folds: 3,
+        inner_folds: 3,
+        seed: 1,
+        tasks,
+    };
+    let r = cv.run(&pipelines()[..1], &x2, &y2, 3, None).unwrap();
+    assert_eq!(r.thresholds, vec![None]);
+}

@@ -1,0 +1,139 @@
+//! Feature tables for the learners: allow-listed pre-operative clinical features, the computed
+//! tumor size and any joined columns (e.g. image embeddings), for the labelled cases.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use renal_cohort::{check_feature, Cohort};
+use renal_imaging::CaseMeasurements;
+use renal_learn::Matrix;
+
+/// Name of the computed size column (largest axial diameter of the index tumor, mm).
+pub const SIZE: &str = "tumor_size_mm";
+
+/// A learner-ready table.
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    pub case_ids: Vec<String>,
+    /// NaN marks a missing value (imputed in-fold by the pipeline).
+    pub x: Matrix,
+    /// Class index per row (benign 0, indolent 1, aggressive 2).
+    pub y: Vec<usize>,
+    /// Requested columns left out because they are constant over the cohort.
+    pub dropped_constant: Vec<String>,
+}
+
+/// What goes into the table.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureSpec {
+    /// Clinical feature names; each must pass the leakage guard.
+    pub clinical: Vec<String>,
+    /// Add the computed tumor size.
+    pub size: bool,
+    /// Joined columns (`Case::extra`) whose name starts with this prefix.
+    pub extra_prefix: Option<String>,
+}
+
+impl FeatureSpec {
+    /// Every allow-listed feature recorded for at least one case, plus the size.
+    pub fn all_clinical_and_size(cohort: &Cohort) -> Self {
+        let clinical = renal_cohort::ALLOWED
+            .iter()
+            .map(|s| s.name.to_string())
+            .filter(|n| {
+                cohort
+                    .cases
+                    .iter()
+                    .any(|c| c.clinical.names().any(|x| x == n))
+            })
+            .collect();
+        FeatureSpec {
+            clinical,
+            size: true,
+            extra_prefix: None,
+        }
+    }
+}
+
+/// Builds the table for the labelled cases (those without a measurement are left out when the
+/// size is requested: they were excluded with their reason when measured).
+pub fn build(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    spec: &FeatureSpec,
+) -> Result<FeatureTable> {
+    for name in &spec.clinical {
+        check_feature(name)?;
+    }
+    let mut names: Vec<String> = spec.clinical.clone();
+    let extra_names: Vec<String> = match &spec.extra_prefix {
+        Some(p) => cohort
+            .cases
+            .first()
+            .map(|c| {
+                c.extra
+                    .keys()
+                    .filter(|k| k.starts_with(p.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    names.extend(extra_names.iter().cloned());
+    if spec.size {
+        names.push(SIZE.into());
+    }
+    let mut rows = Vec::new();
+    let mut ids = Vec::new();
+    let mut y = Vec::new();
+    for c in &cohort.cases {
+        let Some(label) = c.label else { continue };
+        let size = meas.get(&c.id).map(|m| m.index_tumor().axial_diameter_mm);
+        if spec.size && size.is_none() {
+            continue;
+        }
+        let mut r: Vec<f64> = spec
+            .clinical
+            .iter()
+            .map(|n| c.clinical.get(n).unwrap_or(f64::NAN))
+            .collect();
+        r.extend(
+            extra_names
+                .iter()
+                .map(|n| c.extra.get(n).copied().unwrap_or(f64::NAN)),
+        );
+        if let Some(s) = size.filter(|_| spec.size) {
+            r.push(s);
+        }
+        rows.push(r);
+        ids.push(c.id.clone());
+        y.push(label.index());
+    }
+    if rows.is_empty() {
+        bail!("no labelled case has the requested features");
+    }
+    // Drop columns that are constant (or all missing) over the cohort: they carry nothing.
+    let keep: Vec<usize> = (0..names.len())
+        .filter(|&j| {
+            let vals: Vec<f64> = rows.iter().map(|r| r[j]).filter(|v| !v.is_nan()).collect();
+            vals.windows(2).any(|w| w[0] != w[1])
+        })
+        .collect();
+    let dropped_constant: Vec<String> = (0..names.len())
+        .filter(|j| !keep.contains(j))
+        .map(|j| names[j].clone())
+        .collect();
+    let rows: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| keep.iter().map(|&j| r[j]).collect())
+        .collect();
+    let names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
+    let x = Matrix::from_rows(&rows, Some(names))?;
+    Ok(FeatureTable {
+        case_ids: ids,
+        x,
+        y,
+        dropped_constant,
+    })
+}

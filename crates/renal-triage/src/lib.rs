@@ -1,0 +1,23 @@
+//! renal-triage as a library: the pieces the binary is made of (data location, cohort
+//! measurement, feature tables, experiment runs), usable from tests and other tools.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cmd_bench;
+pub mod cmd_cohort;
+pub mod cmd_fetch;
+pub mod data;
+pub mod features;
+pub mod measure;
+pub mod output;
+
+use std::path::PathBuf;
+
+/// Default folder for fetched data: `$XDG_CACHE_HOME/renal-triage` or `~/.cache/renal-triage`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("renal-triage");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/renal-triage"))
+        .unwrap_or_else(|| PathBuf::from(".renal-triage-cache"))
+}
