@@ -187,7 +187,11 @@ fn gini(counts: &[f64], total: f64) -> f64 {
 }
 
 struct Builder<'a> {
-    x: &'a Matrix,
+    /// Column-major copy of the training matrix: feature `f` of row `s` at `xt[f * n + s]`, so a
+    /// node's values of one feature sit in one small contiguous block.
+    xt: &'a [f64],
+    n: usize,
+    p: usize,
     y: &'a [usize],
     w: Vec<f64>,
     k: usize,
@@ -195,8 +199,14 @@ struct Builder<'a> {
     max_features: usize,
     tree: Tree,
     importance: Vec<f64>,
-    // Scratch buffers reused across nodes.
-    pairs: Vec<(f64, usize)>,
+    /// Per feature, each row's position in the feature's sorted order (`rank[f * n + s]`) and
+    /// the row at each position (`row_at[f * n + pos]`): a node's rows come out sorted by
+    /// marking their positions in a bitset, in O(rows + n / 64) instead of a sort.
+    rank: &'a [u32],
+    row_at: &'a [u32],
+    bits: Vec<u64>,
+    // Scratch: the node's rows in sorted order of the current feature.
+    pairs: Vec<u32>,
     left: Vec<f64>,
 }
 
@@ -224,7 +234,7 @@ impl Builder<'_> {
         impurity: f64,
         rng: &mut Rng,
     ) -> Option<Split> {
-        let p = self.x.cols;
+        let p = self.p;
         let msl = self.params.min_samples_leaf;
         let mut order: Vec<usize> = (0..p).collect();
         let mut best: Option<Split> = None;
@@ -237,23 +247,36 @@ impl Builder<'_> {
             order.swap(i, j);
             let f = order[i];
             i += 1;
+            let col = &self.xt[f * self.n..(f + 1) * self.n];
+            let rank = &self.rank[f * self.n..(f + 1) * self.n];
+            let row_at = &self.row_at[f * self.n..(f + 1) * self.n];
+            self.bits.iter_mut().for_each(|b| *b = 0);
+            for &s in samples {
+                let r = rank[s] as usize;
+                self.bits[r >> 6] |= 1 << (r & 63);
+            }
             self.pairs.clear();
-            self.pairs
-                .extend(samples.iter().map(|&s| (self.x.get(s, f), s)));
-            self.pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            for (w, &word) in self.bits.iter().enumerate() {
+                let mut b = word;
+                while b != 0 {
+                    self.pairs
+                        .push(row_at[(w << 6) + b.trailing_zeros() as usize]);
+                    b &= b - 1;
+                }
+            }
             let n = self.pairs.len();
-            if self.pairs[0].0 == self.pairs[n - 1].0 {
+            if col[self.pairs[0] as usize] == col[self.pairs[n - 1] as usize] {
                 continue;
             }
             visited += 1;
             self.left.iter_mut().for_each(|v| *v = 0.0);
             let mut wl = 0.0;
             for pos in 0..n - 1 {
-                let s = self.pairs[pos].1;
+                let s = self.pairs[pos] as usize;
                 self.left[self.y[s]] += self.w[s];
                 wl += self.w[s];
-                let (v, vn) = (self.pairs[pos].0, self.pairs[pos + 1].0);
-                if v == vn || pos + 1 < msl || n - pos - 1 < msl {
+                let next = self.pairs[pos + 1] as usize;
+                if col[s] == col[next] || pos + 1 < msl || n - pos - 1 < msl {
                     continue;
                 }
                 let wr = total - wl;
@@ -269,6 +292,7 @@ impl Builder<'_> {
                 let gr = if wr > 0.0 { 1.0 - sr / (wr * wr) } else { 0.0 };
                 let improvement = total * impurity - wl * gl - wr * gr;
                 if best.as_ref().is_none_or(|b| improvement > b.improvement) {
+                    let (v, vn) = (col[s], col[next]);
                     let mut threshold = v / 2.0 + vn / 2.0;
                     if threshold >= vn || !threshold.is_finite() {
                         threshold = v;
@@ -317,8 +341,9 @@ impl Builder<'_> {
                     self.importance[s.feature] += s.improvement;
                     let seg = &mut samples[start..end];
                     let mut mid = 0;
+                    let col = &self.xt[s.feature * self.n..(s.feature + 1) * self.n];
                     for q in 0..seg.len() {
-                        if self.x.get(seg[q], s.feature) <= s.threshold {
+                        if col[seg[q]] <= s.threshold {
                             seg.swap(q, mid);
                             mid += 1;
                         }
@@ -351,8 +376,13 @@ impl Builder<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fit_tree(
-    x: &Matrix,
+    xt: &[f64],
+    rank: &[u32],
+    row_at: &[u32],
+    n: usize,
+    p: usize,
     y: &[usize],
     k: usize,
     class_w: &[f64],
@@ -361,7 +391,6 @@ fn fit_tree(
     t: usize,
 ) -> (Tree, Vec<f64>) {
     let mut rng = Rng::derive(params.seed, t as u64);
-    let n = x.rows;
     let mut counts = vec![0.0f64; n];
     if params.bootstrap {
         for _ in 0..n {
@@ -373,7 +402,12 @@ fn fit_tree(
     let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
     let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
     let mut b = Builder {
-        x,
+        xt,
+        rank,
+        row_at,
+        bits: vec![0; n.div_ceil(64)],
+        n,
+        p,
         y,
         w,
         k,
@@ -383,7 +417,7 @@ fn fit_tree(
             nodes: Vec::new(),
             values: Vec::new(),
         },
-        importance: vec![0.0; x.cols],
+        importance: vec![0.0; p],
         pairs: Vec::with_capacity(samples.len()),
         left: vec![0.0; k],
     };
@@ -417,9 +451,32 @@ impl RandomForest {
             vec![1.0; n_classes]
         };
         let mf = params.max_features.resolve(x.cols);
+        let (n, p) = (x.rows, x.cols);
+        let mut xt = vec![0.0; n * p];
+        for i in 0..n {
+            for j in 0..p {
+                xt[j * n + i] = x.get(i, j);
+            }
+        }
+        // One sort per feature for the whole forest (ties by row, so positions are unique).
+        let mut rank = vec![0u32; n * p];
+        let mut row_at = vec![0u32; n * p];
+        for j in 0..p {
+            let col = &xt[j * n..(j + 1) * n];
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            idx.sort_by(|&a, &b| col[a as usize].total_cmp(&col[b as usize]).then(a.cmp(&b)));
+            for (pos, &r) in idx.iter().enumerate() {
+                rank[j * n + r as usize] = pos as u32;
+                row_at[j * n + pos] = r;
+            }
+        }
         let fitted: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
             .into_par_iter()
-            .map(|t| fit_tree(x, y, n_classes, &class_w, params, mf, t))
+            .map(|t| {
+                fit_tree(
+                    &xt, &rank, &row_at, n, p, y, n_classes, &class_w, params, mf, t,
+                )
+            })
             .collect();
         let mut importances = vec![0.0; x.cols];
         let mut trees = Vec::with_capacity(fitted.len());

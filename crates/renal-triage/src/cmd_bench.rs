@@ -27,10 +27,40 @@ pub enum Which {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Random-forest nested CV (9-point grid, 5x5) on a synthetic rows x cols table; with
+    /// `--sklearn`, the same workload in scikit-learn (scripts/bench_sklearn_cv.py) in the same run.
+    Cv {
+        #[arg(long, default_value_t = 448)]
+        rows: usize,
+        #[arg(long, default_value_t = 512)]
+        cols: usize,
+        #[arg(long, default_value_t = 500)]
+        trees: usize,
+        /// Also time scikit-learn (needs python3 with scikit-learn).
+        #[arg(long)]
+        sklearn: bool,
+    },
+    /// Paired DeLong test on n scores.
+    Delong {
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+    },
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let Which::Measure { data, limit } = args.which;
+    match args.which {
+        Which::Measure { data, limit } => measure(data, limit),
+        Which::Cv {
+            rows,
+            cols,
+            trees,
+            sklearn,
+        } => cv(rows, cols, trees, sklearn),
+        Which::Delong { n } => delong(n),
+    }
+}
+
+fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
     let data = crate::data::resolve(data.as_deref())?;
     let mut cohort = crate::data::load(&data)?;
     if let Some(n) = limit {
@@ -64,6 +94,148 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         "load_and_measure_s": measure,
         "ratio_to_decompression": measure / decompress,
         "goal": "load_and_measure within 2x of decompress_only",
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
+fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
+    let mut rng = renal_stats::Rng::new(448);
+    let mut data = Vec::with_capacity(rows * cols);
+    let mut y = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let c = [0usize, 1, 1, 2, 2, 2][i % 6];
+        for j in 0..cols {
+            let shift = if j < 10 { 0.4 * c as f64 } else { 0.0 };
+            data.push(rng.f64() + shift);
+        }
+        y.push(c);
+    }
+    let names = (0..cols).map(|j| format!("f{j}")).collect();
+    (renal_learn::Matrix::new(rows, cols, data, names), y)
+}
+
+fn rf_grid(trees: usize) -> Vec<renal_learn::PipelineParams> {
+    use renal_learn::{ForestParams, LearnerParams, MaxFeatures, PipelineParams};
+    let mut g = Vec::new();
+    for mf in [
+        MaxFeatures::Sqrt,
+        MaxFeatures::Fraction(0.1),
+        MaxFeatures::Fraction(0.3),
+    ] {
+        for leaf in [1, 3, 5] {
+            let f = ForestParams::default()
+                .n_trees(trees)
+                .max_features(mf)
+                .min_samples_leaf(leaf)
+                .seed(0);
+            g.push(PipelineParams {
+                steps: vec![],
+                learner: LearnerParams::Forest(f),
+            });
+        }
+    }
+    g
+}
+
+fn study_tasks() -> Vec<renal_learn::BinaryTask> {
+    vec![
+        renal_learn::BinaryTask {
+            name: "malignant_vs_benign".into(),
+            positive: vec![1, 2],
+            included: vec![0, 1, 2],
+        },
+        renal_learn::BinaryTask {
+            name: "aggressive_vs_rest".into(),
+            positive: vec![2],
+            included: vec![0, 1, 2],
+        },
+    ]
+}
+
+fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode> {
+    let (x, y) = synthetic(rows, cols);
+    let cv = renal_learn::NestedCv {
+        outer_folds: 5,
+        inner_folds: 5,
+        seed: 1,
+        tasks: study_tasks(),
+    };
+    let t0 = Instant::now();
+    let r = cv.run(&rf_grid(trees), &x, &y, 3, None)?;
+    let ours = t0.elapsed().as_secs_f64();
+    let oof: Vec<(bool, f64)> = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).collect();
+    let (t, s): (Vec<bool>, Vec<f64>) = oof.into_iter().unzip();
+    let auc = renal_stats::roc_auc(&t, &s)?;
+    let mut report = json!({
+        "bench": "nested_cv_random_forest",
+        "rows": rows, "cols": cols, "trees": trees, "grid": 9, "outer_folds": 5, "inner_folds": 5,
+        "threads": rayon::current_num_threads(),
+        "renal_triage_s": ours,
+        "aggressive_vs_rest_auc": auc,
+    });
+    if sklearn {
+        let dir = std::env::temp_dir().join(format!("renal-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let csv_path = dir.join("table.csv");
+        let mut text = String::new();
+        for i in 0..x.rows {
+            let row: Vec<String> = x.row(i).iter().map(|v| format!("{v}")).collect();
+            text.push_str(&format!("{},{}\n", y[i], row.join(",")));
+        }
+        std::fs::write(&csv_path, text)?;
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/bench_sklearn_cv.py");
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&csv_path)
+            .arg(trees.to_string())
+            .output()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        if out.status.success() {
+            let sk: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+            if let Some(skt) = sk["seconds"].as_f64() {
+                report["sklearn_s"] = json!(skt);
+                report["sklearn_threads"] = sk["n_jobs"].clone();
+                report["speedup_vs_sklearn"] = json!(skt / ours);
+                report["sklearn_auc"] = sk["aggressive_vs_rest_auc"].clone();
+            }
+        } else {
+            report["sklearn"] = json!(format!(
+                "not run: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delong(n: usize) -> Result<ExitCode> {
+    let mut rng = renal_stats::Rng::new(5);
+    let y: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+    let a: Vec<f64> = y
+        .iter()
+        .map(|&t| rng.f64() + if t { 0.3 } else { 0.0 })
+        .collect();
+    let b: Vec<f64> = y
+        .iter()
+        .map(|&t| rng.f64() + if t { 0.2 } else { 0.0 })
+        .collect();
+    // Baseline in the same run: one ROC AUC (a sort and a sweep), the floor of any AUC method.
+    let t0 = Instant::now();
+    let auc = renal_stats::roc_auc(&y, &a)?;
+    let base = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let d = renal_stats::delong_paired(&y, &a, &b, 0.95)?;
+    let dt = t1.elapsed().as_secs_f64();
+    let report = json!({
+        "bench": "delong_paired", "n": n, "delong_s": dt, "roc_auc_s": base,
+        "ratio_to_one_auc": dt / base, "auc_a": auc, "difference": d.difference, "z": d.z,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
