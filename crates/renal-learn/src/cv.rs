@@ -181,7 +181,117 @@ pub fn fit_predict(
     Ok((model, p))
 }
 
+/// Result of tuning on a whole cohort (for external validation): the chosen candidate, its
+/// thresholds from the CV folds, and the model refit on every row.
+#[derive(Debug, Clone)]
+pub struct Tuned {
+    pub chosen: usize,
+    pub inner_scores: Vec<f64>,
+    pub thresholds: Vec<Option<f64>>,
+    pub model: Pipeline,
+}
+
 impl NestedCv {
+    /// Tunes by `inner_folds`-fold CV on all rows, keeps the chosen candidate's mean Youden
+    /// thresholds, and refits it on all rows.
+    pub fn tune_and_fit(
+        &self,
+        candidates: &[PipelineParams],
+        x: &Matrix,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Tuned> {
+        let all: Vec<usize> = (0..y.len()).collect();
+        let folds = inner_plan(y, &all, self.inner_folds, self.seed)?;
+        let (chosen, inner_scores, inner_thresholds) =
+            self.select(candidates, x, y, n_classes, &folds)?;
+        let thresholds = inner_thresholds
+            .iter()
+            .map(|v| {
+                let t: Vec<f64> = v.iter().flatten().copied().collect();
+                (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+            })
+            .collect();
+        let model = candidates[chosen].fit(x, y, n_classes)?;
+        Ok(Tuned {
+            chosen,
+            inner_scores,
+            thresholds,
+            model,
+        })
+    }
+
+    /// Scores every candidate on the inner folds; returns the chosen index, the scores and the
+    /// chosen candidate's Youden threshold per task and inner fold.
+    #[allow(clippy::type_complexity)]
+    fn select(
+        &self,
+        candidates: &[PipelineParams],
+        x: &Matrix,
+        y: &[usize],
+        n_classes: usize,
+        inner: &[(Vec<usize>, Vec<usize>)],
+    ) -> Result<(usize, Vec<f64>, Vec<Vec<Option<f64>>>)> {
+        if candidates.is_empty() {
+            return Err(LearnError::Param {
+                name: "candidates",
+                detail: "empty grid".into(),
+            });
+        }
+        // Every (candidate, inner fold) fit is independent: run them in parallel.
+        let jobs: Vec<(usize, usize)> = (0..candidates.len())
+            .flat_map(|c| (0..inner.len()).map(move |i| (c, i)))
+            .collect();
+        let preds: Vec<Result<Matrix>> = jobs
+            .par_iter()
+            .map(|&(c, i)| {
+                fit_predict(&candidates[c], x, y, n_classes, &inner[i].0, &inner[i].1).map(|r| r.1)
+            })
+            .collect();
+        let mut by_cand: Vec<Vec<Matrix>> = vec![Vec::new(); candidates.len()];
+        for ((c, _), p) in jobs.iter().zip(preds) {
+            by_cand[*c].push(p?);
+        }
+        let rows: Vec<usize> = inner.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let inner_scores: Vec<f64> = by_cand
+            .iter()
+            .map(|ps| {
+                let mut data = Vec::new();
+                for p in ps {
+                    data.extend_from_slice(&p.data);
+                }
+                let pooled = Matrix::new(
+                    rows.len(),
+                    n_classes,
+                    data,
+                    (0..n_classes).map(|c| format!("p{c}")).collect(),
+                );
+                self.score(y, &rows, &pooled)
+            })
+            .collect();
+        let chosen = (0..candidates.len()).fold(0, |b, c| {
+            if inner_scores[c] > inner_scores[b] {
+                c
+            } else {
+                b
+            }
+        });
+        let mut inner_thresholds = vec![Vec::new(); self.tasks.len()];
+        for (i, (_, val)) in inner.iter().enumerate() {
+            let ys: Vec<usize> = val.iter().map(|&r| y[r]).collect();
+            for (t, task) in self.tasks.iter().enumerate() {
+                let (tt, s) = task.pairs(&ys, &by_cand[chosen][i]);
+                inner_thresholds[t].push(
+                    youden(&tt, &s)
+                        .ok()
+                        .map(|yd| yd.threshold)
+                        .filter(|v| v.is_finite()),
+                );
+            }
+        }
+        Ok((chosen, inner_scores, inner_thresholds))
+    }
+
     /// Plans the folds: stratified, seeded, or as given.
     pub fn plan(&self, y: &[usize], given: Option<&FoldPlan>) -> Result<FoldPlan> {
         if let Some(g) = given {
@@ -258,70 +368,10 @@ impl NestedCv {
         let mut all_thresholds: Vec<Vec<f64>> = vec![Vec::new(); self.tasks.len()];
         let mut importances = Vec::new();
         for (o, fold) in plan.outer.iter().enumerate() {
-            // Every (candidate, inner fold) fit is independent: run them in parallel.
-            let jobs: Vec<(usize, usize)> = (0..candidates.len())
-                .flat_map(|c| (0..fold.inner.len()).map(move |i| (c, i)))
-                .collect();
-            let preds: Vec<Result<Matrix>> = jobs
-                .par_iter()
-                .map(|&(c, i)| {
-                    fit_predict(
-                        &candidates[c],
-                        x,
-                        y,
-                        n_classes,
-                        &fold.inner[i].0,
-                        &fold.inner[i].1,
-                    )
-                    .map(|r| r.1)
-                })
-                .collect();
-            let mut by_cand: Vec<Vec<Matrix>> = vec![Vec::new(); candidates.len()];
-            for ((c, _), p) in jobs.iter().zip(preds) {
-                by_cand[*c].push(p?);
-            }
-            let inner_scores: Vec<f64> = by_cand
-                .iter()
-                .map(|ps| {
-                    let rows: Vec<usize> = fold
-                        .inner
-                        .iter()
-                        .flat_map(|(_, v)| v.iter().copied())
-                        .collect();
-                    let mut data = Vec::new();
-                    for p in ps {
-                        data.extend_from_slice(&p.data);
-                    }
-                    let pooled = Matrix::new(
-                        rows.len(),
-                        n_classes,
-                        data,
-                        (0..n_classes).map(|c| format!("p{c}")).collect(),
-                    );
-                    self.score(y, &rows, &pooled)
-                })
-                .collect();
-            let chosen = (0..candidates.len()).fold(0, |b, c| {
-                if inner_scores[c] > inner_scores[b] {
-                    c
-                } else {
-                    b
-                }
-            });
-            let mut inner_thresholds = vec![Vec::new(); self.tasks.len()];
-            for (i, (_, val)) in fold.inner.iter().enumerate() {
-                let ys: Vec<usize> = val.iter().map(|&r| y[r]).collect();
-                for (t, task) in self.tasks.iter().enumerate() {
-                    let (tt, s) = task.pairs(&ys, &by_cand[chosen][i]);
-                    let th = youden(&tt, &s)
-                        .ok()
-                        .map(|yd| yd.threshold)
-                        .filter(|v| v.is_finite());
-                    if let Some(v) = th {
-                        all_thresholds[t].push(v);
-                    }
-                    inner_thresholds[t].push(th);
-                }
+            let (chosen, inner_scores, inner_thresholds) =
+                self.select(candidates, x, y, n_classes, &fold.inner)?;
+            for (t, v) in inner_thresholds.iter().enumerate() {
+                all_thresholds[t].extend(v.iter().flatten().copied());
             }
             let (model, p) = fit_predict(
                 &candidates[chosen],

@@ -18,7 +18,7 @@ pub mod logistic;
 pub mod pipeline;
 pub mod transform;
 
-pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan};
+pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan, Tuned};
 pub use logistic::{Logistic, LogisticParams};
 pub use pipeline::{LearnerParams, Model, Pipeline, PipelineParams};
 pub use transform::{check_no_constant, Columns, Components, Fitted, Step};

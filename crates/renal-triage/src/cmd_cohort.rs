@@ -203,10 +203,30 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     tracing::info!(data = %data.display(), "loading cohort");
     let mut cohort = crate::data::load(&data)?;
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
-    let out = &args.out;
-
     let t1 = table1(&cohort);
     print_table1(&t1, cohort.excluded.len());
+    let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;
+    let [b, i, a] = cohort.class_counts();
+    println!(
+        "\n{} cases ({b} benign / {i} indolent / {a} aggressive), {} excluded. Size vs radiologist: r = {}, bias = {} mm. Annotator mean ICC(3,1) = {}.",
+        cohort.cases.len(),
+        cohort.excluded.len(),
+        agree["size"]["pearson_r"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("-".into()),
+        agree["size"]["bland_altman"]["bias_mm"].as_f64().map(|v| format!("{v:+.2}")).unwrap_or("-".into()),
+        agree["annotators"]["mean_icc_3_1"].as_f64().map(|v| format!("{v:.4}")).unwrap_or("-".into()),
+    );
+    println!("Wrote {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the cohort tables (Table 1, labels, exclusions, features, measurements) and the
+/// agreement figures into `out`; returns the agreement JSON.
+pub fn write_cohort_outputs(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    out: &std::path::Path,
+) -> Result<serde_json::Value> {
+    let t1 = table1(cohort);
     write_csv(
         &out.join("table1.csv"),
         &[
@@ -218,7 +238,6 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
         ],
         &t1.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
     )?;
-
     let labels: Vec<Vec<String>> = cohort
         .cases
         .iter()
@@ -238,7 +257,6 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
         &["case_id", "label", "label_index", "rule"],
         &labels,
     )?;
-
     let mut excluded = cohort.excluded.clone();
     excluded.sort();
     write_csv(
@@ -249,7 +267,6 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
             .map(|e| vec![e.case.clone(), e.reason.clone()])
             .collect::<Vec<_>>(),
     )?;
-
     // Features: every allow-listed field any case has, then the computed size.
     let names: Vec<&str> = ALLOWED
         .iter()
@@ -277,21 +294,10 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
         })
         .collect();
     write_csv(&out.join("features.csv"), &header, &feats)?;
-
-    write_measurements(&cohort, &meas, out)?;
-    let agree = agreement(&cohort, &meas);
+    write_measurements(cohort, meas, out)?;
+    let agree = agreement(cohort, meas);
     write_json(&out.join("agreement.json"), &agree)?;
-    let [b, i, a] = cohort.class_counts();
-    println!(
-        "\n{} cases ({b} benign / {i} indolent / {a} aggressive), {} excluded. Size vs radiologist: r = {}, bias = {} mm. Annotator mean ICC(3,1) = {}.",
-        cohort.cases.len(),
-        cohort.excluded.len(),
-        agree["size"]["pearson_r"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("-".into()),
-        agree["size"]["bland_altman"]["bias_mm"].as_f64().map(|v| format!("{v:+.2}")).unwrap_or("-".into()),
-        agree["annotators"]["mean_icc_3_1"].as_f64().map(|v| format!("{v:.4}")).unwrap_or("-".into()),
-    );
-    println!("Wrote {}", out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(agree)
 }
 
 fn write_measurements(

@@ -56,12 +56,78 @@ impl FeatureSpec {
 }
 
 /// Builds the table for the labelled cases (those without a measurement are left out when the
-/// size is requested: they were excluded with their reason when measured).
+/// size is requested: they were excluded with their reason when measured). Columns constant
+/// over the cohort are dropped and listed.
 pub fn build(
     cohort: &Cohort,
     meas: &BTreeMap<String, CaseMeasurements>,
     spec: &FeatureSpec,
 ) -> Result<FeatureTable> {
+    let (ids, y, names, rows) = collect(cohort, meas, spec)?;
+    // Drop columns that are constant (or all missing) over the cohort: they carry nothing.
+    let keep: Vec<usize> = (0..names.len())
+        .filter(|&j| {
+            let vals: Vec<f64> = rows.iter().map(|r| r[j]).filter(|v| !v.is_nan()).collect();
+            vals.windows(2).any(|w| w[0] != w[1])
+        })
+        .collect();
+    let dropped_constant: Vec<String> = (0..names.len())
+        .filter(|j| !keep.contains(j))
+        .map(|j| names[j].clone())
+        .collect();
+    finish(ids, y, &names, &rows, &keep, dropped_constant)
+}
+
+/// Builds the table with exactly the columns `wanted` (e.g. a training cohort's columns, for
+/// scoring an external cohort); a column the cohort lacks entirely is all missing.
+pub fn build_with_columns(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    spec: &FeatureSpec,
+    wanted: &[String],
+) -> Result<FeatureTable> {
+    let (ids, y, mut names, mut rows) = collect(cohort, meas, spec)?;
+    for w in wanted {
+        if !names.contains(w) {
+            names.push(w.clone());
+            rows.iter_mut().for_each(|r| r.push(f64::NAN));
+        }
+    }
+    let keep: Vec<usize> = wanted
+        .iter()
+        .filter_map(|w| names.iter().position(|n| n == w))
+        .collect();
+    finish(ids, y, &names, &rows, &keep, Vec::new())
+}
+
+fn finish(
+    case_ids: Vec<String>,
+    y: Vec<usize>,
+    names: &[String],
+    rows: &[Vec<f64>],
+    keep: &[usize],
+    dropped_constant: Vec<String>,
+) -> Result<FeatureTable> {
+    let rows: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| keep.iter().map(|&j| r[j]).collect())
+        .collect();
+    let names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
+    let x = Matrix::from_rows(&rows, Some(names))?;
+    Ok(FeatureTable {
+        case_ids,
+        x,
+        y,
+        dropped_constant,
+    })
+}
+
+#[allow(clippy::type_complexity)]
+fn collect(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    spec: &FeatureSpec,
+) -> Result<(Vec<String>, Vec<usize>, Vec<String>, Vec<Vec<f64>>)> {
     for name in &spec.clinical {
         check_feature(name)?;
     }
@@ -113,27 +179,5 @@ pub fn build(
     if rows.is_empty() {
         bail!("no labelled case has the requested features");
     }
-    // Drop columns that are constant (or all missing) over the cohort: they carry nothing.
-    let keep: Vec<usize> = (0..names.len())
-        .filter(|&j| {
-            let vals: Vec<f64> = rows.iter().map(|r| r[j]).filter(|v| !v.is_nan()).collect();
-            vals.windows(2).any(|w| w[0] != w[1])
-        })
-        .collect();
-    let dropped_constant: Vec<String> = (0..names.len())
-        .filter(|j| !keep.contains(j))
-        .map(|j| names[j].clone())
-        .collect();
-    let rows: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| keep.iter().map(|&j| r[j]).collect())
-        .collect();
-    let names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
-    let x = Matrix::from_rows(&rows, Some(names))?;
-    Ok(FeatureTable {
-        case_ids: ids,
-        x,
-        y,
-        dropped_constant,
-    })
+    Ok((ids, y, names, rows))
 }

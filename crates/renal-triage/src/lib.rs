@@ -5,10 +5,16 @@
 pub mod cmd_bench;
 pub mod cmd_cohort;
 pub mod cmd_fetch;
+pub mod cmd_reproduce;
 pub mod data;
+pub mod experiment;
 pub mod features;
 pub mod measure;
 pub mod output;
+pub mod report_build;
+pub mod results;
+pub mod tables;
+pub mod validate;
 
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch};
+use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch, cmd_reproduce};
 
 use clap::{Parser, Subcommand};
 
@@ -30,8 +30,31 @@ enum Command {
     Fetch(cmd_fetch::FetchArgs),
     /// Load a cohort, label it, measure every tumor and write the cohort tables.
     Cohort(cmd_cohort::CohortArgs),
+    /// Run the study's analysis (every model of an experiment under nested CV) and write the
+    /// tables, figures and report.
+    Reproduce(cmd_reproduce::ReproduceArgs),
+    /// External validation: tune and refit on --train, score the untouched --test cohort.
+    Validate(ValidateArgs),
     /// Benchmarks that print JSON.
     Bench(cmd_bench::BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ValidateArgs {
+    /// Development cohort (tuning and refit).
+    #[arg(long)]
+    train: std::path::PathBuf,
+    /// External cohort, scored once with the stored thresholds.
+    #[arg(long)]
+    test: std::path::PathBuf,
+    #[arg(long)]
+    experiment: Option<std::path::PathBuf>,
+    #[arg(long)]
+    embeddings: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "out/validate")]
+    out: std::path::PathBuf,
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +79,17 @@ fn main() -> ExitCode {
         Command::Fetch(a) => cmd_fetch::run(a),
         Command::Cohort(a) => cmd_cohort::run(a),
         Command::Bench(a) => cmd_bench::run(a),
+        Command::Reproduce(a) => cmd_reproduce::run(a),
+        Command::Validate(v) => cmd_reproduce::run(cmd_reproduce::ReproduceArgs {
+            data: Some(v.train),
+            experiment: v.experiment,
+            embeddings: v.embeddings,
+            splits: None,
+            labels: None,
+            external: Some(v.test),
+            out: v.out,
+            seed: v.seed,
+        }),
     };
     match result {
         Ok(code) => code,

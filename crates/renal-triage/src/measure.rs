@@ -22,11 +22,17 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
 }
 
 /// Measures every case with a mask, in parallel (results do not depend on the thread count).
-/// A case that cannot be measured is excluded with the reason.
+/// A case that cannot be measured is excluded with the reason. A cohort without any mask
+/// (features and labels only) is not measured; in a cohort with masks, a case without one is
+/// excluded (its size would be missing).
 pub fn measure_cohort(
     cohort: &mut Cohort,
     scheme: LabelScheme,
 ) -> BTreeMap<String, CaseMeasurements> {
+    if cohort.cases.iter().all(|c| c.images.mask.is_none()) {
+        // Features + labels only: nothing to measure, nothing to exclude.
+        return BTreeMap::new();
+    }
     let pb = progress(cohort.cases.len(), "measuring");
     let results: Vec<(String, Result<CaseMeasurements, String>)> = cohort
         .cases

@@ -1,0 +1,489 @@
+//! Experiment files (TOML): the models of a study by their inputs and learner, the
+//! hyperparameter grids and the cross-validation settings. Unknown keys and impossible
+//! combinations are errors naming the key.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use renal_cohort::{check_feature, Task};
+use renal_learn::{
+    Columns, Components, ForestParams, LearnerParams, LogisticParams, MaxFeatures, MlpParams,
+    PipelineParams, Step,
+};
+use serde::{Deserialize, Serialize};
+
+/// The study's experiment, compiled in so that `reproduce` runs on a bare checkout too.
+pub const PAPER_TOML: &str = include_str!("../../../experiments/paper.toml");
+
+/// Prefix of joined image-embedding columns in feature tables.
+pub const EMBEDDING_PREFIX: &str = "emb_";
+
+fn d_seed() -> u64 {
+    20260
+}
+fn d5() -> usize {
+    5
+}
+fn d_boot() -> usize {
+    1000
+}
+fn d_bins() -> usize {
+    10
+}
+fn d_tasks() -> Vec<Task> {
+    vec![Task::MalignantVsBenign, Task::AggressiveVsRest]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub name: String,
+    #[serde(default = "d_seed")]
+    pub seed: u64,
+    #[serde(default = "d5")]
+    pub outer_folds: usize,
+    #[serde(default = "d5")]
+    pub inner_folds: usize,
+    #[serde(default = "d_boot")]
+    pub bootstrap: usize,
+    #[serde(default = "d_bins")]
+    pub calibration_bins: usize,
+    #[serde(default = "d_tasks")]
+    pub tasks: Vec<Task>,
+}
+
+/// `max_features` as written: "sqrt", "all", a fraction, or `{ count = k }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaxFeaturesSpec {
+    Named(String),
+    Fraction(f64),
+    Count { count: usize },
+}
+
+fn d_trees() -> usize {
+    500
+}
+fn d_mf() -> Vec<MaxFeaturesSpec> {
+    vec![MaxFeaturesSpec::Named("sqrt".into())]
+}
+fn d_leaf() -> Vec<usize> {
+    vec![1]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RfGrid {
+    #[serde(default = "d_trees")]
+    pub trees: usize,
+    #[serde(default = "d_mf")]
+    pub max_features: Vec<MaxFeaturesSpec>,
+    #[serde(default = "d_leaf")]
+    pub min_samples_leaf: Vec<usize>,
+    #[serde(default)]
+    pub balanced: bool,
+}
+
+impl Default for RfGrid {
+    fn default() -> Self {
+        RfGrid {
+            trees: d_trees(),
+            max_features: d_mf(),
+            min_samples_leaf: d_leaf(),
+            balanced: false,
+        }
+    }
+}
+
+fn d_hidden() -> Vec<Vec<usize>> {
+    vec![vec![]]
+}
+fn d_lr() -> Vec<f64> {
+    vec![3e-4]
+}
+fn d_wd() -> f64 {
+    8e-4
+}
+fn d_epochs() -> Vec<usize> {
+    vec![200]
+}
+fn d_batch() -> usize {
+    32
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpGrid {
+    #[serde(default = "d_hidden")]
+    pub hidden: Vec<Vec<usize>>,
+    #[serde(default = "d_lr")]
+    pub lr: Vec<f64>,
+    #[serde(default = "d_wd")]
+    pub weight_decay: f64,
+    #[serde(default = "d_epochs")]
+    pub epochs: Vec<usize>,
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+}
+
+impl Default for MlpGrid {
+    fn default() -> Self {
+        MlpGrid {
+            hidden: d_hidden(),
+            lr: d_lr(),
+            weight_decay: d_wd(),
+            epochs: d_epochs(),
+            batch_size: d_batch(),
+        }
+    }
+}
+
+fn d_c() -> Vec<f64> {
+    vec![1.0]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogisticGrid {
+    #[serde(default = "d_c")]
+    pub c: Vec<f64>,
+}
+
+impl Default for LogisticGrid {
+    fn default() -> Self {
+        LogisticGrid { c: d_c() }
+    }
+}
+
+/// Which clinical features a model uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClinicalSpec {
+    /// "all", "top" (the `top_k` most important by in-fold RF importance) or "none".
+    Mode(String),
+    /// Explicit feature names (each must pass the leakage guard).
+    Names(Vec<String>),
+}
+
+impl Default for ClinicalSpec {
+    fn default() -> Self {
+        ClinicalSpec::Mode("none".into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Embeddings {
+    None,
+    All,
+    Pca,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Learner {
+    Rf,
+    Mlp,
+    Logistic,
+}
+
+fn d_none_emb() -> Embeddings {
+    Embeddings::None
+}
+
+/// One model of the experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub clinical: ClinicalSpec,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default = "d_none_emb")]
+    pub embeddings: Embeddings,
+    #[serde(default)]
+    pub pca_components: Option<usize>,
+    #[serde(default)]
+    pub size: bool,
+    #[serde(default)]
+    pub log_size: bool,
+    pub learner: Learner,
+}
+
+/// A whole experiment file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub experiment: Settings,
+    #[serde(default)]
+    pub rf: RfGrid,
+    #[serde(default)]
+    pub mlp: MlpGrid,
+    #[serde(default)]
+    pub logistic: LogisticGrid,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelSpec>,
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading experiment {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in experiment {}", path.display()))
+    }
+
+    /// Parses and validates experiment TOML.
+    pub fn parse(text: &str) -> Result<Self> {
+        let e: Experiment =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        e.validate()?;
+        Ok(e)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let s = &self.experiment;
+        if s.outer_folds < 2 || s.inner_folds < 2 {
+            bail!("experiment.outer_folds and experiment.inner_folds must be at least 2");
+        }
+        if s.tasks.is_empty() {
+            bail!("experiment.tasks: at least one task");
+        }
+        if self.models.is_empty() {
+            bail!("no [[model]] in the experiment");
+        }
+        for (i, f) in self.rf.max_features.iter().enumerate() {
+            resolve_max_features(f).with_context(|| format!("rf.max_features[{i}]"))?;
+        }
+        if self.rf.trees == 0
+            || self.rf.min_samples_leaf.is_empty()
+            || self.rf.min_samples_leaf.contains(&0)
+        {
+            bail!("rf.trees and rf.min_samples_leaf must be positive");
+        }
+        if self.mlp.hidden.is_empty()
+            || self.mlp.lr.is_empty()
+            || self.mlp.epochs.is_empty()
+            || self.mlp.batch_size == 0
+        {
+            bail!("mlp.hidden, mlp.lr, mlp.epochs must list at least one value and mlp.batch_size be positive");
+        }
+        if self.logistic.c.is_empty() || self.logistic.c.iter().any(|c| *c <= 0.0) {
+            bail!("logistic.c must list positive values");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.models {
+            let key = |k: &str| format!("model `{}`: `{k}`", m.name);
+            if !names.insert(m.name.clone()) {
+                bail!("model `{}` is declared twice", m.name);
+            }
+            match &m.clinical {
+                ClinicalSpec::Mode(mode) if !["all", "top", "none"].contains(&mode.as_str()) => {
+                    bail!("{} = \"{mode}\": expected \"all\", \"top\", \"none\" or a list of feature names", key("clinical"))
+                }
+                ClinicalSpec::Names(list) => {
+                    for n in list {
+                        check_feature(n).with_context(|| key("clinical"))?;
+                    }
+                }
+                _ => {}
+            }
+            let top = m.clinical == ClinicalSpec::Mode("top".into());
+            match (top, m.top_k) {
+                (true, None) => bail!("{} is required with clinical = \"top\"", key("top_k")),
+                (false, Some(_)) => bail!(
+                    "{} is only meaningful with clinical = \"top\"",
+                    key("top_k")
+                ),
+                (true, Some(0)) => bail!("{} must be positive", key("top_k")),
+                _ => {}
+            }
+            match (m.embeddings, m.pca_components) {
+                (Embeddings::Pca, None) => bail!(
+                    "{} is required with embeddings = \"pca\"",
+                    key("pca_components")
+                ),
+                (Embeddings::Pca, Some(0)) => bail!("{} must be positive", key("pca_components")),
+                (Embeddings::None | Embeddings::All, Some(_)) => bail!(
+                    "{} is only meaningful with embeddings = \"pca\"",
+                    key("pca_components")
+                ),
+                _ => {}
+            }
+            if m.log_size && !m.size {
+                bail!("{} needs size = true", key("log_size"));
+            }
+            let no_clinical = m.clinical == ClinicalSpec::Mode("none".into());
+            if no_clinical && m.embeddings == Embeddings::None && !m.size {
+                bail!(
+                    "model `{}` has no inputs (clinical, embeddings and size are all off)",
+                    m.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The experiment as pretty TOML (for the report and the run manifest).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn resolve_max_features(f: &MaxFeaturesSpec) -> Result<MaxFeatures> {
+    Ok(match f {
+        MaxFeaturesSpec::Named(s) if s == "sqrt" => MaxFeatures::Sqrt,
+        MaxFeaturesSpec::Named(s) if s == "all" => MaxFeatures::All,
+        MaxFeaturesSpec::Named(s) => {
+            bail!("`{s}`: expected \"sqrt\", \"all\", a fraction in (0, 1] or {{ count = k }}")
+        }
+        MaxFeaturesSpec::Fraction(x) if *x > 0.0 && *x <= 1.0 => MaxFeatures::Fraction(*x),
+        MaxFeaturesSpec::Fraction(x) => bail!("fraction {x} not in (0, 1]"),
+        MaxFeaturesSpec::Count { count } if *count > 0 => MaxFeatures::Count(*count),
+        MaxFeaturesSpec::Count { .. } => bail!("count must be positive"),
+    })
+}
+
+/// A model compiled against a cohort: its input columns and candidate pipelines.
+#[derive(Debug, Clone)]
+pub struct ModelPlan {
+    pub spec: ModelSpec,
+    /// Clinical columns (resolved names).
+    pub clinical: Vec<String>,
+    pub candidates: Vec<PipelineParams>,
+}
+
+impl Experiment {
+    /// Compiles `spec` given the clinical features available in the cohort.
+    pub fn plan(&self, spec: &ModelSpec, available_clinical: &[String]) -> Result<ModelPlan> {
+        let clinical: Vec<String> = match &spec.clinical {
+            ClinicalSpec::Mode(m) if m == "none" => Vec::new(),
+            ClinicalSpec::Mode(_) => available_clinical.to_vec(),
+            ClinicalSpec::Names(n) => n.clone(),
+        };
+        let seed = self.experiment.seed;
+        let mut steps = vec![Step::MedianImpute];
+        if spec.learner != Learner::Rf {
+            steps.push(Step::Standardize);
+        }
+        if spec.embeddings == Embeddings::Pca {
+            let k = spec.pca_components.unwrap_or(20);
+            steps.push(Step::Pca {
+                columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
+                components: Components::Count(k),
+            });
+        }
+        // With no clinical feature at all the model is skipped (see `skip_reason`).
+        if let Some(k) = spec.top_k.filter(|_| !clinical.is_empty()) {
+            if k > clinical.len() {
+                bail!(
+                    "model `{}`: `top_k` = {k} but only {} clinical features are available",
+                    spec.name,
+                    clinical.len()
+                );
+            }
+            let forest = ForestParams::default().n_trees(250).seed(seed);
+            steps.push(Step::SelectTopK {
+                columns: Columns::Names(clinical.clone()),
+                k,
+                forest,
+            });
+        }
+        let mut candidates = Vec::new();
+        match spec.learner {
+            Learner::Rf => {
+                for mf in &self.rf.max_features {
+                    for &leaf in &self.rf.min_samples_leaf {
+                        let f = ForestParams::default()
+                            .n_trees(self.rf.trees)
+                            .max_features(resolve_max_features(mf)?)
+                            .min_samples_leaf(leaf)
+                            .balanced(self.rf.balanced)
+                            .seed(seed);
+                        candidates.push(PipelineParams {
+                            steps: steps.clone(),
+                            learner: LearnerParams::Forest(f),
+                        });
+                    }
+                }
+            }
+            Learner::Mlp => {
+                for h in &self.mlp.hidden {
+                    for &lr in &self.mlp.lr {
+                        for &epochs in &self.mlp.epochs {
+                            let p = MlpParams {
+                                hidden: h.clone(),
+                                lr,
+                                weight_decay: self.mlp.weight_decay,
+                                batch_size: self.mlp.batch_size,
+                                epochs,
+                                seed,
+                            };
+                            candidates.push(PipelineParams {
+                                steps: steps.clone(),
+                                learner: LearnerParams::Mlp(p),
+                            });
+                        }
+                    }
+                }
+            }
+            Learner::Logistic => {
+                for &c in &self.logistic.c {
+                    let p = LogisticParams {
+                        c,
+                        ..Default::default()
+                    };
+                    candidates.push(PipelineParams {
+                        steps: steps.clone(),
+                        learner: LearnerParams::Logistic(p),
+                    });
+                }
+            }
+        }
+        Ok(ModelPlan {
+            spec: spec.clone(),
+            clinical,
+            candidates,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paper_experiment_parses() {
+        let e = Experiment::parse(PAPER_TOML).unwrap();
+        assert_eq!(e.models.len(), 10);
+        assert_eq!(e.rf.max_features.len() * e.rf.min_samples_leaf.len(), 9);
+        let plan = e.plan(&e.models[3], &["age".into(), "bmi".into()]).unwrap();
+        assert_eq!(plan.candidates.len(), 9);
+    }
+
+    #[test]
+    fn unknown_keys_and_impossible_combinations_name_the_key() {
+        let base = "[experiment]\nname = \"x\"\n[[model]]\nname = \"m\"\nlearner = \"rf\"\n";
+        let err = |extra: &str| {
+            format!(
+                "{:#}",
+                Experiment::parse(&format!("{base}{extra}")).unwrap_err()
+            )
+        };
+        assert!(err("size = true\ncolour = 3\n").contains("colour"));
+        assert!(err("clinical = \"top\"\n").contains("top_k"));
+        assert!(err("size = true\npca_components = 5\n").contains("pca_components"));
+        assert!(err("clinical = \"some\"\n").contains("clinical"));
+        assert!(err("").contains("no inputs"));
+        assert!(err("clinical = [\"pathologic_size\"]\n").contains("pathologic_size"));
+        assert!(err("size = true\nlearner2 = \"mlp\"\n").contains("learner2"));
+        let e = format!("{:#}", Experiment::parse("[experiment]\nname = \"x\"\n[rf]\nmax_features = [\"cube\"]\n[[model]]\nname = \"m\"\nsize = true\nlearner = \"rf\"\n").unwrap_err());
+        assert!(
+            e.contains("rf.max_features[0]") && e.contains("cube"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! External (or temporal) validation: each model is tuned by CV on the training cohort, refit
+//! on all of it, keeps its CV thresholds, and scores the untouched external cohort.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use renal_cohort::{Exclusion, Task};
+use renal_learn::NestedCv;
+use serde::Serialize;
+
+use crate::cmd_reproduce::{model_features, prepare, skip_reason, Prepared};
+use crate::experiment::Experiment;
+use crate::features::{self, FeatureTable};
+use crate::output::{write_csv, write_json};
+use crate::results::{binary_task, task_metrics, OofPrediction, TaskMetrics};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalModel {
+    pub name: String,
+    pub chosen: usize,
+    pub thresholds: Vec<(Task, Option<f64>)>,
+    pub metrics: Vec<TaskMetrics>,
+    pub predictions: Vec<OofPrediction>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct External {
+    pub source: String,
+    pub cases: usize,
+    pub excluded: Vec<Exclusion>,
+    pub models: Vec<ExternalModel>,
+    pub skipped: Vec<(String, String)>,
+}
+
+fn log_size(t: &mut FeatureTable) {
+    if let Some(j) = t.x.names.iter().position(|n| n == features::SIZE) {
+        for i in 0..t.x.rows {
+            let v = &mut t.x.data[i * t.x.cols + j];
+            *v = v.max(1e-3).ln();
+        }
+        t.x.names[j] = "log_tumor_size_mm".into();
+    }
+}
+
+/// Tunes and refits every runnable model on `train`, then scores the cohort at `test_path`.
+pub fn external(
+    exp: &Experiment,
+    train: &Prepared,
+    test_path: &Path,
+    embeddings: Option<&Path>,
+) -> Result<External> {
+    let test = prepare(test_path, None, embeddings)
+        .with_context(|| format!("external cohort {}", test_path.display()))?;
+    let s = &exp.experiment;
+    let cv = NestedCv {
+        outer_folds: s.outer_folds,
+        inner_folds: s.inner_folds,
+        seed: s.seed,
+        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
+    };
+    let mut models = Vec::new();
+    let mut skipped = Vec::new();
+    for spec in &exp.models {
+        let plan = exp.plan(spec, &train.clinical)?;
+        if let Some(why) = skip_reason(&plan, train).or_else(|| skip_reason(&plan, &test)) {
+            skipped.push((spec.name.clone(), why));
+            continue;
+        }
+        let mut tr = features::build(&train.cohort, &train.meas, &model_features(&plan, train))?;
+        let mut te = features::build_with_columns(
+            &test.cohort,
+            &test.meas,
+            &model_features(&plan, train),
+            &tr.x.names,
+        )?;
+        if spec.log_size {
+            log_size(&mut tr);
+            log_size(&mut te);
+        }
+        let tuned = cv
+            .tune_and_fit(&plan.candidates, &tr.x, &tr.y, 3)
+            .with_context(|| format!("model `{}`", spec.name))?;
+        let p = tuned.model.predict_proba(&te.x)?;
+        let predictions: Vec<OofPrediction> = (0..te.x.rows)
+            .map(|i| OofPrediction {
+                case_id: te.case_ids[i].clone(),
+                fold: 0,
+                label: te.y[i],
+                proba: [p.get(i, 0), p.get(i, 1), p.get(i, 2)],
+            })
+            .collect();
+        let thresholds: Vec<(Task, Option<f64>)> = s
+            .tasks
+            .iter()
+            .copied()
+            .zip(tuned.thresholds.iter().copied())
+            .collect();
+        let metrics = thresholds
+            .iter()
+            .enumerate()
+            .map(|(i, (t, th))| {
+                task_metrics(
+                    *t,
+                    &predictions,
+                    *th,
+                    s.calibration_bins,
+                    s.bootstrap,
+                    s.seed.wrapping_add(100 + i as u64),
+                )
+            })
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("scoring model `{}` on the external cohort", spec.name))?;
+        models.push(ExternalModel {
+            name: spec.name.clone(),
+            chosen: tuned.chosen,
+            thresholds,
+            metrics,
+            predictions,
+        });
+    }
+    Ok(External {
+        source: test_path.display().to_string(),
+        cases: test.cohort.cases.len(),
+        excluded: test.cohort.excluded.clone(),
+        models,
+        skipped,
+    })
+}
+
+/// Writes the external results: predictions per model, metrics, exclusions.
+pub fn write_external(e: &External, out: &Path) -> Result<()> {
+    let mut rows = Vec::new();
+    for m in &e.models {
+        for p in &m.predictions {
+            rows.push(vec![
+                p.case_id.clone(),
+                m.name.clone(),
+                p.label.to_string(),
+                format!("{}", p.proba[0]),
+                format!("{}", p.proba[1]),
+                format!("{}", p.proba[2]),
+            ]);
+        }
+    }
+    write_csv(
+        &out.join("predictions.csv"),
+        &[
+            "case_id",
+            "model",
+            "label",
+            "p_benign",
+            "p_indolent",
+            "p_aggressive",
+        ],
+        &rows,
+    )?;
+    let mut t = Vec::new();
+    for m in &e.models {
+        for x in &m.metrics {
+            let c = x.confusion;
+            t.push(vec![
+                m.name.clone(),
+                x.task.name().into(),
+                x.n.to_string(),
+                format!("{}", x.auc),
+                format!("{}", x.auc_ci95[0]),
+                format!("{}", x.auc_ci95[1]),
+                format!("{}", x.pr_auc),
+                format!("{}", x.brier),
+                x.threshold.map(|v| format!("{v}")).unwrap_or_default(),
+                c.map(|c| format!("{}", c.sensitivity)).unwrap_or_default(),
+                c.map(|c| format!("{}", c.specificity)).unwrap_or_default(),
+            ]);
+        }
+    }
+    write_csv(
+        &out.join("metrics.csv"),
+        &[
+            "model",
+            "task",
+            "n",
+            "auc",
+            "ci95_low",
+            "ci95_high",
+            "pr_auc",
+            "brier",
+            "cv_threshold",
+            "sensitivity",
+            "specificity",
+        ],
+        &t,
+    )?;
+    write_csv(
+        &out.join("excluded.csv"),
+        &["case_id", "reason"],
+        &e.excluded
+            .iter()
+            .map(|x| vec![x.case.clone(), x.reason.clone()])
+            .collect::<Vec<_>>(),
+    )?;
+    write_json(&out.join("external.json"), e)
+}

@@ -1,0 +1,131 @@
+//! The report opens in headless Chromium (Debian's `chromium`) without errors; a screenshot is
+//! kept as a test artifact in `target/test-artifacts/report.png`.
+
+use std::path::Path;
+use std::process::Command;
+
+use renal_testdata::{shared, under_ci};
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+fn headless(args: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(chromium().unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(shared) = shared() else { return };
+    if chromium().is_none() {
+        assert!(
+            !under_ci(),
+            "chromium is required under CI (.ci/run installs Debian's chromium)"
+        );
+        eprintln!("SKIPPED: chromium not installed");
+        return;
+    }
+    // A small run: 40 cases, one fast model.
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
+            .unwrap();
+    let benign: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["malignant"] == false)
+        .take(10)
+        .collect();
+    let malignant: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["malignant"] == true)
+        .take(30)
+        .collect();
+    let keep: Vec<&serde_json::Value> = benign.into_iter().chain(malignant).collect();
+    let data = dir.path().join("kits");
+    for r in &keep {
+        let id = r["case_id"].as_str().unwrap();
+        std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
+            data.join(format!("cases/{id}/segmentation.nii.gz")),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        data.join("kits23.json"),
+        serde_json::to_string(&keep).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("exp.toml"), "[experiment]\nname = \"render\"\nouter_folds = 5\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 30\n[[model]]\nname = \"clinical+size RF\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n[[model]]\nname = \"size+sex LR\"\nclinical = [\"sex_male\"]\nsize = true\nlearner = \"logistic\"\n").unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["reproduce", "--data"])
+        .arg(&data)
+        .arg("--experiment")
+        .arg(dir.path().join("exp.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let url = format!("file://{}", out.join("report.html").display());
+    let dom = headless(&["--dump-dom", &url]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let html = String::from_utf8_lossy(&dom.stdout);
+    for needle in [
+        "Table 1",
+        "Table 2",
+        "Figure 3",
+        "Figure 4",
+        "Figure 5",
+        "Table 6",
+        "TRIPOD",
+        "<svg",
+        "Bland-Altman",
+    ] {
+        assert!(html.contains(needle), "rendered DOM lacks {needle}");
+    }
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    for bad in ["Uncaught", "Failed to load resource", "net::ERR", "CONSOLE"] {
+        assert!(
+            !stderr.contains(bad),
+            "chromium reported `{bad}`:\n{stderr}"
+        );
+    }
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("report.png");
+    let s = headless(&[
+        "--window-size=1200,4000",
+        &format!("--screenshot={}", shot.display()),
+        &url,
+    ]);
+    assert!(
+        s.status.success() && shot.metadata().unwrap().len() > 10_000,
+        "{}",
+        String::from_utf8_lossy(&s.stderr)
+    );
+}

@@ -1,0 +1,431 @@
+//! `renal-triage reproduce` end to end on a 60-case KiTS23 subset (all 25 benign cases plus 35
+//! others, linked from the shared snapshot): outputs, determinism across thread counts,
+//! resumption after SIGKILL, predefined splits, external validation, features+labels cohorts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use renal_testdata::shared;
+
+const EXPERIMENT: &str = r#"
+[experiment]
+name = "test"
+seed = 7
+outer_folds = 5
+inner_folds = 3
+bootstrap = 200
+tasks = ["malignant_vs_benign", "aggressive_vs_rest"]
+
+[rf]
+trees = 40
+max_features = ["sqrt", 0.3]
+min_samples_leaf = [1, 3]
+
+[mlp]
+epochs = [30]
+
+[[model]]
+name = "image RF"
+embeddings = "all"
+learner = "rf"
+
+[[model]]
+name = "clinical+size RF"
+clinical = "all"
+size = true
+learner = "rf"
+
+[[model]]
+name = "top5+size MLP"
+clinical = "top"
+top_k = 5
+size = true
+learner = "mlp"
+
+[[model]]
+name = "size+sex LR"
+clinical = ["sex_male"]
+size = true
+log_size = true
+learner = "logistic"
+"#;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+/// A KiTS23 folder with `ids` (symlinked segmentations, filtered kits23.json).
+fn subset(shared: &Path, dir: &Path, ids: &[String]) {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
+            .unwrap();
+    let keep: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| ids.contains(&r["case_id"].as_str().unwrap().to_string()))
+        .collect();
+    std::fs::create_dir_all(dir.join("cases")).unwrap();
+    std::fs::write(
+        dir.join("kits23.json"),
+        serde_json::to_string(&keep).unwrap(),
+    )
+    .unwrap();
+    for id in ids {
+        let d = dir.join("cases").join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
+            d.join("segmentation.nii.gz"),
+        )
+        .unwrap();
+    }
+}
+
+fn fixture() -> Option<&'static Fixture> {
+    static F: OnceLock<Option<Fixture>> = OnceLock::new();
+    F.get_or_init(|| {
+        let shared = shared()?;
+        let all: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap(),
+        )
+        .unwrap();
+        let benign: Vec<String> = all
+            .iter()
+            .filter(|r| r["malignant"] == false)
+            .map(|r| r["case_id"].as_str().unwrap().to_string())
+            .collect();
+        let others: Vec<String> = all
+            .iter()
+            .filter(|r| r["malignant"] == true)
+            .map(|r| r["case_id"].as_str().unwrap().to_string())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        // Development: 15 benign + 35 malignant; external: the other 10 benign + 25 malignant.
+        let dev: Vec<String> = benign[..15].iter().chain(&others[..35]).cloned().collect();
+        let ext: Vec<String> = benign[15..]
+            .iter()
+            .chain(&others[35..60])
+            .cloned()
+            .collect();
+        subset(&shared, &root.join("dev"), &dev);
+        subset(&shared, &root.join("ext"), &ext);
+        std::fs::write(root.join("experiment.toml"), EXPERIMENT).unwrap();
+        // Embeddings computed elsewhere: deterministic pseudo-features per case (no signal).
+        let mut emb = String::from("CaseName,f0,f1,f2,f3\n");
+        for (k, id) in dev.iter().chain(&ext).enumerate() {
+            emb.push_str(&format!(
+                "{id},{},{},{},{}\n",
+                (k * 7 % 13) as f64 / 13.0,
+                (k * 3 % 11) as f64,
+                (k % 5) as f64 * 0.5,
+                (k * 17 % 19) as f64
+            ));
+        }
+        std::fs::write(root.join("emb.csv"), emb).unwrap();
+        Some(Fixture { _dir: dir, root })
+    })
+    .as_ref()
+}
+
+fn reproduce(f: &Fixture, out: &Path, threads: usize, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["--threads", &threads.to_string(), "reproduce", "--data"])
+        .arg(f.root.join("dev"))
+        .arg("--experiment")
+        .arg(f.root.join("experiment.toml"))
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn tables(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v = Vec::new();
+    for sub in ["tables", "cohort"] {
+        let mut names: Vec<_> = std::fs::read_dir(out.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        for p in names {
+            v.push((
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            ));
+        }
+    }
+    for m in std::fs::read_dir(out.join("models")).unwrap().flatten() {
+        for f in [
+            "oof_predictions.csv",
+            "metrics.json",
+            "thresholds.json",
+            "importances.csv",
+        ] {
+            v.push((
+                format!("{}/{f}", m.file_name().to_string_lossy()),
+                std::fs::read(m.path().join(f)).unwrap(),
+            ));
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
+    let Some(f) = fixture() else { return };
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let o = reproduce(f, a.path(), 1, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("image RF") && stdout.contains("skipped"),
+        "{stdout}"
+    );
+    for p in [
+        "manifest.json",
+        "report.html",
+        "cohort/table1.csv",
+        "cohort/excluded.csv",
+        "tables/table2_auc.csv",
+        "tables/table3_malignant_vs_benign.csv",
+        "tables/table4_aggressive_vs_rest.csv",
+        "tables/table5_brier.csv",
+        "tables/table6_delong_aggressive_vs_rest.csv",
+        "tables/table7_delong_malignant_vs_benign.csv",
+        "tables/skipped_models.csv",
+        "figures/roc_aggressive_vs_rest.svg",
+        "figures/calibration_malignant_vs_benign.svg",
+        "figures/importance.svg",
+        "models/clinical_size_rf/oof_predictions.csv",
+    ] {
+        assert!(a.path().join(p).is_file(), "{p} missing");
+    }
+    let o = reproduce(f, b.path(), 2, &[]);
+    assert!(o.status.success());
+    let (ta, tb) = (tables(a.path()), tables(b.path()));
+    assert_eq!(ta.len(), tb.len());
+    for ((na, ba), (nb, bb)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        assert!(ba == bb, "{na} differs between 1 and 2 threads");
+    }
+    // A reviewer can trace the report's AUC to table 2 and table 2 to the predictions.
+    let t2 = std::fs::read_to_string(a.path().join("tables/table2_auc.csv")).unwrap();
+    let row = t2
+        .lines()
+        .find(|l| l.starts_with("clinical+size RF,aggressive_vs_rest"))
+        .unwrap();
+    let auc: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
+    let oof = std::fs::read_to_string(a.path().join("models/clinical_size_rf/oof_predictions.csv"))
+        .unwrap();
+    let (y, s): (Vec<bool>, Vec<f64>) = oof
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[3] == "2", c[6].parse::<f64>().unwrap())
+        })
+        .unzip();
+    assert_eq!(y.len(), 50);
+    assert_eq!(renal_stats::roc_auc(&y, &s).unwrap(), auc);
+    let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(html.contains(&format!("{auc:.3}")));
+    assert!(
+        html.contains("TRIPOD") && html.contains("Table 1") && !html.contains("http://")
+            || html.contains("xmlns=\"http://www.w3.org/2000/svg\"")
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.path().join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["seed"], 7);
+    assert!(
+        manifest["inputs_sha256"].as_object().unwrap().len() >= 51,
+        "kits23.json + 50 masks"
+    );
+}
+
+#[test]
+fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
+    let Some(f) = fixture() else { return };
+    let reference = tempfile::tempdir().unwrap();
+    assert!(reproduce(f, reference.path(), 2, &[]).status.success());
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["reproduce", "--data"])
+        .arg(f.root.join("dev"))
+        .arg("--experiment")
+        .arg(f.root.join("experiment.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the first model has finished (or after 60 s at most).
+    let first = out.path().join("models/clinical_size_rf/run.json");
+    let t0 = std::time::Instant::now();
+    while !first.exists() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.exists(), "the first model finished before the kill");
+    assert!(
+        !out.path().join("report.html").exists(),
+        "the run was killed before its end"
+    );
+    // Every output file present is complete (atomic writes): the JSON ones parse.
+    for p in walk(out.path()) {
+        if p.extension().is_some_and(|e| e == "json") && !p.to_string_lossy().ends_with(".tmp") {
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&t).is_ok(),
+                "{} is half-written",
+                p.display()
+            );
+        }
+    }
+    let o = reproduce(f, out.path(), 2, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("reusing finished model"),
+        "finished work is reused"
+    );
+    assert_eq!(tables(out.path()), tables(reference.path()));
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                v.extend(walk(&e.path()));
+            } else {
+                v.push(e.path());
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn predefined_splits_are_used_exactly() {
+    let Some(f) = fixture() else { return };
+    let labels: Vec<(String, String)> = {
+        let out = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+            .args(["cohort", "--data"])
+            .arg(f.root.join("dev"))
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        std::fs::read_to_string(out.path().join("labels.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                (c[0].to_string(), c[1].to_string())
+            })
+            .collect()
+    };
+    // Fold k = position in a label-sorted list modulo 5, so each fold has every class.
+    let mut sorted = labels.clone();
+    sorted.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut csv = String::from("case_id,outer_fold\n");
+    let mut fold_of = std::collections::BTreeMap::new();
+    for (k, (id, _)) in sorted.iter().enumerate() {
+        csv.push_str(&format!("{id},{}\n", k % 5));
+        fold_of.insert(id.clone(), k % 5);
+    }
+    let split = f.root.join("splits.csv");
+    std::fs::write(&split, csv).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = reproduce(f, out.path(), 2, &["--splits", split.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let oof = std::fs::read_to_string(
+        out.path()
+            .join("models/clinical_size_rf/oof_predictions.csv"),
+    )
+    .unwrap();
+    for l in oof.lines().skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        assert_eq!(c[2].parse::<usize>().unwrap(), fold_of[c[0]], "{l}");
+    }
+}
+
+#[test]
+fn external_validation_and_embeddings() {
+    let Some(f) = fixture() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["validate", "--train"])
+        .arg(f.root.join("dev"))
+        .arg("--test")
+        .arg(f.root.join("ext"))
+        .arg("--experiment")
+        .arg(f.root.join("experiment.toml"))
+        .arg("--embeddings")
+        .arg(f.root.join("emb.csv"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = std::fs::read_to_string(out.path().join("external/metrics.csv")).unwrap();
+    assert!(
+        m.lines().any(|l| l.starts_with("image RF,")),
+        "image model ran with embeddings: {m}"
+    );
+    let p = std::fs::read_to_string(out.path().join("external/predictions.csv")).unwrap();
+    // 35 external cases x 4 models; the development cases never appear.
+    assert_eq!(p.lines().count() - 1, 35 * 4);
+    let dev_ids = std::fs::read_to_string(f.root.join("dev/kits23.json")).unwrap();
+    for l in p.lines().skip(1) {
+        let id = l.split(',').next().unwrap();
+        assert!(
+            !dev_ids.contains(&format!("\"{id}\"")),
+            "{id} is a development case"
+        );
+    }
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("External validation"));
+}
+
+#[test]
+fn a_features_and_labels_cohort_runs_the_image_model() {
+    let Some(f) = fixture() else { return };
+    let labels_out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["cohort", "--data"])
+        .arg(f.root.join("dev"))
+        .arg("--out")
+        .arg(labels_out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["reproduce", "--data"])
+        .arg(f.root.join("emb.csv"))
+        .arg("--labels")
+        .arg(labels_out.path().join("labels.csv"))
+        .arg("--experiment")
+        .arg(f.root.join("experiment.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t2 = std::fs::read_to_string(out.path().join("tables/table2_auc.csv")).unwrap();
+    assert!(t2.lines().any(|l| l.starts_with("image RF,")), "{t2}");
+    let skipped = std::fs::read_to_string(out.path().join("tables/skipped_models.csv")).unwrap();
+    assert!(skipped.contains("clinical+size RF"), "{skipped}");
+}
