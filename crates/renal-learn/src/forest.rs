@@ -204,9 +204,11 @@ struct Builder<'a> {
     /// marking their positions in a bitset, in O(rows + n / 64) instead of a sort.
     rank: &'a [u32],
     row_at: &'a [u32],
+    /// The values in sorted order per feature (`sorted[f * n + pos]`).
+    sorted: &'a [f64],
     bits: Vec<u64>,
-    // Scratch: the node's rows in sorted order of the current feature.
-    pairs: Vec<u32>,
+    // Scratch: the node's (row, value) in sorted order of the current feature.
+    pairs: Vec<(u32, f64)>,
     /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
     order: Vec<usize>,
     left: Vec<f64>,
@@ -249,9 +251,9 @@ impl Builder<'_> {
             self.order.swap(i, j);
             let f = self.order[i];
             i += 1;
-            let col = &self.xt[f * self.n..(f + 1) * self.n];
             let rank = &self.rank[f * self.n..(f + 1) * self.n];
             let row_at = &self.row_at[f * self.n..(f + 1) * self.n];
+            let sorted = &self.sorted[f * self.n..(f + 1) * self.n];
             self.bits.iter_mut().for_each(|b| *b = 0);
             for &s in samples {
                 let r = rank[s] as usize;
@@ -261,13 +263,13 @@ impl Builder<'_> {
             for (w, &word) in self.bits.iter().enumerate() {
                 let mut b = word;
                 while b != 0 {
-                    self.pairs
-                        .push(row_at[(w << 6) + b.trailing_zeros() as usize]);
+                    let pos = (w << 6) + b.trailing_zeros() as usize;
+                    self.pairs.push((row_at[pos], sorted[pos]));
                     b &= b - 1;
                 }
             }
             let n = self.pairs.len();
-            if col[self.pairs[0] as usize] == col[self.pairs[n - 1] as usize] {
+            if self.pairs[0].1 == self.pairs[n - 1].1 {
                 continue;
             }
             visited += 1;
@@ -277,8 +279,12 @@ impl Builder<'_> {
             // maximising sl/wl + sr/wr maximises the Gini decrease (scikit-learn's proxy).
             let mut sl = 0.0;
             let mut sr: f64 = counts.iter().map(|c| c * c).sum();
+            // Best so far as a fraction num/den, compared by cross-multiplication (no division
+            // in the loop; all quantities are positive).
+            let (mut best_num, mut best_den) = (best_proxy, 1.0);
             for pos in 0..n - 1 {
-                let s = self.pairs[pos] as usize;
+                let (s, v) = self.pairs[pos];
+                let s = s as usize;
                 let (c, w) = (self.y[s], self.w[s]);
                 let l = self.left[c];
                 let r = counts[c] - l;
@@ -286,16 +292,19 @@ impl Builder<'_> {
                 sr += (w - 2.0 * r) * w;
                 self.left[c] = l + w;
                 wl += w;
-                let next = self.pairs[pos + 1] as usize;
-                if col[s] == col[next] || pos + 1 < msl || n - pos - 1 < msl {
+                let vn = self.pairs[pos + 1].1;
+                if v == vn || pos + 1 < msl || n - pos - 1 < msl {
                     continue;
                 }
                 let wr = total - wl;
-                let proxy = sl / wl + sr / wr;
-                if proxy > best_proxy {
-                    best_proxy = proxy;
+                // proxy = sl / wl + sr / wr = num / den
+                let num = sl * wr + sr * wl;
+                let den = wl * wr;
+                if num * best_den > best_num * den {
+                    best_num = num;
+                    best_den = den;
+                    best_proxy = num / den;
                     let improvement = total * impurity - (wl - sl / wl) - (wr - sr / wr);
-                    let (v, vn) = (col[s], col[next]);
                     let mut threshold = v / 2.0 + vn / 2.0;
                     if threshold >= vn || !threshold.is_finite() {
                         threshold = v;
@@ -384,6 +393,7 @@ fn fit_tree(
     xt: &[f64],
     rank: &[u32],
     row_at: &[u32],
+    sorted: &[f64],
     n: usize,
     p: usize,
     y: &[usize],
@@ -408,6 +418,7 @@ fn fit_tree(
         xt,
         rank,
         row_at,
+        sorted,
         bits: vec![0; n.div_ceil(64)],
         order: (0..p).collect(),
         n,
@@ -465,6 +476,7 @@ impl RandomForest {
         // One sort per feature for the whole forest (ties by row, so positions are unique).
         let mut rank = vec![0u32; n * p];
         let mut row_at = vec![0u32; n * p];
+        let mut sorted = vec![0.0f64; n * p];
         for j in 0..p {
             let col = &xt[j * n..(j + 1) * n];
             let mut idx: Vec<u32> = (0..n as u32).collect();
@@ -472,13 +484,14 @@ impl RandomForest {
             for (pos, &r) in idx.iter().enumerate() {
                 rank[j * n + r as usize] = pos as u32;
                 row_at[j * n + pos] = r;
+                sorted[j * n + pos] = col[r as usize];
             }
         }
         let fitted: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
             .into_par_iter()
             .map(|t| {
                 fit_tree(
-                    &xt, &rank, &row_at, n, p, y, n_classes, &class_w, params, mf, t,
+                    &xt, &rank, &row_at, &sorted, n, p, y, n_classes, &class_w, params, mf, t,
                 )
             })
             .collect();
