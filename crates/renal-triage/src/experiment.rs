@@ -192,7 +192,7 @@ fn d_none_emb() -> Embeddings {
 }
 
 /// One model of the experiment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub name: String,

@@ -2,17 +2,21 @@
 //! measurement, feature tables, experiment runs), usable from tests and other tools.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bundle;
 pub mod cmd_bench;
 pub mod cmd_cohort;
 pub mod cmd_fetch;
 pub mod cmd_reproduce;
+pub mod cmd_train;
 pub mod data;
 pub mod experiment;
 pub mod features;
 pub mod measure;
 pub mod output;
+pub mod predict;
 pub mod report_build;
 pub mod results;
+pub mod serve;
 pub mod tables;
 pub mod validate;
 

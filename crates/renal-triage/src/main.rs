@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch, cmd_reproduce};
+use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch, cmd_reproduce, cmd_train, serve};
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +35,14 @@ enum Command {
     Reproduce(cmd_reproduce::ReproduceArgs),
     /// External validation: tune and refit on --train, score the untouched --test cohort.
     Validate(ValidateArgs),
+    /// Tune, fit one model of an experiment on a whole cohort and write a model bundle.
+    Train(cmd_train::TrainArgs),
+    /// Describe a model bundle (and verify its integrity).
+    Inspect(cmd_train::InspectArgs),
+    /// Predict for one new patient (or a batch manifest) with a model bundle.
+    Predict(cmd_train::PredictArgs),
+    /// Serve a model bundle: a web page and a JSON API.
+    Serve(serve::ServeArgs),
     /// Benchmarks that print JSON.
     Bench(cmd_bench::BenchArgs),
 }
@@ -80,6 +88,10 @@ fn main() -> ExitCode {
         Command::Cohort(a) => cmd_cohort::run(a),
         Command::Bench(a) => cmd_bench::run(a),
         Command::Reproduce(a) => cmd_reproduce::run(a),
+        Command::Train(a) => cmd_train::train(a),
+        Command::Inspect(a) => cmd_train::inspect(a),
+        Command::Predict(a) => cmd_train::run_predict(a),
+        Command::Serve(a) => serve::run(a),
         Command::Validate(v) => cmd_reproduce::run(cmd_reproduce::ReproduceArgs {
             data: Some(v.train),
             experiment: v.experiment,

@@ -1,0 +1,300 @@
+//! Model bundles: a trained model with everything needed to apply it to a new patient.
+//!
+//! A bundle is a directory:
+//! - `bundle.json`: format version, tool version, model name and spec, the feature schema (name,
+//!   kind, training range, training median), the Youden thresholds from CV, the CV metrics with
+//!   CIs, the training cohort summary, and the sha256 of every other file;
+//! - `pipeline.json`: the fitted pipeline (transforms and learner). Forests are stored as their
+//!   trees: per node `feature` (u32::MAX for a leaf), `threshold` (go left when value <=
+//!   threshold), `left`, `right`, and `value` (offset of the leaf's class fractions);
+//! - `mlp.safetensors`: the MLP weights (`layers.{i}.weight` [out, in], `layers.{i}.bias`
+//!   [out], float64) when the learner is an MLP.
+//!
+//! Loading checks the format version and every file's hash: a tampered or incompatible bundle
+//! is a clear error.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use renal_cohort::Task;
+use renal_learn::{Model, Pipeline};
+use serde::{Deserialize, Serialize};
+
+use crate::results::TaskMetrics;
+
+/// Bumped whenever the bundle layout changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One input feature of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSchema {
+    pub name: String,
+    /// "clinical", "size" or "embedding".
+    pub kind: String,
+    pub train_min: Option<f64>,
+    pub train_max: Option<f64>,
+    pub train_median: Option<f64>,
+    pub train_missing: usize,
+}
+
+/// CV summary of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvSummary {
+    pub task: Task,
+    pub auc: f64,
+    pub auc_ci95: [f64; 2],
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub sensitivity: Option<f64>,
+    pub specificity: Option<f64>,
+}
+
+impl From<&TaskMetrics> for CvSummary {
+    fn from(m: &TaskMetrics) -> Self {
+        CvSummary {
+            task: m.task,
+            auc: m.auc,
+            auc_ci95: m.auc_ci95,
+            pr_auc: m.pr_auc,
+            brier: m.brier,
+            sensitivity: m.confusion.map(|c| c.sensitivity),
+            specificity: m.confusion.map(|c| c.specificity),
+        }
+    }
+}
+
+/// The self-description of a bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub tool_version: String,
+    pub model_name: String,
+    pub model_spec: crate::experiment::ModelSpec,
+    pub log_size: bool,
+    pub features: Vec<FeatureSchema>,
+    pub thresholds: Vec<(Task, Option<f64>)>,
+    pub cv: Vec<CvSummary>,
+    pub training: TrainingSummary,
+    /// sha256 of every other file of the bundle, by file name.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub source: String,
+    pub cases: usize,
+    pub class_counts: [usize; 3],
+    pub excluded: usize,
+    pub seed: u64,
+    pub chosen_candidate: usize,
+    pub grid_size: usize,
+}
+
+/// A loaded bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub manifest: Manifest,
+    pub pipeline: Pipeline,
+}
+
+/// Encodes f64 tensors as safetensors (header length, JSON header, little-endian data).
+pub fn safetensors_encode(tensors: &[(String, Vec<usize>, &[f64])]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape, data) in tensors {
+        let n = data.len() * 8;
+        header.insert(name.clone(), serde_json::json!({"dtype": "F64", "shape": shape, "data_offsets": [offset, offset + n]}));
+        offset += n;
+    }
+    let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap_or_default();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + offset);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for (_, _, data) in tensors {
+        for v in *data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Tensors by name: (shape, values).
+pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f64>)>;
+
+/// Decodes f64 tensors from safetensors bytes.
+pub fn safetensors_decode(bytes: &[u8]) -> Result<Tensors> {
+    if bytes.len() < 8 {
+        bail!("safetensors file too short");
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
+    let header: serde_json::Value = serde_json::from_slice(
+        bytes
+            .get(8..8 + n)
+            .context("safetensors header truncated")?,
+    )?;
+    let data = &bytes[8 + n..];
+    let mut out = BTreeMap::new();
+    for (name, t) in header
+        .as_object()
+        .context("safetensors header is not an object")?
+    {
+        if name == "__metadata__" {
+            continue;
+        }
+        if t["dtype"] != "F64" {
+            bail!("tensor `{name}`: dtype {} (F64 expected)", t["dtype"]);
+        }
+        let shape: Vec<usize> = t["shape"]
+            .as_array()
+            .context("shape")?
+            .iter()
+            .filter_map(|v| v.as_u64().map(|x| x as usize))
+            .collect();
+        let (a, b) = (
+            t["data_offsets"][0].as_u64().context("offsets")? as usize,
+            t["data_offsets"][1].as_u64().context("offsets")? as usize,
+        );
+        let raw = data
+            .get(a..b)
+            .with_context(|| format!("tensor `{name}` out of bounds"))?;
+        let vals: Vec<f64> = raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        if vals.len() != shape.iter().product::<usize>() {
+            bail!("tensor `{name}`: {} values for shape {shape:?}", vals.len());
+        }
+        out.insert(name.clone(), (shape, vals));
+    }
+    Ok(out)
+}
+
+/// Writes a bundle directory atomically per file; `bundle.json` last, with the hashes.
+pub fn write_bundle(dir: &Path, mut manifest: Manifest, pipeline: &Pipeline) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut stored = pipeline.clone();
+    if let Model::Mlp(m) = &pipeline.model {
+        let tensors: Vec<(String, Vec<usize>, &[f64])> = m
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                [
+                    (
+                        format!("layers.{i}.weight"),
+                        vec![l.n_out, l.n_in],
+                        l.weight.as_slice(),
+                    ),
+                    (format!("layers.{i}.bias"), vec![l.n_out], l.bias.as_slice()),
+                ]
+            })
+            .collect();
+        files.insert("mlp.safetensors".into(), safetensors_encode(&tensors));
+        // The weights live in the safetensors file; the JSON keeps the architecture only.
+        if let Model::Mlp(sm) = &mut stored.model {
+            for l in &mut sm.layers {
+                l.weight.clear();
+                l.bias.clear();
+            }
+            sm.step_losses.clear();
+        }
+    }
+    files.insert("pipeline.json".into(), serde_json::to_vec(&stored)?);
+    manifest.files = files
+        .iter()
+        .map(|(k, v)| (k.clone(), renal_cohort::io::sha256_hex(v)))
+        .collect();
+    for (name, bytes) in &files {
+        renal_cohort::io::write_atomic(&dir.join(name), bytes)
+            .with_context(|| format!("writing {name}"))?;
+    }
+    let mut m = serde_json::to_vec_pretty(&manifest)?;
+    m.push(b'\n');
+    renal_cohort::io::write_atomic(&dir.join("bundle.json"), &m).context("writing bundle.json")
+}
+
+/// Loads and verifies a bundle.
+pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    let mpath = dir.join("bundle.json");
+    let text = std::fs::read_to_string(&mpath)
+        .with_context(|| format!("{} is not a model bundle (no bundle.json)", dir.display()))?;
+    let version: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: invalid JSON", mpath.display()))?;
+    let v = version["format_version"].as_u64().unwrap_or(0);
+    if v != FORMAT_VERSION as u64 {
+        bail!(
+            "{}: bundle format version {v} (written by renal-triage {}) is not supported by this renal-triage {} (format {FORMAT_VERSION})",
+            dir.display(),
+            version["tool_version"].as_str().unwrap_or("?"),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    let manifest: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed bundle manifest", mpath.display()))?;
+    let mut contents = BTreeMap::new();
+    for (name, hash) in &manifest.files {
+        let bytes =
+            std::fs::read(dir.join(name)).with_context(|| format!("bundle file {name} missing"))?;
+        let actual = renal_cohort::io::sha256_hex(&bytes);
+        if &actual != hash {
+            bail!("bundle file {name} was modified: sha256 {actual}, the bundle records {hash}");
+        }
+        contents.insert(name.clone(), bytes);
+    }
+    let pj = contents
+        .get("pipeline.json")
+        .context("bundle has no pipeline.json")?;
+    let mut pipeline: Pipeline = serde_json::from_slice(pj).context("pipeline.json")?;
+    if let Model::Mlp(m) = &mut pipeline.model {
+        let t = safetensors_decode(
+            contents
+                .get("mlp.safetensors")
+                .context("bundle has no mlp.safetensors")?,
+        )?;
+        for (i, l) in m.layers.iter_mut().enumerate() {
+            let (ws, w) = t
+                .get(&format!("layers.{i}.weight"))
+                .with_context(|| format!("tensor layers.{i}.weight missing"))?;
+            let (_, b) = t
+                .get(&format!("layers.{i}.bias"))
+                .with_context(|| format!("tensor layers.{i}.bias missing"))?;
+            if ws != &vec![l.n_out, l.n_in] {
+                bail!(
+                    "tensor layers.{i}.weight has shape {ws:?}, expected [{}, {}]",
+                    l.n_out,
+                    l.n_in
+                );
+            }
+            l.weight = w.clone();
+            l.bias = b.clone();
+        }
+    }
+    Ok(Bundle { manifest, pipeline })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_roundtrip() {
+        let w = [1.0, -2.5, 3.25, 0.0, 1e-300, -7.0];
+        let b = [0.5, 0.25];
+        let bytes = safetensors_encode(&[
+            ("l.weight".into(), vec![2, 3], &w),
+            ("l.bias".into(), vec![2], &b),
+        ]);
+        let t = safetensors_decode(&bytes).unwrap();
+        assert_eq!(t["l.weight"], (vec![2, 3], w.to_vec()));
+        assert_eq!(t["l.bias"], (vec![2], b.to_vec()));
+        // Header length is the first 8 bytes, little-endian, and the header is 8-aligned.
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0);
+        assert_eq!(bytes.len(), 8 + n + 8 * 8);
+    }
+}

@@ -1,0 +1,537 @@
+//! Model bundles, `predict` and `serve`, tested as a user would: the CLI, the JSON API on
+//! loopback, bad input (each a clear 4xx naming the problem, the server staying up), and the
+//! web form driven in headless Chromium through chromedriver.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use renal_testdata::{shared, under_ci};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    bundle: PathBuf,
+    mask: PathBuf,
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+}
+
+/// Trains a small bundle (clinical + size forest) on 50 KiTS23 cases.
+fn fixture() -> Option<&'static Fixture> {
+    static F: OnceLock<Option<Fixture>> = OnceLock::new();
+    F.get_or_init(|| {
+        let shared = shared()?;
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap()).unwrap();
+        let keep: Vec<&serde_json::Value> = all.iter().filter(|r| r["malignant"] == false).take(15).chain(all.iter().filter(|r| r["malignant"] == true).take(35)).collect();
+        let data = dir.path().join("kits");
+        for r in &keep {
+            let id = r["case_id"].as_str().unwrap();
+            std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
+            std::os::unix::fs::symlink(shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")), data.join(format!("cases/{id}/segmentation.nii.gz"))).unwrap();
+        }
+        std::fs::write(data.join("kits23.json"), serde_json::to_string(&keep).unwrap()).unwrap();
+        let exp = dir.path().join("exp.toml");
+        std::fs::write(&exp, "[experiment]\nname = \"t\"\nouter_folds = 5\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 40\nmax_features = [\"sqrt\", 0.3]\n[[model]]\nname = \"clinical+size RF\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n[[model]]\nname = \"size+sex MLP\"\nclinical = [\"sex_male\", \"age\"]\nsize = true\nlearner = \"mlp\"\n").unwrap();
+        let bundle = dir.path().join("bundle");
+        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "clinical+size RF", "--out"]).arg(&bundle).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mlp = dir.path().join("bundle-mlp");
+        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "size+sex MLP", "--out"]).arg(&mlp).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mask = shared.join("kits23/cases/case_00019/segmentation.nii.gz").canonicalize().unwrap();
+        Some(Fixture { _dir: dir, bundle, mask })
+    })
+    .as_ref()
+}
+
+#[test]
+fn bundle_is_self_describing_and_tampering_is_detected() {
+    let Some(f) = fixture() else { return };
+    let o = bin().arg("inspect").arg(&f.bundle).output().unwrap();
+    assert!(o.status.success());
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["model_name"], "clinical+size RF");
+    assert_eq!(m["format_version"], 1);
+    assert!(m["thresholds"].as_array().unwrap().len() == 2);
+    assert!(m["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "tumor_size_mm" && f["kind"] == "size"));
+    assert_eq!(m["training"]["cases"], 50);
+    // The MLP bundle keeps its weights in safetensors and predicts identically after reload.
+    let mlp = f.bundle.parent().unwrap().join("bundle-mlp");
+    assert!(mlp.join("mlp.safetensors").is_file());
+    let p1 = bin()
+        .args(["predict", "--model"])
+        .arg(&mlp)
+        .args(["--set", "age=60", "--set", "sex=female", "--mask"])
+        .arg(&f.mask)
+        .output()
+        .unwrap();
+    assert!(
+        p1.status.success(),
+        "{}",
+        String::from_utf8_lossy(&p1.stderr)
+    );
+    // Tampering: copy the bundle, flip one byte of the pipeline.
+    let t = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&f.bundle).unwrap().flatten() {
+        std::fs::copy(e.path(), t.path().join(e.file_name())).unwrap();
+    }
+    let p = t.path().join("pipeline.json");
+    let mut b = std::fs::read(&p).unwrap();
+    let k = b.iter().position(|&c| c == b'5').unwrap();
+    b[k] = b'6';
+    std::fs::write(&p, b).unwrap();
+    let o = bin().arg("inspect").arg(t.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("pipeline.json was modified"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A bundle from another format version.
+    let m = t.path().join("bundle.json");
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("\"format_version\": 1", "\"format_version\": 99");
+    std::fs::write(&m, text).unwrap();
+    let o = bin().arg("inspect").arg(t.path()).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("format version 99"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn predict_cli_answers_and_rejects_bad_input() {
+    let Some(f) = fixture() else { return };
+    let o = bin()
+        .args(["predict", "--model"])
+        .arg(&f.bundle)
+        .args([
+            "--clinical",
+            r#"{"age": 61, "sex": "male", "bmi": 28.5}"#,
+            "--mask",
+        ])
+        .arg(&f.mask)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (b, i, a) = (
+        p["p_benign"].as_f64().unwrap(),
+        p["p_indolent"].as_f64().unwrap(),
+        p["p_aggressive"].as_f64().unwrap(),
+    );
+    assert!((b + i + a - 1.0).abs() < 1e-9);
+    assert!((p["p_malignant"].as_f64().unwrap() - (1.0 - b)).abs() < 1e-12);
+    // Computed size of case_00019's index tumor (golden: 15.7154 mm).
+    assert!((p["tumor_size_mm"].as_f64().unwrap() - 15.715363700850197).abs() < 1e-9);
+    assert!(p["imputed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v == "preop_egfr"));
+    assert_eq!(p["decisions"].as_array().unwrap().len(), 2);
+    let err = |args: &[&str]| {
+        let o = bin()
+            .args(["predict", "--model"])
+            .arg(&f.bundle)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    assert!(err(&["--set", "age=400", "--mask", f.mask.to_str().unwrap()]).contains("`age` = 400"));
+    assert!(err(&["--set", "age=60"]).contains("mask"));
+    assert!(err(&[
+        "--set",
+        "pathologic_size=3",
+        "--mask",
+        f.mask.to_str().unwrap()
+    ])
+    .contains("pathologic_size"));
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"definitely not an image").unwrap();
+    assert!(err(&["--mask", junk.path().to_str().unwrap()]).contains("not a NIfTI file"));
+    assert!(err(&["--clinical", "{age: 3"]).contains("--clinical"));
+}
+
+/// A running server; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(bundle: &Path, extra: &[&str]) -> Server {
+    let mut child = bin()
+        .args(["serve", "--model"])
+        .arg(bundle)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    Server { child, url }
+}
+
+/// A multipart body: text fields and file fields (name, file name, bytes).
+fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "renaltriageboundary7MA4YWxkTrZu0gW";
+    let mut b = Vec::new();
+    for (k, v) in texts {
+        write!(
+            b,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        )
+        .unwrap();
+    }
+    for (k, fname, bytes) in files {
+        write!(b, "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{fname}\"\r\nContent-Type: application/octet-stream\r\n\r\n").unwrap();
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(b"\r\n");
+    }
+    write!(b, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+fn post(url: &str, ctype: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    match ureq::post(url).set("Content-Type", ctype).send_bytes(body) {
+        Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn json_api_answers_and_rejects_bad_input_staying_up() {
+    let Some(f) = fixture() else { return };
+    let s = start(&f.bundle, &["--max-upload-mib", "4"]);
+    let api = format!("{}/api/v1/predict", s.url);
+    let h: serde_json::Value = ureq::get(&format!("{}/healthz", s.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    let m: serde_json::Value = ureq::get(&format!("{}/api/v1/model", s.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(m["model_name"], "clinical+size RF");
+    let oa: serde_json::Value = ureq::get(&format!("{}/openapi.json", s.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert!(oa["paths"]["/api/v1/predict"]["post"].is_object());
+    let mask = std::fs::read(&f.mask).unwrap();
+    let (ct, body) = multipart(
+        &[
+            ("clinical", r#"{"age": 61, "sex": "male"}"#),
+            ("case_id", "p1"),
+        ],
+        &[("mask", "seg.nii.gz", &mask)],
+    );
+    let (code, p) = post(&api, &ct, &body);
+    assert_eq!(code, 200, "{p}");
+    // Same answer as the CLI for the same inputs.
+    let cli = bin()
+        .args(["predict", "--model"])
+        .arg(&f.bundle)
+        .args([
+            "--set",
+            "age=61",
+            "--set",
+            "sex=male",
+            "--case-id",
+            "p1",
+            "--mask",
+        ])
+        .arg(&f.mask)
+        .output()
+        .unwrap();
+    let cp: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(p["p_aggressive"], cp["p_aggressive"]);
+    // Bad input, one by one; the server answers each with a 4xx naming the problem.
+    type Case<'a> = (u16, &'a str, (String, Vec<u8>));
+    let cases: Vec<Case> = vec![
+        (
+            400,
+            "age",
+            multipart(&[("age", "400")], &[("mask", "m.nii.gz", &mask)]),
+        ),
+        (400, "mask", multipart(&[("age", "60")], &[])),
+        (
+            400,
+            "mask",
+            multipart(&[], &[("mask", "notes.txt", b"hello, not an image")]),
+        ),
+        (
+            400,
+            "mask",
+            multipart(&[], &[("mask", "../../etc/passwd", &mask)]),
+        ),
+        (
+            400,
+            "clinical",
+            multipart(
+                &[("clinical", "{\"age\": 6")],
+                &[("mask", "m.nii.gz", &mask)],
+            ),
+        ),
+        (
+            400,
+            "pathologic_size",
+            multipart(&[("pathologic_size", "3")], &[("mask", "m.nii.gz", &mask)]),
+        ),
+    ];
+    for (want, field, (ct, body)) in &cases {
+        let (code, e) = post(&api, ct, body);
+        assert_eq!(code, *want, "{field}: {e}");
+        assert_eq!(e["field"], *field, "{e}");
+        assert!(!e["error"].as_str().unwrap().is_empty());
+    }
+    let (code, e) = post(&api, "application/json", b"{\"clinical\": ");
+    assert_eq!(code, 400, "{e}");
+    let (code, _) = post(&api, "text/plain", b"hello");
+    assert_eq!(code, 415);
+    // A CT phase on another grid than the mask.
+    let ct_other = tempfile::tempdir().unwrap();
+    let g = renal_imaging::Geometry::with_spacing([4, 4, 4], [1.0, 1.0, 1.0]);
+    let ctp = ct_other.path().join("ct.nii.gz");
+    renal_imaging::write_nifti(
+        &ctp,
+        &g,
+        &[0i16; 64],
+        renal_imaging::WriteOptions::default(),
+    )
+    .unwrap();
+    let (ct, body) = multipart(
+        &[],
+        &[
+            ("mask", "m.nii.gz", &mask),
+            ("ct_venous", "ct.nii.gz", &std::fs::read(&ctp).unwrap()),
+        ],
+    );
+    let (code, e) = post(&api, &ct, &body);
+    assert_eq!((code, e["field"].as_str()), (400, Some("ct_venous")), "{e}");
+    // An upload over the limit (4 MiB here; the same path refuses a 2 GB upload).
+    let big = vec![0u8; 6 * 1024 * 1024];
+    let (ct, body) = multipart(&[], &[("mask", "big.nii.gz", &big)]);
+    let (code, e) = post(&api, &ct, &body);
+    assert_eq!(code, 413, "{e}");
+    // Still up, and the uploads were deleted.
+    let (code, _) = post(
+        &api,
+        &multipart(&[("clinical", "{}")], &[("mask", "seg.nii.gz", &mask)]).0,
+        &multipart(&[("clinical", "{}")], &[("mask", "seg.nii.gz", &mask)]).1,
+    );
+    assert_eq!(code, 200);
+    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        0,
+        "uploads are deleted after use"
+    );
+}
+
+/// Minimal WebDriver client (chromedriver's W3C protocol over HTTP).
+struct Driver {
+    base: String,
+    session: String,
+}
+
+impl Driver {
+    fn cmd(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let r = if method == "GET" {
+            ureq::get(&url).call()
+        } else {
+            ureq::post(&url).send_json(body)
+        };
+        match r {
+            Ok(r) => r.into_json::<serde_json::Value>().unwrap()["value"].clone(),
+            Err(ureq::Error::Status(c, r)) => panic!(
+                "webdriver {path}: {c} {}",
+                r.into_string().unwrap_or_default()
+            ),
+            Err(e) => panic!("webdriver {path}: {e}"),
+        }
+    }
+    fn find(&self, css: &str) -> String {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            serde_json::json!({"text": text}),
+        );
+    }
+}
+
+#[test]
+fn web_form_in_headless_chromium() {
+    let Some(f) = fixture() else { return };
+    let driver_bin = ["/usr/bin/chromedriver"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(driver_bin) = driver_bin else {
+        assert!(
+            !under_ci(),
+            "chromedriver is required under CI (.ci/run installs chromium-driver)"
+        );
+        eprintln!("SKIPPED: chromedriver not installed");
+        return;
+    };
+    let s = start(&f.bundle, &[]);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cd = Command::new(driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let t0 = std::time::Instant::now();
+    while ureq::get(&format!("{base}/status")).call().is_err() {
+        assert!(t0.elapsed().as_secs() < 20, "chromedriver did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display()), "--window-size=1200,1400"]
+    }}}});
+    let resp: serde_json::Value = ureq::post(&format!("{base}/session"))
+        .send_json(caps)
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let d = Driver {
+        base: base.clone(),
+        session: resp["value"]["sessionId"].as_str().unwrap().to_string(),
+    };
+    d.cmd("POST", "/url", serde_json::json!({"url": s.url}));
+    d.type_into("#case_id", "browser-case");
+    d.type_into("#age", "63");
+    d.type_into("#bmi", "29.5");
+    let sex = d.find("#sex option[value='female']");
+    d.cmd(
+        "POST",
+        &format!("/element/{sex}/click"),
+        serde_json::json!({}),
+    );
+    d.type_into("#mask", f.mask.to_str().unwrap());
+    let submit = d.find("#submit");
+    d.cmd(
+        "POST",
+        &format!("/element/{submit}/click"),
+        serde_json::json!({}),
+    );
+    let cell = d.find("#p-malignant-aggressive");
+    let text = d.cmd(
+        "GET",
+        &format!("/element/{cell}/text"),
+        serde_json::json!({}),
+    );
+    let p: f64 = text.as_str().unwrap().parse().unwrap();
+    assert!((0.0..=1.0).contains(&p), "{text}");
+    let summary = d.find("#summary");
+    let st = d.cmd(
+        "GET",
+        &format!("/element/{summary}/text"),
+        serde_json::json!({}),
+    );
+    assert!(st.as_str().unwrap().contains("threshold"), "{st}");
+    // The page shows the same probability as the API for the same inputs.
+    let api = format!("{}/api/v1/predict", s.url);
+    let mask = std::fs::read(&f.mask).unwrap();
+    let (ct, body) = multipart(
+        &[("age", "63"), ("bmi", "29.5"), ("sex", "female")],
+        &[("mask", "seg.nii.gz", &mask)],
+    );
+    let (_, j) = post(&api, &ct, &body);
+    assert_eq!(
+        format!("{:.3}", j["p_aggressive"].as_f64().unwrap()),
+        text.as_str().unwrap()
+    );
+    let shot = d.cmd("GET", "/screenshot", serde_json::json!({}));
+    let png = base64_decode(shot.as_str().unwrap());
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("serve-result.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    let _ = ureq::delete(&format!("{base}/session/{}", d.session)).call();
+    let _ = cd.kill();
+    let _ = cd.wait();
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let table = |c: u8| -> Option<u8> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for &c in s.as_bytes() {
+        let Some(v) = table(c) else { continue };
+        buf = (buf << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
