@@ -48,6 +48,24 @@ pub enum Which {
         #[arg(long)]
         experiment: Option<PathBuf>,
     },
+    /// Cold start: `renal-triage predict` for one case as a fresh process, repeated.
+    Predict {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        mask: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        repeats: usize,
+    },
+    /// Load: concurrent predict requests against `serve` on loopback.
+    Load {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        mask: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
     /// Paired DeLong test on n scores.
     Delong {
         #[arg(long, default_value_t = 100_000)]
@@ -66,6 +84,16 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         } => cv(rows, cols, trees, sklearn),
         Which::Delong { n } => delong(n),
         Which::Reproduce { data, experiment } => reproduce(data, experiment),
+        Which::Predict {
+            model,
+            mask,
+            repeats,
+        } => cold_start(&model, &mask, repeats),
+        Which::Load {
+            model,
+            mask,
+            requests,
+        } => load(&model, &mask, requests),
     }
 }
 
@@ -287,4 +315,118 @@ fn reproduce(data: Option<PathBuf>, experiment: Option<PathBuf>) -> Result<ExitC
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+fn cold_start(model: &std::path::Path, mask: &std::path::Path, repeats: usize) -> Result<ExitCode> {
+    let exe = std::env::current_exe()?;
+    let mut times = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        let o = std::process::Command::new(&exe)
+            .args(["predict", "--model"])
+            .arg(model)
+            .args(["--set", "age=60", "--set", "sex=male", "--mask"])
+            .arg(mask)
+            .output()?;
+        if !o.status.success() {
+            anyhow::bail!("predict failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let report = json!({"bench": "predict_cold_start", "repeats": times.len(), "median_ms": times[times.len() / 2], "max_ms": times[times.len() - 1], "goal_ms": 300});
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Result<ExitCode> {
+    let bundle = crate::bundle::load_bundle(model)?;
+    let args = crate::serve::ServeArgs {
+        model: model.to_path_buf(),
+        addr: "127.0.0.1:0".into(),
+        max_upload_mib: 512,
+        timeout_s: 300,
+        concurrency: rayon::current_num_threads().max(1),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let app = crate::serve::router(bundle, &args)?;
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let bytes = std::fs::read(mask)?;
+    let boundary = "renaltriageloadbench";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"clinical\"\r\n\r\n{{\"age\": 60, \"sex\": \"male\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"mask\"; filename=\"m.nii.gz\"\r\n\r\n").into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let body = std::sync::Arc::new(body);
+    let url = format!("http://{addr}/api/v1/predict");
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..requests)
+        .map(|_| {
+            let (body, url) = (body.clone(), url.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let t = Instant::now();
+                    let ok = post_raw(
+                        &url,
+                        &format!("multipart/form-data; boundary={boundary}"),
+                        &body,
+                    )
+                    .map(|code| code == 200)
+                    .unwrap_or(false);
+                    (t.elapsed().as_secs_f64() * 1000.0, ok)
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        match h.join() {
+            Ok((ms, true)) => lat.push(ms),
+            _ => errors += 1,
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+    };
+    let report = json!({
+        "bench": "serve_load", "requests": requests, "errors": errors, "wall_s": wall,
+        "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat.last(),
+        "throughput_per_s": lat.len() as f64 / wall, "peak_memory_mib": peak_memory_mib(),
+        "server_concurrency": args.concurrency,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One HTTP/1.1 POST over a plain TCP connection (loopback only); returns the status code.
+fn post_raw(url: &str, ctype: &str, body: &[u8]) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s = std::net::TcpStream::connect(host)?;
+    write!(s, "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+    s.write_all(body)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let head = String::from_utf8_lossy(&resp[..resp.len().min(64)]).to_string();
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad response: {head}")))
 }

@@ -34,11 +34,30 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
         return Ok(shared);
     }
     tried.push(shared.display().to_string());
-    bail!(
-        "no cohort data found (looked at: {}). Run `renal-triage fetch kits23` to download KiTS23 into the cache, \
-         or pass --data DIR (a KiTS23 folder) or --data manifest.csv",
-        tried.join("; ")
-    )
+    // Nothing local: fetch KiTS23 into the cache.
+    tracing::info!(dest = %cache.display(), "no cohort data found locally; fetching KiTS23");
+    let opts = renal_cohort::fetch::FetchOptions {
+        // Overridable for mirrors (and tests).
+        base_url: std::env::var("RENAL_TRIAGE_KITS23_URL")
+            .unwrap_or_else(|_| renal_cohort::fetch::KITS23_BASE_URL.into()),
+        dest: cache.clone(),
+        cases: None,
+        expected: Default::default(),
+    };
+    match renal_cohort::fetch::fetch_kits23(&opts, |_, _| {}) {
+        Ok(r) if r.failed.is_empty() => Ok(cache),
+        Ok(r) => bail!(
+            "KiTS23 was only partly downloaded into {} ({} files failed, e.g. {}). Run `renal-triage fetch kits23` again to resume, or pass --data DIR",
+            cache.display(),
+            r.failed.len(),
+            r.failed.first().map(|f| f.1.as_str()).unwrap_or("")
+        ),
+        Err(e) => bail!(
+            "no cohort data found (looked at: {}) and downloading KiTS23 failed: {e}. Either run `renal-triage fetch kits23` on a machine with internet access \
+             (or copy a KiTS23 folder there), set $RENAL_TRIAGE_DATA, or pass --data DIR (a KiTS23 folder) or --data manifest.csv",
+            tried.join("; ")
+        ),
+    }
 }
 
 /// Loads a cohort from a KiTS23 folder or a manifest CSV.

@@ -129,3 +129,28 @@ fn a_corrupt_mask_excludes_its_case_and_the_rest_is_measured() {
     assert_eq!(meas.lines().count(), 2, "header + p_good: {meas}");
     assert!(meas.contains("p_good"));
 }
+
+#[test]
+fn with_no_data_anywhere_it_tries_to_fetch_then_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["reproduce", "--out"])
+        .arg(home.path().join("out"))
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("RENAL_TRIAGE_DATA")
+        .env_remove("RENAL_TRIAGE_SHARED")
+        // A closed loopback port: the download fails at once.
+        .env("RENAL_TRIAGE_KITS23_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("downloading KiTS23 failed")
+            && err.contains("renal-triage fetch kits23")
+            && err.contains("--data"),
+        "{err}"
+    );
+}
