@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use renal_learn::NestedCv;
 
 use crate::bundle::{
     load_bundle, write_bundle, CvSummary, FeatureSchema, Manifest, TrainingSummary, FORMAT_VERSION,
@@ -16,7 +15,7 @@ use crate::cmd_reproduce::{model_table, prepare, skip_reason};
 use crate::experiment::{Experiment, PAPER_TOML};
 use crate::features::SIZE;
 use crate::predict::{predict, PatientInput, Prediction};
-use crate::results::{binary_task, model_metrics, run_model};
+use crate::results::{model_metrics, nested_cv, run_model};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -68,12 +67,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let metrics = model_metrics(&exp, &run)?;
     tracing::info!(model = %spec.name, "tuning on the whole cohort and refitting");
     let s = &exp.experiment;
-    let cv = NestedCv {
-        outer_folds: s.outer_folds,
-        inner_folds: s.inner_folds,
-        seed: s.seed,
-        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
-    };
+    let cv = nested_cv(&exp);
     let tuned = cv.tune_and_fit(&plan.candidates, &table.x, &table.y, 3)?;
     let features = (0..table.x.cols)
         .map(|j| {

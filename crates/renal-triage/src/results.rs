@@ -29,6 +29,17 @@ pub fn binary_task(t: Task) -> BinaryTask {
     }
 }
 
+/// The nested CV of an experiment's settings.
+pub fn nested_cv(exp: &Experiment) -> NestedCv {
+    let s = &exp.experiment;
+    NestedCv {
+        outer_folds: s.outer_folds,
+        inner_folds: s.inner_folds,
+        seed: s.seed,
+        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
+    }
+}
+
 /// One pooled out-of-fold prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OofPrediction {
@@ -65,12 +76,7 @@ pub fn run_model(
     fingerprint: String,
 ) -> Result<ModelRun> {
     let s = &exp.experiment;
-    let cv = NestedCv {
-        outer_folds: s.outer_folds,
-        inner_folds: s.inner_folds,
-        seed: s.seed,
-        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
-    };
+    let cv = nested_cv(exp);
     let r = cv
         .run(&plan.candidates, &table.x, &table.y, 3, folds)
         .with_context(|| format!("model `{}`", plan.spec.name))?;

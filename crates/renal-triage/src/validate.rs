@@ -5,14 +5,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use renal_cohort::{Exclusion, Task};
-use renal_learn::NestedCv;
 use serde::Serialize;
 
 use crate::cmd_reproduce::{model_features, prepare, skip_reason, Prepared};
 use crate::experiment::Experiment;
 use crate::features::{self, FeatureTable};
 use crate::output::{write_csv, write_json};
-use crate::results::{binary_task, task_metrics, OofPrediction, TaskMetrics};
+use crate::results::{nested_cv, task_metrics, OofPrediction, TaskMetrics};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalModel {
@@ -52,12 +51,7 @@ pub fn external(
     let test = prepare(test_path, None, embeddings)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let s = &exp.experiment;
-    let cv = NestedCv {
-        outer_folds: s.outer_folds,
-        inner_folds: s.inner_folds,
-        seed: s.seed,
-        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
-    };
+    let cv = nested_cv(exp);
     let mut models = Vec::new();
     let mut skipped = Vec::new();
     for spec in &exp.models {
