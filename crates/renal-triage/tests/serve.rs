@@ -535,3 +535,35 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn predict_batch_manifest_as_csv_lists_failures() {
+    let Some(f) = fixture() else { return };
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(&f.mask, d.path().join("a.nii.gz")).unwrap();
+    std::fs::write(d.path().join("b.nii.gz"), b"broken").unwrap();
+    std::fs::write(
+        d.path().join("batch.csv"),
+        "case_id,age,sex,mask\np1,61,male,a.nii.gz\np2,70,female,a.nii.gz\np3,50,male,b.nii.gz\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["predict", "--format", "csv", "--model"])
+        .arg(&f.bundle)
+        .arg("--manifest")
+        .arg(d.path().join("batch.csv"))
+        .output()
+        .unwrap();
+    // One case failed: exit 1, the others answered, the failure named on stderr.
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("case_id,p_benign,p_indolent,p_aggressive,p_malignant"));
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[1].starts_with("p1,") && lines[2].starts_with("p2,"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("p3: mask"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
