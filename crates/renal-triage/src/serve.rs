@@ -47,6 +47,8 @@ pub struct ServeArgs {
 
 struct AppState {
     bundle: Bundle,
+    /// Largest accepted body, bytes.
+    max_body: usize,
     permits: Semaphore,
     timeout: Duration,
     uploads: PathBuf,
@@ -118,7 +120,30 @@ fn check_file_name(field: &str, name: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads a multipart request into an input and saved uploads.
+/// Refuses a request whose declared length exceeds the limit before reading any of it, so a
+/// client that waits for `100 Continue` (as curl does for large uploads) never sends the body.
+fn check_length(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > state.max_body as u64 => Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            field: "body".into(),
+            message: format!(
+                "upload of {n} bytes exceeds the limit of {} bytes",
+                state.max_body
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a multipart request into an input and saved uploads. After a rejected field the rest
+/// of the (size-limited) body is still read, so the client receives the error instead of a
+/// broken connection.
 async fn read_multipart(
     state: &AppState,
     mut mp: Multipart,
@@ -126,69 +151,97 @@ async fn read_multipart(
     let mut input = PatientInput::default();
     let mut uploads = Uploads(Vec::new());
     let mut ct = Vec::new();
+    let mut first_error: Option<ApiError> = None;
     loop {
-        let field = match mp.next_field().await {
+        let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                return Err(ApiError {
+                return Err(first_error.unwrap_or(ApiError {
                     status: e.status(),
                     field: "body".into(),
                     message: e.body_text(),
-                })
+                }))
             }
         };
-        let name = field.name().unwrap_or("").to_string();
-        if name == "mask" || name.starts_with("ct_") {
-            check_file_name(&name, field.file_name())?;
-            let bytes = field.bytes().await.map_err(|e| ApiError {
-                status: e.status(),
-                field: name.clone(),
-                message: e.body_text(),
-            })?;
-            if bytes.is_empty() {
-                continue;
-            }
-            let id = state.counter.fetch_add(1, Ordering::Relaxed);
-            let path = state
-                .uploads
-                .join(format!("upload-{}-{id}.nii.gz", std::process::id()));
-            tokio::fs::write(&path, &bytes)
-                .await
-                .map_err(|e| ApiError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    field: name.clone(),
-                    message: format!("cannot store the upload: {e}"),
-                })?;
-            uploads.0.push(path.clone());
-            if name == "mask" {
-                input.mask = Some(path);
-            } else {
-                ct.push((name, path));
-            }
+        if first_error.is_some() {
+            // Drain and discard.
+            while let Ok(Some(_)) = field.chunk().await {}
             continue;
         }
-        let text = field.text().await.map_err(|e| ApiError {
+        if let Err(e) = read_field(state, field, &mut input, &mut uploads, &mut ct).await {
+            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                return Err(e);
+            }
+            first_error = Some(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((input, uploads, ct)),
+    }
+}
+
+async fn read_field(
+    state: &AppState,
+    field: axum::extract::multipart::Field<'_>,
+    input: &mut PatientInput,
+    uploads: &mut Uploads,
+    ct: &mut Vec<(String, PathBuf)>,
+) -> Result<(), ApiError> {
+    let name = field.name().unwrap_or("").to_string();
+    if name == "mask" || name.starts_with("ct_") {
+        let bad_name = check_file_name(&name, field.file_name()).err();
+        let bytes = field.bytes().await.map_err(|e| ApiError {
             status: e.status(),
             field: name.clone(),
             message: e.body_text(),
         })?;
-        match name.as_str() {
-            "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
-            "clinical" => {
-                let m: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-                    .map_err(|e| ApiError::bad("clinical", format!("malformed JSON: {e}")))?;
-                input.clinical.extend(m);
-            }
-            _ if text.trim().is_empty() => {}
-            _ => {
-                input
-                    .clinical
-                    .insert(name, serde_json::Value::from(text.trim()));
-            }
+        if let Some(e) = bad_name {
+            return Err(e);
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let id = state.counter.fetch_add(1, Ordering::Relaxed);
+        let path = state
+            .uploads
+            .join(format!("upload-{}-{id}.nii.gz", std::process::id()));
+        tokio::fs::write(&path, &bytes)
+            .await
+            .map_err(|e| ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                field: name.clone(),
+                message: format!("cannot store the upload: {e}"),
+            })?;
+        uploads.0.push(path.clone());
+        if name == "mask" {
+            input.mask = Some(path);
+        } else {
+            ct.push((name, path));
+        }
+        return Ok(());
+    }
+    let text = field.text().await.map_err(|e| ApiError {
+        status: e.status(),
+        field: name.clone(),
+        message: e.body_text(),
+    })?;
+    match name.as_str() {
+        "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
+        "clinical" => {
+            let m: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
+                .map_err(|e| ApiError::bad("clinical", format!("malformed JSON: {e}")))?;
+            input.clinical.extend(m);
+        }
+        _ if text.trim().is_empty() => {}
+        _ => {
+            input
+                .clinical
+                .insert(name, serde_json::Value::from(text.trim()));
         }
     }
-    Ok((input, uploads, ct))
+    Ok(())
 }
 
 /// Checks every CT phase against the mask's grid.
@@ -259,6 +312,7 @@ async fn api_predict(State(state): State<Arc<AppState>>, req: Request) -> Respon
         .unwrap_or("")
         .to_string();
     let result: Result<Prediction, ApiError> = async {
+        check_length(&state, &req)?;
         let (input, uploads, ct) = if ctype.starts_with("multipart/form-data") {
             let mp = Multipart::from_request(req, &())
                 .await
@@ -412,12 +466,12 @@ fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> Response {
     (status, Html(html)).into_response()
 }
 
-async fn form_predict(
-    State(state): State<Arc<AppState>>,
-    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
+async fn form_predict(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let r = async {
-        let mp = mp.map_err(|e| ApiError::bad("form", e.body_text()))?;
+        check_length(&state, &req)?;
+        let mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::bad("form", e.body_text()))?;
         let (input, uploads, ct) = read_multipart(&state, mp).await?;
         check_ct(input.mask.as_deref(), &ct)?;
         let r = run_prediction(state.clone(), input).await;
@@ -498,6 +552,7 @@ fn private_upload_dir() -> Result<PathBuf> {
 pub fn router(bundle: Bundle, args: &ServeArgs) -> Result<Router> {
     let state = Arc::new(AppState {
         bundle,
+        max_body: args.max_upload_mib * 1024 * 1024,
         permits: Semaphore::new(args.concurrency.max(1)),
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         uploads: private_upload_dir()?,

@@ -342,11 +342,11 @@ fn json_api_answers_and_rejects_bad_input_staying_up() {
     );
     let (code, e) = post(&api, &ct, &body);
     assert_eq!((code, e["field"].as_str()), (400, Some("ct_venous")), "{e}");
-    // An upload over the limit (4 MiB here; the same path refuses a 2 GB upload).
-    let big = vec![0u8; 6 * 1024 * 1024];
-    let (ct, body) = multipart(&[], &[("mask", "big.nii.gz", &big)]);
-    let (code, e) = post(&api, &ct, &body);
+    // A 2 GB upload: refused from its declared length, before any byte of it is sent (the
+    // client waits for `100 Continue`, as curl does for large bodies).
+    let (code, e) = declare_upload(&api, 2 * 1024 * 1024 * 1024);
     assert_eq!(code, 413, "{e}");
+    assert_eq!(e["field"], "body");
     // Still up, and the uploads were deleted.
     let (code, _) = post(
         &api,
@@ -360,6 +360,22 @@ fn json_api_answers_and_rejects_bad_input_staying_up() {
         0,
         "uploads are deleted after use"
     );
+}
+
+/// Sends only the headers of a multipart POST declaring `length` bytes, with
+/// `Expect: 100-continue`, and reads the server's answer.
+fn declare_upload(url: &str, length: u64) -> (u16, serde_json::Value) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let text = String::from_utf8_lossy(&resp).to_string();
+    let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (code, serde_json::from_str(body).unwrap_or_default())
 }
 
 /// Minimal WebDriver client (chromedriver's W3C protocol over HTTP).
