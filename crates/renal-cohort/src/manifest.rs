@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use crate::bhindi::Histology;
 use crate::cohort::{Case, Cohort, Exclusion};
-use crate::error::{io_err, CohortError, Result};
+use crate::error::Result;
 use crate::fields::spec;
 use crate::label::Label;
+use crate::tables::{csv_err, open_csv, require_column};
 
 fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -150,36 +151,11 @@ pub fn load_manifest(path: &Path) -> Result<Cohort> {
     } else {
         base
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| CohortError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| CohortError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            detail: e.to_string(),
-        })?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let Some(id_col) = header.iter().position(|h| h == "case_id") else {
-        return Err(CohortError::MissingColumn {
-            path: path.to_path_buf(),
-            column: "case_id".into(),
-        });
-    };
+    let (mut rdr, header) = open_csv(path)?;
+    let id_col = require_column(path, &header, &["case_id"])?;
     let mut rows = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| CohortError::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            detail: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| csv_err(path, e))?;
         rows.push(rec);
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -225,6 +201,5 @@ pub fn load_manifest(path: &Path) -> Result<Cohort> {
     for e in &cohort.excluded {
         tracing::warn!(case = %e.case, reason = %e.reason, "case excluded");
     }
-    let _ = io_err;
     Ok(cohort)
 }

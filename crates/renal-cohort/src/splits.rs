@@ -17,6 +17,7 @@ use std::path::Path;
 use crate::cohort::Cohort;
 use crate::error::{CohortError, Result};
 use crate::label::Label;
+use crate::tables::{csv_err, open_csv, require_column};
 
 /// One inner split of an outer training set.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,38 +67,14 @@ fn check_disjoint(path: &Path, a: &[String], b: &[String], what: &str) -> Result
 
 /// Reads a split CSV and checks it against the cohort.
 pub fn read_splits_csv(path: &Path, cohort: &Cohort) -> Result<Splits> {
-    let f = std::fs::File::open(path).map_err(|source| CohortError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut rdr = csv::Reader::from_reader(f);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| CohortError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            detail: e.to_string(),
-        })?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
+    let (mut rdr, header) = open_csv(path)?;
     let col = |name: &str| header.iter().position(|h| h == name);
-    let id_c = col("case_id").ok_or_else(|| CohortError::MissingColumn {
-        path: path.to_path_buf(),
-        column: "case_id".into(),
-    })?;
-    let out_c = col("outer_fold").ok_or_else(|| CohortError::MissingColumn {
-        path: path.to_path_buf(),
-        column: "outer_fold".into(),
-    })?;
+    let id_c = require_column(path, &header, &["case_id"])?;
+    let out_c = require_column(path, &header, &["outer_fold"])?;
     let in_c = col("inner_fold");
     let mut assign: BTreeMap<String, (usize, Option<usize>)> = BTreeMap::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| CohortError::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            detail: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| csv_err(path, e))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let id = rec.get(id_c).unwrap_or("").trim().to_string();
         let parse = |c: usize, name: &str| -> Result<usize> {

@@ -15,15 +15,24 @@ pub struct FeatureTable {
     pub rows: BTreeMap<String, Vec<f64>>,
 }
 
-fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
+/// Opens a CSV and returns the reader with its header, trimmed.
+pub(crate) fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
     let f = std::fs::File::open(path).map_err(|source| CohortError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(f))
+    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(f);
+    let header = rdr
+        .headers()
+        .map_err(|e| csv_err(path, e))?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    Ok((rdr, header))
 }
 
-fn csv_err(path: &Path, e: csv::Error) -> CohortError {
+/// A CSV error naming the file and line.
+pub(crate) fn csv_err(path: &Path, e: csv::Error) -> CohortError {
     CohortError::Csv {
         path: path.to_path_buf(),
         line: e.position().map(|p| p.line()).unwrap_or(0),
@@ -31,16 +40,21 @@ fn csv_err(path: &Path, e: csv::Error) -> CohortError {
     }
 }
 
+/// The index of a required column, or an error naming the file and the column.
+pub(crate) fn require_column(path: &Path, header: &[String], names: &[&str]) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| names.contains(&h.as_str()))
+        .ok_or_else(|| CohortError::MissingColumn {
+            path: path.to_path_buf(),
+            column: names[0].into(),
+        })
+}
+
 /// Reads a feature table. The first column is the case id (named `case_id` or `CaseName`).
 /// A non-numeric cell or a duplicate case id is an error naming the file, line and column.
 pub fn read_feature_table(path: &Path) -> Result<FeatureTable> {
-    let mut rdr = csv_reader(path)?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_err(path, e))?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
+    let (mut rdr, header) = open_csv(path)?;
     match header.first().map(String::as_str) {
         Some("case_id" | "CaseName") => {}
         _ => {
@@ -88,28 +102,9 @@ pub fn read_feature_table(path: &Path) -> Result<FeatureTable> {
 
 /// Reads a labels table `case_id,label`.
 pub fn read_labels_table(path: &Path) -> Result<BTreeMap<String, Label>> {
-    let mut rdr = csv_reader(path)?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_err(path, e))?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
-    let id = header
-        .iter()
-        .position(|h| h == "case_id" || h == "CaseName")
-        .ok_or_else(|| CohortError::MissingColumn {
-            path: path.to_path_buf(),
-            column: "case_id".into(),
-        })?;
-    let lab =
-        header
-            .iter()
-            .position(|h| h == "label")
-            .ok_or_else(|| CohortError::MissingColumn {
-                path: path.to_path_buf(),
-                column: "label".into(),
-            })?;
+    let (mut rdr, header) = open_csv(path)?;
+    let id = require_column(path, &header, &["case_id", "CaseName"])?;
+    let lab = require_column(path, &header, &["label"])?;
     let mut out = BTreeMap::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_err(path, e))?;
