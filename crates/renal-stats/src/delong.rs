@@ -95,16 +95,27 @@ pub struct AucCi {
     pub level: f64,
 }
 
-/// AUC with DeLong's variance and a normal CI at `level` (e.g. 0.95), as pROC `ci.auc`.
-pub fn delong_ci(y: &[bool], score: &[f64], level: f64) -> Result<AucCi> {
-    let (pos, neg) = check_binary("delong_ci", y, score)?;
+/// Valid binary input with at least two cases per class (DeLong's variances divide by n - 1).
+fn check_delong(
+    what: &'static str,
+    per_class: &'static str,
+    y: &[bool],
+    score: &[f64],
+) -> Result<(usize, usize)> {
+    let (pos, neg) = check_binary(what, y, score)?;
     if pos < 2 || neg < 2 {
         return Err(StatsError::TooFew {
-            what: "delong_ci: cases per class",
+            what: per_class,
             needed: 2,
             got: pos.min(neg),
         });
     }
+    Ok((pos, neg))
+}
+
+/// AUC with DeLong's variance and a normal CI at `level` (e.g. 0.95), as pROC `ci.auc`.
+pub fn delong_ci(y: &[bool], score: &[f64], level: f64) -> Result<AucCi> {
+    let (pos, neg) = check_delong("delong_ci", "delong_ci: cases per class", y, score)?;
     let c = components(y, score);
     let variance = cov(&c.v10, &c.v10) / pos as f64 + cov(&c.v01, &c.v01) / neg as f64;
     let z = norm_ppf(0.5 + level / 2.0);
@@ -134,15 +145,8 @@ pub struct DelongPaired {
 }
 
 pub fn delong_paired(y: &[bool], a: &[f64], b: &[f64], level: f64) -> Result<DelongPaired> {
-    let (pos, neg) = check_binary("delong_paired a", y, a)?;
+    let (pos, neg) = check_delong("delong_paired a", "delong_paired: cases per class", y, a)?;
     check_binary("delong_paired b", y, b)?;
-    if pos < 2 || neg < 2 {
-        return Err(StatsError::TooFew {
-            what: "delong_paired: cases per class",
-            needed: 2,
-            got: pos.min(neg),
-        });
-    }
     let ca = components(y, a);
     let cb = components(y, b);
     let s = |x: &Components, w: &Components| {
