@@ -291,6 +291,8 @@ pub struct Outcome {
     pub metrics: Vec<(String, Vec<TaskMetrics>)>,
     pub skipped: Vec<(String, String)>,
     pub external: Option<crate::validate::External>,
+    /// Size agreement and annotator reliability (as written to cohort/agreement.json).
+    pub agreement: serde_json::Value,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -310,7 +312,11 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<Outcome> {
     let prepared = prepare(&data, args.labels.as_deref(), args.embeddings.as_deref())?;
     timings.push(("cohort_and_measurements".into(), t0.elapsed().as_secs_f64()));
     let out = &args.out;
-    crate::cmd_cohort::write_cohort_outputs(&prepared.cohort, &prepared.meas, &out.join("cohort"))?;
+    let agreement = crate::cmd_cohort::write_cohort_outputs(
+        &prepared.cohort,
+        &prepared.meas,
+        &out.join("cohort"),
+    )?;
     timings.push((
         "cohort_tables_and_agreement".into(),
         t0.elapsed().as_secs_f64(),
@@ -392,6 +398,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<Outcome> {
         metrics,
         skipped,
         external,
+        agreement,
         timings,
     };
     let tr = Instant::now();

@@ -343,17 +343,14 @@ pub fn write_report(o: &Outcome, tables: &Tables, out: &Path) -> Result<()> {
         blocks,
     });
     // Measurements.
-    let agreement: serde_json::Value = std::fs::read_to_string(out.join("cohort/agreement.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let agreement = &o.agreement;
     let mut blocks = Vec::new();
     let size = &agreement["size"];
     blocks.push(Block::Text(format!(
         "Computed size (largest axial diameter of the index tumor between voxel centres) against the radiologists' size on {} cases: Pearson r = {}, Bland-Altman bias {} mm (limits of agreement {} to {} mm). With the mesh-vertex convention of pyradiomics: r = {}, bias {} mm.",
         size["n"], fmt(&size["pearson_r"]), fmt(&size["bland_altman"]["bias_mm"]), fmt(&size["bland_altman"]["limits_of_agreement_mm"][0]), fmt(&size["bland_altman"]["limits_of_agreement_mm"][1]), fmt(&size["mesh_vertex_convention"]["pearson_r"]), fmt(&size["mesh_vertex_convention"]["bias_mm"])
     )));
-    if let Some(ch) = bland_altman_chart(&agreement) {
+    if let Some(ch) = bland_altman_chart(agreement) {
         let svg = ch.render();
         write_svg(out, "bland_altman.svg", &svg)?;
         blocks.push(Block::Figure {
