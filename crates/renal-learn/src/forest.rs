@@ -186,10 +186,102 @@ fn gini(counts: &[f64], total: f64) -> f64 {
         .sum::<f64>()
 }
 
-struct Builder<'a> {
-    /// Column-major copy of the training matrix: feature `f` of row `s` at `xt[f * n + s]`, so a
-    /// node's values of one feature sit in one small contiguous block.
-    xt: &'a [f64],
+/// Compact index type of the presorted tables: `u16` when the training set has at most 65536
+/// rows (a third of the cache footprint of `u32` + `f64`), else `u32`.
+trait Idx: Copy + Ord + Send + Sync + 'static {
+    fn ix(self) -> usize;
+    fn of(i: usize) -> Self;
+}
+
+impl Idx for u16 {
+    #[inline]
+    fn ix(self) -> usize {
+        self as usize
+    }
+    #[inline]
+    fn of(i: usize) -> Self {
+        i as u16
+    }
+}
+
+impl Idx for u32 {
+    #[inline]
+    fn ix(self) -> usize {
+        self as usize
+    }
+    #[inline]
+    fn of(i: usize) -> Self {
+        i as u32
+    }
+}
+
+/// One sort per feature for the whole forest (ties broken by row, so positions are unique).
+struct Presorted<T> {
+    n: usize,
+    /// Column-major copy of the training matrix: feature `f` of row `s` at `xt[f * n + s]`.
+    xt: Vec<f64>,
+    /// Per feature, each row's position in the feature's sorted order (`rank[f * n + s]`) and
+    /// the row at each position (`row_at[f * n + pos]`): a node's rows come out sorted by
+    /// marking their positions in a bitset, in O(rows + n / 64) instead of a sort.
+    rank: Vec<T>,
+    row_at: Vec<T>,
+    /// Per position, the index of its distinct value (equal values, equal group), so the scan
+    /// detects ties without reading the f64 values.
+    group: Vec<T>,
+    /// The values in sorted order (`sorted[f * n + pos]`), read only for a chosen threshold.
+    sorted: Vec<f64>,
+}
+
+impl<T: Idx> Presorted<T> {
+    fn new(x: &Matrix) -> Self {
+        let (n, p) = (x.rows, x.cols);
+        let mut xt = vec![0.0; n * p];
+        for i in 0..n {
+            for j in 0..p {
+                xt[j * n + i] = x.get(i, j);
+            }
+        }
+        let zero = T::of(0);
+        let mut rank = vec![zero; n * p];
+        let mut row_at = vec![zero; n * p];
+        let mut group = vec![zero; n * p];
+        let mut sorted = vec![0.0f64; n * p];
+        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
+        for j in 0..p {
+            let col = &xt[j * n..(j + 1) * n];
+            // Sort (value, row) by a u64 key with f64::total_cmp's order: no indirection in
+            // the comparisons, and the row makes every key unique, so unstable is enough.
+            keys.clear();
+            keys.extend(
+                col.iter()
+                    .enumerate()
+                    .map(|(r, v)| (total_order_key(*v), r as u32)),
+            );
+            keys.sort_unstable();
+            let mut g = 0;
+            for (pos, &(key, r)) in keys.iter().enumerate() {
+                if pos > 0 && key != keys[pos - 1].0 {
+                    g += 1;
+                }
+                rank[j * n + r as usize] = T::of(pos);
+                row_at[j * n + pos] = T::of(r as usize);
+                group[j * n + pos] = T::of(g);
+                sorted[j * n + pos] = col[r as usize];
+            }
+        }
+        Presorted {
+            n,
+            xt,
+            rank,
+            row_at,
+            group,
+            sorted,
+        }
+    }
+}
+
+struct Builder<'a, T> {
+    pre: &'a Presorted<T>,
     n: usize,
     p: usize,
     y: &'a [usize],
@@ -199,19 +291,13 @@ struct Builder<'a> {
     max_features: usize,
     tree: Tree,
     importance: Vec<f64>,
-    /// Per feature, each row's position in the feature's sorted order (`rank[f * n + s]`) and
-    /// the row at each position (`row_at[f * n + pos]`): a node's rows come out sorted by
-    /// marking their positions in a bitset, in O(rows + n / 64) instead of a sort.
-    rank: &'a [u32],
-    row_at: &'a [u32],
-    /// The values in sorted order per feature (`sorted[f * n + pos]`).
-    sorted: &'a [f64],
     bits: Vec<u64>,
-    // Scratch: the node's (row, value) in sorted order of the current feature.
-    pairs: Vec<(u32, f64)>,
+    /// Scratch: a small node's ranks, sorted.
+    small: Vec<T>,
+    /// Per row, its weight in its class's slot (`onehot[row * k + class]`).
+    onehot: Vec<f64>,
     /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
     order: Vec<usize>,
-    left: Vec<f64>,
 }
 
 struct Split {
@@ -220,7 +306,7 @@ struct Split {
     improvement: f64,
 }
 
-impl Builder<'_> {
+impl<T: Idx> Builder<'_, T> {
     fn class_counts(&self, samples: &[usize]) -> (Vec<f64>, f64) {
         let mut c = vec![0.0; self.k];
         for &s in samples {
@@ -239,8 +325,11 @@ impl Builder<'_> {
         rng: &mut Rng,
     ) -> Option<Split> {
         let p = self.p;
+        let n = self.n;
+        let m = samples.len();
         let msl = self.params.min_samples_leaf;
         let mut best: Option<Split> = None;
+        let mut best_stats = (0.0, 0.0, 0.0);
         let mut best_proxy = f64::NEG_INFINITY;
         let mut visited = 0;
         let mut i = 0;
@@ -251,71 +340,64 @@ impl Builder<'_> {
             self.order.swap(i, j);
             let f = self.order[i];
             i += 1;
-            let rank = &self.rank[f * self.n..(f + 1) * self.n];
-            let row_at = &self.row_at[f * self.n..(f + 1) * self.n];
-            let sorted = &self.sorted[f * self.n..(f + 1) * self.n];
-            self.bits.iter_mut().for_each(|b| *b = 0);
-            for &s in samples {
-                let r = rank[s] as usize;
-                self.bits[r >> 6] |= 1 << (r & 63);
-            }
-            self.pairs.clear();
-            for (w, &word) in self.bits.iter().enumerate() {
-                let mut b = word;
-                while b != 0 {
-                    let pos = (w << 6) + b.trailing_zeros() as usize;
-                    self.pairs.push((row_at[pos], sorted[pos]));
-                    b &= b - 1;
-                }
-            }
-            let n = self.pairs.len();
-            if self.pairs[0].1 == self.pairs[n - 1].1 {
-                continue;
-            }
-            visited += 1;
-            self.left.iter_mut().for_each(|v| *v = 0.0);
-            let mut wl = 0.0;
-            // Sums of squared class weights left and right, updated in O(1) per row; the split
-            // maximising sl/wl + sr/wr maximises the Gini decrease (scikit-learn's proxy).
-            let mut sl = 0.0;
-            let mut sr: f64 = counts.iter().map(|c| c * c).sum();
-            // Best so far as a fraction num/den, compared by cross-multiplication (no division
-            // in the loop; all quantities are positive).
-            let (mut best_num, mut best_den) = (best_proxy, 1.0);
-            for pos in 0..n - 1 {
-                let (s, v) = self.pairs[pos];
-                let s = s as usize;
-                let (c, w) = (self.y[s], self.w[s]);
-                let l = self.left[c];
-                let r = counts[c] - l;
-                sl += (2.0 * l + w) * w;
-                sr += (w - 2.0 * r) * w;
-                self.left[c] = l + w;
-                wl += w;
-                let vn = self.pairs[pos + 1].1;
-                if v == vn || pos + 1 < msl || n - pos - 1 < msl {
-                    continue;
-                }
-                let wr = total - wl;
-                // proxy = sl / wl + sr / wr = num / den
-                let num = sl * wr + sr * wl;
-                let den = wl * wr;
-                if num * best_den > best_num * den {
-                    best_num = num;
-                    best_den = den;
-                    best_proxy = num / den;
-                    let improvement = total * impurity - (wl - sl / wl) - (wr - sr / wr);
-                    let mut threshold = v / 2.0 + vn / 2.0;
-                    if threshold >= vn || !threshold.is_finite() {
-                        threshold = v;
+            let rank = &self.pre.rank[f * n..(f + 1) * n];
+            let col = Column {
+                row_at: &self.pre.row_at[f * n..(f + 1) * n],
+                group: &self.pre.group[f * n..(f + 1) * n],
+                onehot: &self.onehot,
+            };
+            let found = if m <= SMALL_NODE {
+                // Few rows: sort their ranks directly (insertion sort) instead of touching a
+                // bitset sized for the whole training set.
+                self.small.clear();
+                for &s in samples {
+                    let r = rank[s];
+                    let mut q = self.small.len();
+                    self.small.push(r);
+                    while q > 0 && self.small[q - 1] > r {
+                        self.small[q] = self.small[q - 1];
+                        q -= 1;
                     }
-                    best = Some(Split {
-                        feature: f,
-                        threshold,
-                        improvement,
-                    });
+                    self.small[q] = r;
                 }
+                let pos = self.small.iter().map(|&r| r.ix());
+                match self.k {
+                    2 => scan::<2, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    3 => scan::<3, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
+                }
+            } else {
+                self.bits.iter_mut().for_each(|b| *b = 0);
+                for &s in samples {
+                    let r = rank[s].ix();
+                    self.bits[r >> 6] |= 1 << (r & 63);
+                }
+                let pos = BitPositions::new(&self.bits);
+                match self.k {
+                    2 => scan::<2, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    3 => scan::<3, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
+                }
+            };
+            let Some(found) = found else {
+                continue; // constant in this node
+            };
+            visited += 1;
+            if let Some(c) = found {
+                best_proxy = c.proxy;
+                best_stats = (c.sl, c.sr, c.wl);
+                let sorted = &self.pre.sorted[f * n..(f + 1) * n];
+                best = Some(Split {
+                    feature: f,
+                    threshold: midpoint(sorted[c.below], sorted[c.above]),
+                    improvement: 0.0,
+                });
             }
+        }
+        if let Some(b) = best.as_mut() {
+            let (sl, sr, wl) = best_stats;
+            let wr = total - wl;
+            b.improvement = total * impurity - (wl - sl / wl) - (wr - sr / wr);
         }
         best
     }
@@ -353,7 +435,7 @@ impl Builder<'_> {
                     self.importance[s.feature] += s.improvement;
                     let seg = &mut samples[start..end];
                     let mut mid = 0;
-                    let col = &self.xt[s.feature * self.n..(s.feature + 1) * self.n];
+                    let col = &self.pre.xt[s.feature * self.n..(s.feature + 1) * self.n];
                     for q in 0..seg.len() {
                         if col[seg[q]] <= s.threshold {
                             seg.swap(q, mid);
@@ -388,13 +470,208 @@ impl Builder<'_> {
     }
 }
 
+/// Nodes with at most this many rows sort their rows' ranks instead of using the bitset.
+const SMALL_NODE: usize = 24;
+
+/// The set bits of a bitset, lowest first.
+struct BitPositions<'a> {
+    words: &'a [u64],
+    w: usize,
+    cur: u64,
+}
+
+impl<'a> BitPositions<'a> {
+    fn new(words: &'a [u64]) -> Self {
+        BitPositions {
+            words,
+            w: 0,
+            cur: words.first().copied().unwrap_or(0),
+        }
+    }
+}
+
+impl Iterator for BitPositions<'_> {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.cur == 0 {
+            self.w += 1;
+            self.cur = *self.words.get(self.w)?;
+        }
+        let pos = (self.w << 6) + self.cur.trailing_zeros() as usize;
+        self.cur &= self.cur - 1;
+        Some(pos)
+    }
+}
+
+/// One feature's sorted order (rows and value groups by position) and the rows' class weights.
+struct Column<'a, T> {
+    row_at: &'a [T],
+    group: &'a [T],
+    /// Per row, its weight in its class's slot and zero elsewhere (`onehot[row * k + class]`).
+    onehot: &'a [f64],
+}
+
+/// The best cut of one feature that beats the best so far: between sorted positions `below`
+/// and `above` (consecutive rows of the node).
+struct Cut {
+    below: usize,
+    above: usize,
+    proxy: f64,
+    sl: f64,
+    sr: f64,
+    wl: f64,
+}
+
+/// Scans one feature's rows in sorted order (`positions`) and returns `None` when the feature is
+/// constant in the node, else the best cut better than `best_proxy`, if any.
+///
+/// The split maximising `sl/wl + sr/wr` (sums of squared class weights over total weight, left
+/// and right) maximises the Gini decrease (scikit-learn's proxy). The left class weights are
+/// prefix sums kept in `K` registers, one independent addition each per row, so the loop is not
+/// serialised through memory; candidates are compared as fractions by cross-multiplication, with
+/// no division in the loop. With integer weights (bootstrap counts) every sum is exact, so the
+/// order of the additions does not change which split wins.
 #[allow(clippy::too_many_arguments)]
-fn fit_tree(
-    xt: &[f64],
-    rank: &[u32],
-    row_at: &[u32],
-    sorted: &[f64],
-    n: usize,
+fn scan<const K: usize, T: Idx, I: Iterator<Item = usize>>(
+    col: &Column<T>,
+    positions: I,
+    counts: &[f64],
+    total: f64,
+    m: usize,
+    msl: usize,
+    best_proxy: f64,
+) -> Option<Option<Cut>> {
+    let mut c = [0.0f64; K];
+    c.copy_from_slice(&counts[..K]);
+    let mut left = [0.0f64; K];
+    let (mut best_num, mut best_den) = (best_proxy, 1.0);
+    let mut best: Option<Cut> = None;
+    let mut varies = false;
+    let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
+    for (j, pos) in positions.enumerate() {
+        let g = col.group[pos].ix();
+        // Cut between the previous row (left holds rows 0..j) and this one.
+        if j > 0 && g != prev_group {
+            varies = true;
+            if j >= msl && m - j >= msl {
+                let mut wl = 0.0;
+                let mut sl = 0.0;
+                let mut sr = 0.0;
+                for k in 0..K {
+                    wl += left[k];
+                    sl += left[k] * left[k];
+                    let r = c[k] - left[k];
+                    sr += r * r;
+                }
+                let wr = total - wl;
+                let num = sl * wr + sr * wl;
+                let den = wl * wr;
+                if num * best_den > best_num * den {
+                    best_num = num;
+                    best_den = den;
+                    best = Some(Cut {
+                        below: prev_pos,
+                        above: pos,
+                        proxy: num / den,
+                        sl,
+                        sr,
+                        wl,
+                    });
+                }
+            }
+        }
+        let row = col.row_at[pos].ix();
+        let oh = &col.onehot[row * K..row * K + K];
+        for k in 0..K {
+            left[k] += oh[k];
+        }
+        prev_group = g;
+        prev_pos = pos;
+    }
+    varies.then_some(best)
+}
+
+/// [`scan`] for any number of classes (left weights in memory).
+#[allow(clippy::too_many_arguments)]
+fn scan_any<T: Idx>(
+    col: &Column<T>,
+    positions: impl Iterator<Item = usize>,
+    k: usize,
+    counts: &[f64],
+    total: f64,
+    m: usize,
+    msl: usize,
+    best_proxy: f64,
+) -> Option<Option<Cut>> {
+    let mut left = vec![0.0f64; k];
+    let (mut best_num, mut best_den) = (best_proxy, 1.0);
+    let mut best: Option<Cut> = None;
+    let mut varies = false;
+    let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
+    for (j, pos) in positions.enumerate() {
+        let g = col.group[pos].ix();
+        if j > 0 && g != prev_group {
+            varies = true;
+            if j >= msl && m - j >= msl {
+                let wl: f64 = left.iter().sum();
+                let sl: f64 = left.iter().map(|l| l * l).sum();
+                let sr: f64 = left
+                    .iter()
+                    .zip(counts)
+                    .map(|(l, c)| (c - l) * (c - l))
+                    .sum();
+                let wr = total - wl;
+                let num = sl * wr + sr * wl;
+                let den = wl * wr;
+                if num * best_den > best_num * den {
+                    best_num = num;
+                    best_den = den;
+                    best = Some(Cut {
+                        below: prev_pos,
+                        above: pos,
+                        proxy: num / den,
+                        sl,
+                        sr,
+                        wl,
+                    });
+                }
+            }
+        }
+        let row = col.row_at[pos].ix();
+        for (l, o) in left.iter_mut().zip(&col.onehot[row * k..row * k + k]) {
+            *l += o;
+        }
+        prev_group = g;
+        prev_pos = pos;
+    }
+    varies.then_some(best)
+}
+
+/// A key whose unsigned order is `f64::total_cmp`'s order.
+fn total_order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// The threshold half-way between two consecutive distinct values (scikit-learn's rule, falling
+/// back to the lower value when the midpoint rounds up to the upper one or overflows).
+fn midpoint(v: f64, vn: f64) -> f64 {
+    let t = v / 2.0 + vn / 2.0;
+    if t >= vn || !t.is_finite() {
+        v
+    } else {
+        t
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_tree<T: Idx>(
+    pre: &Presorted<T>,
     p: usize,
     y: &[usize],
     k: usize,
@@ -403,6 +680,7 @@ fn fit_tree(
     max_features: usize,
     t: usize,
 ) -> (Tree, Vec<f64>) {
+    let n = pre.n;
     let mut rng = Rng::derive(params.seed, t as u64);
     let mut counts = vec![0.0f64; n];
     if params.bootstrap {
@@ -414,12 +692,14 @@ fn fit_tree(
     }
     let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
     let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
+    let mut onehot = vec![0.0; n * k];
+    for i in 0..n {
+        onehot[i * k + y[i]] = w[i];
+    }
     let mut b = Builder {
-        xt,
-        rank,
-        row_at,
-        sorted,
+        pre,
         bits: vec![0; n.div_ceil(64)],
+        small: Vec::with_capacity(SMALL_NODE),
         order: (0..p).collect(),
         n,
         p,
@@ -433,8 +713,7 @@ fn fit_tree(
             values: Vec::new(),
         },
         importance: vec![0.0; p],
-        pairs: Vec::with_capacity(samples.len()),
-        left: vec![0.0; k],
+        onehot,
     };
     b.grow(&mut samples, &mut rng);
     let mut imp = b.importance;
@@ -443,6 +722,21 @@ fn fit_tree(
         imp.iter_mut().for_each(|v| *v /= total);
     }
     (b.tree, imp)
+}
+
+fn fit_trees<T: Idx>(
+    pre: &Presorted<T>,
+    p: usize,
+    y: &[usize],
+    k: usize,
+    class_w: &[f64],
+    params: &ForestParams,
+    mf: usize,
+) -> Vec<(Tree, Vec<f64>)> {
+    (0..params.n_trees)
+        .into_par_iter()
+        .map(|t| fit_tree(pre, p, y, k, class_w, params, mf, t))
+        .collect()
 }
 
 impl RandomForest {
@@ -467,34 +761,27 @@ impl RandomForest {
         };
         let mf = params.max_features.resolve(x.cols);
         let (n, p) = (x.rows, x.cols);
-        let mut xt = vec![0.0; n * p];
-        for i in 0..n {
-            for j in 0..p {
-                xt[j * n + i] = x.get(i, j);
-            }
-        }
-        // One sort per feature for the whole forest (ties by row, so positions are unique).
-        let mut rank = vec![0u32; n * p];
-        let mut row_at = vec![0u32; n * p];
-        let mut sorted = vec![0.0f64; n * p];
-        for j in 0..p {
-            let col = &xt[j * n..(j + 1) * n];
-            let mut idx: Vec<u32> = (0..n as u32).collect();
-            idx.sort_by(|&a, &b| col[a as usize].total_cmp(&col[b as usize]).then(a.cmp(&b)));
-            for (pos, &r) in idx.iter().enumerate() {
-                rank[j * n + r as usize] = pos as u32;
-                row_at[j * n + pos] = r;
-                sorted[j * n + pos] = col[r as usize];
-            }
-        }
-        let fitted: Vec<(Tree, Vec<f64>)> = (0..params.n_trees)
-            .into_par_iter()
-            .map(|t| {
-                fit_tree(
-                    &xt, &rank, &row_at, &sorted, n, p, y, n_classes, &class_w, params, mf, t,
-                )
-            })
-            .collect();
+        let fitted = if n <= 1 << 16 {
+            fit_trees(
+                &Presorted::<u16>::new(x),
+                p,
+                y,
+                n_classes,
+                &class_w,
+                params,
+                mf,
+            )
+        } else {
+            fit_trees(
+                &Presorted::<u32>::new(x),
+                p,
+                y,
+                n_classes,
+                &class_w,
+                params,
+                mf,
+            )
+        };
         let mut importances = vec![0.0; x.cols];
         let mut trees = Vec::with_capacity(fitted.len());
         for (tree, imp) in fitted {

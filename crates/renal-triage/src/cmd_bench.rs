@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
@@ -47,6 +47,10 @@ pub enum Which {
         data: Option<PathBuf>,
         #[arg(long)]
         experiment: Option<PathBuf>,
+        /// Also run the same reproduction in Python (scripts/bench_sklearn_reproduce.py:
+        /// nibabel, scikit-image, scikit-learn; one thread) in the same run, from the same cases.
+        #[arg(long)]
+        sklearn: bool,
     },
     /// Cold start: `renal-triage predict` for one case as a fresh process, repeated.
     Predict {
@@ -83,7 +87,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             sklearn,
         } => cv(rows, cols, trees, sklearn),
         Which::Delong { n } => delong(n),
-        Which::Reproduce { data, experiment } => reproduce(data, experiment),
+        Which::Reproduce {
+            data,
+            experiment,
+            sklearn,
+        } => reproduce(data, experiment, sklearn),
         Which::Predict {
             model,
             mask,
@@ -222,34 +230,50 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
             text.push_str(&format!("{},{}\n", y[i], row.join(",")));
         }
         std::fs::write(&csv_path, text)?;
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scripts/bench_sklearn_cv.py");
-        let out = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&csv_path)
-            .arg(trees.to_string())
-            .output()?;
+        let sk = run_script(
+            "bench_sklearn_cv.py",
+            &[csv_path.as_os_str(), trees.to_string().as_ref()],
+        );
         let _ = std::fs::remove_dir_all(&dir);
-        if out.status.success() {
-            let sk: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-            if let Some(skt) = sk["seconds"].as_f64() {
-                report["sklearn_s"] = json!(skt);
-                report["sklearn_threads"] = sk["n_jobs"].clone();
-                report["speedup_vs_sklearn"] = json!(skt / ours);
-                report["sklearn_auc"] = sk["aggressive_vs_rest_auc"].clone();
+        match sk {
+            Ok(sk) => {
+                if let Some(skt) = sk["seconds"].as_f64() {
+                    report["sklearn_s"] = json!(skt);
+                    report["sklearn_threads"] = sk["n_jobs"].clone();
+                    report["speedup_vs_sklearn"] = json!(skt / ours);
+                    report["sklearn_auc"] = sk["aggressive_vs_rest_auc"].clone();
+                }
             }
-        } else {
-            report["sklearn"] = json!(format!(
-                "not run: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ));
+            Err(why) => report["sklearn"] = json!(format!("not run: {why}")),
         }
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one of the optional Python comparison scripts (`scripts/NAME`) and parses the JSON it
+/// prints; the error is the script's last stderr line (e.g. a missing module).
+fn run_script(
+    name: &str,
+    args: &[&std::ffi::OsStr],
+) -> std::result::Result<serde_json::Value, String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name);
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{name} printed no JSON: {e}"))
 }
 
 fn delong(n: usize) -> Result<ExitCode> {
@@ -286,7 +310,11 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn reproduce(data: Option<PathBuf>, experiment: Option<PathBuf>) -> Result<ExitCode> {
+fn reproduce(
+    data: Option<PathBuf>,
+    experiment: Option<PathBuf>,
+    sklearn: bool,
+) -> Result<ExitCode> {
     let out = std::env::temp_dir().join(format!("renal-bench-reproduce-{}", std::process::id()));
     let args = crate::cmd_reproduce::ReproduceArgs {
         data,
@@ -302,7 +330,7 @@ fn reproduce(data: Option<PathBuf>, experiment: Option<PathBuf>) -> Result<ExitC
     let o = crate::cmd_reproduce::reproduce(&args)?;
     let total = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&out);
-    let report = json!({
+    let mut report = json!({
         "bench": "reproduce",
         "cases": o.prepared.cohort.cases.len(),
         "models_run": o.runs.len(),
@@ -311,10 +339,88 @@ fn reproduce(data: Option<PathBuf>, experiment: Option<PathBuf>) -> Result<ExitC
         "total_s": total,
         "stages_s": o.timings,
         "peak_memory_mib": peak_memory_mib(),
-        "goal": "under 2048 MiB peak; at least 20x faster than an equivalent scikit-learn pipeline (not run here)",
+        "goal": "under 2048 MiB peak; at least 20x faster than an equivalent scikit-learn pipeline",
     });
+    if sklearn {
+        let dir = std::env::temp_dir().join(format!("renal-bench-sk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let table = dir.join("cohort.csv");
+        write_python_cohort(&o, &table)?;
+        let sk = run_script(
+            "bench_sklearn_reproduce.py",
+            &[
+                table.as_os_str(),
+                dir.join("out").as_os_str(),
+                o.exp.rf.trees.to_string().as_ref(),
+            ],
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        match sk {
+            Ok(sk) => {
+                if let Some(skt) = sk["total_s"].as_f64() {
+                    report["sklearn_total_s"] = json!(skt);
+                    report["speedup_vs_sklearn"] = json!(skt / total);
+                }
+                report["sklearn"] = sk;
+            }
+            Err(why) => report["sklearn"] = json!(format!("not run: {why}")),
+        }
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cohort `reproduce` modelled, for the Python comparison: case id, class, label map,
+/// annotator masks, and the clinical values (empty when missing). Sizes are not passed: the
+/// script measures the masks itself.
+fn write_python_cohort(o: &crate::cmd_reproduce::Outcome, path: &std::path::Path) -> Result<()> {
+    let spec = crate::features::FeatureSpec {
+        clinical: o.prepared.clinical.clone(),
+        size: false,
+        extra_prefix: None,
+    };
+    let t = crate::features::build(&o.prepared.cohort, &o.prepared.meas, &spec)?;
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header = vec![
+        "case_id".to_string(),
+        "y".into(),
+        "mask".into(),
+        "annotations".into(),
+    ];
+    header.extend(t.x.names.iter().cloned());
+    w.write_record(&header)?;
+    for (i, id) in t.case_ids.iter().enumerate() {
+        let case = o
+            .prepared
+            .cohort
+            .cases
+            .iter()
+            .find(|c| &c.id == id)
+            .context("case of the feature table not in the cohort")?;
+        let mask = case.images.mask.as_ref().context("case without a mask")?;
+        let ann: Vec<String> = case
+            .images
+            .annotations
+            .iter()
+            .map(|a| format!("{}:{}:{}", a.instance, a.annotator, a.path.display()))
+            .collect();
+        let mut rec = vec![
+            id.clone(),
+            t.y[i].to_string(),
+            mask.display().to_string(),
+            ann.join(";"),
+        ];
+        rec.extend(t.x.row(i).iter().map(|v| {
+            if v.is_nan() {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        }));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn cold_start(model: &std::path::Path, mask: &std::path::Path, repeats: usize) -> Result<ExitCode> {
