@@ -4,7 +4,9 @@
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
 //! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
 //! - [`shape`], [`mesh`], [`hull`]: pyradiomics-compatible shape features and exact diameters;
-//! - [`measure`]: per-case tumor and kidney measurements from a label map.
+//! - [`measure`]: per-case tumor and kidney measurements from a label map;
+//! - [`preprocess`]: resampling, HU window, centroid slices and channel stacking (the study's image input);
+//! - [`phantom`]: synthetic multi-phase CT around a label map, for tests and benchmarks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
@@ -13,6 +15,8 @@ pub mod mask;
 pub mod measure;
 pub mod mesh;
 pub mod nifti;
+pub mod phantom;
+pub mod preprocess;
 pub mod shape;
 pub mod volume;
 
@@ -20,5 +24,7 @@ pub use error::{ImagingError, Result};
 pub use mask::{components_26, BinaryMask};
 pub use measure::{measure_segmentation, CaseMeasurements, LabelScheme, TumorComponent};
 pub use nifti::{read_labels, read_scalar, write_nifti, WriteOptions};
+pub use phantom::{PhantomConfig, Phase};
+pub use preprocess::{case_image, label_channels, CaseImage, Interpolation, Preprocess, Window};
 pub use shape::{shape_features, ShapeFeatures};
 pub use volume::{Geometry, LabelVolume, Volume};

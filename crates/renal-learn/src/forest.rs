@@ -824,7 +824,9 @@ impl RandomForest {
                     o[c] += t.values[v + c];
                 }
             }
-            o.iter_mut().for_each(|v| *v /= self.trees.len() as f64);
+            // Each tree's leaf fractions sum to 1; the mean can exceed 1 by an ulp: clamp.
+            o.iter_mut()
+                .for_each(|v| *v = (*v / self.trees.len() as f64).min(1.0));
         }
         Ok(Matrix::new(
             x.rows,

@@ -259,8 +259,8 @@ pub fn calibration(y: &[bool], prob: &[f64], n_bins: usize) -> Result<Calibratio
     }
     check_finite("calibration", prob)?;
     if let Some(index) = prob.iter().position(|p| !(0.0..=1.0).contains(p)) {
-        return Err(StatsError::NonFinite {
-            what: "calibration probability outside [0, 1]",
+        return Err(StatsError::NotProbability {
+            what: "calibration",
             index,
             value: prob[index],
         });
@@ -373,6 +373,10 @@ mod tests {
         assert!(matches!(
             roc_auc(&[true, false], &[0.1, f64::NAN]),
             Err(StatsError::NonFinite { .. })
+        ));
+        assert!(matches!(
+            calibration(&[true, false], &[0.5, 1.0 + f64::EPSILON], 10),
+            Err(StatsError::NotProbability { index: 1, .. })
         ));
     }
 }

@@ -20,6 +20,12 @@ pub enum StatsError {
         index: usize,
         value: f64,
     },
+    #[error("{what}: value {value} at index {index} is not a probability (outside [0, 1])")]
+    NotProbability {
+        what: &'static str,
+        index: usize,
+        value: f64,
+    },
     #[error("{what}: row {row} has {got} ratings, expected {expected}")]
     Ragged {
         what: &'static str,
