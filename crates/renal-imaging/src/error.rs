@@ -47,6 +47,8 @@ pub enum ImagingError {
     GeometryMismatch { what: String, detail: String },
     #[error("{what}: the mask has no voxels with label {label}")]
     EmptyMask { what: String, label: u8 },
+    #[error("{path}: {detail}")]
+    Dicom { path: PathBuf, detail: String },
     #[error("{what}: {detail}")]
     InvalidGeometry { what: String, detail: String },
 }

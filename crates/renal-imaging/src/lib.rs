@@ -1,5 +1,6 @@
 //! Medical volumes and tumor measurements for renal-triage.
 //!
+//! - [`dicom`]: CT series from uncompressed DICOM (reader, writer, series assembly);
 //! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
 //! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
@@ -9,6 +10,7 @@
 //! - [`phantom`]: synthetic multi-phase CT around a label map, for tests and benchmarks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dicom;
 pub mod error;
 pub mod hull;
 pub mod mask;

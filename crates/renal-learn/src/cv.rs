@@ -18,7 +18,7 @@ use crate::pipeline::{Pipeline, PipelineParams};
 
 /// A binary question on the class probabilities: positive classes, and the classes included
 /// (cases of other classes are left out of that task). Score = sum of the positive classes'
-/// probabilities.
+/// probabilities, clamped to [0, 1].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BinaryTask {
     pub name: String,
@@ -28,7 +28,12 @@ pub struct BinaryTask {
 
 impl BinaryTask {
     pub fn score(&self, proba: &[f64]) -> f64 {
-        self.positive.iter().map(|&c| proba[c]).sum()
+        // The sum of probabilities can exceed 1 by an ulp (e.g. 0.7 + 0.3000000000000001).
+        self.positive
+            .iter()
+            .map(|&c| proba[c])
+            .sum::<f64>()
+            .clamp(0.0, 1.0)
     }
 
     /// (targets, scores) for the rows whose class is included.
@@ -439,6 +444,20 @@ mod tests {
         }
         assert_eq!(f, stratified_kfold(&y, 5, 3).unwrap());
         assert_ne!(f, stratified_kfold(&y, 5, 4).unwrap());
+    }
+
+    #[test]
+    fn task_score_is_a_probability_even_when_the_sum_rounds_above_one() {
+        let t = BinaryTask {
+            name: "malignant".into(),
+            positive: vec![1, 2],
+            included: vec![0, 1, 2],
+        };
+        // Two class probabilities of a normalised vector whose f64 sum is 1.0000000000000002.
+        let (a, b) = (0.2045308641506939, 0.7954691358493062);
+        assert!(a + b > 1.0);
+        assert_eq!(t.score(&[0.0, a, b]), 1.0);
+        assert_eq!(t.score(&[0.5, 0.25, 0.25]), 0.5);
     }
 
     #[test]

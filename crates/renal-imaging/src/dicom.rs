@@ -1,0 +1,644 @@
+//! CT series from DICOM: a small Part 10 reader and writer for the uncompressed little-endian
+//! transfer syntaxes (implicit and explicit VR), and the series assembly (slice order, spacing,
+//! orientation, rescale to HU).
+//!
+//! # Geometry
+//! DICOM positions are in patient LPS millimetres; volumes here are NIfTI RAS+ (x and y negated).
+//! Voxel `(i, j, k)` is column `i`, row `j` of the `k`-th slice in the order of the slices'
+//! positions projected on the normal `row_cosines x column_cosines`; the affine's third column is
+//! the mean step between consecutive positions, which must be even (a missing slice is an error,
+//! not a silently stretched volume).
+//!
+//! Compressed (encapsulated) transfer syntaxes and big-endian files are refused with an error
+//! naming the file and the transfer syntax.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{ImagingError, Result};
+use crate::volume::{Geometry, Volume};
+
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
+
+type Tag = (u16, u16);
+const SERIES_UID: Tag = (0x0020, 0x000E);
+const POSITION: Tag = (0x0020, 0x0032);
+const ORIENTATION: Tag = (0x0020, 0x0037);
+const ROWS: Tag = (0x0028, 0x0010);
+const COLUMNS: Tag = (0x0028, 0x0011);
+const PIXEL_SPACING: Tag = (0x0028, 0x0030);
+const SAMPLES: Tag = (0x0028, 0x0002);
+const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
+const PIXEL_REPRESENTATION: Tag = (0x0028, 0x0103);
+const INTERCEPT: Tag = (0x0028, 0x1052);
+const SLOPE: Tag = (0x0028, 0x1053);
+const PIXEL_DATA: Tag = (0x7FE0, 0x0010);
+const WANTED: [Tag; 12] = [
+    SERIES_UID,
+    POSITION,
+    ORIENTATION,
+    ROWS,
+    COLUMNS,
+    PIXEL_SPACING,
+    SAMPLES,
+    BITS_ALLOCATED,
+    PIXEL_REPRESENTATION,
+    INTERCEPT,
+    SLOPE,
+    PIXEL_DATA,
+];
+
+fn err(path: &Path, detail: impl Into<String>) -> ImagingError {
+    ImagingError::Dicom {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        if self.pos + n > self.b.len() {
+            return Err(err(
+                self.path,
+                format!("truncated: {n} bytes needed at offset {}", self.pos),
+            ));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16> {
+        let s = self.take(2)?;
+        Ok(u16::from_le_bytes([s[0], s[1]]))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let s = self.take(4)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn done(&self) -> bool {
+        self.pos >= self.b.len()
+    }
+}
+
+/// VRs whose explicit-VR header has two reserved bytes and a 4-byte length.
+fn long_vr(vr: &[u8]) -> bool {
+    matches!(
+        vr,
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
+    )
+}
+
+/// Reads one element header: tag, VR (if explicit) and length.
+fn header(r: &mut Reader, explicit: bool) -> Result<(Tag, Option<[u8; 2]>, u32)> {
+    let tag = (r.u16()?, r.u16()?);
+    // Item and delimitation tags never carry a VR.
+    if tag.0 == 0xFFFE || !explicit {
+        return Ok((tag, None, r.u32()?));
+    }
+    let v = r.take(2)?;
+    let vr = [v[0], v[1]];
+    let len = if long_vr(&vr) {
+        r.take(2)?;
+        r.u32()?
+    } else {
+        r.u16()? as u32
+    };
+    Ok((tag, Some(vr), len))
+}
+
+/// Skips the content of an undefined-length element (a sequence or encapsulated pixel data).
+fn skip_undefined(r: &mut Reader, explicit: bool) -> Result<()> {
+    loop {
+        let (tag, _, len) = header(r, explicit)?;
+        match tag {
+            (0xFFFE, 0xE0DD) => return Ok(()), // sequence delimiter
+            (0xFFFE, 0xE000) if len == u32::MAX => {
+                // Item of undefined length: elements until the item delimiter.
+                loop {
+                    let (t, _, l) = header(r, explicit)?;
+                    if t == (0xFFFE, 0xE00D) {
+                        break;
+                    }
+                    if l == u32::MAX {
+                        skip_undefined(r, explicit)?;
+                    } else {
+                        r.take(l as usize)?;
+                    }
+                }
+            }
+            _ => {
+                r.take(len as usize)?;
+            }
+        }
+    }
+}
+
+/// The elements of `wanted` found at the top level of a data set.
+fn read_elements(r: &mut Reader, explicit: bool) -> Result<BTreeMap<Tag, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    while !r.done() {
+        let (tag, _, len) = header(r, explicit)?;
+        if len == u32::MAX {
+            if tag == PIXEL_DATA {
+                return Err(err(
+                    r.path,
+                    "encapsulated (compressed) pixel data is not supported",
+                ));
+            }
+            skip_undefined(r, explicit)?;
+            continue;
+        }
+        let v = r.take(len as usize)?;
+        if WANTED.contains(&tag) {
+            out.insert(tag, v.to_vec());
+        }
+    }
+    Ok(out)
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v)
+        .trim_end_matches(['\0', ' '])
+        .trim()
+        .to_string()
+}
+
+/// One slice of a CT series, with its pixels in HU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DicomSlice {
+    pub path: PathBuf,
+    pub series_uid: String,
+    /// Image Position (Patient), LPS mm.
+    pub position: [f64; 3],
+    /// Image Orientation (Patient): row direction cosines, then column direction cosines.
+    pub orientation: [f64; 6],
+    /// Row spacing (between rows), column spacing (between columns), mm.
+    pub pixel_spacing: [f64; 2],
+    pub rows: usize,
+    pub columns: usize,
+    /// HU, row-major (`row * columns + column`).
+    pub hu: Vec<f32>,
+}
+
+/// Reads one Part 10 file.
+pub fn read_slice(path: &Path) -> Result<DicomSlice> {
+    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if b.len() < 132 || &b[128..132] != b"DICM" {
+        return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
+    }
+    let mut r = Reader {
+        b: &b,
+        pos: 132,
+        path,
+    };
+    // File meta group: always explicit VR little endian.
+    let mut ts = None;
+    while r.pos + 4 <= b.len() && u16::from_le_bytes([b[r.pos], b[r.pos + 1]]) == 0x0002 {
+        let (tag, _, len) = header(&mut r, true)?;
+        let v = r.take(len as usize)?;
+        if tag == (0x0002, 0x0010) {
+            ts = Some(text(v));
+        }
+    }
+    let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
+    let explicit = match ts.as_str() {
+        EXPLICIT_LE => true,
+        IMPLICIT_LE => false,
+        other => {
+            return Err(err(
+                path,
+                format!("unreadable transfer syntax {other} (only uncompressed little endian: {IMPLICIT_LE}, {EXPLICIT_LE})"),
+            ))
+        }
+    };
+    let e = read_elements(&mut r, explicit)?;
+    let get = |t: Tag, name: &str| {
+        e.get(&t).ok_or_else(|| {
+            err(
+                path,
+                format!("missing element {name} ({:04X},{:04X})", t.0, t.1),
+            )
+        })
+    };
+    let us = |t: Tag, name: &str| -> Result<usize> {
+        let v = get(t, name)?;
+        if v.len() < 2 {
+            return Err(err(path, format!("{name}: value too short")));
+        }
+        Ok(u16::from_le_bytes([v[0], v[1]]) as usize)
+    };
+    let ds = |t: Tag, name: &str, n: usize| -> Result<Vec<f64>> {
+        let s = text(get(t, name)?);
+        let v: Vec<f64> = s
+            .split('\\')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| err(path, format!("{name}: `{s}` is not {n} numbers")))?;
+        if v.len() != n || v.iter().any(|x| !x.is_finite()) {
+            return Err(err(
+                path,
+                format!("{name}: `{s}` is not {n} finite numbers"),
+            ));
+        }
+        Ok(v)
+    };
+    let rows = us(ROWS, "Rows")?;
+    let columns = us(COLUMNS, "Columns")?;
+    let samples = e
+        .get(&SAMPLES)
+        .map(|_| us(SAMPLES, "SamplesPerPixel"))
+        .transpose()?;
+    if samples.unwrap_or(1) != 1 {
+        return Err(err(
+            path,
+            "only single-sample (grayscale) images are supported",
+        ));
+    }
+    let bits = us(BITS_ALLOCATED, "BitsAllocated")?;
+    let signed = us(PIXEL_REPRESENTATION, "PixelRepresentation")? == 1;
+    let slope = if e.contains_key(&SLOPE) {
+        ds(SLOPE, "RescaleSlope", 1)?[0]
+    } else {
+        1.0
+    };
+    let intercept = if e.contains_key(&INTERCEPT) {
+        ds(INTERCEPT, "RescaleIntercept", 1)?[0]
+    } else {
+        0.0
+    };
+    if slope == 0.0 {
+        return Err(err(path, "RescaleSlope is 0"));
+    }
+    let px = get(PIXEL_DATA, "PixelData")?;
+    let n = rows * columns;
+    let bytes = bits / 8;
+    if !(bits == 8 || bits == 16) || px.len() < n * bytes {
+        return Err(err(
+            path,
+            format!(
+                "pixel data: {} bytes for {rows}x{columns} at {bits} bits",
+                px.len()
+            ),
+        ));
+    }
+    let hu: Vec<f32> = (0..n)
+        .map(|i| {
+            let raw = match (bits, signed) {
+                (8, false) => px[i] as f64,
+                (8, true) => px[i] as i8 as f64,
+                (_, false) => u16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
+                (_, true) => i16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
+            };
+            (raw * slope + intercept) as f32
+        })
+        .collect();
+    let p = ds(POSITION, "ImagePositionPatient", 3)?;
+    let o = ds(ORIENTATION, "ImageOrientationPatient", 6)?;
+    let s = ds(PIXEL_SPACING, "PixelSpacing", 2)?;
+    Ok(DicomSlice {
+        path: path.to_path_buf(),
+        series_uid: text(get(SERIES_UID, "SeriesInstanceUID")?),
+        position: [p[0], p[1], p[2]],
+        orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
+        pixel_spacing: [s[0], s[1]],
+        rows,
+        columns,
+        hu,
+    })
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Reads every file of a folder as one CT series (files that are not DICOM are an error too:
+/// a series folder should hold the series only).
+pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ImagingError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(err(dir, "no DICOM file in the folder"));
+    }
+    let slices = files
+        .iter()
+        .map(|f| read_slice(f))
+        .collect::<Result<Vec<_>>>()?;
+    assemble(dir, slices)
+}
+
+/// Sorts slices along the normal, checks they form one even grid and builds the volume.
+pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> {
+    let first = slices.first().ok_or_else(|| err(dir, "no slice"))?.clone();
+    let mut uids: Vec<&str> = slices.iter().map(|s| s.series_uid.as_str()).collect();
+    uids.sort();
+    uids.dedup();
+    if uids.len() > 1 {
+        return Err(err(
+            dir,
+            format!(
+                "the folder mixes {} series: {}",
+                uids.len(),
+                uids.join(", ")
+            ),
+        ));
+    }
+    for s in &slices {
+        if s.rows != first.rows
+            || s.columns != first.columns
+            || s.orientation
+                .iter()
+                .zip(&first.orientation)
+                .any(|(a, b)| (a - b).abs() > 1e-4)
+            || (s.pixel_spacing[0] - first.pixel_spacing[0]).abs() > 1e-4
+            || (s.pixel_spacing[1] - first.pixel_spacing[1]).abs() > 1e-4
+        {
+            return Err(err(
+                &s.path,
+                "size, orientation or pixel spacing differs from the series' first slice",
+            ));
+        }
+    }
+    let o = first.orientation;
+    let (row_dir, col_dir) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+    let normal = cross(row_dir, col_dir);
+    if (dot(normal, normal) - 1.0).abs() > 1e-3 {
+        return Err(err(
+            &first.path,
+            "ImageOrientationPatient is not orthonormal",
+        ));
+    }
+    slices.sort_by(|a, b| dot(a.position, normal).total_cmp(&dot(b.position, normal)));
+    let n = slices.len();
+    let proj: Vec<f64> = slices.iter().map(|s| dot(s.position, normal)).collect();
+    let step = if n > 1 {
+        (proj[n - 1] - proj[0]) / (n - 1) as f64
+    } else {
+        1.0
+    };
+    for w in 1..n {
+        let d = proj[w] - proj[w - 1];
+        if d.abs() < 1e-6 {
+            return Err(err(
+                &slices[w].path,
+                format!("same slice position as {}", slices[w - 1].path.display()),
+            ));
+        }
+        if (d - step).abs() > 0.01 * step.abs().max(0.1) + 1e-3 {
+            return Err(err(
+                &slices[w].path,
+                format!(
+                    "uneven slice spacing: {d:.3} mm after {}, the series averages {step:.3} mm (a missing slice?)",
+                    slices[w - 1].path.display()
+                ),
+            ));
+        }
+    }
+    // LPS -> RAS: negate x and y.
+    let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
+    let (dr, dc) = (first.pixel_spacing[0], first.pixel_spacing[1]);
+    let c0 = ras(row_dir); // increasing column index moves along the row direction
+    let c1 = ras(col_dir);
+    let s0 = slices[0].position;
+    let c2 = if n > 1 {
+        let last = slices[n - 1].position;
+        ras([
+            (last[0] - s0[0]) / (n - 1) as f64,
+            (last[1] - s0[1]) / (n - 1) as f64,
+            (last[2] - s0[2]) / (n - 1) as f64,
+        ])
+    } else {
+        ras(normal)
+    };
+    let t = ras(s0);
+    let affine = [
+        [c0[0] * dc, c1[0] * dr, c2[0], t[0]],
+        [c0[1] * dc, c1[1] * dr, c2[1], t[1]],
+        [c0[2] * dc, c1[2] * dr, c2[2], t[2]],
+    ];
+    let geometry = Geometry {
+        dims: [first.columns, first.rows, n],
+        affine,
+    };
+    let mut data = Vec::with_capacity(geometry.len());
+    for s in &slices {
+        data.extend_from_slice(&s.hu);
+    }
+    Volume::new(geometry, data)
+}
+
+// ------------------------------------------------------------------------------------ writing
+
+fn push_element(out: &mut Vec<u8>, tag: Tag, vr: &[u8; 2], value: &[u8]) {
+    let mut v = value.to_vec();
+    if v.len() % 2 == 1 {
+        v.push(if vr == b"UI" || vr == b"OB" { 0 } else { b' ' });
+    }
+    out.extend_from_slice(&tag.0.to_le_bytes());
+    out.extend_from_slice(&tag.1.to_le_bytes());
+    out.extend_from_slice(vr);
+    if long_vr(vr) {
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(v.len() as u16).to_le_bytes());
+    }
+    out.extend_from_slice(&v);
+}
+
+fn ds_text(v: &[f64]) -> Vec<u8> {
+    v.iter()
+        .map(|x| {
+            // DS values are at most 16 characters.
+            let s = format!("{x:.6}");
+            let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+            if s.len() > 16 {
+                format!("{x:.3e}")
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\\")
+        .into_bytes()
+}
+
+/// What [`write_series`] puts in the files besides the pixels.
+#[derive(Debug, Clone)]
+pub struct SeriesInfo {
+    pub patient_id: String,
+    pub study_uid: String,
+    pub series_uid: String,
+    /// Stored value = round((HU - intercept) / slope), as unsigned 16-bit.
+    pub rescale_intercept: f64,
+    pub rescale_slope: f64,
+    /// Write implicit VR little endian instead of explicit.
+    pub implicit: bool,
+}
+
+/// Writes a volume as a CT series (one file per slice along axis 2, named by a scrambled
+/// instance order so that readers must sort by position). Axes 0 and 1 must be orthogonal.
+pub fn write_series(dir: &Path, vol: &Volume<f32>, info: &SeriesInfo) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| ImagingError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let g = &vol.geometry;
+    let sp = g.spacing_mm();
+    let lps = |v: [f64; 3]| [-v[0], -v[1], v[2]];
+    let col = |c: usize| [g.affine[0][c], g.affine[1][c], g.affine[2][c]];
+    let unit = |v: [f64; 3], s: f64| [v[0] / s, v[1] / s, v[2] / s];
+    let row_dir = lps(unit(col(0), sp[0]));
+    let col_dir = lps(unit(col(1), sp[1]));
+    let [nx, ny, nz] = g.dims;
+    let mut paths = Vec::new();
+    for k in 0..nz {
+        let pos = lps(g.world([0.0, 0.0, k as f64]));
+        let mut ds = Vec::new();
+        let sop = format!("{}.{}", info.series_uid, k + 1);
+        let e = |out: &mut Vec<u8>, t: Tag, vr: &[u8; 2], v: &[u8]| {
+            if info.implicit {
+                let mut v = v.to_vec();
+                if v.len() % 2 == 1 {
+                    v.push(if vr == b"UI" { 0 } else { b' ' });
+                }
+                out.extend_from_slice(&t.0.to_le_bytes());
+                out.extend_from_slice(&t.1.to_le_bytes());
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(&v);
+            } else {
+                push_element(out, t, vr, v);
+            }
+        };
+        e(
+            &mut ds,
+            (0x0008, 0x0016),
+            b"UI",
+            CT_IMAGE_STORAGE.as_bytes(),
+        );
+        e(&mut ds, (0x0008, 0x0018), b"UI", sop.as_bytes());
+        e(&mut ds, (0x0008, 0x0060), b"CS", b"CT");
+        e(&mut ds, (0x0010, 0x0020), b"LO", info.patient_id.as_bytes());
+        e(&mut ds, (0x0020, 0x000D), b"UI", info.study_uid.as_bytes());
+        e(&mut ds, SERIES_UID, b"UI", info.series_uid.as_bytes());
+        e(
+            &mut ds,
+            (0x0020, 0x0013),
+            b"IS",
+            (k + 1).to_string().as_bytes(),
+        );
+        e(&mut ds, POSITION, b"DS", &ds_text(&pos));
+        e(
+            &mut ds,
+            ORIENTATION,
+            b"DS",
+            &ds_text(&[
+                row_dir[0], row_dir[1], row_dir[2], col_dir[0], col_dir[1], col_dir[2],
+            ]),
+        );
+        e(&mut ds, SAMPLES, b"US", &1u16.to_le_bytes());
+        e(&mut ds, (0x0028, 0x0004), b"CS", b"MONOCHROME2");
+        e(&mut ds, ROWS, b"US", &(ny as u16).to_le_bytes());
+        e(&mut ds, COLUMNS, b"US", &(nx as u16).to_le_bytes());
+        e(&mut ds, PIXEL_SPACING, b"DS", &ds_text(&[sp[1], sp[0]]));
+        e(&mut ds, BITS_ALLOCATED, b"US", &16u16.to_le_bytes());
+        e(&mut ds, (0x0028, 0x0101), b"US", &16u16.to_le_bytes());
+        e(&mut ds, (0x0028, 0x0102), b"US", &15u16.to_le_bytes());
+        e(&mut ds, PIXEL_REPRESENTATION, b"US", &0u16.to_le_bytes());
+        e(
+            &mut ds,
+            INTERCEPT,
+            b"DS",
+            &ds_text(&[info.rescale_intercept]),
+        );
+        e(&mut ds, SLOPE, b"DS", &ds_text(&[info.rescale_slope]));
+        let mut px = Vec::with_capacity(nx * ny * 2);
+        for j in 0..ny {
+            for i in 0..nx {
+                let hu = vol.get(i, j, k) as f64;
+                let stored = ((hu - info.rescale_intercept) / info.rescale_slope)
+                    .round()
+                    .clamp(0.0, u16::MAX as f64) as u16;
+                px.extend_from_slice(&stored.to_le_bytes());
+            }
+        }
+        e(&mut ds, PIXEL_DATA, b"OW", &px);
+        let ts = if info.implicit {
+            IMPLICIT_LE
+        } else {
+            EXPLICIT_LE
+        };
+        let mut meta = Vec::new();
+        push_element(&mut meta, (0x0002, 0x0001), b"OB", &[0, 1]);
+        push_element(
+            &mut meta,
+            (0x0002, 0x0002),
+            b"UI",
+            CT_IMAGE_STORAGE.as_bytes(),
+        );
+        push_element(&mut meta, (0x0002, 0x0003), b"UI", sop.as_bytes());
+        push_element(&mut meta, (0x0002, 0x0010), b"UI", ts.as_bytes());
+        push_element(
+            &mut meta,
+            (0x0002, 0x0012),
+            b"UI",
+            b"1.2.826.0.1.3680043.10.1",
+        );
+        let mut file = vec![0u8; 128];
+        file.extend_from_slice(b"DICM");
+        push_element(
+            &mut file,
+            (0x0002, 0x0000),
+            b"UL",
+            &(meta.len() as u32).to_le_bytes(),
+        );
+        file.extend_from_slice(&meta);
+        file.extend_from_slice(&ds);
+        // Scrambled names: the slice order must come from the positions.
+        let name = format!("IM{:05}.dcm", (k * 7919 + 13) % 100_003);
+        let path = dir.join(name);
+        std::fs::write(&path, &file).map_err(|source| ImagingError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
