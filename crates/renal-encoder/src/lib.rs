@@ -1,0 +1,73 @@
+//! SimCLR self-supervised encoder of the study's image input (Chen et al. 2020, "A simple
+//! framework for contrastive learning of visual representations"): a ResNet-18 with `C` input
+//! channels and a 512-d output, a projection head, the NT-Xent loss, and CT-aware augmentations.
+//! The only crate on the deep-learning library (libtorch through `tch`).
+//!
+//! - [`config`]: the `paper` and `default` configurations (JSON on disk beside the weights);
+//! - [`resnet`]: ResNet-18 (He et al. 2016) for any number of input channels;
+//! - [`augment`]: random resized crop and scale, rotation, flips, Gaussian blur, intensity jitter
+//!   on CT channels, phase dropout; all drawn from a seeded generator;
+//! - [`simclr`]: training (Adam written out so that its moments are checkpointed: resume is exact),
+//!   checkpoints, loss curve, and embedding.
+//!
+//! Numerics are defined by the configuration, not the machine: libtorch's intra-op thread count
+//! is set from the configuration (`threads`), so the same inputs and seed give the same weights
+//! and embeddings on CPU whatever the rest of the program uses.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod augment;
+pub mod config;
+pub mod resnet;
+pub mod simclr;
+
+pub use config::EncoderConfig;
+pub use simclr::{bench_step, embed, train, Dataset, Encoder, TrainReport};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the encoder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncoderError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {detail}")]
+    Format { path: PathBuf, detail: String },
+    #[error("encoder input: {0}")]
+    Input(String),
+    #[error("encoder configuration: {0}")]
+    Config(String),
+    #[error("device `{0}` is not available")]
+    Device(String),
+}
+
+pub type Result<T, E = EncoderError> = std::result::Result<T, E>;
+
+/// Parses `cpu`, `cuda` or `cuda:N`.
+pub fn device(name: &str) -> Result<tch::Device> {
+    match name {
+        "cpu" => Ok(tch::Device::Cpu),
+        "cuda" | "gpu" => {
+            if tch::Cuda::is_available() {
+                Ok(tch::Device::Cuda(0))
+            } else {
+                Err(EncoderError::Device(name.into()))
+            }
+        }
+        other => match other
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) if tch::Cuda::is_available() && (n as i64) < tch::Cuda::device_count() => {
+                Ok(tch::Device::Cuda(n))
+            }
+            _ => Err(EncoderError::Device(other.into())),
+        },
+    }
+}
