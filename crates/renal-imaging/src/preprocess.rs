@@ -254,29 +254,6 @@ pub fn in_plane(axial: usize) -> (usize, usize) {
     }
 }
 
-/// A `size` x `size` crop of the slice at `pos` (row-major, `fill` outside the volume).
-pub fn crop_slice(vol: &Volume<f32>, pos: &SlicePosition, size: usize, fill: f32) -> Vec<f32> {
-    let (u, v) = in_plane(pos.axial_axis);
-    let d = vol.geometry.dims;
-    let cu = pos.centroid_voxel[u].round() as isize - (size / 2) as isize;
-    let cv = pos.centroid_voxel[v].round() as isize - (size / 2) as isize;
-    let mut out = vec![fill; size * size];
-    for r in 0..size {
-        for c in 0..size {
-            let (pu, pv) = (cu + c as isize, cv + r as isize);
-            if pu < 0 || pv < 0 || pu >= d[u] as isize || pv >= d[v] as isize {
-                continue;
-            }
-            let mut ijk = [0usize; 3];
-            ijk[pos.axial_axis] = pos.slice;
-            ijk[u] = pu as usize;
-            ijk[v] = pv as usize;
-            out[r * size + c] = vol.get(ijk[0], ijk[1], ijk[2]);
-        }
-    }
-    out
-}
-
 /// Clips to the window and maps to `[0, 1]` (no window: the values' own min-max).
 pub fn normalise(values: &mut [f32], window: Option<Window>) {
     let (lo, hi) = match window {
@@ -340,15 +317,14 @@ impl Default for Preprocess {
     }
 }
 
-/// Checks one CT phase against the mask and brings it onto the mask's grid: the same grid is
-/// used as is; another grid is resampled, provided it is 3D and covers the whole tumor.
-pub fn phase_on_mask_grid(
-    phase: Volume<f32>,
+/// Checks that a CT phase is 3D and that its field of view covers every tumor voxel of the mask
+/// (phases on the mask's own grid pass trivially).
+pub fn check_phase(
+    phase: &Volume<f32>,
     mask: &LabelVolume,
     tumor: &[u8],
-    interp: Interpolation,
     what: &str,
-) -> Result<Volume<f32>> {
+) -> Result<()> {
     if phase.geometry.dims.iter().filter(|&&n| n > 1).count() < 3 {
         return Err(ImagingError::InvalidGeometry {
             what: what.into(),
@@ -363,9 +339,8 @@ pub fn phase_on_mask_grid(
         .check_same_grid(&phase.geometry, what, 1e-3)
         .is_ok()
     {
-        return Ok(phase);
+        return Ok(());
     }
-    // Another grid: every tumor voxel must fall inside the phase's field of view.
     let inv = inverse(&phase.geometry, what)?;
     let g = &mask.geometry;
     let d = phase.geometry.dims;
@@ -388,7 +363,7 @@ pub fn phase_on_mask_grid(
             }
         }
     }
-    if total > 0 && outside > 0 {
+    if outside > 0 {
         return Err(ImagingError::GeometryMismatch {
             what: what.into(),
             detail: format!(
@@ -396,11 +371,89 @@ pub fn phase_on_mask_grid(
             ),
         });
     }
-    resample(&phase, &mask.geometry, interp, -1024.0, what)
+    Ok(())
+}
+
+/// Where the slice lies on the target grid: the tumor centroid (computed on the mask's own grid,
+/// in world mm) mapped into `target`, the slice through it.
+fn position_on(
+    target: &Geometry,
+    mask: &LabelVolume,
+    tumor: &[u8],
+    what: &str,
+) -> Result<SlicePosition> {
+    let own = centroid_slice(mask, tumor, what)?;
+    if *target == mask.geometry {
+        return Ok(own);
+    }
+    let axial = target.axial_axis()?;
+    let inv = inverse(target, what)?;
+    let c = to_voxel(&inv, target, own.centroid_mm);
+    let slice = c[axial].round().clamp(0.0, (target.dims[axial] - 1) as f64) as usize;
+    let mut on_plane = c;
+    on_plane[axial] = slice as f64;
+    Ok(SlicePosition {
+        axial_axis: axial,
+        slice,
+        centroid_voxel: c,
+        centroid_mm: own.centroid_mm,
+        slice_z_mm: target.world(on_plane)[2],
+        tumor_voxels: own.tumor_voxels,
+    })
+}
+
+/// Samples the `size` x `size` crop at `pos` of the grid `target` directly from `src` (any grid),
+/// without resampling the whole volume: pixel `(r, c)` is target voxel `(u, v)` as in the
+/// module docs; values outside `src` are `fill`.
+pub fn sample_plane(
+    src: &Volume<f32>,
+    target: &Geometry,
+    pos: &SlicePosition,
+    size: usize,
+    interp: Interpolation,
+    fill: f32,
+    what: &str,
+) -> Result<Vec<f32>> {
+    let (u, v) = in_plane(pos.axial_axis);
+    let inv = inverse(&src.geometry, what)?;
+    let d = src.geometry.dims;
+    let cu = pos.centroid_voxel[u].round() as i64 - (size / 2) as i64;
+    let cv = pos.centroid_voxel[v].round() as i64 - (size / 2) as i64;
+    let same = src.geometry == *target;
+    let mut out = vec![fill; size * size];
+    for r in 0..size {
+        for c in 0..size {
+            let mut ijk = [0.0f64; 3];
+            ijk[pos.axial_axis] = pos.slice as f64;
+            ijk[u] = (cu + c as i64) as f64;
+            ijk[v] = (cv + r as i64) as f64;
+            let p = if same {
+                ijk
+            } else {
+                to_voxel(&inv, &src.geometry, target.world(ijk))
+            };
+            let val = match interp {
+                Interpolation::Nearest => {
+                    let q = [p[0].round(), p[1].round(), p[2].round()];
+                    if (0..3).all(|a| q[a] >= 0.0 && q[a] < d[a] as f64) {
+                        Some(src.get(q[0] as usize, q[1] as usize, q[2] as usize))
+                    } else {
+                        None
+                    }
+                }
+                Interpolation::Linear => trilinear(src, p),
+            };
+            if let Some(x) = val {
+                out[r * size + c] = x;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Builds the model input of one case from its CT phases (`None` = missing phase, a zero
 /// channel) and its mask. `what` names the case in errors; each phase error also names the phase.
+/// Only the needed plane is resampled (from each phase's own grid to the target grid).
 pub fn case_image(
     phases: Vec<(String, Option<Volume<f32>>)>,
     mask: &LabelVolume,
@@ -411,12 +464,7 @@ pub fn case_image(
         Some(s) => grid_with_spacing(&mask.geometry, s)?,
         None => mask.geometry.clone(),
     };
-    let mask_r = if target == mask.geometry {
-        mask.clone()
-    } else {
-        resample_labels(mask, &target, what)?
-    };
-    let pos = centroid_slice(&mask_r, &cfg.tumor_labels, &format!("{what}: mask"))?;
+    let pos = position_on(&target, mask, &cfg.tumor_labels, &format!("{what}: mask"))?;
     let size = cfg.size;
     let mut data = Vec::with_capacity(phases.len() * size * size);
     let mut channels = Vec::new();
@@ -429,15 +477,10 @@ pub fn case_image(
                 missing.push(true);
             }
             Some(v) => {
-                let on_mask =
-                    phase_on_mask_grid(v, mask, &cfg.tumor_labels, cfg.interpolation, &label)?;
-                let on_target = if target == on_mask.geometry {
-                    on_mask
-                } else {
-                    resample(&on_mask, &target, cfg.interpolation, -1024.0, &label)?
-                };
+                check_phase(&v, mask, &cfg.tumor_labels, &label)?;
                 let lo = cfg.window.map(|w| w.lo).unwrap_or(f32::NAN);
-                let mut plane = crop_slice(&on_target, &pos, size, lo);
+                let mut plane =
+                    sample_plane(&v, &target, &pos, size, cfg.interpolation, lo, &label)?;
                 if cfg.window.is_none() {
                     // Outside pixels take the slice's minimum.
                     let min = plane
@@ -466,8 +509,9 @@ pub fn case_image(
     })
 }
 
-/// The KiTS23 stand-in for CT (no intensities on these machines): one-hot kidney, tumor and cyst
-/// planes of the label map at the tumor-centroid slice, after the same resampling and crop.
+/// The KiTS23 stand-in for CT (no intensities on these machines): one-hot planes of the label
+/// map (e.g. kidney, tumor, cyst) at the tumor-centroid slice, with the same geometry as
+/// [`case_image`] (labels sampled by nearest neighbour).
 pub fn label_channels(
     labels: &LabelVolume,
     cfg: &Preprocess,
@@ -478,17 +522,20 @@ pub fn label_channels(
         Some(s) => grid_with_spacing(&labels.geometry, s)?,
         None => labels.geometry.clone(),
     };
-    let lab = if target == labels.geometry {
-        labels.clone()
-    } else {
-        resample_labels(labels, &target, what)?
-    };
-    let pos = centroid_slice(&lab, &cfg.tumor_labels, what)?;
+    let pos = position_on(&target, labels, &cfg.tumor_labels, what)?;
     let as_f = Volume::new(
-        lab.geometry.clone(),
-        lab.data.iter().map(|&v| v as f32).collect(),
+        labels.geometry.clone(),
+        labels.data.iter().map(|&v| v as f32).collect(),
     )?;
-    let plane = crop_slice(&as_f, &pos, cfg.size, 0.0);
+    let plane = sample_plane(
+        &as_f,
+        &target,
+        &pos,
+        cfg.size,
+        Interpolation::Nearest,
+        0.0,
+        what,
+    )?;
     let mut data = Vec::with_capacity(classes.len() * plane.len());
     for (_, l) in classes {
         data.extend(plane.iter().map(|&v| if v as u8 == *l { 1.0 } else { 0.0 }));
