@@ -18,6 +18,7 @@ pub mod measure;
 pub mod mesh;
 pub mod nifti;
 pub mod phantom;
+pub mod png;
 pub mod preprocess;
 pub mod shape;
 pub mod volume;

@@ -40,6 +40,28 @@ pub enum Block {
     },
     /// A definition list (term, answer), e.g. the TRIPOD+AI items.
     Items(Vec<(String, String)>),
+    /// A PNG image embedded in the page (caption, PNG bytes, source file).
+    Image {
+        caption: String,
+        png: Vec<u8>,
+        source: Option<String>,
+    },
+}
+
+/// Standard base64 (RFC 4648, with padding), for embedding images in the page.
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (c.get(1).copied().unwrap_or(0) as u32) << 8
+            | c.get(2).copied().unwrap_or(0) as u32;
+        out.push(A[(n >> 18) as usize & 63] as char);
+        out.push(A[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { A[n as usize & 63] as char } else { '=' });
+    }
+    out
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -144,6 +166,27 @@ pub fn render(r: &Report) -> String {
                     }
                     out.push_str("</figcaption></figure>");
                 }
+                Block::Image {
+                    caption,
+                    png,
+                    source,
+                } => {
+                    let _ = write!(
+                        out,
+                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}",
+                        escape(caption),
+                        base64(png),
+                        escape(caption)
+                    );
+                    if let Some(src) = source {
+                        let _ = write!(
+                            out,
+                            " <span class=\"src\">Source: <code>{}</code></span>",
+                            escape(src)
+                        );
+                    }
+                    out.push_str("</figcaption></figure>");
+                }
                 Block::Items(items) => {
                     out.push_str("<dl>");
                     for (k, v) in items {
@@ -166,6 +209,22 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        // RFC 4648, section 10.
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
 
     #[test]
     fn renders_tables_with_marks_and_escapes() {

@@ -325,6 +325,9 @@ fn reproduce(
         external: None,
         out: out.clone(),
         seed: None,
+        // The non-image reproduction (issue 4's benchmark); `bench encoder` times the encoder.
+        encoder: "none".into(),
+        device: "cpu".into(),
     };
     let t0 = Instant::now();
     let o = crate::cmd_reproduce::reproduce(&args)?;

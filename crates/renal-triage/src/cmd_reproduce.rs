@@ -47,6 +47,14 @@ pub struct ReproduceArgs {
     /// Overrides the experiment's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Without `--embeddings`: the SimCLR encoder configuration used to compute them (`default`,
+    /// `paper`, `tiny` or a JSON file; trained without labels, resumed from out/encoder), or
+    /// `none` to skip the image models.
+    #[arg(long, default_value = "default")]
+    pub encoder: String,
+    /// Device of the encoder (`cpu` or `cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// A loaded cohort with its measurements and the clinical features it has.
@@ -293,6 +301,8 @@ pub struct Outcome {
     pub external: Option<crate::validate::External>,
     /// Size agreement and annotator reliability (as written to cohort/agreement.json).
     pub agreement: serde_json::Value,
+    /// The encoder run that produced the embeddings, when `reproduce` computed them.
+    pub encoder: Option<crate::cmd_embed::EmbedOutcome>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -308,10 +318,35 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<Outcome> {
         exp.experiment.seed = s;
     }
     let data = crate::data::resolve(args.data.as_deref())?;
-    tracing::info!(data = %data.display(), "loading and measuring the cohort");
-    let prepared = prepare(&data, args.labels.as_deref(), args.embeddings.as_deref())?;
-    timings.push(("cohort_and_measurements".into(), t0.elapsed().as_secs_f64()));
     let out = &args.out;
+    // Image embeddings: given, or computed by the encoder (no labels) from the cohort's images.
+    let mut encoder = None;
+    let mut embeddings = args.embeddings.clone();
+    let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
+    if embeddings.is_none() && args.labels.is_none() && args.encoder != "none" && wants_images {
+        let cohort = crate::data::load(&data)?;
+        if cohort.cases.iter().any(|c| c.images.mask.is_some()) {
+            tracing::info!(config = %args.encoder, "computing image embeddings");
+            let te = Instant::now();
+            let csv = out.join("encoder").join("embeddings.csv");
+            let e = crate::cmd_embed::embed_cohort(&cohort, &csv, &args.encoder, &args.device, 256)
+                .context("computing image embeddings")?;
+            timings.push(("image_inputs_and_encoder".into(), te.elapsed().as_secs_f64()));
+            embeddings = Some(csv);
+            encoder = Some(e);
+        }
+    }
+    tracing::info!(data = %data.display(), "loading and measuring the cohort");
+    let mut prepared = prepare(&data, args.labels.as_deref(), embeddings.as_deref())?;
+    if let Some(e) = &encoder {
+        // Cases without an image input were excluded by the join: give the real reason.
+        for x in &mut prepared.cohort.excluded {
+            if let Some((_, why)) = e.images.excluded.iter().find(|(id, _)| *id == x.case) {
+                x.reason = format!("no image input: {why}");
+            }
+        }
+    }
+    timings.push(("cohort_and_measurements".into(), t0.elapsed().as_secs_f64()));
     let agreement = crate::cmd_cohort::write_cohort_outputs(
         &prepared.cohort,
         &prepared.meas,
@@ -399,6 +434,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<Outcome> {
         skipped,
         external,
         agreement,
+        encoder,
         timings,
     };
     let tr = Instant::now();

@@ -5,12 +5,15 @@
 pub mod bundle;
 pub mod cmd_bench;
 pub mod cmd_cohort;
+pub mod cmd_embed;
 pub mod cmd_fetch;
 pub mod cmd_reproduce;
 pub mod cmd_train;
 pub mod data;
+pub mod encoder_run;
 pub mod experiment;
 pub mod features;
+pub mod images;
 pub mod measure;
 pub mod output;
 pub mod predict;

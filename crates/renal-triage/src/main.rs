@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use renal_triage::{cmd_bench, cmd_cohort, cmd_fetch, cmd_reproduce, cmd_train, serve};
+use renal_triage::{cmd_bench, cmd_cohort, cmd_embed, cmd_fetch, cmd_reproduce, cmd_train, serve};
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +30,8 @@ enum Command {
     Fetch(cmd_fetch::FetchArgs),
     /// Load a cohort, label it, measure every tumor and write the cohort tables.
     Cohort(cmd_cohort::CohortArgs),
+    /// Image inputs of a cohort, SimCLR encoder training (no labels) and per-case embeddings.
+    Embed(cmd_embed::EmbedArgs),
     /// Run the study's analysis (every model of an experiment under nested CV) and write the
     /// tables, figures and report.
     Reproduce(cmd_reproduce::ReproduceArgs),
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => cmd_fetch::run(a),
         Command::Cohort(a) => cmd_cohort::run(a),
         Command::Bench(a) => cmd_bench::run(a),
+        Command::Embed(a) => cmd_embed::run(&a).map(|_| ExitCode::SUCCESS),
         Command::Reproduce(a) => cmd_reproduce::run(a),
         Command::Train(a) => cmd_train::train(a),
         Command::Inspect(a) => cmd_train::inspect(a),
@@ -101,6 +104,10 @@ fn main() -> ExitCode {
             external: Some(v.test),
             out: v.out,
             seed: v.seed,
+            // External cohorts need the development encoder applied to them: not wired yet, so
+            // validation runs the non-image models unless embeddings are given.
+            encoder: "none".into(),
+            device: "cpu".into(),
         }),
     };
     match result {

@@ -31,3 +31,10 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     renal_cohort::io::write_atomic(path, &bytes)
         .with_context(|| format!("writing {}", path.display()))
 }
+
+/// Reads JSON into a type, naming the file on error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

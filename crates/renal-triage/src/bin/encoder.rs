@@ -1,0 +1,156 @@
+//! `renal-triage-encoder`: the only process that loads libtorch. Called by `renal-triage embed`,
+//! `reproduce` and `bench encoder`; see `renal_triage::encoder_run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use renal_encoder::EncoderConfig;
+use renal_triage::encoder_run::read_dataset;
+use renal_triage::output::{write_csv, write_json};
+
+#[derive(Parser)]
+#[command(version, about = "SimCLR encoder process of renal-triage")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train (or resume) on a dataset folder and embed it.
+    Train {
+        #[arg(long)]
+        dataset: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "default")]
+        config: String,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// The channels are CT intensities (intensity jitter applies).
+        #[arg(long)]
+        intensity: bool,
+    },
+    /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
+    Bench {
+        #[arg(long, default_value = "128,256")]
+        sizes: String,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        channels: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+fn train(
+    dataset: PathBuf,
+    out: PathBuf,
+    config: String,
+    device: String,
+    intensity: bool,
+) -> Result<()> {
+    let set = read_dataset(&dataset)?;
+    let ds = renal_encoder::Dataset {
+        ids: set.ids,
+        channels: set.channels,
+        size: set.size,
+        data: set.data,
+        missing: set.missing,
+    };
+    let cfg = EncoderConfig::resolve(&config, ds.channels, intensity)
+        .with_context(|| format!("encoder configuration `{config}`"))?;
+    let dev = renal_encoder::device(&device)?;
+    let pb = renal_triage::measure::progress(cfg.epochs, "encoder");
+    let (enc, report) = renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
+        pb.set_position(e as u64 + 1);
+        tracing::debug!(epoch = e, loss = l, "encoder epoch");
+    })
+    .context("training the encoder")?;
+    pb.finish_and_clear();
+    let emb = enc.embed(&ds).context("embedding")?;
+    enc.save(&out).context("saving the encoder")?;
+    let mut header = vec!["case_id".to_string()];
+    header.extend((0..cfg.features()).map(|j| format!("f{j}")));
+    let rows: Vec<Vec<String>> = ds
+        .ids
+        .iter()
+        .zip(&emb)
+        .map(|(id, e)| {
+            let mut r = vec![id.clone()];
+            r.extend(e.iter().map(|v| format!("{v}")));
+            r
+        })
+        .collect();
+    write_csv(
+        &out.join("embeddings.csv"),
+        &header.iter().map(String::as_str).collect::<Vec<_>>(),
+        &rows,
+    )?;
+    write_json(&out.join("train.json"), &report)
+}
+
+fn bench(sizes: &str, batch: usize, channels: usize, steps: usize, device: &str) -> Result<()> {
+    let dev = renal_encoder::device(device)?;
+    let mut results = Vec::new();
+    for s in sizes.split(',') {
+        let size: usize = s.trim().parse().with_context(|| format!("size `{s}`"))?;
+        let cfg = EncoderConfig {
+            image_size: size,
+            batch_size: batch,
+            ..EncoderConfig::paper(channels, true)
+        };
+        let t0 = Instant::now();
+        let ips = renal_encoder::bench_step(&cfg, dev, steps)?;
+        results.push(serde_json::json!({
+            "image_size": size, "batch": batch, "channels": channels, "steps": steps,
+            "images_per_s": ips, "wall_s": t0.elapsed().as_secs_f64(),
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string(&serde_json::json!({
+            "device": device, "threads": EncoderConfig::paper(1, true).threads, "results": results,
+        }))?
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let r = match Cli::parse().command {
+        Cmd::Train {
+            dataset,
+            out,
+            config,
+            device,
+            intensity,
+        } => train(dataset, out, config, device, intensity),
+        Cmd::Bench {
+            sizes,
+            batch,
+            channels,
+            steps,
+            device,
+        } => bench(&sizes, batch, channels, steps, device.as_str()),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The image input of a cohort: per case, the axial slice through the tumor centroid at the
+//! cohort's median spacing, phases as channels (CT cohorts), or the label map's kidney, tumor and
+//! cyst planes (KiTS23 here, where no CT intensities are available).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use renal_cohort::Cohort;
+use renal_imaging::preprocess::{case_image, label_channels, median_spacing, CaseImage, Preprocess};
+use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, Volume};
+
+/// The cohort's images, in cohort order, and the cases that could not be imaged.
+#[derive(Debug, Clone)]
+pub struct CohortImages {
+    pub ids: Vec<String>,
+    pub images: Vec<CaseImage>,
+    /// (case, reason): excluded from the image models, with the reason.
+    pub excluded: Vec<(String, String)>,
+    /// What the channels are, for the report.
+    pub input: String,
+    pub channels: Vec<String>,
+    /// Whether the channels hold CT intensities (true) or mask planes (false).
+    pub intensity: bool,
+    pub spacing_mm: [f64; 3],
+    /// Cases without each channel (CT phases may be missing).
+    pub missing_per_channel: Vec<(String, usize)>,
+}
+
+fn read_phase(path: &Path) -> Result<Volume<f32>, renal_imaging::ImagingError> {
+    if path.is_dir() {
+        dicom::read_series(path)
+    } else {
+        read_scalar(path)
+    }
+}
+
+/// Builds every case's input (in parallel; the result does not depend on the thread count).
+pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
+    let scheme = LabelScheme::default();
+    let ct = cohort.cases.iter().any(|c| !c.images.phases.is_empty());
+    let mut channels: Vec<String> = Vec::new();
+    if ct {
+        for c in &cohort.cases {
+            for (name, _) in &c.images.phases {
+                if !channels.contains(name) {
+                    channels.push(name.clone());
+                }
+            }
+        }
+    } else {
+        channels = vec!["kidney".into(), "tumor".into(), "cyst".into()];
+    }
+    // The cohort's median spacing, from the mask headers.
+    let spacings: Vec<[f64; 3]> = cohort
+        .cases
+        .iter()
+        .filter_map(|c| c.images.mask.as_ref())
+        .filter_map(|p| nifti::read_header(p).ok())
+        .map(|h| h.geometry.spacing_mm())
+        .collect();
+    let spacing = median_spacing(&spacings).context("no readable mask in the cohort")?;
+    let cfg = Preprocess {
+        spacing_mm: Some(spacing),
+        size,
+        tumor_labels: vec![scheme.tumor],
+        ..Preprocess::default()
+    };
+    let pb = crate::measure::progress(cohort.cases.len(), "images");
+    let results: Vec<(String, Result<CaseImage, String>)> = cohort
+        .cases
+        .par_iter()
+        .map(|c| {
+            let r = (|| -> Result<CaseImage, String> {
+                let mpath = c.images.mask.as_ref().ok_or("no mask")?;
+                let mask = read_labels(mpath).map_err(|e| e.to_string())?;
+                if !ct {
+                    let classes = [
+                        ("kidney", scheme.kidney),
+                        ("tumor", scheme.tumor),
+                        ("cyst", scheme.cyst),
+                    ];
+                    return label_channels(&mask, &cfg, &classes, &c.id).map_err(|e| e.to_string());
+                }
+                // One phase at a time (a CT volume is large): each gives one plane.
+                let mut out: Option<CaseImage> = None;
+                let plane = size * size;
+                let mut data = Vec::with_capacity(channels.len() * plane);
+                let mut missing = Vec::new();
+                for name in &channels {
+                    let path = c.images.phases.iter().find(|(n, _)| n == name).map(|(_, p)| p);
+                    match path {
+                        None => {
+                            data.extend(std::iter::repeat_n(0.0, plane));
+                            missing.push(true);
+                        }
+                        Some(p) => {
+                            let vol = read_phase(p)
+                                .map_err(|e| format!("{}, phase {name}: {e}", c.id))?;
+                            let img = case_image(vec![(name.clone(), Some(vol))], &mask, &cfg, &c.id)
+                                .map_err(|e| e.to_string())?;
+                            data.extend_from_slice(img.plane(0));
+                            missing.push(false);
+                            out.get_or_insert(img);
+                        }
+                    }
+                }
+                let first = out.ok_or("no CT phase")?;
+                Ok(CaseImage {
+                    channels: channels.clone(),
+                    missing,
+                    size,
+                    data,
+                    position: first.position,
+                    spacing_mm: first.spacing_mm,
+                })
+            })();
+            pb.inc(1);
+            (c.id.clone(), r)
+        })
+        .collect();
+    pb.finish_and_clear();
+    let mut ids = Vec::new();
+    let mut images = Vec::new();
+    let mut excluded = Vec::new();
+    for (id, r) in results {
+        match r {
+            Ok(img) => {
+                ids.push(id);
+                images.push(img);
+            }
+            Err(reason) => {
+                tracing::warn!(case = %id, %reason, "no image input");
+                excluded.push((id, reason));
+            }
+        }
+    }
+    let missing_per_channel = channels
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.clone(), images.iter().filter(|i| i.missing[k]).count()))
+        .collect();
+    let input = if ct {
+        format!(
+            "CT phases ({}) at the tumor-centroid axial slice, {size}x{size} px, HU window -160..240 then min-max to [0, 1], resampled to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
+            channels.join(", "),
+            spacing[0],
+            spacing[1],
+            spacing[2]
+        )
+    } else {
+        format!(
+            "no CT intensities available: the channels are the label map's kidney, tumor and cyst planes (one-hot) at the tumor-centroid axial slice, {size}x{size} px, resampled (nearest) to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
+            spacing[0], spacing[1], spacing[2]
+        )
+    };
+    Ok(CohortImages {
+        ids,
+        images,
+        excluded,
+        input,
+        channels,
+        intensity: ct,
+        spacing_mm: spacing,
+        missing_per_channel,
+    })
+}
+
+/// The images as the encoder's dataset.
+pub fn dataset(ci: &CohortImages) -> crate::encoder_run::ImageSet {
+    let size = ci.images.first().map(|i| i.size).unwrap_or(0);
+    crate::encoder_run::ImageSet {
+        ids: ci.ids.clone(),
+        channels: ci.channels.len(),
+        size,
+        data: ci.images.iter().flat_map(|i| i.data.iter().copied()).collect(),
+        missing: ci.images.iter().map(|i| i.missing.clone()).collect(),
+    }
+}
+
+/// Writes PNG previews (channels side by side) of the first `limit` cases into `dir`.
+pub fn write_previews(ci: &CohortImages, dir: &Path, limit: usize) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for (id, img) in ci.ids.iter().zip(&ci.images).take(limit) {
+        let (w, h, px) = renal_imaging::png::channels_strip(img);
+        let path = dir.join(format!("{id}.png"));
+        renal_cohort::io::write_atomic(&path, &renal_imaging::png::encode_gray(w, h, &px))
+            .with_context(|| format!("writing {}", path.display()))?;
+        out.push(path);
+    }
+    Ok(out)
+}
