@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use crate::encoder_run::TrainSummary;
+use anyhow::{Context, Result};
 
 use crate::images::{cohort_images, dataset, write_previews, CohortImages};
 use crate::output::{write_csv, write_json};
@@ -67,7 +67,12 @@ pub fn embed_cohort(
         );
     }
     let ds = dataset(&images);
-    tracing::info!(cases = ds.ids.len(), config, device, "training the SimCLR encoder (no labels)");
+    tracing::info!(
+        cases = ds.ids.len(),
+        config,
+        device,
+        "training the SimCLR encoder (no labels)"
+    );
     let report = crate::encoder_run::train_and_embed(&ds, &dir, config, device, images.intensity)?;
     let cfg: serde_json::Value = crate::output::read_json(&dir.join("encoder.json"))?;
     let produced = dir.join("embeddings.csv");
@@ -96,7 +101,11 @@ pub fn embed_cohort(
             .iter()
             .map(|(id, why)| vec![id.clone(), "excluded".into(), why.clone()]),
     );
-    write_csv(&dir.join("cases.csv"), &["case_id", "status", "reason"], &cases)?;
+    write_csv(
+        &dir.join("cases.csv"),
+        &["case_id", "status", "reason"],
+        &cases,
+    )?;
     write_json(
         &dir.join("input.json"),
         &serde_json::json!({

@@ -331,7 +331,10 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<Outcome> {
             let csv = out.join("encoder").join("embeddings.csv");
             let e = crate::cmd_embed::embed_cohort(&cohort, &csv, &args.encoder, &args.device, 256)
                 .context("computing image embeddings")?;
-            timings.push(("image_inputs_and_encoder".into(), te.elapsed().as_secs_f64()));
+            timings.push((
+                "image_inputs_and_encoder".into(),
+                te.elapsed().as_secs_f64(),
+            ));
             embeddings = Some(csv);
             encoder = Some(e);
         }

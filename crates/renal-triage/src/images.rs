@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use renal_cohort::Cohort;
-use renal_imaging::preprocess::{case_image, label_channels, median_spacing, CaseImage, Preprocess};
+use renal_imaging::preprocess::{
+    case_image, label_channels, median_spacing, CaseImage, Preprocess,
+};
 use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, Volume};
 
 /// The cohort's images, in cohort order, and the cases that could not be imaged.
@@ -88,7 +90,12 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
                 let mut data = Vec::with_capacity(channels.len() * plane);
                 let mut missing = Vec::new();
                 for name in &channels {
-                    let path = c.images.phases.iter().find(|(n, _)| n == name).map(|(_, p)| p);
+                    let path = c
+                        .images
+                        .phases
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, p)| p);
                     match path {
                         None => {
                             data.extend(std::iter::repeat_n(0.0, plane));
@@ -97,8 +104,9 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
                         Some(p) => {
                             let vol = read_phase(p)
                                 .map_err(|e| format!("{}, phase {name}: {e}", c.id))?;
-                            let img = case_image(vec![(name.clone(), Some(vol))], &mask, &cfg, &c.id)
-                                .map_err(|e| e.to_string())?;
+                            let img =
+                                case_image(vec![(name.clone(), Some(vol))], &mask, &cfg, &c.id)
+                                    .map_err(|e| e.to_string())?;
                             data.extend_from_slice(img.plane(0));
                             missing.push(false);
                             out.get_or_insert(img);
@@ -173,7 +181,11 @@ pub fn dataset(ci: &CohortImages) -> crate::encoder_run::ImageSet {
         ids: ci.ids.clone(),
         channels: ci.channels.len(),
         size,
-        data: ci.images.iter().flat_map(|i| i.data.iter().copied()).collect(),
+        data: ci
+            .images
+            .iter()
+            .flat_map(|i| i.data.iter().copied())
+            .collect(),
         missing: ci.images.iter().map(|i| i.missing.clone()).collect(),
     }
 }

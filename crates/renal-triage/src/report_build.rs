@@ -59,10 +59,7 @@ fn encoder_section(e: &crate::cmd_embed::EmbedOutcome, out: &Path) -> Result<Sec
         x_label: "epoch".into(),
         y_label: "loss".into(),
         x_range: (0.0, r.losses.len().max(1) as f64),
-        y_range: (
-            0.0,
-            r.losses.iter().cloned().fold(1.0, f64::max) * 1.05,
-        ),
+        y_range: (0.0, r.losses.iter().cloned().fold(1.0, f64::max) * 1.05),
         series: vec![Series {
             label: "training loss".into(),
             points: r
@@ -117,7 +114,9 @@ fn encoder_section(e: &crate::cmd_embed::EmbedOutcome, out: &Path) -> Result<Sec
         blocks.push(Block::Image {
             caption: format!(
                 "Input of {} (channels left to right: {})",
-                p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+                p.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default(),
                 e.images.channels.join(", ")
             ),
             png,

@@ -137,6 +137,12 @@ fn reproduce(f: &Fixture, out: &Path, threads: usize, extra: &[&str]) -> std::pr
         .arg(f.root.join("experiment.toml"))
         .arg("--out")
         .arg(out)
+        // The image model is skipped unless a test asks for the encoder (`--encoder tiny`).
+        .args(if extra.contains(&"--encoder") {
+            &[][..]
+        } else {
+            &["--encoder", "none"][..]
+        })
         .args(extra)
         .output()
         .unwrap()
@@ -250,6 +256,49 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
 }
 
 #[test]
+fn the_encoder_feeds_the_image_model_identically_on_one_or_two_threads() {
+    let Some(f) = fixture() else { return };
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let o = reproduce(f, a.path(), 1, &["--encoder", "tiny"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let skipped = std::fs::read_to_string(a.path().join("tables/skipped_models.csv")).unwrap();
+    assert!(!skipped.contains("image RF"), "{skipped}");
+    let t2 = std::fs::read_to_string(a.path().join("tables/table2_auc.csv")).unwrap();
+    assert!(t2.lines().any(|l| l.starts_with("image RF,")), "{t2}");
+    for p in [
+        "encoder/embeddings.csv",
+        "encoder/embeddings_encoder/encoder.safetensors",
+        "encoder/embeddings_encoder/encoder.json",
+        "encoder/embeddings_encoder/loss.csv",
+        "encoder/embeddings_encoder/cases.csv",
+        "encoder/embeddings_encoder/input.json",
+        "figures/encoder_loss.svg",
+    ] {
+        assert!(a.path().join(p).is_file(), "{p} missing");
+    }
+    // 50 cases x (case_id + 64 features of the tiny network).
+    let emb = std::fs::read_to_string(a.path().join("encoder/embeddings.csv")).unwrap();
+    assert_eq!(emb.lines().count(), 51);
+    assert_eq!(emb.lines().next().unwrap().split(',').count(), 65);
+    let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(html.contains("Image input and SimCLR encoder"));
+    assert!(html.contains("label map's kidney, tumor and cyst planes"));
+    assert!(html.contains("data:image/png;base64,iVBORw0KGgo"));
+    // The encoder's threads are part of its configuration: --threads does not change anything.
+    let o = reproduce(f, b.path(), 2, &["--encoder", "tiny"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        emb,
+        std::fs::read_to_string(b.path().join("encoder/embeddings.csv")).unwrap()
+    );
+    let (ta, tb) = (tables(a.path()), tables(b.path()));
+    for ((na, ba), (_, bb)) in ta.iter().zip(&tb) {
+        assert!(ba == bb, "{na} differs between 1 and 2 threads");
+    }
+}
+
+#[test]
 fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
     let Some(f) = fixture() else { return };
     let reference = tempfile::tempdir().unwrap();
@@ -262,6 +311,7 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
         .arg(f.root.join("experiment.toml"))
         .arg("--out")
         .arg(out.path())
+        .args(["--encoder", "none"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

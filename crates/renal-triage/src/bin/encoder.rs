@@ -68,11 +68,12 @@ fn train(
         .with_context(|| format!("encoder configuration `{config}`"))?;
     let dev = renal_encoder::device(&device)?;
     let pb = renal_triage::measure::progress(cfg.epochs, "encoder");
-    let (enc, report) = renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
-        pb.set_position(e as u64 + 1);
-        tracing::debug!(epoch = e, loss = l, "encoder epoch");
-    })
-    .context("training the encoder")?;
+    let (enc, report) =
+        renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
+            pb.set_position(e as u64 + 1);
+            tracing::debug!(epoch = e, loss = l, "encoder epoch");
+        })
+        .context("training the encoder")?;
     pb.finish_and_clear();
     let emb = enc.embed(&ds).context("embedding")?;
     enc.save(&out).context("saving the encoder")?;
