@@ -465,8 +465,9 @@ pub fn embed(enc: &Encoder, ds: &Dataset) -> Result<Vec<Vec<f32>>> {
 }
 
 /// Times one training step (two views of a batch, forward, backward, Adam) on random images:
-/// images per second over `steps` steps after one warm-up step.
-pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize) -> Result<f64> {
+/// images per second over `steps` steps after one warm-up step. `amp`: forward and loss under
+/// libtorch's autocast (mixed precision; float16 on CUDA).
+pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize, amp: bool) -> Result<f64> {
     let enc = Encoder::new(cfg, device)?;
     let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay);
     let b = cfg.batch_size as i64;
@@ -475,7 +476,7 @@ pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize) -> Result<f
     let x1 = Tensor::rand([b, c, s, s], (Kind::Float, device));
     let x2 = Tensor::rand([b, c, s, s], (Kind::Float, device));
     let mut run = |enc: &Encoder| {
-        let loss = enc.loss(&x1, &x2);
+        let loss = tch::autocast(amp, || enc.loss(&x1, &x2)).to_kind(Kind::Float);
         loss.backward();
         adam.apply(&enc.vs);
         loss.double_value(&[])

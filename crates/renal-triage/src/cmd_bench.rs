@@ -70,6 +70,23 @@ pub enum Which {
         #[arg(long, default_value_t = 500)]
         requests: usize,
     },
+    /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
+    /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
+    Encoder {
+        #[arg(long, default_value = "128,256")]
+        sizes: String,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        channels: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Mixed precision on both sides.
+        #[arg(long)]
+        amp: bool,
+    },
     /// Paired DeLong test on n scores.
     Delong {
         #[arg(long, default_value_t = 100_000)]
@@ -92,6 +109,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             experiment,
             sklearn,
         } => reproduce(data, experiment, sklearn),
+        Which::Encoder {
+            sizes,
+            batch,
+            channels,
+            steps,
+            device,
+            amp,
+        } => encoder(&sizes, batch, channels, steps, &device, amp),
         Which::Predict {
             model,
             mask,
@@ -247,6 +272,62 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
             Err(why) => report["sklearn"] = json!(format!("not run: {why}")),
         }
     }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encoder(
+    sizes: &str,
+    batch: usize,
+    channels: usize,
+    steps: usize,
+    device: &str,
+    amp: bool,
+) -> Result<ExitCode> {
+    let mut args: Vec<String> = vec![
+        "--sizes".into(),
+        sizes.into(),
+        "--batch".into(),
+        batch.to_string(),
+        "--channels".into(),
+        channels.to_string(),
+        "--steps".into(),
+        steps.to_string(),
+        "--device".into(),
+        device.into(),
+    ];
+    if amp {
+        args.push("--amp".into());
+    }
+    let ours = crate::encoder_run::bench(&args)?;
+    let mut report = json!({ "bench": "encoder_step", "renal_triage": ours.clone() });
+    // The same step in PyTorch, same threads (the encoder's configured 2 on CPU).
+    args.extend(["--threads".to_string(), "2".to_string()]);
+    let os: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    let refs: Vec<&std::ffi::OsStr> = os.iter().map(|s| s.as_os_str()).collect();
+    match run_script("bench_pytorch_encoder.py", &refs) {
+        Ok(py) => {
+            let ratios: Vec<serde_json::Value> = ours["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .zip(py["results"].as_array().cloned().unwrap_or_default())
+                .map(|(a, b)| {
+                    json!({
+                        "image_size": a["image_size"],
+                        "ratio_vs_pytorch": a["images_per_s"].as_f64().unwrap_or(0.0)
+                            / b["images_per_s"].as_f64().unwrap_or(f64::NAN),
+                    })
+                })
+                .collect();
+            report["pytorch"] = py;
+            report["ratio"] = json!(ratios);
+        }
+        Err(why) => report["pytorch"] = json!(format!("not run: {why}")),
+    }
+    report["goal"] =
+        json!("at least 0.95x PyTorch on CPU; at least 0.9x with mixed precision on a GPU");
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -46,6 +46,9 @@ enum Cmd {
         steps: usize,
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Mixed precision (autocast) for the forward pass and loss.
+        #[arg(long)]
+        amp: bool,
     },
 }
 
@@ -97,7 +100,14 @@ fn train(
     write_json(&out.join("train.json"), &report)
 }
 
-fn bench(sizes: &str, batch: usize, channels: usize, steps: usize, device: &str) -> Result<()> {
+fn bench(
+    sizes: &str,
+    batch: usize,
+    channels: usize,
+    steps: usize,
+    device: &str,
+    amp: bool,
+) -> Result<()> {
     let dev = renal_encoder::device(device)?;
     let mut results = Vec::new();
     for s in sizes.split(',') {
@@ -108,7 +118,7 @@ fn bench(sizes: &str, batch: usize, channels: usize, steps: usize, device: &str)
             ..EncoderConfig::paper(channels, true)
         };
         let t0 = Instant::now();
-        let ips = renal_encoder::bench_step(&cfg, dev, steps)?;
+        let ips = renal_encoder::bench_step(&cfg, dev, steps, amp)?;
         results.push(serde_json::json!({
             "image_size": size, "batch": batch, "channels": channels, "steps": steps,
             "images_per_s": ips, "wall_s": t0.elapsed().as_secs_f64(),
@@ -117,7 +127,8 @@ fn bench(sizes: &str, batch: usize, channels: usize, steps: usize, device: &str)
     println!(
         "{}",
         serde_json::to_string(&serde_json::json!({
-            "device": device, "threads": EncoderConfig::paper(1, true).threads, "results": results,
+            "framework": "renal-encoder (tch, libtorch)", "device": device, "amp": amp,
+            "threads": EncoderConfig::paper(1, true).threads, "results": results,
         }))?
     );
     Ok(())
@@ -145,7 +156,8 @@ fn main() -> ExitCode {
             channels,
             steps,
             device,
-        } => bench(&sizes, batch, channels, steps, device.as_str()),
+            amp,
+        } => bench(&sizes, batch, channels, steps, device.as_str(), amp),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set-up on a fresh machine: the Rust components, a C compiler, and libtorch for the encoder
+# (the Python torch wheel, whose libtorch tch builds against: LIBTORCH_USE_PYTORCH=1 is set in
+# .cargo/config.toml). Idempotent: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TORCH_VERSION=2.13.0   # tch 0.26 is built for PyTorch 2.13
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+if ! command -v cc >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc g++ >/dev/null
+fi
+have=$(python3 -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
+if [ "$have" != "$TORCH_VERSION" ]; then
+  echo "== installing torch==$TORCH_VERSION (libtorch for the SimCLR encoder; about 4 GB)"
+  python3 -m pip install -q "torch==$TORCH_VERSION"
+fi
