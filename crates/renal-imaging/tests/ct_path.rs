@@ -260,9 +260,7 @@ fn phantom_intensities_do_not_depend_on_anything_but_tissue_phase_and_seed() {
     let l = labels();
     let cfg = PhantomConfig::default();
     let t = tissues(&l, &cfg);
-    assert!(t
-        .iter()
-        .any(|x| *x == renal_imaging::phantom::Tissue::Tumor));
+    assert!(t.contains(&renal_imaging::phantom::Tissue::Tumor));
     // Same mask, same id: identical; the class label is not an input at all.
     assert_eq!(phantom(&l, "x", &cfg), phantom(&l, "x", &cfg));
 }
