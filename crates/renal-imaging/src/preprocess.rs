@@ -120,31 +120,33 @@ pub fn resample(
     what: &str,
 ) -> Result<Volume<f32>> {
     let inv = inverse(&src.geometry, what)?;
-    let d = src.geometry.dims;
     let mut out = vec![fill; target.len()];
     for k in 0..target.dims[2] {
         for j in 0..target.dims[1] {
             for i in 0..target.dims[0] {
                 let w = target.world([i as f64, j as f64, k as f64]);
                 let p = to_voxel(&inv, &src.geometry, w);
-                let v = match interp {
-                    Interpolation::Nearest => {
-                        let q = [p[0].round(), p[1].round(), p[2].round()];
-                        if (0..3).all(|a| q[a] >= 0.0 && q[a] < d[a] as f64) {
-                            Some(src.get(q[0] as usize, q[1] as usize, q[2] as usize))
-                        } else {
-                            None
-                        }
-                    }
-                    Interpolation::Linear => trilinear(src, p),
-                };
-                if let Some(v) = v {
+                if let Some(v) = sample_at(src, p, interp) {
                     out[target.index(i, j, k)] = v;
                 }
             }
         }
     }
     Volume::new(target.clone(), out)
+}
+
+/// The value of `src` at a fractional voxel position; `None` outside the grid.
+fn sample_at(src: &Volume<f32>, p: [f64; 3], interp: Interpolation) -> Option<f32> {
+    let d = src.geometry.dims;
+    match interp {
+        Interpolation::Nearest => {
+            let q = [p[0].round(), p[1].round(), p[2].round()];
+            (0..3)
+                .all(|a| q[a] >= 0.0 && q[a] < d[a] as f64)
+                .then(|| src.get(q[0] as usize, q[1] as usize, q[2] as usize))
+        }
+        Interpolation::Linear => trilinear(src, p),
+    }
 }
 
 /// Trilinear interpolation at a fractional voxel position; `None` outside the grid (a position
@@ -416,7 +418,6 @@ pub fn sample_plane(
 ) -> Result<Vec<f32>> {
     let (u, v) = in_plane(pos.axial_axis);
     let inv = inverse(&src.geometry, what)?;
-    let d = src.geometry.dims;
     let cu = pos.centroid_voxel[u].round() as i64 - (size / 2) as i64;
     let cv = pos.centroid_voxel[v].round() as i64 - (size / 2) as i64;
     let same = src.geometry == *target;
@@ -432,18 +433,7 @@ pub fn sample_plane(
             } else {
                 to_voxel(&inv, &src.geometry, target.world(ijk))
             };
-            let val = match interp {
-                Interpolation::Nearest => {
-                    let q = [p[0].round(), p[1].round(), p[2].round()];
-                    if (0..3).all(|a| q[a] >= 0.0 && q[a] < d[a] as f64) {
-                        Some(src.get(q[0] as usize, q[1] as usize, q[2] as usize))
-                    } else {
-                        None
-                    }
-                }
-                Interpolation::Linear => trilinear(src, p),
-            };
-            if let Some(x) = val {
+            if let Some(x) = sample_at(src, p, interp) {
                 out[r * size + c] = x;
             }
         }

@@ -48,6 +48,19 @@ pub enum Block {
     },
 }
 
+/// A figure: content (SVG or an image element), caption and source file.
+fn figure(out: &mut String, content: &str, caption: &str, source: Option<&str>) {
+    let _ = write!(out, "<figure>{content}<figcaption>{}", escape(caption));
+    if let Some(src) = source {
+        let _ = write!(
+            out,
+            " <span class=\"src\">Source: <code>{}</code></span>",
+            escape(src)
+        );
+    }
+    out.push_str("</figcaption></figure>");
+}
+
 /// Standard base64 (RFC 4648, with padding), for embedding images in the page.
 pub fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -163,37 +176,18 @@ pub fn render(r: &Report) -> String {
                     caption,
                     svg,
                     source,
-                } => {
-                    let _ = write!(out, "<figure>{svg}<figcaption>{}", escape(caption));
-                    if let Some(src) = source {
-                        let _ = write!(
-                            out,
-                            " <span class=\"src\">Source: <code>{}</code></span>",
-                            escape(src)
-                        );
-                    }
-                    out.push_str("</figcaption></figure>");
-                }
+                } => figure(&mut out, svg, caption, source.as_deref()),
                 Block::Image {
                     caption,
                     png,
                     source,
                 } => {
-                    let _ = write!(
-                        out,
-                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}",
+                    let img = format!(
+                        "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
                         escape(caption),
-                        base64(png),
-                        escape(caption)
+                        base64(png)
                     );
-                    if let Some(src) = source {
-                        let _ = write!(
-                            out,
-                            " <span class=\"src\">Source: <code>{}</code></span>",
-                            escape(src)
-                        );
-                    }
-                    out.push_str("</figcaption></figure>");
+                    figure(&mut out, &img, caption, source.as_deref());
                 }
                 Block::Items(items) => {
                     out.push_str("<dl>");

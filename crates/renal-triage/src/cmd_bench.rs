@@ -72,21 +72,7 @@ pub enum Which {
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
-    Encoder {
-        #[arg(long, default_value = "128,256")]
-        sizes: String,
-        #[arg(long, default_value_t = 32)]
-        batch: usize,
-        #[arg(long, default_value_t = 4)]
-        channels: usize,
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Mixed precision on both sides.
-        #[arg(long)]
-        amp: bool,
-    },
+    Encoder(crate::encoder_run::EncoderBenchArgs),
     /// Paired DeLong test on n scores.
     Delong {
         #[arg(long, default_value_t = 100_000)]
@@ -109,14 +95,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             experiment,
             sklearn,
         } => reproduce(data, experiment, sklearn),
-        Which::Encoder {
-            sizes,
-            batch,
-            channels,
-            steps,
-            device,
-            amp,
-        } => encoder(&sizes, batch, channels, steps, &device, amp),
+        Which::Encoder(a) => encoder(&a),
         Which::Predict {
             model,
             mask,
@@ -276,29 +255,8 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn encoder(
-    sizes: &str,
-    batch: usize,
-    channels: usize,
-    steps: usize,
-    device: &str,
-    amp: bool,
-) -> Result<ExitCode> {
-    let mut args: Vec<String> = vec![
-        "--sizes".into(),
-        sizes.into(),
-        "--batch".into(),
-        batch.to_string(),
-        "--channels".into(),
-        channels.to_string(),
-        "--steps".into(),
-        steps.to_string(),
-        "--device".into(),
-        device.into(),
-    ];
-    if amp {
-        args.push("--amp".into());
-    }
+fn encoder(a: &crate::encoder_run::EncoderBenchArgs) -> Result<ExitCode> {
+    let mut args = a.to_args();
     let ours = crate::encoder_run::bench(&args)?;
     let mut report = json!({ "bench": "encoder_step", "renal_triage": ours.clone() });
     // The same step in PyTorch, same threads (the encoder's configured 2 on CPU).

@@ -132,6 +132,47 @@ pub fn train_and_embed(
     crate::output::read_json(&out_dir.join("train.json"))
 }
 
+/// The encoder-step benchmark's settings (shared by `renal-triage bench encoder` and the
+/// encoder process).
+#[derive(clap::Args, Debug, Clone)]
+pub struct EncoderBenchArgs {
+    #[arg(long, default_value = "128,256")]
+    pub sizes: String,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 4)]
+    pub channels: usize,
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Mixed precision (autocast) for the forward pass and loss.
+    #[arg(long)]
+    pub amp: bool,
+}
+
+impl EncoderBenchArgs {
+    /// The same settings as command-line arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--sizes".into(),
+            self.sizes.clone(),
+            "--batch".into(),
+            self.batch.to_string(),
+            "--channels".into(),
+            self.channels.to_string(),
+            "--steps".into(),
+            self.steps.to_string(),
+            "--device".into(),
+            self.device.clone(),
+        ];
+        if self.amp {
+            a.push("--amp".into());
+        }
+        a
+    }
+}
+
 /// Runs `renal-triage-encoder bench` with `args` and returns the JSON it prints.
 pub fn bench(args: &[String]) -> Result<serde_json::Value> {
     let helper = helper()?;

@@ -25,6 +25,17 @@ pub mod validate;
 
 use std::path::PathBuf;
 
+/// Logs to stderr through `tracing`, filtered by `$RENAL_TRIAGE_LOG` (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
 /// Default folder for fetched data: `$XDG_CACHE_HOME/renal-triage` or `~/.cache/renal-triage`.
 pub fn cache_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {

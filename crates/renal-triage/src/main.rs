@@ -68,13 +68,7 @@ struct ValidateArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    renal_triage::init_logging();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()

@@ -35,21 +35,7 @@ enum Cmd {
         intensity: bool,
     },
     /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
-    Bench {
-        #[arg(long, default_value = "128,256")]
-        sizes: String,
-        #[arg(long, default_value_t = 32)]
-        batch: usize,
-        #[arg(long, default_value_t = 4)]
-        channels: usize,
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Mixed precision (autocast) for the forward pass and loss.
-        #[arg(long)]
-        amp: bool,
-    },
+    Bench(renal_triage::encoder_run::EncoderBenchArgs),
 }
 
 fn train(
@@ -100,14 +86,10 @@ fn train(
     write_json(&out.join("train.json"), &report)
 }
 
-fn bench(
-    sizes: &str,
-    batch: usize,
-    channels: usize,
-    steps: usize,
-    device: &str,
-    amp: bool,
-) -> Result<()> {
+fn bench(a: &renal_triage::encoder_run::EncoderBenchArgs) -> Result<()> {
+    let (batch, channels, steps, device, amp) =
+        (a.batch, a.channels, a.steps, a.device.as_str(), a.amp);
+    let sizes = a.sizes.as_str();
     let dev = renal_encoder::device(device)?;
     let mut results = Vec::new();
     for s in sizes.split(',') {
@@ -135,13 +117,7 @@ fn bench(
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    renal_triage::init_logging();
     let r = match Cli::parse().command {
         Cmd::Train {
             dataset,
@@ -150,14 +126,7 @@ fn main() -> ExitCode {
             device,
             intensity,
         } => train(dataset, out, config, device, intensity),
-        Cmd::Bench {
-            sizes,
-            batch,
-            channels,
-            steps,
-            device,
-            amp,
-        } => bench(&sizes, batch, channels, steps, device.as_str(), amp),
+        Cmd::Bench(a) => bench(&a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
