@@ -119,7 +119,7 @@ pub fn embed_cohort(
             "labels_used": false,
         }),
     )?;
-    let previews = write_previews(&images, &dir.join("previews"), 12)?;
+    let previews = write_previews(&images, &dir.join("previews"), usize::MAX)?;
     Ok(EmbedOutcome {
         csv: csv.to_path_buf(),
         dir,
