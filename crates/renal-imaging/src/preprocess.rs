@@ -9,7 +9,8 @@
 //! - A grid resampled to a new spacing keeps the source's orientation and its first voxel centre,
 //!   and covers the same extent: `n' = max(1, round(n * s / s'))` voxels per axis.
 //! - The slice is the axial plane (see [`Geometry::axial_axis`]) through the rounded centroid of
-//!   the tumor voxels; the square is centred on the tumor's in-plane centroid. Pixel `(r, c)` of
+//!   the index tumor (the largest 26-connected tumor component); the square is centred on its
+//!   in-plane centroid. Pixel `(r, c)` of
 //!   the output is the in-plane voxel `(u, v) = (centre_u - size/2 + c, centre_v - size/2 + r)`
 //!   where `u < v` are the two in-plane voxel axes; pixels outside the volume are 0 (after
 //!   normalisation, the bottom of the window).
@@ -17,6 +18,7 @@
 //!   window, the slice's own min and max are used (a constant slice becomes all 0).
 
 use crate::error::{ImagingError, Result};
+use crate::mask::{components_26, BinaryMask};
 use crate::volume::{Geometry, LabelVolume, Volume};
 
 /// How values between voxel centres are obtained.
@@ -208,31 +210,28 @@ pub struct SlicePosition {
     pub tumor_voxels: usize,
 }
 
-/// The axial slice through the centroid of the voxels labelled `tumor`.
+/// The axial slice through the centroid of the index tumor: the largest 26-connected component
+/// of the voxels labelled `tumor` (as for the size measurement). With several tumors, the
+/// centroid of all of them could fall between them, on a slice without any tumor.
 pub fn centroid_slice(mask: &LabelVolume, tumor: &[u8], what: &str) -> Result<SlicePosition> {
     let g = &mask.geometry;
     let axial = g.axial_axis()?;
-    let mut sum = [0.0f64; 3];
-    let mut n = 0usize;
     let d = g.dims;
-    for k in 0..d[2] {
-        for j in 0..d[1] {
-            for i in 0..d[0] {
-                if tumor.contains(&mask.data[g.index(i, j, k)]) {
-                    sum[0] += i as f64;
-                    sum[1] += j as f64;
-                    sum[2] += k as f64;
-                    n += 1;
-                }
-            }
+    let empty = || ImagingError::EmptyMask {
+        what: what.into(),
+        label: tumor.first().copied().unwrap_or(0),
+    };
+    let all =
+        BinaryMask::from_predicate(g, &mask.data, |v| tumor.contains(&v)).ok_or_else(empty)?;
+    let index = components_26(&all).into_iter().next().ok_or_else(empty)?;
+    let mut sum = [0.0f64; 3];
+    let voxels = index.voxels();
+    for v in &voxels {
+        for a in 0..3 {
+            sum[a] += (v[a] + index.origin[a]) as f64;
         }
     }
-    if n == 0 {
-        return Err(ImagingError::EmptyMask {
-            what: what.into(),
-            label: tumor.first().copied().unwrap_or(0),
-        });
-    }
+    let n = voxels.len();
     let c = [sum[0] / n as f64, sum[1] / n as f64, sum[2] / n as f64];
     let slice = (c[axial].round() as usize).min(d[axial] - 1);
     let mut on_plane = c;
@@ -614,6 +613,34 @@ mod tests {
         let mut c = vec![5.0; 4];
         normalise(&mut c, None);
         assert_eq!(c, vec![0.0; 4]);
+    }
+
+    #[test]
+    fn the_slice_goes_through_the_largest_tumor_not_between_two() {
+        // Two tumors on an axial (axis 2) grid: 27 voxels around k = 2 and 8 around k = 11.
+        // The centroid of all 35 voxels (k = 4.06) lies on a slice with no tumor at all.
+        let g = Geometry::with_spacing([12, 12, 14], [1.0, 1.0, 2.0]);
+        let mut data = vec![0u8; g.len()];
+        for k in 1..4 {
+            for j in 1..4 {
+                for i in 1..4 {
+                    data[g.index(i, j, k)] = 2;
+                }
+            }
+        }
+        for k in 11..13 {
+            for j in 8..10 {
+                for i in 8..10 {
+                    data[g.index(i, j, k)] = 2;
+                }
+            }
+        }
+        let m = Volume::new(g, data).unwrap();
+        let p = centroid_slice(&m, &[2], "t").unwrap();
+        assert_eq!(p.axial_axis, 2);
+        assert_eq!(p.centroid_voxel, [2.0, 2.0, 2.0]);
+        assert_eq!(p.slice, 2);
+        assert_eq!(p.tumor_voxels, 27);
     }
 
     #[test]
