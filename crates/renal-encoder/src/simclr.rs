@@ -462,11 +462,6 @@ pub fn train(
     Ok((enc, report))
 }
 
-/// Convenience: the embedding of `ds` by a trained encoder.
-pub fn embed(enc: &Encoder, ds: &Dataset) -> Result<Vec<Vec<f32>>> {
-    enc.embed(ds)
-}
-
 /// Times one training step (two views of a batch, forward, backward, Adam) on random images:
 /// images per second over `steps` steps after one warm-up step. `amp`: forward and loss under
 /// libtorch's autocast (mixed precision; float16 on CUDA).

@@ -186,16 +186,6 @@ fn trilinear(src: &Volume<f32>, p: [f64; 3]) -> Option<f32> {
     Some(v as f32)
 }
 
-/// Resamples a label map (always nearest neighbour; outside voxels are background).
-pub fn resample_labels(src: &LabelVolume, target: &Geometry, what: &str) -> Result<LabelVolume> {
-    let as_f = Volume::new(
-        src.geometry.clone(),
-        src.data.iter().map(|&v| v as f32).collect(),
-    )?;
-    let r = resample(&as_f, target, Interpolation::Nearest, 0.0, what)?;
-    Volume::new(r.geometry, r.data.iter().map(|&v| v as u8).collect())
-}
-
 /// Where the study's slice is taken.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlicePosition {
