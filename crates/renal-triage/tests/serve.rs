@@ -401,6 +401,22 @@ impl Driver {
             Err(e) => panic!("webdriver {path}: {e}"),
         }
     }
+    /// Waits (up to 60 s) for an element that the page renders after an asynchronous request:
+    /// on a loaded 2-core machine the answer can arrive after the click returns.
+    fn find_when_rendered(&self, css: &str) -> String {
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let t0 = std::time::Instant::now();
+        loop {
+            match ureq::post(&url)
+                .send_json(serde_json::json!({"using": "css selector", "value": css}))
+            {
+                Err(ureq::Error::Status(404, _)) if t0.elapsed().as_secs() < 60 => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                _ => return self.find(css),
+            }
+        }
+    }
     fn find(&self, css: &str) -> String {
         let v = self.cmd(
             "POST",
@@ -488,7 +504,7 @@ fn web_form_in_headless_chromium() {
         &format!("/element/{submit}/click"),
         serde_json::json!({}),
     );
-    let cell = d.find("#p-malignant-aggressive");
+    let cell = d.find_when_rendered("#p-malignant-aggressive");
     let text = d.cmd(
         "GET",
         &format!("/element/{cell}/text"),
