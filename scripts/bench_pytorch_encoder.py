@@ -54,7 +54,9 @@ class Encoder(nn.Module):
 def nt_xent(z, n, t=0.5):
     z = F.normalize(z, dim=1)
     sim = z @ z.t() / t - torch.eye(2 * n, device=z.device) * 1e9
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    # Built on the device, as renal-encoder does: a host-to-device copy here would stall the
+    # GPU's queue once per step.
+    target = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
     return F.cross_entropy(sim, target)
 
 

@@ -21,7 +21,7 @@ pub mod resnet;
 pub mod simclr;
 
 pub use config::EncoderConfig;
-pub use simclr::{bench_step, train, Dataset, Encoder, TrainReport};
+pub use simclr::{bench_step, train, Dataset, Encoder, StepBench, TrainReport};
 
 use std::path::PathBuf;
 

@@ -212,58 +212,119 @@ impl Encoder {
         let sim = z.mm(&z.tr()) / self.cfg.temperature;
         let eye = Tensor::eye(2 * n, (Kind::Float, sim.device()));
         let sim = sim - eye * 1e9;
-        let targets: Vec<i64> = (0..2 * n).map(|i| (i + n) % (2 * n)).collect();
-        let t = Tensor::from_slice(&targets).to_device(sim.device());
+        // Row i's positive is its other view, i + n modulo 2n (built on the device: a host copy
+        // here would stall the queue of a GPU).
+        let t = (Tensor::arange(2 * n, (Kind::Int64, sim.device())) + n).remainder(2 * n);
         sim.cross_entropy_for_logits(&t)
     }
 }
 
-/// Adam with PyTorch's update and L2 weight decay; moments by variable name.
+/// Adam with PyTorch's update and L2 weight decay, over flat buffers: `new` moves every
+/// trainable variable, and its gradient, into one contiguous buffer each (the variables become
+/// views), so that a step is about ten kernels whatever the number of parameters, as with
+/// PyTorch's multi-tensor (`foreach`) Adam. Moments are saved per variable name.
 struct Adam {
     lr: f64,
     wd: f64,
     step: i64,
-    m: BTreeMap<String, Tensor>,
-    v: BTreeMap<String, Tensor>,
+    params: Tensor,
+    grads: Tensor,
+    m: Tensor,
+    v: Tensor,
+    /// Name, offset and shape of every trainable variable in the flat buffers (by name).
+    slots: Vec<(String, i64, Vec<i64>)>,
+    /// Elements updated per pass: all on a GPU (few kernel launches), cache-sized on the CPU.
+    chunk: i64,
 }
 
 const B1: f64 = 0.9;
 const B2: f64 = 0.999;
 const EPS: f64 = 1e-8;
+/// Each variable starts at a multiple of this many elements (256 bytes in f32), the alignment
+/// cuDNN and cuBLAS expect of a weight.
+const ALIGN: i64 = 64;
+/// Elements per chunk of the CPU update (256 KiB of f32 per buffer).
+const CPU_CHUNK: i64 = 1 << 16;
 
 impl Adam {
-    fn new(vs: &nn::VarStore, lr: f64, wd: f64) -> Self {
-        let mut m = BTreeMap::new();
-        let mut v = BTreeMap::new();
-        for (name, t) in vs.variables() {
-            if t.requires_grad() {
-                m.insert(name.clone(), t.zeros_like());
-                v.insert(name, t.zeros_like());
+    fn new(vs: &nn::VarStore, lr: f64, wd: f64) -> Result<Self> {
+        let mut vars: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut slots = Vec::with_capacity(vars.len());
+        let mut total = 0i64;
+        for (name, t) in &vars {
+            if t.kind() != Kind::Float {
+                return Err(EncoderError::Input(format!(
+                    "variable {name} is {:?}; the optimiser expects float32",
+                    t.kind()
+                )));
             }
+            slots.push((name.clone(), total, t.size()));
+            total += (t.numel() as i64 + ALIGN - 1) / ALIGN * ALIGN;
         }
-        Adam {
+        let opts = (Kind::Float, vs.device());
+        let params = Tensor::zeros([total], opts);
+        let grads = Tensor::zeros([total], opts);
+        // Every variable gets a gradient tensor (zeros), which is then re-pointed into `grads`;
+        // backward accumulates into an existing gradient in place.
+        let touch = vars
+            .iter()
+            .map(|(_, t)| t.sum(Kind::Float) * 0.0)
+            .reduce(|a, b| a + b);
+        if let Some(touch) = touch {
+            touch.backward();
+        }
+        let _guard = tch::no_grad_guard();
+        for ((_, t), (_, off, shape)) in vars.iter_mut().zip(&slots) {
+            let n = t.numel() as i64;
+            let view = params.narrow(0, *off, n).view(shape.as_slice());
+            view.shallow_clone().copy_(t);
+            t.set_data(&view);
+            let mut g = t.grad();
+            g.set_data(&grads.narrow(0, *off, n).view(shape.as_slice()));
+        }
+        let _ = grads.shallow_clone().zero_();
+        Ok(Adam {
             lr,
             wd,
             step: 0,
-            m,
-            v,
-        }
+            m: params.zeros_like(),
+            v: params.zeros_like(),
+            chunk: if params.device().is_cuda() {
+                i64::MAX
+            } else {
+                CPU_CHUNK
+            },
+            params,
+            grads,
+            slots,
+        })
     }
 
-    fn apply(&mut self, vs: &nn::VarStore) {
+    /// One update from the accumulated gradients, which are then zeroed, `chunk` elements at a
+    /// time.
+    fn apply(&mut self) {
         self.step += 1;
         let bc1 = 1.0 - B1.powi(self.step as i32);
         let bc2 = 1.0 - B2.powi(self.step as i32);
         let _guard = tch::no_grad_guard();
-        for (name, mut p) in vs.variables() {
-            let (Some(m), Some(v)) = (self.m.get_mut(&name), self.v.get_mut(&name)) else {
-                continue;
-            };
-            let g = p.grad();
-            if !g.defined() {
-                continue;
-            }
-            // PyTorch's single-tensor Adam, in place (few kernels per parameter).
+        let total = self.params.size()[0];
+        let chunk = self.chunk.max(1);
+        let mut off = 0;
+        while off < total {
+            let len = chunk.min(total - off);
+            let part = |t: &Tensor| t.narrow(0, off, len);
+            let (p, g, mut m, mut v) = (
+                part(&self.params),
+                part(&self.grads),
+                part(&self.m),
+                part(&self.v),
+            );
+            // PyTorch's Adam, in place.
             let g = if self.wd > 0.0 { &g + &p * self.wd } else { g };
             let _ = m.f_lerp_(&g, 1.0 - B1);
             let _ = v.f_mul_scalar_(B2);
@@ -271,18 +332,24 @@ impl Adam {
             let mut denom = v.sqrt();
             let _ = denom.f_div_scalar_(bc2.sqrt());
             let _ = denom.f_add_scalar_(EPS);
-            let _ = p.f_addcdiv_(&(&*m * (-self.lr / bc1)), &denom);
-            p.zero_grad();
+            let _ = p
+                .shallow_clone()
+                .f_addcdiv_(&(&m * (-self.lr / bc1)), &denom);
+            off += len;
         }
+        let _ = self.grads.f_zero_();
+    }
+
+    fn view(&self, flat: &Tensor, off: i64, shape: &[i64]) -> Tensor {
+        let n: i64 = shape.iter().product();
+        flat.narrow(0, off, n).view(shape)
     }
 
     fn save(&self, path: &Path) -> Result<()> {
         let mut named: Vec<(String, Tensor)> = Vec::new();
-        for (k, t) in &self.m {
-            named.push((format!("m.{k}"), t.shallow_clone()));
-        }
-        for (k, t) in &self.v {
-            named.push((format!("v.{k}"), t.shallow_clone()));
+        for (name, off, shape) in &self.slots {
+            named.push((format!("m.{name}"), self.view(&self.m, *off, shape)));
+            named.push((format!("v.{name}"), self.view(&self.v, *off, shape)));
         }
         atomic(path, |tmp| {
             let t = tmp.with_extension("safetensors");
@@ -291,28 +358,35 @@ impl Adam {
         })
     }
 
-    fn load(&mut self, path: &Path, step: i64, device: Device) -> Result<()> {
-        let read = Tensor::read_safetensors(path)?;
-        let mut found = 0;
-        for (name, t) in read {
-            let t = t.to_device(device);
-            if let Some(k) = name.strip_prefix("m.") {
-                if let Some(slot) = self.m.get_mut(k) {
-                    *slot = t;
-                    found += 1;
-                }
-            } else if let Some(k) = name.strip_prefix("v.") {
-                if let Some(slot) = self.v.get_mut(k) {
-                    *slot = t;
-                    found += 1;
-                }
-            }
+    fn load(&mut self, path: &Path, step: i64) -> Result<()> {
+        let read: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+        let bad = |detail: String| EncoderError::Format {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if read.len() != 2 * self.slots.len() {
+            return Err(bad(format!(
+                "{} optimiser moments for {} variables",
+                read.len(),
+                self.slots.len()
+            )));
         }
-        if found != self.m.len() + self.v.len() {
-            return Err(EncoderError::Format {
-                path: path.to_path_buf(),
-                detail: format!("{found} optimiser moments for {} variables", self.m.len()),
-            });
+        let _guard = tch::no_grad_guard();
+        for (name, off, shape) in &self.slots {
+            for (prefix, flat) in [("m", &self.m), ("v", &self.v)] {
+                let key = format!("{prefix}.{name}");
+                let t = read
+                    .get(&key)
+                    .ok_or_else(|| bad(format!("no moment {key}")))?;
+                if t.size() != *shape || t.kind() != Kind::Float {
+                    return Err(bad(format!(
+                        "moment {key} is {:?} {:?}, expected Float {shape:?}",
+                        t.kind(),
+                        t.size()
+                    )));
+                }
+                let _ = self.view(flat, *off, shape).f_copy_(t);
+            }
         }
         self.step = step;
         Ok(())
@@ -364,13 +438,13 @@ pub fn train(
             ds.len()
         )));
     }
-    let enc = Encoder::new(cfg, device)?;
-    let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay);
+    let mut enc = Encoder::new(cfg, device)?;
     let mut losses = Vec::new();
     let mut start = 0;
     let mut resumed_from = None;
     let ckpt: Option<PathBuf> = checkpoint_dir.map(Path::to_path_buf);
-    let mut enc = enc;
+    // The weights are restored before the optimiser moves them into its flat buffer.
+    let mut resume_step = None;
     if let Some(dir) = &ckpt {
         if let Ok(text) = std::fs::read_to_string(dir.join(STATE)) {
             if let Ok(s) = serde_json::from_str::<State>(&text) {
@@ -385,7 +459,7 @@ pub fn train(
                 };
                 if same && s.cases == ds.ids && s.epochs_done <= cfg.epochs {
                     enc.vs.load(dir.join(CKPT))?;
-                    adam.load(&dir.join(ADAM), s.step, device)?;
+                    resume_step = Some(s.step);
                     losses = s.losses;
                     start = s.epochs_done;
                     resumed_from = Some(start);
@@ -393,6 +467,10 @@ pub fn train(
                 }
             }
         }
+    }
+    let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay)?;
+    if let (Some(dir), Some(step)) = (&ckpt, resume_step) {
+        adam.load(&dir.join(ADAM), step)?;
     }
     let t0 = Instant::now();
     let mut images = 0usize;
@@ -414,7 +492,7 @@ pub fn train(
             let v2 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
             let loss = enc.loss(&v1, &v2);
             loss.backward();
-            adam.apply(&enc.vs);
+            adam.apply();
             sum += loss.double_value(&[]);
             batches += 1;
             images += 2 * chunk.len();
@@ -462,12 +540,27 @@ pub fn train(
     Ok((enc, report))
 }
 
+/// Speed of the training step, from [`bench_step`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepBench {
+    /// Training images per second (two views of each case count as two images).
+    pub images_per_second: f64,
+    /// The element type of the encoder's output in the benchmark's forward pass (`Half` where
+    /// autocast engaged, `Float` otherwise).
+    pub forward_kind: String,
+}
+
 /// Times one training step (two views of a batch, forward, backward, Adam) on random images:
 /// images per second over `steps` steps after one warm-up step. `amp`: forward and loss under
 /// libtorch's autocast (mixed precision; float16 on CUDA).
-pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize, amp: bool) -> Result<f64> {
+pub fn bench_step(
+    cfg: &EncoderConfig,
+    device: Device,
+    steps: usize,
+    amp: bool,
+) -> Result<StepBench> {
     let enc = Encoder::new(cfg, device)?;
-    let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay);
+    let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay)?;
     let b = cfg.batch_size as i64;
     let s = cfg.image_size as i64;
     let c = cfg.in_channels as i64;
@@ -476,7 +569,7 @@ pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize, amp: bool) 
     let mut run = |enc: &Encoder| {
         let loss = tch::autocast(amp, || enc.loss(&x1, &x2)).to_kind(Kind::Float);
         loss.backward();
-        adam.apply(&enc.vs);
+        adam.apply();
         loss.double_value(&[])
     };
     run(&enc);
@@ -490,7 +583,16 @@ pub fn bench_step(cfg: &EncoderConfig, device: Device, steps: usize, amp: bool) 
     if device.is_cuda() {
         tch::Cuda::synchronize(0);
     }
-    Ok((2 * b as usize * steps) as f64 / t0.elapsed().as_secs_f64())
+    let images_per_second = (2 * b as usize * steps) as f64 / t0.elapsed().as_secs_f64();
+    let forward_kind = tch::no_grad(|| {
+        tch::autocast(amp, || {
+            format!("{:?}", enc.net.forward_t(&x1, false).kind())
+        })
+    });
+    Ok(StepBench {
+        images_per_second,
+        forward_kind,
+    })
 }
 
 #[cfg(test)]
@@ -498,23 +600,38 @@ mod tests {
     use super::*;
 
     /// Adam against the textbook update (Kingma & Ba 2015, with L2 added to the gradient as in
-    /// PyTorch's `weight_decay`), computed by hand in f64 for a linear loss `sum(c * p)`.
+    /// PyTorch's `weight_decay`), computed by hand in f64 for a linear loss `sum(c * p)` over
+    /// two variables of different shapes (both views into the optimiser's flat buffers).
     #[test]
     fn adam_matches_the_textbook_update() {
+        // In one pass, and in chunks that cut through a variable.
+        for chunk in [i64::MAX, 5] {
+            adam_case(chunk);
+        }
+    }
+
+    fn adam_case(chunk: i64) {
         let vs = nn::VarStore::new(Device::Cpu);
-        let p = vs
+        let init = [0.5f64, -1.0, 2.0, 0.25, -0.75, 1.5, 3.0];
+        let c = [0.3f64, -2.0, 0.01, 1.0, -0.5, 0.2, 4.0];
+        let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let a = vs
             .root()
-            .var_copy("p", &Tensor::from_slice(&[0.5f32, -1.0, 2.0]));
-        let c = [0.3f64, -2.0, 0.01];
-        let ct = Tensor::from_slice(&[0.3f32, -2.0, 0.01]);
+            .var_copy("a", &Tensor::from_slice(&f32s(&init[..3])));
+        let b = vs
+            .root()
+            .var_copy("b", &Tensor::from_slice(&f32s(&init[3..])).view([2, 2]));
+        let ca = Tensor::from_slice(&f32s(&c[..3]));
+        let cb = Tensor::from_slice(&f32s(&c[3..])).view([2, 2]);
         let (lr, wd) = (0.1, 0.01);
-        let mut adam = Adam::new(&vs, lr, wd);
-        let mut want = [0.5f64, -1.0, 2.0];
-        let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
+        let mut adam = Adam::new(&vs, lr, wd).unwrap();
+        adam.chunk = chunk;
+        let mut want = init;
+        let (mut m, mut v) = ([0.0f64; 7], [0.0f64; 7]);
         for t in 1..=3 {
-            (&p * &ct).sum(Kind::Float).backward();
-            adam.apply(&vs);
-            for i in 0..3 {
+            ((&a * &ca).sum(Kind::Float) + (&b * &cb).sum(Kind::Float)).backward();
+            adam.apply();
+            for i in 0..7 {
                 let g = c[i] + wd * want[i];
                 m[i] = B1 * m[i] + (1.0 - B1) * g;
                 v[i] = B2 * v[i] + (1.0 - B2) * g * g;
@@ -523,8 +640,10 @@ mod tests {
                 want[i] -= lr * mh / (vh.sqrt() + EPS);
             }
         }
-        let got = Vec::<f32>::try_from(&p).unwrap();
-        for i in 0..3 {
+        let mut got = Vec::<f32>::try_from(&a).unwrap();
+        got.extend(Vec::<f32>::try_from(&b.view([-1])).unwrap());
+        assert_eq!(b.size(), [2, 2]);
+        for i in 0..7 {
             assert!(
                 (got[i] as f64 - want[i]).abs() < 1e-5,
                 "{i}: {} vs {}",
@@ -532,5 +651,7 @@ mod tests {
                 want[i]
             );
         }
+        // The gradients were consumed: the next step starts from zero.
+        assert_eq!(adam.grads.abs().sum(Kind::Float).double_value(&[]), 0.0);
     }
 }

@@ -100,10 +100,11 @@ fn bench(a: &renal_triage::encoder_run::EncoderBenchArgs) -> Result<()> {
             ..EncoderConfig::paper(channels, true)
         };
         let t0 = Instant::now();
-        let ips = renal_encoder::bench_step(&cfg, dev, steps, amp)?;
+        let r = renal_encoder::bench_step(&cfg, dev, steps, amp)?;
         results.push(serde_json::json!({
             "image_size": size, "batch": batch, "channels": channels, "steps": steps,
-            "images_per_s": ips, "wall_s": t0.elapsed().as_secs_f64(),
+            "images_per_s": r.images_per_second, "forward_dtype": r.forward_kind,
+            "wall_s": t0.elapsed().as_secs_f64(),
         }));
     }
     println!(
