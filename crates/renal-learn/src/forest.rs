@@ -230,6 +230,8 @@ struct Presorted<T> {
     group: Vec<T>,
     /// The values in sorted order (`sorted[f * n + pos]`), read only for a chosen threshold.
     sorted: Vec<f64>,
+    /// Per feature, whether all its values differ (no ties: the scan skips the group check).
+    distinct: Vec<bool>,
 }
 
 impl<T: Idx> Presorted<T> {
@@ -246,6 +248,7 @@ impl<T: Idx> Presorted<T> {
         let mut row_at = vec![zero; n * p];
         let mut group = vec![zero; n * p];
         let mut sorted = vec![0.0f64; n * p];
+        let mut distinct = vec![false; p];
         let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
         for j in 0..p {
             let col = &xt[j * n..(j + 1) * n];
@@ -268,6 +271,7 @@ impl<T: Idx> Presorted<T> {
                 group[j * n + pos] = T::of(g);
                 sorted[j * n + pos] = col[r as usize];
             }
+            distinct[j] = g + 1 == n;
         }
         Presorted {
             n,
@@ -276,6 +280,7 @@ impl<T: Idx> Presorted<T> {
             row_at,
             group,
             sorted,
+            distinct,
         }
     }
 }
@@ -343,6 +348,7 @@ impl<T: Idx> Builder<'_, T> {
             let f = self.order[i];
             i += 1;
             let rank = &self.pre.rank[f * n..(f + 1) * n];
+            let distinct = self.pre.distinct[f];
             let col = Column {
                 row_at: &self.pre.row_at[f * n..(f + 1) * n],
                 group: &self.pre.group[f * n..(f + 1) * n],
@@ -364,8 +370,14 @@ impl<T: Idx> Builder<'_, T> {
                 }
                 let pos = self.small.iter().map(|&r| r.ix());
                 match self.k {
-                    2 => scan::<2, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    3 => scan::<3, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    2 if distinct => {
+                        scan::<2, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
+                    }
+                    2 => scan::<2, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    3 if distinct => {
+                        scan::<3, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
+                    }
+                    3 => scan::<3, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
                     _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
                 }
             } else {
@@ -376,8 +388,14 @@ impl<T: Idx> Builder<'_, T> {
                 }
                 let pos = BitPositions::new(&self.bits);
                 match self.k {
-                    2 => scan::<2, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    3 => scan::<3, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    2 if distinct => {
+                        scan::<2, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
+                    }
+                    2 => scan::<2, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
+                    3 if distinct => {
+                        scan::<3, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
+                    }
+                    3 => scan::<3, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
                     _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
                 }
             };
@@ -537,7 +555,7 @@ struct Cut {
 /// no division in the loop. With integer weights (bootstrap counts) every sum is exact, so the
 /// order of the additions does not change which split wins.
 #[allow(clippy::too_many_arguments)]
-fn scan<const K: usize, T: Idx, I: Iterator<Item = usize>>(
+fn scan<const K: usize, const DISTINCT: bool, T: Idx, I: Iterator<Item = usize>>(
     col: &Column<T>,
     positions: I,
     counts: &[f64],
@@ -555,7 +573,8 @@ fn scan<const K: usize, T: Idx, I: Iterator<Item = usize>>(
     let mut varies = false;
     let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
     for (j, pos) in positions.enumerate() {
-        let g = col.group[pos].ix();
+        // Without ties in the feature, every row starts a new value.
+        let g = if DISTINCT { j } else { col.group[pos].ix() };
         // Cut between the previous row (left holds rows 0..j) and this one.
         if j > 0 && g != prev_group {
             varies = true;
