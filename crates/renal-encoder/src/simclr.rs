@@ -281,13 +281,13 @@ impl Adam {
         let _guard = tch::no_grad_guard();
         for ((_, t), (_, off, shape)) in vars.iter_mut().zip(&slots) {
             let n = t.numel() as i64;
-            let view = params.narrow(0, *off, n).view(shape.as_slice());
-            view.shallow_clone().copy_(t);
-            t.set_data(&view);
+            let view = params.f_narrow(0, *off, n)?.f_view(shape.as_slice())?;
+            view.shallow_clone().f_copy_(t)?;
+            t.f_set_data(&view)?;
             let mut g = t.grad();
-            g.set_data(&grads.narrow(0, *off, n).view(shape.as_slice()));
+            g.f_set_data(&grads.f_narrow(0, *off, n)?.f_view(shape.as_slice())?)?;
         }
-        let _ = grads.shallow_clone().zero_();
+        let _ = grads.shallow_clone().f_zero_()?;
         Ok(Adam {
             lr,
             wd,
