@@ -280,12 +280,11 @@ impl Adam {
         }
         let _guard = tch::no_grad_guard();
         for ((_, t), (_, off, shape)) in vars.iter_mut().zip(&slots) {
-            let n = t.numel() as i64;
-            let view = params.f_narrow(0, *off, n)?.f_view(shape.as_slice())?;
+            let view = slot(&params, *off, shape)?;
             view.shallow_clone().f_copy_(t)?;
             t.f_set_data(&view)?;
             let mut g = t.grad();
-            g.f_set_data(&grads.f_narrow(0, *off, n)?.f_view(shape.as_slice())?)?;
+            g.f_set_data(&slot(&grads, *off, shape)?)?;
         }
         let _ = grads.shallow_clone().f_zero_()?;
         Ok(Adam {
@@ -340,16 +339,11 @@ impl Adam {
         let _ = self.grads.f_zero_();
     }
 
-    fn view(&self, flat: &Tensor, off: i64, shape: &[i64]) -> Tensor {
-        let n: i64 = shape.iter().product();
-        flat.narrow(0, off, n).view(shape)
-    }
-
     fn save(&self, path: &Path) -> Result<()> {
         let mut named: Vec<(String, Tensor)> = Vec::new();
         for (name, off, shape) in &self.slots {
-            named.push((format!("m.{name}"), self.view(&self.m, *off, shape)));
-            named.push((format!("v.{name}"), self.view(&self.v, *off, shape)));
+            named.push((format!("m.{name}"), slot(&self.m, *off, shape)?));
+            named.push((format!("v.{name}"), slot(&self.v, *off, shape)?));
         }
         atomic(path, |tmp| {
             let t = tmp.with_extension("safetensors");
@@ -385,12 +379,18 @@ impl Adam {
                         t.size()
                     )));
                 }
-                let _ = self.view(flat, *off, shape).f_copy_(t);
+                slot(flat, *off, shape)?.f_copy_(t)?;
             }
         }
         self.step = step;
         Ok(())
     }
+}
+
+/// The view of one variable (`shape`, starting at element `off`) in a flat buffer.
+fn slot(flat: &Tensor, off: i64, shape: &[i64]) -> Result<Tensor> {
+    let n: i64 = shape.iter().product();
+    Ok(flat.f_narrow(0, off, n)?.f_view(shape)?)
 }
 
 /// What a training run did.

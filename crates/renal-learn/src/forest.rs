@@ -369,17 +369,9 @@ impl<T: Idx> Builder<'_, T> {
                     self.small[q] = r;
                 }
                 let pos = self.small.iter().map(|&r| r.ix());
-                match self.k {
-                    2 if distinct => {
-                        scan::<2, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
-                    }
-                    2 => scan::<2, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    3 if distinct => {
-                        scan::<3, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
-                    }
-                    3 => scan::<3, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
-                }
+                scan_dispatch(
+                    &col, pos, self.k, distinct, counts, total, m, msl, best_proxy,
+                )
             } else {
                 self.bits.iter_mut().for_each(|b| *b = 0);
                 for &s in samples {
@@ -387,17 +379,9 @@ impl<T: Idx> Builder<'_, T> {
                     self.bits[r >> 6] |= 1 << (r & 63);
                 }
                 let pos = BitPositions::new(&self.bits);
-                match self.k {
-                    2 if distinct => {
-                        scan::<2, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
-                    }
-                    2 => scan::<2, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    3 if distinct => {
-                        scan::<3, true, _, _>(&col, pos, counts, total, m, msl, best_proxy)
-                    }
-                    3 => scan::<3, false, _, _>(&col, pos, counts, total, m, msl, best_proxy),
-                    _ => scan_any(&col, pos, self.k, counts, total, m, msl, best_proxy),
-                }
+                scan_dispatch(
+                    &col, pos, self.k, distinct, counts, total, m, msl, best_proxy,
+                )
             };
             let Some(found) = found else {
                 continue; // constant in this node
@@ -614,6 +598,28 @@ fn scan<const K: usize, const DISTINCT: bool, T: Idx, I: Iterator<Item = usize>>
         prev_pos = pos;
     }
     varies.then_some(best)
+}
+
+/// [`scan`] for two or three classes (with or without the group check), else [`scan_any`].
+#[allow(clippy::too_many_arguments)]
+fn scan_dispatch<T: Idx, I: Iterator<Item = usize>>(
+    col: &Column<T>,
+    pos: I,
+    k: usize,
+    distinct: bool,
+    counts: &[f64],
+    total: f64,
+    m: usize,
+    msl: usize,
+    best_proxy: f64,
+) -> Option<Option<Cut>> {
+    match (k, distinct) {
+        (2, true) => scan::<2, true, _, _>(col, pos, counts, total, m, msl, best_proxy),
+        (2, false) => scan::<2, false, _, _>(col, pos, counts, total, m, msl, best_proxy),
+        (3, true) => scan::<3, true, _, _>(col, pos, counts, total, m, msl, best_proxy),
+        (3, false) => scan::<3, false, _, _>(col, pos, counts, total, m, msl, best_proxy),
+        _ => scan_any(col, pos, k, counts, total, m, msl, best_proxy),
+    }
 }
 
 /// [`scan`] for any number of classes (left weights in memory).
