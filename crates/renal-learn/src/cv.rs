@@ -14,7 +14,7 @@ use renal_stats::{roc_auc, youden, Rng};
 
 use crate::error::{LearnError, Result};
 use crate::matrix::Matrix;
-use crate::pipeline::{Pipeline, PipelineParams};
+use crate::pipeline::{fit_grid, Pipeline, PipelineParams};
 
 /// A binary question on the class probabilities: positive classes, and the classes included
 /// (cases of other classes are left out of that task). Score = sum of the positive classes'
@@ -243,19 +243,22 @@ impl NestedCv {
                 detail: "empty grid".into(),
             });
         }
-        // Every (candidate, inner fold) fit is independent: run them in parallel.
-        let jobs: Vec<(usize, usize)> = (0..candidates.len())
-            .flat_map(|c| (0..inner.len()).map(move |i| (c, i)))
-            .collect();
-        let preds: Vec<Result<Matrix>> = jobs
+        // The inner folds are independent: run them in parallel. Within a fold the candidates
+        // share their common work (`fit_grid`); each forest grows its trees in parallel.
+        let preds: Vec<Result<Vec<Matrix>>> = inner
             .par_iter()
-            .map(|&(c, i)| {
-                fit_predict(&candidates[c], x, y, n_classes, &inner[i].0, &inner[i].1).map(|r| r.1)
+            .map(|(train, test)| {
+                let yt: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+                let models = fit_grid(candidates, &x.select_rows(train), &yt, n_classes)?;
+                let xv = x.select_rows(test);
+                models.iter().map(|m| m.predict_proba(&xv)).collect()
             })
             .collect();
         let mut by_cand: Vec<Vec<Matrix>> = vec![Vec::new(); candidates.len()];
-        for ((c, _), p) in jobs.iter().zip(preds) {
-            by_cand[*c].push(p?);
+        for fold in preds {
+            for (c, p) in fold?.into_iter().enumerate() {
+                by_cand[c].push(p);
+            }
         }
         let rows: Vec<usize> = inner.iter().flat_map(|(_, v)| v.iter().copied()).collect();
         let inner_scores: Vec<f64> = by_cand

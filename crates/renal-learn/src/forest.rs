@@ -301,8 +301,8 @@ struct Builder<'a, T> {
     small: Vec<T>,
     /// Nodes of at most this many rows may sort their ranks (see [`SMALL_NODE`]).
     small_node: usize,
-    /// Per row, its weight in its class's slot (`onehot[row * k + class]`).
-    onehot: Vec<f64>,
+    /// Per row of the current node, its increments of the scan's state (see [`Column::delta`]).
+    delta: Vec<f64>,
     /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
     order: Vec<usize>,
 }
@@ -328,7 +328,6 @@ impl<T: Idx> Builder<'_, T> {
         samples: &[usize],
         counts: &[f64],
         total: f64,
-        impurity: f64,
         rng: &mut Rng,
     ) -> Option<Split> {
         let p = self.p;
@@ -336,8 +335,21 @@ impl<T: Idx> Builder<'_, T> {
         let m = samples.len();
         let msl = self.params.min_samples_leaf;
         let mut best: Option<Split> = None;
-        let mut best_stats = (0.0, 0.0, 0.0);
-        let mut best_proxy = f64::NEG_INFINITY;
+        let mut best_stats = (0.0, 0.0);
+        // Each row's increments of the scan's state for this node (see `Column::delta`): the
+        // same for every feature tried here, so written once per node.
+        let (k, stride) = (self.k, delta_stride(self.k));
+        for &s in samples {
+            let (w, ys) = (self.w[s], self.y[s]);
+            let d = &mut self.delta[s * stride..(s + 1) * stride];
+            for (c, dc) in d[..k].iter_mut().enumerate() {
+                *dc = if c == ys { total * w } else { 0.0 } - w * counts[c];
+            }
+            d[stride - 1] = w;
+        }
+        // The best cut's d and wl * wr so far (see `scan`), compared as a fraction: exactly, with
+        // integer weights, so a later feature wins only if strictly better.
+        let mut beat = (f64::NEG_INFINITY, 1.0);
         let mut visited = 0;
         let mut i = 0;
         // Draw features one by one without replacement (lazy Fisher-Yates), skipping features
@@ -352,7 +364,7 @@ impl<T: Idx> Builder<'_, T> {
             let col = Column {
                 row_at: &self.pre.row_at[f * n..(f + 1) * n],
                 group: &self.pre.group[f * n..(f + 1) * n],
-                onehot: &self.onehot,
+                delta: &self.delta,
             };
             let found = if m <= self.small_node && m * 8 <= self.bits.len() {
                 // Few rows and a large training set: sort the rows' ranks directly (insertion
@@ -369,9 +381,7 @@ impl<T: Idx> Builder<'_, T> {
                     self.small[q] = r;
                 }
                 let pos = self.small.iter().map(|&r| r.ix());
-                scan_dispatch(
-                    &col, pos, self.k, distinct, counts, total, m, msl, best_proxy,
-                )
+                scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
             } else {
                 self.bits.iter_mut().for_each(|b| *b = 0);
                 for &s in samples {
@@ -379,17 +389,15 @@ impl<T: Idx> Builder<'_, T> {
                     self.bits[r >> 6] |= 1 << (r & 63);
                 }
                 let pos = BitPositions::new(&self.bits);
-                scan_dispatch(
-                    &col, pos, self.k, distinct, counts, total, m, msl, best_proxy,
-                )
+                scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
             };
             let Some(found) = found else {
                 continue; // constant in this node
             };
             visited += 1;
             if let Some(c) = found {
-                best_proxy = c.proxy;
-                best_stats = (c.sl, c.sr, c.wl);
+                beat = (c.d, c.den);
+                best_stats = (c.d, c.wl);
                 let sorted = &self.pre.sorted[f * n..(f + 1) * n];
                 best = Some(Split {
                     feature: f,
@@ -399,9 +407,10 @@ impl<T: Idx> Builder<'_, T> {
             }
         }
         if let Some(b) = best.as_mut() {
-            let (sl, sr, wl) = best_stats;
-            let wr = total - wl;
-            b.improvement = total * impurity - (wl - sl / wl) - (wr - sr / wr);
+            // total * impurity - wl * gini_left - wr * gini_right, which is d / (total wl wr)
+            // (see `scan`).
+            let (d, wl) = best_stats;
+            b.improvement = d / (total * wl * (total - wl));
         }
         best
     }
@@ -427,7 +436,7 @@ impl<T: Idx> Builder<'_, T> {
             let split = if stop {
                 None
             } else {
-                self.best_split(&samples[start..end], &counts, total, impurity, rng)
+                self.best_split(&samples[start..end], &counts, total, rng)
             };
             match split {
                 None => {
@@ -514,129 +523,175 @@ impl Iterator for BitPositions<'_> {
 struct Column<'a, T> {
     row_at: &'a [T],
     group: &'a [T],
-    /// Per row, its weight in its class's slot and zero elsewhere (`onehot[row * k + class]`).
-    onehot: &'a [f64],
+    /// Per row, [`delta_stride`] increments (`delta[row * stride..]`): for each class `c`,
+    /// `total * w * [class == c] - w * counts[c]` (the node's class weights `counts`, total
+    /// weight `total`, the row's weight `w`), zeros, and `w` in the last slot.
+    delta: &'a [f64],
 }
 
 /// The best cut of one feature that beats the best so far: between sorted positions `below`
-/// and `above` (consecutive rows of the node).
+/// and `above` (consecutive rows of the node), with its `d` and left weight `wl` (see [`scan`]).
 struct Cut {
     below: usize,
     above: usize,
-    proxy: f64,
-    sl: f64,
-    sr: f64,
+    d: f64,
+    den: f64,
     wl: f64,
 }
 
+/// Slots per row in [`Column::delta`]: four for up to three classes (so the fast scan works on
+/// aligned groups of four, a zero slot for two classes), else one per class and one for the
+/// weight.
+fn delta_stride(k: usize) -> usize {
+    if k <= 3 {
+        4
+    } else {
+        k + 1
+    }
+}
+
+/// The best cut so far while scanning a feature, compared as the fraction `num / den`.
+struct Best {
+    num: f64,
+    den: f64,
+    cut: Option<Cut>,
+}
+
+impl Best {
+    fn new((num, den): (f64, f64)) -> Self {
+        Best {
+            num,
+            den,
+            cut: None,
+        }
+    }
+
+    /// Considers the cut between sorted positions `below` and `above`, with `d` and left weight
+    /// `wl` (see [`scan`]).
+    #[inline(always)]
+    fn consider(&mut self, d: f64, wl: f64, total: f64, below: usize, above: usize) {
+        let den = wl * (total - wl);
+        if d * self.den > self.num * den {
+            self.num = d;
+            self.den = den;
+            self.cut = Some(Cut {
+                below,
+                above,
+                d,
+                den,
+                wl,
+            });
+        }
+    }
+}
+
 /// Scans one feature's rows in sorted order (`positions`) and returns `None` when the feature is
-/// constant in the node, else the best cut better than `best_proxy`, if any.
+/// constant in the node, else the best cut better than the fraction `beat`, if any. For up to three
+/// classes (`delta` in groups of four).
 ///
-/// The split maximising `sl/wl + sr/wr` (sums of squared class weights over total weight, left
-/// and right) maximises the Gini decrease (scikit-learn's proxy). The left class weights are
-/// prefix sums kept in `K` registers, one independent addition each per row, so the loop is not
-/// serialised through memory; candidates are compared as fractions by cross-multiplication, with
-/// no division in the loop. With integer weights (bootstrap counts) every sum is exact, so the
-/// order of the additions does not change which split wins.
-#[allow(clippy::too_many_arguments)]
-fn scan<const K: usize, const DISTINCT: bool, T: Idx, I: Iterator<Item = usize>>(
+/// With the node's class weights `c`, total `t`, and a cut's left class weights `l` (total
+/// `wl`, right total `wr = t - wl`), the weighted Gini decrease is
+/// `sum_k l_k^2 / wl + sum_k (c_k - l_k)^2 / wr - sum_k c_k^2 / t`, which equals
+/// `d / (t * wl * wr)` with `d = sum_k e_k^2` and `e_k = t * l_k - wl * c_k` (the between-group
+/// sum of squares of the class indicators). So the best cut maximises `d / (wl * wr)`
+/// (scikit-learn's proxy, up to a constant of the node). Each row adds its precomputed
+/// increments ([`Column::delta`]) to `(e_0, e_1, e_2, wl)`, four independent additions in
+/// registers, so the loop is not serialised through memory; candidates are compared as
+/// fractions by cross-multiplication, with no division in the loop. With integer weights
+/// (bootstrap counts) every quantity is an exact integer, so the order of the additions does not
+/// change which split wins. Without ties in the feature (`DISTINCT`) every row starts a new
+/// value, so the loop only runs over the cuts that leave `msl` rows on each side.
+#[inline(never)]
+fn scan<const DISTINCT: bool, T: Idx, I: Iterator<Item = usize>>(
     col: &Column<T>,
-    positions: I,
-    counts: &[f64],
+    mut positions: I,
     total: f64,
     m: usize,
     msl: usize,
-    best_proxy: f64,
+    beat: (f64, f64),
 ) -> Option<Option<Cut>> {
-    let mut c = [0.0f64; K];
-    c.copy_from_slice(&counts[..K]);
-    let c2: f64 = c.iter().map(|v| v * v).sum();
-    let mut left = [0.0f64; K];
-    let (mut best_num, mut best_den) = (best_proxy, 1.0);
-    let mut best: Option<Cut> = None;
+    let (delta, _) = col.delta.as_chunks::<4>();
+    let mut e = [0.0f64; 4];
+    let add = |e: &mut [f64; 4], pos: usize| {
+        let inc = &delta[col.row_at[pos].ix()];
+        for k in 0..4 {
+            e[k] += inc[k];
+        }
+    };
+    let d_of = |e: &[f64; 4]| e[0] * e[0] + e[1] * e[1] + e[2] * e[2];
+    let mut best = Best::new(beat);
+    if DISTINCT {
+        if m < 2 {
+            return None;
+        }
+        if m < 2 * msl {
+            return Some(None);
+        }
+        // Rows 0..msl go left of every allowed cut.
+        let mut prev = 0;
+        for _ in 0..msl {
+            prev = positions.next()?;
+            add(&mut e, prev);
+        }
+        // The cut before row j, for j in msl..=m - msl.
+        for _ in msl..=m - msl {
+            let pos = positions.next()?;
+            best.consider(d_of(&e), e[3], total, prev, pos);
+            add(&mut e, pos);
+            prev = pos;
+        }
+        return Some(best.cut);
+    }
     let mut varies = false;
     let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
     for (j, pos) in positions.enumerate() {
-        // Without ties in the feature, every row starts a new value.
-        let g = if DISTINCT { j } else { col.group[pos].ix() };
-        // Cut between the previous row (left holds rows 0..j) and this one.
+        let g = col.group[pos].ix();
+        // Cut between the previous row (the left holds rows 0..j) and this one.
         if j > 0 && g != prev_group {
             varies = true;
             if j >= msl && m - j >= msl {
-                // sr = sum (c - l)^2 = c2 - 2 c.l + sl, so
-                // sl * wr + sr * wl = sl * total + (c2 - 2 c.l) * wl: fewer operations.
-                let mut wl = 0.0;
-                let mut sl = 0.0;
-                let mut dot = 0.0;
-                for k in 0..K {
-                    wl += left[k];
-                    sl += left[k] * left[k];
-                    dot += c[k] * left[k];
-                }
-                let num = sl * total + (c2 - 2.0 * dot) * wl;
-                let den = wl * (total - wl);
-                if num * best_den > best_num * den {
-                    best_num = num;
-                    best_den = den;
-                    best = Some(Cut {
-                        below: prev_pos,
-                        above: pos,
-                        proxy: num / den,
-                        sl,
-                        sr: c2 - 2.0 * dot + sl,
-                        wl,
-                    });
-                }
+                best.consider(d_of(&e), e[3], total, prev_pos, pos);
             }
         }
-        let row = col.row_at[pos].ix();
-        let oh = &col.onehot[row * K..row * K + K];
-        for k in 0..K {
-            left[k] += oh[k];
-        }
+        add(&mut e, pos);
         prev_group = g;
         prev_pos = pos;
     }
-    varies.then_some(best)
+    varies.then_some(best.cut)
 }
 
-/// [`scan`] for two or three classes (with or without the group check), else [`scan_any`].
+/// [`scan`] for up to three classes (with or without the group check), else [`scan_any`].
 #[allow(clippy::too_many_arguments)]
 fn scan_dispatch<T: Idx, I: Iterator<Item = usize>>(
     col: &Column<T>,
     pos: I,
     k: usize,
     distinct: bool,
-    counts: &[f64],
     total: f64,
     m: usize,
     msl: usize,
-    best_proxy: f64,
+    beat: (f64, f64),
 ) -> Option<Option<Cut>> {
-    match (k, distinct) {
-        (2, true) => scan::<2, true, _, _>(col, pos, counts, total, m, msl, best_proxy),
-        (2, false) => scan::<2, false, _, _>(col, pos, counts, total, m, msl, best_proxy),
-        (3, true) => scan::<3, true, _, _>(col, pos, counts, total, m, msl, best_proxy),
-        (3, false) => scan::<3, false, _, _>(col, pos, counts, total, m, msl, best_proxy),
-        _ => scan_any(col, pos, k, counts, total, m, msl, best_proxy),
+    match (k <= 3, distinct) {
+        (true, true) => scan::<true, _, _>(col, pos, total, m, msl, beat),
+        (true, false) => scan::<false, _, _>(col, pos, total, m, msl, beat),
+        _ => scan_any(col, pos, k, total, m, msl, beat),
     }
 }
 
-/// [`scan`] for any number of classes (left weights in memory).
-#[allow(clippy::too_many_arguments)]
+/// [`scan`] for any number of classes (`k + 1` slots per row), always checking for ties.
 fn scan_any<T: Idx>(
     col: &Column<T>,
     positions: impl Iterator<Item = usize>,
     k: usize,
-    counts: &[f64],
     total: f64,
     m: usize,
     msl: usize,
-    best_proxy: f64,
+    beat: (f64, f64),
 ) -> Option<Option<Cut>> {
-    let mut left = vec![0.0f64; k];
-    let (mut best_num, mut best_den) = (best_proxy, 1.0);
-    let mut best: Option<Cut> = None;
+    // e_0..e_{k-1}, then wl.
+    let mut state = vec![0.0f64; k + 1];
+    let mut best = Best::new(beat);
     let mut varies = false;
     let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
     for (j, pos) in positions.enumerate() {
@@ -644,38 +699,21 @@ fn scan_any<T: Idx>(
         if j > 0 && g != prev_group {
             varies = true;
             if j >= msl && m - j >= msl {
-                let wl: f64 = left.iter().sum();
-                let sl: f64 = left.iter().map(|l| l * l).sum();
-                let sr: f64 = left
-                    .iter()
-                    .zip(counts)
-                    .map(|(l, c)| (c - l) * (c - l))
-                    .sum();
-                let wr = total - wl;
-                let num = sl * wr + sr * wl;
-                let den = wl * wr;
-                if num * best_den > best_num * den {
-                    best_num = num;
-                    best_den = den;
-                    best = Some(Cut {
-                        below: prev_pos,
-                        above: pos,
-                        proxy: num / den,
-                        sl,
-                        sr,
-                        wl,
-                    });
-                }
+                let d: f64 = state[..k].iter().map(|e| e * e).sum();
+                best.consider(d, state[k], total, prev_pos, pos);
             }
         }
         let row = col.row_at[pos].ix();
-        for (l, o) in left.iter_mut().zip(&col.onehot[row * k..row * k + k]) {
-            *l += o;
+        for (v, inc) in state
+            .iter_mut()
+            .zip(&col.delta[row * (k + 1)..(row + 1) * (k + 1)])
+        {
+            *v += inc;
         }
         prev_group = g;
         prev_pos = pos;
     }
-    varies.then_some(best)
+    varies.then_some(best.cut)
 }
 
 /// A key whose unsigned order is `f64::total_cmp`'s order.
@@ -723,10 +761,6 @@ fn fit_tree<T: Idx>(
     }
     let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
     let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
-    let mut onehot = vec![0.0; n * k];
-    for i in 0..n {
-        onehot[i * k + y[i]] = w[i];
-    }
     let mut b = Builder {
         pre,
         bits: vec![0; n.div_ceil(64)],
@@ -745,7 +779,7 @@ fn fit_tree<T: Idx>(
             values: Vec::new(),
         },
         importance: vec![0.0; p],
-        onehot,
+        delta: vec![0.0; n * delta_stride(k)],
     };
     b.grow(&mut samples, &mut rng);
     let mut imp = b.importance;
@@ -773,24 +807,61 @@ fn fit_trees<T: Idx>(
         .collect()
 }
 
+/// A training matrix checked and sorted once per feature, so that several forests fit on the
+/// same rows (the candidates of a grid search) share the work.
+pub struct ForestData<'a> {
+    x: &'a Matrix,
+    pre: AnyPresorted,
+}
+
+enum AnyPresorted {
+    Small(Presorted<u16>),
+    Large(Presorted<u32>),
+}
+
+impl<'a> ForestData<'a> {
+    /// Checks that `x` is finite and sorts each feature.
+    pub fn new(x: &'a Matrix) -> Result<Self> {
+        x.check_finite()?;
+        let pre = if x.rows <= 1 << 16 {
+            AnyPresorted::Small(Presorted::new(x))
+        } else {
+            AnyPresorted::Large(Presorted::new(x))
+        };
+        Ok(ForestData { x, pre })
+    }
+}
+
 impl RandomForest {
     /// Fits a forest; `y` holds class indices below `n_classes`.
     pub fn fit(params: &ForestParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
-        Self::fit_with(params, x, y, n_classes, SMALL_NODE)
+        params.validate()?;
+        check_labels(x, y, n_classes)?;
+        Self::fit_with(params, &ForestData::new(x)?, y, n_classes, SMALL_NODE)
     }
 
-    /// [`RandomForest::fit`] with nodes of at most `small_node` rows allowed the small-node
-    /// path (tests compare it with the bitset path).
+    /// [`RandomForest::fit`] on a matrix already sorted by [`ForestData::new`].
+    pub fn fit_data(
+        params: &ForestParams,
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Self> {
+        Self::fit_with(params, data, y, n_classes, SMALL_NODE)
+    }
+
+    /// [`RandomForest::fit_data`] with nodes of at most `small_node` rows allowed the
+    /// small-node path (tests compare it with the bitset path).
     fn fit_with(
         params: &ForestParams,
-        x: &Matrix,
+        data: &ForestData,
         y: &[usize],
         n_classes: usize,
         small_node: usize,
     ) -> Result<Self> {
         params.validate()?;
+        let x = data.x;
         let counts = check_labels(x, y, n_classes)?;
-        x.check_finite()?;
         let class_w: Vec<f64> = if params.balanced {
             counts
                 .iter()
@@ -806,29 +877,14 @@ impl RandomForest {
             vec![1.0; n_classes]
         };
         let mf = params.max_features.resolve(x.cols);
-        let (n, p) = (x.rows, x.cols);
-        let fitted = if n <= 1 << 16 {
-            fit_trees(
-                &Presorted::<u16>::new(x),
-                p,
-                y,
-                n_classes,
-                &class_w,
-                params,
-                mf,
-                small_node,
-            )
-        } else {
-            fit_trees(
-                &Presorted::<u32>::new(x),
-                p,
-                y,
-                n_classes,
-                &class_w,
-                params,
-                mf,
-                small_node,
-            )
+        let p = x.cols;
+        let fitted = match &data.pre {
+            AnyPresorted::Small(pre) => {
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+            }
+            AnyPresorted::Large(pre) => {
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+            }
         };
         let mut importances = vec![0.0; x.cols];
         let mut trees = Vec::with_capacity(fitted.len());
@@ -920,8 +976,9 @@ mod tests {
         for k in [2, 3] {
             let yk: Vec<usize> = y.iter().map(|&c| c % k).collect();
             let params = ForestParams::default().n_trees(4).seed(3);
-            let with = RandomForest::fit_with(&params, &x, &yk, k, SMALL_NODE).unwrap();
-            let without = RandomForest::fit_with(&params, &x, &yk, k, 0).unwrap();
+            let data = ForestData::new(&x).unwrap();
+            let with = RandomForest::fit_with(&params, &data, &yk, k, SMALL_NODE).unwrap();
+            let without = RandomForest::fit_with(&params, &data, &yk, k, 0).unwrap();
             // The path is taken: nodes of up to n / 64 / 8 = 5 rows sort their ranks.
             assert!(with.trees.iter().map(Tree::node_count).sum::<usize>() > 1000);
             assert_eq!(with.feature_importances(), without.feature_importances());
@@ -931,6 +988,95 @@ mod tests {
             );
             assert_eq!(a.data, b.data);
         }
+    }
+
+    /// One tree on all rows and features, grown to depth 2 and 3, against scikit-learn 1.9.1
+    /// (`RandomForestClassifier(n_estimators=1, bootstrap=False, max_features=None,
+    /// max_depth=d)`, the same values for 30 `random_state`s, so no tie decides them) on 80 rows
+    /// of a linear congruential generator that Python reproduces exactly: the splits, the leaf
+    /// fractions and the impurity decreases (MDI importances).
+    #[test]
+    fn a_single_tree_matches_scikit_learn() {
+        let mut st: u64 = 12345;
+        let mut next = || {
+            st = (st * 1103515245 + 12345) % (1 << 31);
+            st as f64 / (1u64 << 31) as f64
+        };
+        let (mut rows, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..80 {
+            let r: Vec<f64> = (0..4).map(|_| next()).collect();
+            let u = next();
+            y.push((usize::from(r[0] > 0.5) + usize::from(r[1] + 0.3 * u > 0.6)) % 3);
+            rows.push(r);
+        }
+        let x = Matrix::from_rows(&rows, None).unwrap();
+        let q = Matrix::from_rows(
+            &[
+                vec![0.1, 0.2, 0.3, 0.4],
+                vec![0.7, 0.1, 0.5, 0.9],
+                vec![0.6, 0.8, 0.2, 0.3],
+                vec![0.3, 0.7, 0.9, 0.1],
+            ],
+            None,
+        )
+        .unwrap();
+        let expected: [(usize, [f64; 4], [f64; 12]); 2] = [
+            (
+                2,
+                [0.2720589093370365, 0.7279410906629635, 0.0, 0.0],
+                [
+                    1.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.9285714285714286,
+                    0.07142857142857142,
+                    0.0,
+                    0.0,
+                    1.0,
+                    0.07407407407407407,
+                    0.9259259259259259,
+                    0.0,
+                ],
+            ),
+            (
+                3,
+                [0.2942376674235692, 0.7057623325764308, 0.0, 0.0],
+                [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+            ),
+        ];
+        for (depth, importances, proba) in expected {
+            let p = ForestParams::default()
+                .n_trees(1)
+                .bootstrap(false)
+                .max_features(MaxFeatures::All)
+                .max_depth(Some(depth));
+            let f = RandomForest::fit(&p, &x, &y, 3).unwrap();
+            for (a, b) in f.feature_importances().iter().zip(importances) {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "depth {depth}: importance {a} vs {b}"
+                );
+            }
+            let got = f.predict_proba(&q).unwrap();
+            for (a, b) in got.data.iter().zip(proba) {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "depth {depth}: probability {a} vs {b}"
+                );
+            }
+        }
+        // The root splits feature 0 half-way between two training values: 0.50009087 in
+        // scikit-learn's tree.
+        let p = ForestParams::default()
+            .n_trees(1)
+            .bootstrap(false)
+            .max_features(MaxFeatures::All)
+            .max_depth(Some(1));
+        let f = RandomForest::fit(&p, &x, &y, 3).unwrap();
+        let root = &f.trees[0].nodes[0];
+        assert_eq!(root.feature, 0);
+        assert!((root.threshold - 0.50009087).abs() < 1e-8);
     }
 
     #[test]

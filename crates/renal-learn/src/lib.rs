@@ -10,7 +10,7 @@ pub mod matrix;
 pub mod mlp;
 
 pub use error::{LearnError, Result};
-pub use forest::{ForestParams, MaxFeatures, RandomForest};
+pub use forest::{ForestData, ForestParams, MaxFeatures, RandomForest};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};
 pub mod cv;
@@ -20,5 +20,5 @@ pub mod transform;
 
 pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan, Tuned};
 pub use logistic::{Logistic, LogisticParams};
-pub use pipeline::{LearnerParams, Model, Pipeline, PipelineParams};
+pub use pipeline::{fit_grid, LearnerParams, Model, Pipeline, PipelineParams};
 pub use transform::{check_no_constant, Columns, Components, Fitted, Step};

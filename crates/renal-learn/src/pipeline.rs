@@ -2,7 +2,7 @@
 //! scaling, PCA, imputation and selection can never see a test row.
 
 use crate::error::Result;
-use crate::forest::{ForestParams, RandomForest};
+use crate::forest::{ForestData, ForestParams, RandomForest};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
@@ -46,18 +46,8 @@ pub struct Pipeline {
 impl PipelineParams {
     /// Fits every step, then the learner, on `x` (the training rows).
     pub fn fit(&self, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Pipeline> {
-        let mut cur = x.clone();
-        let mut steps = Vec::with_capacity(self.steps.len());
-        for s in &self.steps {
-            let f = s.fit(&cur, y, n_classes)?;
-            cur = f.transform(&cur)?;
-            steps.push(f);
-        }
-        let model = match &self.learner {
-            LearnerParams::Forest(p) => Model::Forest(RandomForest::fit(p, &cur, y, n_classes)?),
-            LearnerParams::Mlp(p) => Model::Mlp(Mlp::fit(p, &cur, y, n_classes)?),
-            LearnerParams::Logistic(p) => Model::Logistic(Logistic::fit(p, &cur, y, n_classes)?),
-        };
+        let (steps, cur) = fit_steps(&self.steps, x, y, n_classes)?;
+        let model = fit_learner(&self.learner, &cur, None, y, n_classes)?;
         Ok(Pipeline {
             steps,
             model,
@@ -65,6 +55,82 @@ impl PipelineParams {
             learner_inputs: cur.names,
         })
     }
+}
+
+/// Fits each step on the output of the previous one; returns the fitted steps and the
+/// transformed `x`.
+fn fit_steps(
+    params: &[Step],
+    x: &Matrix,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<(Vec<Fitted>, Matrix)> {
+    let mut cur = x.clone();
+    let mut steps = Vec::with_capacity(params.len());
+    for s in params {
+        let f = s.fit(&cur, y, n_classes)?;
+        cur = f.transform(&cur)?;
+        steps.push(f);
+    }
+    Ok((steps, cur))
+}
+
+/// Fits the learner on `x`; a forest uses `sorted` (of `x`) when given.
+fn fit_learner(
+    learner: &LearnerParams,
+    x: &Matrix,
+    sorted: Option<&ForestData>,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<Model> {
+    Ok(match learner {
+        LearnerParams::Forest(p) => Model::Forest(match sorted {
+            Some(d) => RandomForest::fit_data(p, d, y, n_classes)?,
+            None => RandomForest::fit(p, x, y, n_classes)?,
+        }),
+        LearnerParams::Mlp(p) => Model::Mlp(Mlp::fit(p, x, y, n_classes)?),
+        LearnerParams::Logistic(p) => Model::Logistic(Logistic::fit(p, x, y, n_classes)?),
+    })
+}
+
+/// Fits every candidate on the same rows `x`, in order, sharing the work that does not depend
+/// on the learner: candidates with equal steps fit them once, and their forests share one sort
+/// of the transformed matrix. The pipelines are those [`PipelineParams::fit`] gives one by one.
+pub fn fit_grid(
+    candidates: &[PipelineParams],
+    x: &Matrix,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<Vec<Pipeline>> {
+    let mut fitted: Vec<Option<Pipeline>> = vec![None; candidates.len()];
+    for (i, first) in candidates.iter().enumerate() {
+        if fitted[i].is_some() {
+            continue;
+        }
+        let group: Vec<usize> = (i..candidates.len())
+            .filter(|&j| fitted[j].is_none() && candidates[j].steps == first.steps)
+            .collect();
+        let (steps, cur) = fit_steps(&first.steps, x, y, n_classes)?;
+        let forests = group
+            .iter()
+            .filter(|&&j| matches!(candidates[j].learner, LearnerParams::Forest(_)))
+            .count();
+        let sorted = if forests > 1 {
+            Some(ForestData::new(&cur)?)
+        } else {
+            None
+        };
+        for &j in &group {
+            let model = fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?;
+            fitted[j] = Some(Pipeline {
+                steps: steps.clone(),
+                model,
+                n_classes,
+                learner_inputs: cur.names.clone(),
+            });
+        }
+    }
+    Ok(fitted.into_iter().flatten().collect())
 }
 
 impl Pipeline {

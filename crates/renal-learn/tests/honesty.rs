@@ -71,6 +71,59 @@ fn fitting_twice_gives_identical_models() {
     }
 }
 
+/// A grid fit together (shared steps, one sort for the forests) gives the pipelines fitted one
+/// by one.
+#[test]
+fn a_grid_fit_together_equals_its_candidates_fit_alone() {
+    let (x, y) = data(90, 4);
+    let imp = vec![Step::MedianImpute];
+    let forest = |mf, leaf| {
+        LearnerParams::Forest(
+            ForestParams::default()
+                .n_trees(20)
+                .max_features(mf)
+                .min_samples_leaf(leaf)
+                .seed(5),
+        )
+    };
+    let mut grid = vec![
+        PipelineParams {
+            steps: imp.clone(),
+            learner: forest(MaxFeatures::Sqrt, 1),
+        },
+        PipelineParams {
+            steps: vec![Step::MedianImpute, Step::Standardize],
+            learner: forest(MaxFeatures::Sqrt, 1),
+        },
+        PipelineParams {
+            steps: imp.clone(),
+            learner: LearnerParams::Logistic(LogisticParams::default()),
+        },
+        PipelineParams {
+            steps: imp.clone(),
+            learner: forest(MaxFeatures::Fraction(0.5), 3),
+        },
+    ];
+    grid.extend(pipelines());
+    let together = fit_grid(&grid, &x, &y, 3).unwrap();
+    assert_eq!(together.len(), grid.len());
+    for (p, t) in grid.iter().zip(&together) {
+        assert_eq!(&p.fit(&x, &y, 3).unwrap(), t, "{p:?}");
+    }
+    // A candidate that cannot be fit fails the grid with its error.
+    grid.push(PipelineParams {
+        steps: imp,
+        learner: LearnerParams::Forest(ForestParams::default().n_trees(0)),
+    });
+    assert!(matches!(
+        fit_grid(&grid, &x, &y, 3),
+        Err(LearnError::Param {
+            name: "n_trees",
+            ..
+        })
+    ));
+}
+
 #[test]
 fn forest_is_identical_on_one_or_two_threads() {
     let (x, y) = data(120, 2);
