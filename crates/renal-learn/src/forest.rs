@@ -335,7 +335,6 @@ impl<T: Idx> Builder<'_, T> {
         let m = samples.len();
         let msl = self.params.min_samples_leaf;
         let mut best: Option<Split> = None;
-        let mut best_stats = (0.0, 0.0);
         // Each row's increments of the scan's state for this node (see `Column::delta`): the
         // same for every feature tried here, so written once per node.
         let (k, stride) = (self.k, delta_stride(self.k));
@@ -397,20 +396,15 @@ impl<T: Idx> Builder<'_, T> {
             visited += 1;
             if let Some(c) = found {
                 beat = (c.d, c.den);
-                best_stats = (c.d, c.wl);
                 let sorted = &self.pre.sorted[f * n..(f + 1) * n];
                 best = Some(Split {
                     feature: f,
                     threshold: midpoint(sorted[c.below], sorted[c.above]),
-                    improvement: 0.0,
+                    // total * impurity - wl * gini_left - wr * gini_right, which is
+                    // d / (total wl wr) (see `scan`).
+                    improvement: c.d / (total * c.wl * (total - c.wl)),
                 });
             }
-        }
-        if let Some(b) = best.as_mut() {
-            // total * impurity - wl * gini_left - wr * gini_right, which is d / (total wl wr)
-            // (see `scan`).
-            let (d, wl) = best_stats;
-            b.improvement = d / (total * wl * (total - wl));
         }
         best
     }
@@ -642,22 +636,65 @@ fn scan<const DISTINCT: bool, T: Idx, I: Iterator<Item = usize>>(
         }
         return Some(best.cut);
     }
-    let mut varies = false;
-    let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
-    for (j, pos) in positions.enumerate() {
-        let g = col.group[pos].ix();
-        // Cut between the previous row (the left holds rows 0..j) and this one.
-        if j > 0 && g != prev_group {
-            varies = true;
-            if j >= msl && m - j >= msl {
-                best.consider(d_of(&e), e[3], total, prev_pos, pos);
-            }
+    let mut walk = Cuts::new(col.group, positions, m, msl);
+    for (cut, pos) in walk.by_ref() {
+        if let Some(below) = cut {
+            best.consider(d_of(&e), e[3], total, below, pos);
         }
         add(&mut e, pos);
-        prev_group = g;
-        prev_pos = pos;
     }
-    varies.then_some(best.cut)
+    walk.varies.then_some(best.cut)
+}
+
+/// A feature's rows in sorted order (`positions`), each as `(cut, position)`: `cut` is
+/// `Some(previous position)` when a cut is allowed just before this row (the values differ, by
+/// `group`, and at least `msl` of the `m` rows lie on each side). `varies` tells, once walked,
+/// whether the feature varies in the node.
+struct Cuts<'a, T, I> {
+    group: &'a [T],
+    positions: I,
+    m: usize,
+    msl: usize,
+    j: usize,
+    prev_group: usize,
+    prev_pos: usize,
+    varies: bool,
+}
+
+impl<'a, T: Idx, I: Iterator<Item = usize>> Cuts<'a, T, I> {
+    fn new(group: &'a [T], positions: I, m: usize, msl: usize) -> Self {
+        Cuts {
+            group,
+            positions,
+            m,
+            msl,
+            j: 0,
+            prev_group: usize::MAX,
+            prev_pos: 0,
+            varies: false,
+        }
+    }
+}
+
+impl<T: Idx, I: Iterator<Item = usize>> Iterator for Cuts<'_, T, I> {
+    type Item = (Option<usize>, usize);
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let pos = self.positions.next()?;
+        let (j, g) = (self.j, self.group[pos].ix());
+        // Cut between the previous row (the left holds rows 0..j) and this one.
+        let mut cut = None;
+        if j > 0 && g != self.prev_group {
+            self.varies = true;
+            if j >= self.msl && self.m - j >= self.msl {
+                cut = Some(self.prev_pos);
+            }
+        }
+        self.j += 1;
+        self.prev_group = g;
+        self.prev_pos = pos;
+        Some((cut, pos))
+    }
 }
 
 /// [`scan`] for up to three classes (with or without the group check), else [`scan_any`].
@@ -692,16 +729,11 @@ fn scan_any<T: Idx>(
     // e_0..e_{k-1}, then wl.
     let mut state = vec![0.0f64; k + 1];
     let mut best = Best::new(beat);
-    let mut varies = false;
-    let (mut prev_group, mut prev_pos) = (usize::MAX, 0usize);
-    for (j, pos) in positions.enumerate() {
-        let g = col.group[pos].ix();
-        if j > 0 && g != prev_group {
-            varies = true;
-            if j >= msl && m - j >= msl {
-                let d: f64 = state[..k].iter().map(|e| e * e).sum();
-                best.consider(d, state[k], total, prev_pos, pos);
-            }
+    let mut walk = Cuts::new(col.group, positions, m, msl);
+    for (cut, pos) in walk.by_ref() {
+        if let Some(below) = cut {
+            let d: f64 = state[..k].iter().map(|e| e * e).sum();
+            best.consider(d, state[k], total, below, pos);
         }
         let row = col.row_at[pos].ix();
         for (v, inc) in state
@@ -710,10 +742,8 @@ fn scan_any<T: Idx>(
         {
             *v += inc;
         }
-        prev_group = g;
-        prev_pos = pos;
     }
-    varies.then_some(best.cut)
+    walk.varies.then_some(best.cut)
 }
 
 /// A key whose unsigned order is `f64::total_cmp`'s order.
@@ -836,8 +866,15 @@ impl RandomForest {
     /// Fits a forest; `y` holds class indices below `n_classes`.
     pub fn fit(params: &ForestParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
         params.validate()?;
-        check_labels(x, y, n_classes)?;
-        Self::fit_with(params, &ForestData::new(x)?, y, n_classes, SMALL_NODE)
+        let counts = check_labels(x, y, n_classes)?;
+        Self::fit_checked(
+            params,
+            &ForestData::new(x)?,
+            y,
+            n_classes,
+            &counts,
+            SMALL_NODE,
+        )
     }
 
     /// [`RandomForest::fit`] on a matrix already sorted by [`ForestData::new`].
@@ -860,8 +897,20 @@ impl RandomForest {
         small_node: usize,
     ) -> Result<Self> {
         params.validate()?;
+        let counts = check_labels(data.x, y, n_classes)?;
+        Self::fit_checked(params, data, y, n_classes, &counts, small_node)
+    }
+
+    /// The fit itself, once `params` are valid and `y` (with class `counts`) fits `data`.
+    fn fit_checked(
+        params: &ForestParams,
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+        counts: &[usize],
+        small_node: usize,
+    ) -> Result<Self> {
         let x = data.x;
-        let counts = check_labels(x, y, n_classes)?;
         let class_w: Vec<f64> = if params.balanced {
             counts
                 .iter()
