@@ -49,7 +49,8 @@ impl Label {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
-    /// Positive: indolent or aggressive. Score: P(malignant) = 1 - P(benign).
+    /// Positive: indolent or aggressive. Score: P(malignant) = P(indolent) + P(aggressive)
+    /// (= 1 - P(benign)); the score itself is computed in one place, by the learners' task.
     MalignantVsBenign,
     /// Positive: aggressive; "rest" includes benign as well as indolent cases, as in the study's
     /// code. Score: P(aggressive).
@@ -73,22 +74,28 @@ impl Task {
         }
     }
 
-    /// The binary target of a case, or `None` when the case is not part of this task.
-    pub fn target(self, label: Label) -> Option<bool> {
-        match (self, label) {
-            (Task::MalignantVsBenign, l) => Some(l != Label::Benign),
-            (Task::AggressiveVsRest, l) => Some(l == Label::Aggressive),
-            (Task::AggressiveVsIndolent, Label::Benign) => None,
-            (Task::AggressiveVsIndolent, l) => Some(l == Label::Aggressive),
+    /// Class indices (benign 0, indolent 1, aggressive 2) counted as positive.
+    pub fn positive_classes(self) -> &'static [usize] {
+        match self {
+            Task::MalignantVsBenign => &[1, 2],
+            Task::AggressiveVsRest | Task::AggressiveVsIndolent => &[2],
         }
     }
 
-    /// The task's score from class probabilities `[P(benign), P(indolent), P(aggressive)]`.
-    pub fn score(self, proba: [f64; 3]) -> f64 {
+    /// Class indices of the cases that take part in this task.
+    pub fn included_classes(self) -> &'static [usize] {
         match self {
-            Task::MalignantVsBenign => 1.0 - proba[0],
-            Task::AggressiveVsRest | Task::AggressiveVsIndolent => proba[2],
+            Task::MalignantVsBenign | Task::AggressiveVsRest => &[0, 1, 2],
+            Task::AggressiveVsIndolent => &[1, 2],
         }
+    }
+
+    /// The binary target of a case, or `None` when the case is not part of this task.
+    pub fn target(self, label: Label) -> Option<bool> {
+        let c = label.index();
+        self.included_classes()
+            .contains(&c)
+            .then(|| self.positive_classes().contains(&c))
     }
 }
 
@@ -106,12 +113,21 @@ mod tests {
     }
 
     #[test]
-    fn tasks_targets_and_scores() {
-        assert_eq!(Task::MalignantVsBenign.target(Label::Indolent), Some(true));
-        assert_eq!(Task::AggressiveVsRest.target(Label::Benign), Some(false));
-        assert_eq!(Task::AggressiveVsIndolent.target(Label::Benign), None);
-        let p = [0.2, 0.5, 0.3];
-        assert!((Task::MalignantVsBenign.score(p) - 0.8).abs() < 1e-15);
-        assert_eq!(Task::AggressiveVsRest.score(p), 0.3);
+    fn tasks_targets() {
+        use Label::*;
+        let t = |task: Task| [Benign, Indolent, Aggressive].map(|l| task.target(l));
+        assert_eq!(
+            t(Task::MalignantVsBenign),
+            [Some(false), Some(true), Some(true)]
+        );
+        assert_eq!(
+            t(Task::AggressiveVsRest),
+            [Some(false), Some(false), Some(true)]
+        );
+        // Aggressive vs indolent: malignant cases only.
+        assert_eq!(
+            t(Task::AggressiveVsIndolent),
+            [None, Some(false), Some(true)]
+        );
     }
 }

@@ -127,27 +127,23 @@ fn shape_features_match_pyradiomics_on_six_kits23_cases() {
         );
         assert_rel(f.elongation, g("Elongation"), 1e-9, &what("Elongation"));
         assert_rel(f.flatness, g("Flatness"), 1e-9, &what("Flatness"));
-        // Mesh quantities: our triangle table is generated, not ported (see `mesh` docs):
-        // the README's tolerance for a non-ported mesh is relative 1e-3.
-        assert_rel(
-            f.mesh_volume_mm3,
-            g("MeshVolume"),
-            1e-3,
-            &what("MeshVolume"),
-        );
-        assert_rel(
-            f.surface_area_mm2,
-            g("SurfaceArea"),
-            1e-3,
-            &what("SurfaceArea"),
-        );
-        assert_rel(
-            f.surface_volume_ratio,
-            g("SurfaceVolumeRatio"),
-            1e-3,
-            &what("SurfaceVolumeRatio"),
-        );
-        assert_rel(f.sphericity, g("Sphericity"), 1e-3, &what("Sphericity"));
+        // Mesh quantities: our triangle table is generated, not ported (see `mesh` docs). The
+        // README's tolerance for a non-ported mesh is relative 1e-3, with exact agreement
+        // (<= 1e-13) on the two cases without ambiguous cubes; the project's README claims
+        // those two exactly and 7e-4 elsewhere, so both are held to that.
+        let mesh_tol = if ["case_00019", "case_00060"].contains(&case.as_str()) {
+            1e-12
+        } else {
+            7e-4
+        };
+        for (got, key) in [
+            (f.mesh_volume_mm3, "MeshVolume"),
+            (f.surface_area_mm2, "SurfaceArea"),
+            (f.surface_volume_ratio, "SurfaceVolumeRatio"),
+            (f.sphericity, "Sphericity"),
+        ] {
+            assert_rel(got, g(key), mesh_tol, &what(key));
+        }
         eprintln!(
             "{case}: mesh volume rel diff {:.2e}, area rel diff {:.2e}",
             (f.mesh_volume_mm3 - g("MeshVolume")).abs() / g("MeshVolume"),

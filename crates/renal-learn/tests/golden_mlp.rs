@@ -4,7 +4,7 @@
 
 use renal_learn::mlp::{Linear, Mlp, MlpParams};
 use renal_learn::Matrix;
-use renal_testdata::{assert_abs, read_json, shared};
+use renal_testdata::{assert_abs, assert_all_abs, read_json, shared};
 use serde_json::Value;
 
 fn flat(v: &Value) -> Vec<f64> {
@@ -32,13 +32,20 @@ fn layers_from(params: &Value, keys: &[String]) -> Vec<Linear> {
 }
 
 fn check_params(layers: &[Linear], expected: &Value, keys: &[String], what: &str) {
+    assert_eq!(layers.len() * 2, keys.len(), "{what}: layer count");
     for (l, kw) in layers.iter().zip(keys.chunks(2)) {
-        for (a, b) in l.weight.iter().zip(flat(&expected[&kw[0]])) {
-            assert_abs(*a, b, 1e-10, &format!("{what} {}", kw[0]));
-        }
-        for (a, b) in l.bias.iter().zip(flat(&expected[&kw[1]])) {
-            assert_abs(*a, b, 1e-10, &format!("{what} {}", kw[1]));
-        }
+        assert_all_abs(
+            &l.weight,
+            &flat(&expected[&kw[0]]),
+            1e-10,
+            &format!("{what} {}", kw[0]),
+        );
+        assert_all_abs(
+            &l.bias,
+            &flat(&expected[&kw[1]]),
+            1e-10,
+            &format!("{what} {}", kw[1]),
+        );
     }
 }
 
@@ -76,14 +83,27 @@ fn mlp_adam_matches_pytorch_step_by_step() {
             .iter()
             .map(|k| k.as_str().unwrap().to_string())
             .collect();
+        // The fixture's configuration is what we run (and the optimiser constants we hold).
+        let cfg = &exp["config"];
+        assert_eq!(cfg["optimizer"], "torch.optim.Adam");
+        assert_eq!(cfg["betas"], serde_json::json!([0.9, 0.999]));
+        assert_eq!(cfg["eps"].as_f64(), Some(1e-8));
+        assert_eq!(cfg["amsgrad"], false);
+        assert_eq!(cfg["n_features"].as_u64(), Some(10));
+        assert_eq!(cfg["n_classes"].as_u64(), Some(3));
         let params = MlpParams {
             hidden,
-            lr: 3e-4,
-            weight_decay: 8e-4,
-            batch_size: 16,
-            epochs: 5,
+            lr: cfg["lr"].as_f64().unwrap(),
+            weight_decay: cfg["weight_decay"].as_f64().unwrap(),
+            batch_size: cfg["batch_size"].as_u64().unwrap() as usize,
+            epochs: cfg["epochs"].as_u64().unwrap() as usize,
             seed: 0,
         };
+        assert_eq!(
+            (params.lr, params.weight_decay),
+            (3e-4, 8e-4),
+            "the study's values"
+        );
         let init = layers_from(&m["initial_params"], &keys);
         let one = Mlp::fit_with(
             &params,
@@ -114,14 +134,43 @@ fn mlp_adam_matches_pytorch_step_by_step() {
             &keys,
             &format!("{name} epoch 5"),
         );
-        for (a, b) in fit.step_losses.iter().zip(flat(&m["step_losses"])) {
-            assert_abs(*a, b, 1e-12, &format!("{name} step loss"));
-        }
         assert_eq!(fit.step_losses.len(), 20);
+        let losses = flat(&m["step_losses"]);
+        assert_all_abs(
+            &fit.step_losses,
+            &losses,
+            1e-12,
+            &format!("{name} step loss"),
+        );
+        // Epoch means of the step losses (4 steps an epoch).
+        let means: Vec<f64> = fit
+            .step_losses
+            .chunks(4)
+            .map(|c| c.iter().sum::<f64>() / 4.0)
+            .collect();
+        let expected_means = flat(&m["epoch_mean_loss"]);
+        assert_all_abs(
+            &means,
+            &expected_means,
+            1e-12,
+            &format!("{name} epoch mean loss"),
+        );
+        let logits = fit.logits(&x).unwrap();
+        let expected_logits = flat(&m["final_logits"]);
+        assert_all_abs(
+            &logits.data,
+            &expected_logits,
+            1e-10,
+            &format!("{name} logits"),
+        );
         let p = fit.predict_proba(&x).unwrap();
-        for (a, b) in p.data.iter().zip(flat(&m["final_probabilities"])) {
-            assert_abs(*a, b, 1e-10, &format!("{name} probabilities"));
-        }
+        let expected_p = flat(&m["final_probabilities"]);
+        assert_all_abs(
+            &p.data,
+            &expected_p,
+            1e-10,
+            &format!("{name} probabilities"),
+        );
         assert_abs(
             fit.loss(&x, &y).unwrap(),
             m["final_full_data_loss"].as_f64().unwrap(),

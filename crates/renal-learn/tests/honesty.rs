@@ -222,6 +222,74 @@ fn nested_cv_uses_given_folds_exactly_and_is_thread_independent() {
     assert!(r1.thresholds[0].is_some());
 }
 
+/// The labels of an outer test fold never reach the fit that predicts it: with every other
+/// label the same, scrambling one test fold's labels leaves that fold's inner search (every
+/// candidate's score, the choice) and its out-of-fold probabilities unchanged, bit for bit.
+/// Scrambling the fold's training labels instead must change them (the check can fail).
+#[test]
+fn an_outer_test_folds_labels_never_reach_its_fit() {
+    let (x, y) = data(90, 6);
+    let tasks = vec![BinaryTask {
+        name: "c2".into(),
+        positive: vec![2],
+        included: vec![0, 1, 2],
+    }];
+    let cv = NestedCv {
+        outer_folds: 3,
+        inner_folds: 3,
+        seed: 11,
+        tasks,
+    };
+    // Every fold holds all three classes (rows cycle through the classes).
+    let folds: Vec<Vec<usize>> = (0..3)
+        .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())
+        .collect();
+    let plan = FoldPlan {
+        outer: folds
+            .iter()
+            .map(|test| OuterPlan {
+                train: renal_learn::cv::complement(90, test),
+                test: test.clone(),
+                inner: vec![],
+            })
+            .collect(),
+    };
+    let grid = pipelines();
+    let base = cv.run(&grid, &x, &y, 3, Some(&plan)).unwrap();
+    let oof_of = |r: &renal_learn::NestedResult, k: usize| -> Vec<(usize, Vec<f64>)> {
+        r.oof
+            .iter()
+            .filter(|o| o.fold == k)
+            .map(|o| (o.row, o.proba.clone()))
+            .collect()
+    };
+    for (k, test) in folds.iter().enumerate() {
+        let mut scrambled = y.clone();
+        for &i in test {
+            scrambled[i] = (y[i] + 1) % 3;
+        }
+        let r = cv.run(&grid, &x, &scrambled, 3, Some(&plan)).unwrap();
+        assert_eq!(r.outer[k], base.outer[k], "fold {k}: inner search moved");
+        assert_eq!(
+            oof_of(&r, k),
+            oof_of(&base, k),
+            "fold {k}: predictions moved"
+        );
+        assert_eq!(oof_of(&base, k).len(), test.len());
+        // The same scrambling on the fold's training rows does move its predictions.
+        let mut train_scrambled = y.clone();
+        for &i in &plan.outer[k].train {
+            train_scrambled[i] = (y[i] + 1) % 3;
+        }
+        let r = cv.run(&grid, &x, &train_scrambled, 3, Some(&plan)).unwrap();
+        assert_ne!(
+            oof_of(&r, k),
+            oof_of(&base, k),
+            "fold {k}: insensitive check"
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_a_typed_error() {
     let (x, y) = data(30, 5);

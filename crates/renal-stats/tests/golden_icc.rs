@@ -9,7 +9,22 @@ fn frac(s: &str) -> f64 {
     a.parse::<f64>().unwrap() / b.parse::<f64>().unwrap()
 }
 
-fn check_against_pingouin(rows: &[Vec<f64>], exp: &serde_json::Value, icc_tol: f64, abs_icc: bool) {
+/// Tolerances of a fixture's README: ICC (absolute or relative), F (relative), p and CI
+/// (relative).
+struct Tol {
+    icc: f64,
+    abs_icc: bool,
+    f: f64,
+    p_ci: f64,
+}
+
+fn check_against_pingouin(rows: &[Vec<f64>], exp: &serde_json::Value, tol: Tol) {
+    let Tol {
+        icc: icc_tol,
+        abs_icc,
+        f: f_tol,
+        p_ci,
+    } = tol;
     for r in icc_all(rows).unwrap() {
         let e = &exp["icc"][r.form.name()];
         let name = r.form.name();
@@ -18,25 +33,25 @@ fn check_against_pingouin(rows: &[Vec<f64>], exp: &serde_json::Value, icc_tol: f
         } else {
             assert_rel(r.icc, e["ICC"].as_f64().unwrap(), icc_tol, name);
         }
-        assert_rel(r.f, e["F"].as_f64().unwrap(), 1e-9, name);
+        assert_rel(r.f, e["F"].as_f64().unwrap(), f_tol, name);
         assert_eq!(r.df1, e["df1"].as_f64().unwrap(), "{name} df1");
         assert_eq!(r.df2, e["df2"].as_f64().unwrap(), "{name} df2");
         assert_rel(
             r.pval,
             e["pval"].as_f64().unwrap(),
-            1e-6,
+            p_ci,
             &format!("{name} p"),
         );
         assert_rel(
             r.ci95[0],
             e["CI95"][0].as_f64().unwrap(),
-            1e-6,
+            p_ci,
             &format!("{name} CI low"),
         );
         assert_rel(
             r.ci95[1],
             e["CI95"][1].as_f64().unwrap(),
-            1e-6,
+            p_ci,
             &format!("{name} CI high"),
         );
     }
@@ -74,7 +89,14 @@ fn shrout_fleiss_example() {
             "{name} rounds to the paper"
         );
     }
-    check_against_pingouin(&rows, &exp, 1e-12, true);
+    // README: ICC absolute 1e-12, F relative 1e-12, p and CI relative 1e-8.
+    let tol = Tol {
+        icc: 1e-12,
+        abs_icc: true,
+        f: 1e-12,
+        p_ci: 1e-8,
+    };
+    check_against_pingouin(&rows, &exp, tol);
 }
 
 #[test]
@@ -92,7 +114,26 @@ fn kits23_annotator_volumes() {
         })
         .collect();
     assert_eq!(rows.len(), 20);
-    check_against_pingouin(&rows, &exp, 1e-9, false);
+    let ms = mean_squares(&rows).unwrap();
+    let e = &exp["mean_squares"];
+    assert_eq!(ms.n_targets as u64, e["n_targets"].as_u64().unwrap());
+    assert_eq!(ms.k_raters as u64, e["k_raters"].as_u64().unwrap());
+    for (got, key) in [
+        (ms.msr, "MSR"),
+        (ms.msc, "MSC"),
+        (ms.mse, "MSE"),
+        (ms.msw, "MSW"),
+    ] {
+        assert_rel(got, e[key].as_f64().unwrap(), 1e-9, key);
+    }
+    // README: ICC relative 1e-9 (F likewise), p and CI relative 1e-6.
+    let tol = Tol {
+        icc: 1e-9,
+        abs_icc: false,
+        f: 1e-9,
+        p_ci: 1e-6,
+    };
+    check_against_pingouin(&rows, &exp, tol);
     let icc3 = icc_all(&rows).unwrap()[2];
     assert_rel(
         icc3.icc,

@@ -2,7 +2,7 @@
 //! `shared/golden/metrics-sklearn`), tolerances from their READMEs.
 
 use renal_stats::*;
-use renal_testdata::{assert_abs, read_json, shared};
+use renal_testdata::{assert_abs, assert_all_abs, read_json, shared};
 
 fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -64,25 +64,27 @@ fn delong_on_asah_matches_proc() {
         let (a, b) = (t["a"].as_str().unwrap(), t["b"].as_str().unwrap());
         let r = delong_paired(&y, &score(a), &score(b), 0.95).unwrap();
         let what = format!("{a} vs {b}");
-        assert_abs(r.z, t["z"].as_f64().unwrap(), 1e-9, &what);
-        assert_abs(r.p_two_sided, t["p"].as_f64().unwrap(), 1e-9, &what);
-        assert_abs(r.ci[0], t["ci_low"].as_f64().unwrap(), 1e-9, &what);
-        assert_abs(r.ci[1], t["ci_high"].as_f64().unwrap(), 1e-9, &what);
+        assert_abs(r.z, t["z"].as_f64().unwrap(), 1e-12, &what);
+        // z and the CI match to 1e-12 (README); p goes through a normal CDF (statrs here, R's
+        // pnorm there), whose tails differ by a few 1e-12 (observed up to 7.4e-12).
+        assert_abs(r.p_two_sided, t["p"].as_f64().unwrap(), 1e-11, &what);
+        assert_abs(r.ci[0], t["ci_low"].as_f64().unwrap(), 1e-12, &what);
+        assert_abs(r.ci[1], t["ci_high"].as_f64().unwrap(), 1e-12, &what);
     }
     let r = delong_paired(&y, &score("wfns"), &score("s100b"), 0.95).unwrap();
     let e = &exp["delong_paired_one_sided_wfns_vs_s100b"];
     assert_abs(
         r.p_greater,
         e["greater_p"].as_f64().unwrap(),
-        1e-9,
+        1e-11,
         "greater",
     );
-    assert_abs(r.p_less, e["less_p"].as_f64().unwrap(), 1e-9, "less");
+    assert_abs(r.p_less, e["less_p"].as_f64().unwrap(), 1e-11, "less");
     let ci = delong_ci(&y, &score("ndka"), 0.95).unwrap();
     let e = &exp["delong_ci_auc"]["ndka"];
     assert_abs(ci.auc, e["auc"].as_f64().unwrap(), 1e-12, "ndka auc");
-    assert_abs(ci.ci[0], e["low"].as_f64().unwrap(), 1e-9, "ndka low");
-    assert_abs(ci.ci[1], e["high"].as_f64().unwrap(), 1e-9, "ndka high");
+    assert_abs(ci.ci[0], e["low"].as_f64().unwrap(), 1e-12, "ndka low");
+    assert_abs(ci.ci[1], e["high"].as_f64().unwrap(), 1e-12, "ndka high");
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
@@ -148,6 +150,14 @@ fn metrics_match_sklearn_on_three_problems() {
             e["youden"]["threshold"].as_f64().unwrap(),
             "{name}"
         );
+        assert_abs(yd.j, e["youden"]["J"].as_f64().unwrap(), 1e-12, name);
+        // Dropping intermediate points never moves the optimum: the full curve's Youden point
+        // is the same threshold, sensitivity and specificity.
+        let full = &e["youden_on_full_curve"];
+        assert_eq!(yd.threshold, full["threshold"].as_f64().unwrap(), "{name}");
+        assert_abs(yd.tpr, full["tpr"].as_f64().unwrap(), 1e-12, name);
+        assert_abs(yd.fpr, full["fpr"].as_f64().unwrap(), 1e-12, name);
+        assert_abs(yd.j, full["J"].as_f64().unwrap(), 1e-12, name);
         let pr = precision_recall_curve(&y, &s).unwrap();
         let ep = &e["precision_recall_curve"];
         assert_eq!(
@@ -159,12 +169,8 @@ fn metrics_match_sklearn_on_three_problems() {
             pr.precision.len(),
             ep["precision"].as_array().unwrap().len()
         );
-        for (a, b) in pr.precision.iter().zip(floats(&ep["precision"])) {
-            assert_abs(*a, b, 1e-12, name);
-        }
-        for (a, b) in pr.recall.iter().zip(floats(&ep["recall"])) {
-            assert_abs(*a, b, 1e-12, name);
-        }
+        assert_all_abs(&pr.precision, &floats(&ep["precision"]), 1e-12, name);
+        assert_all_abs(&pr.recall, &floats(&ep["recall"]), 1e-12, name);
         let cal = calibration(&y, &p, 10).unwrap();
         let ec = &e["calibration_curve"];
         let counts: Vec<u64> = ec["bin_counts_all_10"]
@@ -185,12 +191,8 @@ fn metrics_match_sklearn_on_three_problems() {
             ec["prob_true"].as_array().unwrap().len(),
             "{name}: empty bins dropped"
         );
-        for (a, b) in obs.iter().zip(floats(&ec["prob_true"])) {
-            assert_abs(*a, b, 1e-12, name);
-        }
-        for (a, b) in pred.iter().zip(floats(&ec["prob_pred"])) {
-            assert_abs(*a, b, 1e-12, name);
-        }
+        assert_all_abs(&obs, &floats(&ec["prob_true"]), 1e-12, name);
+        assert_all_abs(&pred, &floats(&ec["prob_pred"]), 1e-12, name);
     }
 }
 
@@ -201,9 +203,17 @@ fn calibration_bootstrap_is_seeded_and_brackets_the_estimate() {
     let (c1, ci1) = calibration_bootstrap(&y, &p, 10, 200, 7).unwrap();
     let (_, ci2) = calibration_bootstrap(&y, &p, 10, 200, 7).unwrap();
     assert_eq!(ci1, ci2);
+    assert_eq!(c1.observed.len(), ci1.len());
+    let mut checked = 0;
     for (o, ci) in c1.observed.iter().zip(&ci1) {
+        // A bin is empty (no estimate) exactly when it has no interval.
+        assert_eq!(o.is_some(), ci.is_some());
         if let (Some(o), Some([lo, hi])) = (o, ci) {
             assert!(lo <= o && o <= hi, "{lo} {o} {hi}");
+            assert!(lo < hi, "a degenerate interval [{lo}, {hi}]");
+            checked += 1;
         }
     }
+    // The scores fill all ten bins, so every bin was checked.
+    assert_eq!(checked, 10);
 }

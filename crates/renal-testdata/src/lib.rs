@@ -43,10 +43,22 @@ pub fn shared() -> Option<PathBuf> {
             "shared data not found at ../shared or $RENAL_TRIAGE_SHARED: required under CI=true"
         ),
         None => {
-            eprintln!("SKIPPED: shared data not found (set RENAL_TRIAGE_SHARED)");
+            skipped("shared data not found (set RENAL_TRIAGE_SHARED)");
             None
         }
     }
+}
+
+/// Reports a skipped test where a person sees it: written to the process's stderr directly,
+/// which the test harness does not capture (a passing test's `eprintln!` is hidden), so
+/// `cargo test` shows one `SKIPPED` line per skipped test between the `ok` lines.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
 }
 
 /// Reads a JSON file.
@@ -74,4 +86,14 @@ pub fn assert_abs(a: f64, b: f64, tol: f64, what: &str) {
         "{what}: got {a}, expected {b} (abs diff {:.3e} > {tol:e})",
         (a - b).abs()
     );
+}
+
+/// Asserts two sequences have the same length and agree elementwise within `tol` (absolute):
+/// a zip that would stop at the shorter one silently is a test that cannot fail.
+#[track_caller]
+pub fn assert_all_abs(a: &[f64], b: &[f64], tol: f64, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert_abs(*x, *y, tol, &format!("{what}[{i}]"));
+    }
 }

@@ -1,27 +1,21 @@
-//! renal-triage as a library: the pieces the binary is made of (data location, cohort
-//! measurement, feature tables, experiment runs), usable from tests and other tools.
+//! renal-triage as a library: the pieces the binary is made of, usable from tests and other
+//! tools. Layers, each depending only on those after it (see `docs/architecture.md`):
+//!
+//! - [`commands`]: one module per subcommand (typed arguments, printing);
+//! - [`server`]: the HTTP layer of `serve` (router, API, form, upload);
+//! - [`report`]: renders an engine [`engine::reproduce::Outcome`] as HTML with figures;
+//! - [`model`]: model bundles and prediction for one patient;
+//! - [`engine`]: the computation (no clap, no HTTP, no printing);
+//! - [`output`], [`progress`]: atomic file writing and progress bars.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod bundle;
-pub mod cmd_bench;
-pub mod cmd_cohort;
-pub mod cmd_embed;
-pub mod cmd_fetch;
-pub mod cmd_reproduce;
-pub mod cmd_train;
-pub mod data;
-pub mod encoder_run;
-pub mod experiment;
-pub mod features;
-pub mod images;
-pub mod measure;
+pub mod commands;
+pub mod engine;
+pub mod model;
 pub mod output;
-pub mod predict;
-pub mod report_build;
-pub mod results;
-pub mod serve;
-pub mod tables;
-pub mod validate;
+pub mod progress;
+pub mod report;
+pub mod server;
 
 use std::path::PathBuf;
 

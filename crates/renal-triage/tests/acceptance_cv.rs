@@ -9,20 +9,18 @@
 use std::sync::OnceLock;
 
 use renal_imaging::LabelScheme;
-use renal_learn::{
-    BinaryTask, ForestParams, LearnerParams, LogisticParams, MaxFeatures, NestedCv, PipelineParams,
-    Step,
-};
+use renal_learn::{BinaryTask, LearnerParams, LogisticParams, NestedCv, PipelineParams, Step};
 use renal_stats::roc_auc;
 use renal_testdata::shared;
-use renal_triage::features::{build, FeatureSpec, FeatureTable};
+use renal_triage::engine::features::{build, FeatureSpec, FeatureTable};
 
 fn table() -> Option<&'static FeatureTable> {
     static T: OnceLock<Option<FeatureTable>> = OnceLock::new();
     T.get_or_init(|| {
         let shared = shared()?;
         let mut cohort = renal_cohort::load_kits23(&shared.join("kits23")).unwrap();
-        let meas = renal_triage::measure::measure_cohort(&mut cohort, LabelScheme::default());
+        let meas =
+            renal_triage::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
         let spec = FeatureSpec::all_clinical_and_size(&cohort);
         Some(build(&cohort, &meas, &spec).unwrap())
     })
@@ -30,40 +28,11 @@ fn table() -> Option<&'static FeatureTable> {
 }
 
 fn tasks() -> Vec<BinaryTask> {
-    vec![
-        BinaryTask {
-            name: "malignant_vs_benign".into(),
-            positive: vec![1, 2],
-            included: vec![0, 1, 2],
-        },
-        BinaryTask {
-            name: "aggressive_vs_rest".into(),
-            positive: vec![2],
-            included: vec![0, 1, 2],
-        },
-    ]
+    renal_triage::engine::tasks::study_tasks()
 }
 
 fn rf_grid(n_trees: usize) -> Vec<PipelineParams> {
-    let mut g = Vec::new();
-    for mf in [
-        MaxFeatures::Sqrt,
-        MaxFeatures::Fraction(0.1),
-        MaxFeatures::Fraction(0.3),
-    ] {
-        for leaf in [1, 3, 5] {
-            let f = ForestParams::default()
-                .n_trees(n_trees)
-                .max_features(mf)
-                .min_samples_leaf(leaf)
-                .seed(42);
-            g.push(PipelineParams {
-                steps: vec![Step::MedianImpute],
-                learner: LearnerParams::Forest(f),
-            });
-        }
-    }
-    g
+    renal_triage::engine::experiment::forest_grid(n_trees, 42, &[Step::MedianImpute])
 }
 
 /// Pooled out-of-fold AUC per task.

@@ -76,8 +76,17 @@ fn cohort_command_writes_tables_and_agreement_on_kits23() {
     assert_eq!(a["size"]["n"].as_u64(), Some(300));
     // 280 instances have all three annotators (golden README); the study reports mean ICC 0.97.
     assert_eq!(a["annotators"]["instances"].as_u64(), Some(280));
+    // An independent implementation (scripts/bench_sklearn_reproduce.py: nibabel, scikit-image
+    // marching cubes, numpy ICC; docs/bench/bench_rep500.json) found a mean ICC(3,1) of
+    // 0.98880 over the same 11 features and 280 instances; its mesh differs from ours in the
+    // fourth decimal of a few features, so the mean is pinned to 5e-4.
     let icc = a["annotators"]["mean_icc_3_1"].as_f64().unwrap();
-    assert!(icc > 0.95 && icc <= 1.0, "mean ICC {icc}");
+    assert!((icc - 0.988804).abs() < 5e-4, "mean ICC {icc}");
+    assert_eq!(
+        a["annotators"]["features"].as_object().unwrap().len(),
+        11,
+        "ICC of every shape feature"
+    );
 }
 
 #[test]

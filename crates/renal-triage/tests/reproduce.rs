@@ -241,10 +241,29 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
     assert_eq!(renal_stats::roc_auc(&y, &s).unwrap(), auc);
     let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
     assert!(html.contains(&format!("{auc:.3}")));
-    assert!(
-        html.contains("TRIPOD") && html.contains("Table 1") && !html.contains("http://")
-            || html.contains("xmlns=\"http://www.w3.org/2000/svg\"")
-    );
+    assert!(html.contains("TRIPOD"), "no TRIPOD+AI section");
+    assert!(html.contains("Table 1"), "no Table 1");
+    assert!(html.contains("<svg"), "no inline figure");
+    // Self-contained: nothing is loaded from elsewhere (the only URL allowed is the SVG
+    // namespace, which is a name, not a fetch).
+    for external in ["<link", "<script src", "url(", "@import"] {
+        assert!(
+            !html.contains(external),
+            "report loads something from outside: `{external}`"
+        );
+    }
+    for (attr, inline) in [("src=\"", "data:"), ("href=\"", "#")] {
+        for (i, _) in html.match_indices(attr) {
+            let target = &html[i + attr.len()..];
+            assert!(
+                target.starts_with(inline),
+                "report refers outside itself: {}",
+                &target[..target.len().min(60)]
+            );
+        }
+    }
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(a.path().join("manifest.json")).unwrap())
             .unwrap();
@@ -293,6 +312,10 @@ fn the_encoder_feeds_the_image_model_identically_on_one_or_two_threads() {
         std::fs::read_to_string(b.path().join("encoder/embeddings.csv")).unwrap()
     );
     let (ta, tb) = (tables(a.path()), tables(b.path()));
+    assert_eq!(
+        ta.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        tb.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
     for ((na, ba), (_, bb)) in ta.iter().zip(&tb) {
         assert!(ba == bb, "{na} differs between 1 and 2 threads");
     }
@@ -304,6 +327,8 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
     let reference = tempfile::tempdir().unwrap();
     assert!(reproduce(f, reference.path(), 2, &[]).status.success());
     let out = tempfile::tempdir().unwrap();
+    // The run pauses by itself once the first model is written (a test hook), says so on
+    // stderr and waits; the test kills it there: a deterministic point, no polling.
     let mut child = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
         .args(["reproduce", "--data"])
         .arg(f.root.join("dev"))
@@ -312,18 +337,25 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
         .arg("--out")
         .arg(out.path())
         .args(["--encoder", "none"])
+        .env("RENAL_TRIAGE_TEST_PAUSE_AFTER_MODELS", "1")
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Kill as soon as the first model has finished (or after 60 s at most).
-    let first = out.path().join("models/clinical_size_rf/run.json");
-    let t0 = std::time::Instant::now();
-    while !first.exists() && t0.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the run ended before its pause point");
+        if line.contains("test pause") {
+            break;
+        }
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    let first = out.path().join("models/clinical_size_rf/run.json");
     assert!(first.exists(), "the first model finished before the kill");
     assert!(
         !out.path().join("report.html").exists(),
@@ -347,6 +379,32 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
         "finished work is reused"
     );
     assert_eq!(tables(out.path()), tables(reference.path()));
+
+    // A changed seed, or a changed experiment, is never served from the old models.
+    let o = reproduce(f, out.path(), 2, &["--seed", "8"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("reusing finished model"),
+        "a new seed reused old models"
+    );
+    assert_ne!(tables(out.path()), tables(reference.path()));
+    let changed = f.root.join("experiment-changed.toml");
+    std::fs::write(&changed, EXPERIMENT.replace("trees = 40", "trees = 41")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["reproduce", "--seed", "8", "--encoder", "none", "--data"])
+        .arg(f.root.join("dev"))
+        .arg("--experiment")
+        .arg(&changed)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = String::from_utf8_lossy(&o.stderr);
+    // The forests changed: no forest model may be reused (the logistic one may).
+    for l in log.lines().filter(|l| l.contains("reusing finished model")) {
+        assert!(!l.contains(" RF"), "a changed experiment reused {l}");
+    }
 }
 
 fn walk(p: &Path) -> Vec<PathBuf> {

@@ -1,5 +1,5 @@
 //! `renal-triage-encoder`: the only process that loads libtorch. Called by `renal-triage embed`,
-//! `reproduce` and `bench encoder`; see `renal_triage::encoder_run`.
+//! `reproduce` and `bench encoder`; see `renal_triage::engine::encoder_client`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use renal_encoder::EncoderConfig;
-use renal_triage::encoder_run::read_dataset;
+use renal_triage::engine::encoder_client::read_dataset;
 use renal_triage::output::{write_csv, write_json};
 
 #[derive(Parser)]
@@ -35,7 +35,7 @@ enum Cmd {
         intensity: bool,
     },
     /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
-    Bench(renal_triage::encoder_run::EncoderBenchArgs),
+    Bench(renal_triage::engine::encoder_client::EncoderBenchArgs),
 }
 
 fn train(
@@ -56,7 +56,7 @@ fn train(
     let cfg = EncoderConfig::resolve(&config, ds.channels, intensity)
         .with_context(|| format!("encoder configuration `{config}`"))?;
     let dev = renal_encoder::device(&device)?;
-    let pb = renal_triage::measure::progress(cfg.epochs, "encoder");
+    let pb = renal_triage::progress::progress(cfg.epochs, "encoder");
     let (enc, report) =
         renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
             pb.set_position(e as u64 + 1);
@@ -86,7 +86,7 @@ fn train(
     write_json(&out.join("train.json"), &report)
 }
 
-fn bench(a: &renal_triage::encoder_run::EncoderBenchArgs) -> Result<()> {
+fn bench(a: &renal_triage::engine::encoder_client::EncoderBenchArgs) -> Result<()> {
     let (batch, channels, steps, device, amp) =
         (a.batch, a.channels, a.steps, a.device.as_str(), a.amp);
     let sizes = a.sizes.as_str();

@@ -7,11 +7,14 @@ use anyhow::{Context, Result};
 use renal_cohort::{Exclusion, Task};
 use serde::Serialize;
 
-use crate::cmd_reproduce::{model_features, prepare, skip_reason, Prepared};
-use crate::experiment::Experiment;
-use crate::features::{self, FeatureTable};
+use crate::engine::experiment::Experiment;
+use crate::engine::features::{self};
+use crate::engine::metrics::{task_metrics, TaskMetrics};
+use crate::engine::model_run::OofPrediction;
+use crate::engine::prepare::{load_and_prepare, model_features, skip_reason, Prepared};
+use crate::engine::run_store::write_predictions;
+use crate::engine::tasks::{nested_cv, task_thresholds};
 use crate::output::{write_csv, write_json};
-use crate::results::{nested_cv, task_metrics, OofPrediction, TaskMetrics};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalModel {
@@ -31,16 +34,6 @@ pub struct External {
     pub skipped: Vec<(String, String)>,
 }
 
-fn log_size(t: &mut FeatureTable) {
-    if let Some(j) = t.x.names.iter().position(|n| n == features::SIZE) {
-        for i in 0..t.x.rows {
-            let v = &mut t.x.data[i * t.x.cols + j];
-            *v = v.max(1e-3).ln();
-        }
-        t.x.names[j] = "log_tumor_size_mm".into();
-    }
-}
-
 /// Tunes and refits every runnable model on `train`, then scores the cohort at `test_path`.
 pub fn external(
     exp: &Experiment,
@@ -48,7 +41,7 @@ pub fn external(
     test_path: &Path,
     embeddings: Option<&Path>,
 ) -> Result<External> {
-    let test = prepare(test_path, None, embeddings)
+    let test = load_and_prepare(test_path, embeddings)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let s = &exp.experiment;
     let cv = nested_cv(exp);
@@ -68,8 +61,8 @@ pub fn external(
             &tr.x.names,
         )?;
         if spec.log_size {
-            log_size(&mut tr);
-            log_size(&mut te);
+            features::apply_log_size(&mut tr);
+            features::apply_log_size(&mut te);
         }
         let tuned = cv
             .tune_and_fit(&plan.candidates, &tr.x, &tr.y, 3)
@@ -83,12 +76,7 @@ pub fn external(
                 proba: [p.get(i, 0), p.get(i, 1), p.get(i, 2)],
             })
             .collect();
-        let thresholds: Vec<(Task, Option<f64>)> = s
-            .tasks
-            .iter()
-            .copied()
-            .zip(tuned.thresholds.iter().copied())
-            .collect();
+        let thresholds = task_thresholds(&s.tasks, &tuned.thresholds)?;
         let metrics = thresholds
             .iter()
             .enumerate()
@@ -123,31 +111,12 @@ pub fn external(
 
 /// Writes the external results: predictions per model, metrics, exclusions.
 pub fn write_external(e: &External, out: &Path) -> Result<()> {
-    let mut rows = Vec::new();
-    for m in &e.models {
-        for p in &m.predictions {
-            rows.push(vec![
-                p.case_id.clone(),
-                m.name.clone(),
-                p.label.to_string(),
-                format!("{}", p.proba[0]),
-                format!("{}", p.proba[1]),
-                format!("{}", p.proba[2]),
-            ]);
-        }
-    }
-    write_csv(
-        &out.join("predictions.csv"),
-        &[
-            "case_id",
-            "model",
-            "label",
-            "p_benign",
-            "p_indolent",
-            "p_aggressive",
-        ],
-        &rows,
-    )?;
+    let preds: Vec<(&str, &OofPrediction)> = e
+        .models
+        .iter()
+        .flat_map(|m| m.predictions.iter().map(|p| (m.name.as_str(), p)))
+        .collect();
+    write_predictions(&out.join("predictions.csv"), &preds, false)?;
     let mut t = Vec::new();
     for m in &e.models {
         for x in &m.metrics {

@@ -47,7 +47,7 @@ pub fn run(args: FetchArgs) -> Result<ExitCode> {
         cases: args.cases,
         expected,
     };
-    let pb = crate::measure::progress(0, "fetching");
+    let pb = crate::progress::progress(0, "fetching");
     let report = fetch_kits23(&opts, |done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);

@@ -1,28 +1,16 @@
-//! `renal-triage cohort`: Table 1, labels, features, measurements, exclusions and agreement.
+//! The cohort's outputs: Table 1, labels, exclusions, features, measurements, components and
+//! the agreement figures (computed size vs the radiologists' size; inter-annotator ICC).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Args;
 use renal_cohort::{Cohort, Label, ALLOWED};
-use renal_imaging::{CaseMeasurements, LabelScheme};
+use renal_imaging::CaseMeasurements;
 use renal_stats::{bland_altman, icc, pearson, IccForm};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::measure::{annotator_shapes, measure_cohort, ICC_FEATURES};
+use crate::engine::measure::{annotator_shapes, ICC_FEATURES};
 use crate::output::{cell, write_csv, write_json};
-
-#[derive(Args, Debug)]
-pub struct CohortArgs {
-    /// A KiTS23 folder, a folder with manifest.csv, or a manifest CSV (default: see README).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Output folder.
-    #[arg(long, default_value = "out/cohort")]
-    pub out: PathBuf,
-}
 
 fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
     if xs.len() < 2 {
@@ -107,23 +95,121 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     rows
 }
 
-fn print_table1(rows: &[[String; 5]], excluded: usize) {
-    println!("Table 1. Cohort ({excluded} excluded; see excluded.csv)");
-    println!(
-        "{:<44} {:>16} {:>16} {:>16} {:>16}",
-        "", "overall", "benign", "indolent", "aggressive"
-    );
-    for r in rows {
-        println!(
-            "{:<44} {:>16} {:>16} {:>16} {:>16}",
-            r[0], r[1], r[2], r[3], r[4]
-        );
+/// Pearson r and Bland-Altman of the computed size against the radiologists' size.
+///
+/// Field order is alphabetical so that `agreement.json` keeps the layout it had when it was
+/// written from an untyped (sorted) JSON map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlandAltmanMm {
+    pub bias_mm: f64,
+    pub difference: String,
+    pub limits_of_agreement_mm: [f64; 2],
+    pub sd_mm: f64,
+}
+
+/// The same comparison with the diameter between mesh vertices (pyradiomics' convention).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MeshConvention {
+    Computed {
+        bias_mm: f64,
+        limits_of_agreement_mm: [f64; 2],
+        pearson_r: f64,
+        sd_mm: f64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Computed size against the radiologists' size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SizeAgreement {
+    Computed {
+        bland_altman: BlandAltmanMm,
+        measure: String,
+        mesh_vertex_convention: MeshConvention,
+        n: usize,
+        /// (computed, radiographic) per case, mm.
+        pairs: Vec<[f64; 2]>,
+        pearson_r: f64,
+        reference: String,
+    },
+    Failed {
+        error: String,
+        n: usize,
+    },
+}
+
+/// ICC(3,1) of one shape feature across annotators.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FeatureIcc {
+    Computed {
+        ci95: [f64; 2],
+        f: f64,
+        icc_3_1: f64,
+        pval: f64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Inter-annotator reliability of the shape features.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnnotatorAgreement {
+    pub features: BTreeMap<String, FeatureIcc>,
+    pub form: String,
+    pub instances: usize,
+    pub mean_icc_3_1: Option<f64>,
+    pub raters: usize,
+}
+
+/// Size agreement and annotator reliability, as written to `cohort/agreement.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Agreement {
+    pub annotators: AnnotatorAgreement,
+    pub size: SizeAgreement,
+}
+
+impl Agreement {
+    /// Pearson r of the computed vs radiographic size, when computed.
+    pub fn size_r(&self) -> Option<f64> {
+        match &self.size {
+            SizeAgreement::Computed { pearson_r, .. } => Some(*pearson_r),
+            SizeAgreement::Failed { .. } => None,
+        }
+    }
+
+    /// Bland-Altman of the computed vs radiographic size, when computed.
+    pub fn size_bland_altman(&self) -> Option<&BlandAltmanMm> {
+        match &self.size {
+            SizeAgreement::Computed { bland_altman, .. } => Some(bland_altman),
+            SizeAgreement::Failed { .. } => None,
+        }
     }
 }
 
-/// Size agreement (computed index-tumor axial diameter vs radiographic size, mm) and
-/// inter-annotator ICC(3,1) per shape feature.
-fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> serde_json::Value {
+fn mesh_convention(ours_mesh: &[f64], radiologist: &[f64]) -> MeshConvention {
+    match (
+        pearson(ours_mesh, radiologist),
+        bland_altman(ours_mesh, radiologist),
+    ) {
+        (Ok(r), Ok(ba)) => MeshConvention::Computed {
+            bias_mm: ba.bias,
+            limits_of_agreement_mm: ba.limits,
+            pearson_r: r,
+            sd_mm: ba.sd,
+        },
+        (Err(e), _) | (_, Err(e)) => MeshConvention::Failed {
+            error: e.to_string(),
+        },
+    }
+}
+
+fn size_agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> SizeAgreement {
     let mut ours = Vec::new();
     let mut ours_mesh = Vec::new();
     let mut radiologist = Vec::new();
@@ -136,87 +222,79 @@ fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> serd
     }
     // The same diameter between mesh vertices (pyradiomics' Maximum2DDiameter in the axial
     // plane), which adds about one in-plane pixel of half-voxel margins.
-    let mesh = match (
-        pearson(&ours_mesh, &radiologist),
-        bland_altman(&ours_mesh, &radiologist),
-    ) {
-        (Ok(r), Ok(ba)) => {
-            json!({"pearson_r": r, "bias_mm": ba.bias, "sd_mm": ba.sd, "limits_of_agreement_mm": ba.limits})
-        }
-        (Err(e), _) | (_, Err(e)) => json!({"error": e.to_string()}),
-    };
-    let size = match (
+    let mesh = mesh_convention(&ours_mesh, &radiologist);
+    match (
         pearson(&ours, &radiologist),
         bland_altman(&ours, &radiologist),
     ) {
-        (Ok(r), Ok(ba)) => json!({
-            "n": ours.len(),
-            "measure": "largest axial in-plane diameter of the index tumor (voxel centres), mm",
-            "reference": "radiographic_size (cm x 10)",
-            "pearson_r": r,
-            "bland_altman": {"difference": "computed - radiographic (mm)", "bias_mm": ba.bias, "sd_mm": ba.sd, "limits_of_agreement_mm": ba.limits},
-            "mesh_vertex_convention": mesh,
-            "pairs": ours.iter().zip(&radiologist).map(|(a, b)| [*a, *b]).collect::<Vec<_>>(),
-        }),
-        (Err(e), _) | (_, Err(e)) => json!({"n": ours.len(), "error": e.to_string()}),
-    };
+        (Ok(r), Ok(ba)) => SizeAgreement::Computed {
+            bland_altman: BlandAltmanMm {
+                bias_mm: ba.bias,
+                difference: "computed - radiographic (mm)".into(),
+                limits_of_agreement_mm: ba.limits,
+                sd_mm: ba.sd,
+            },
+            measure: "largest axial in-plane diameter of the index tumor (voxel centres), mm"
+                .into(),
+            mesh_vertex_convention: mesh,
+            n: ours.len(),
+            pairs: ours
+                .iter()
+                .zip(&radiologist)
+                .map(|(a, b)| [*a, *b])
+                .collect(),
+            pearson_r: r,
+            reference: "radiographic_size (cm x 10)".into(),
+        },
+        (Err(e), _) | (_, Err(e)) => SizeAgreement::Failed {
+            error: e.to_string(),
+            n: ours.len(),
+        },
+    }
+}
+
+fn annotator_agreement(cohort: &Cohort) -> AnnotatorAgreement {
     let (k, rated) = annotator_shapes(cohort);
-    let mut per_feature = serde_json::Map::new();
+    let mut features = BTreeMap::new();
     let mut iccs = Vec::new();
     for (name, f) in ICC_FEATURES {
         let rows: Vec<Vec<f64>> = rated
             .iter()
             .map(|r| r.annotators.iter().map(f).collect())
             .collect();
-        match icc(&rows, IccForm::Icc3) {
+        let v = match icc(&rows, IccForm::Icc3) {
             Ok(v) => {
                 iccs.push(v.icc);
-                per_feature.insert(
-                    name.to_string(),
-                    json!({"icc_3_1": v.icc, "ci95": v.ci95, "f": v.f, "pval": v.pval}),
-                );
+                FeatureIcc::Computed {
+                    ci95: v.ci95,
+                    f: v.f,
+                    icc_3_1: v.icc,
+                    pval: v.pval,
+                }
             }
-            Err(e) => {
-                per_feature.insert(name.to_string(), json!({"error": e.to_string()}));
-            }
-        }
+            Err(e) => FeatureIcc::Failed {
+                error: e.to_string(),
+            },
+        };
+        features.insert(name.to_string(), v);
     }
-    let mean_icc = if iccs.is_empty() {
-        None
-    } else {
-        Some(iccs.iter().sum::<f64>() / iccs.len() as f64)
-    };
-    json!({
-        "size": size,
-        "annotators": {
-            "form": "ICC(3,1) two-way mixed, consistency, single rater",
-            "raters": k,
-            "instances": rated.len(),
-            "features": per_feature,
-            "mean_icc_3_1": mean_icc,
-        },
-    })
+    let mean_icc_3_1 = (!iccs.is_empty()).then(|| iccs.iter().sum::<f64>() / iccs.len() as f64);
+    AnnotatorAgreement {
+        features,
+        form: "ICC(3,1) two-way mixed, consistency, single rater".into(),
+        instances: rated.len(),
+        mean_icc_3_1,
+        raters: k,
+    }
 }
 
-pub fn run(args: CohortArgs) -> Result<ExitCode> {
-    let data = crate::data::resolve(args.data.as_deref())?;
-    tracing::info!(data = %data.display(), "loading cohort");
-    let mut cohort = crate::data::load(&data)?;
-    let meas = measure_cohort(&mut cohort, LabelScheme::default());
-    let t1 = table1(&cohort);
-    print_table1(&t1, cohort.excluded.len());
-    let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;
-    let [b, i, a] = cohort.class_counts();
-    println!(
-        "\n{} cases ({b} benign / {i} indolent / {a} aggressive), {} excluded. Size vs radiologist: r = {}, bias = {} mm. Annotator mean ICC(3,1) = {}.",
-        cohort.cases.len(),
-        cohort.excluded.len(),
-        agree["size"]["pearson_r"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("-".into()),
-        agree["size"]["bland_altman"]["bias_mm"].as_f64().map(|v| format!("{v:+.2}")).unwrap_or("-".into()),
-        agree["annotators"]["mean_icc_3_1"].as_f64().map(|v| format!("{v:.4}")).unwrap_or("-".into()),
-    );
-    println!("Wrote {}", args.out.display());
-    Ok(ExitCode::SUCCESS)
+/// Size agreement (computed index-tumor axial diameter vs radiographic size, mm) and
+/// inter-annotator ICC(3,1) per shape feature.
+pub fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> Agreement {
+    Agreement {
+        annotators: annotator_agreement(cohort),
+        size: size_agreement(cohort, meas),
+    }
 }
 
 /// Writes the cohort tables (Table 1, labels, exclusions, features, measurements) and the
@@ -225,7 +303,7 @@ pub fn write_cohort_outputs(
     cohort: &Cohort,
     meas: &BTreeMap<String, CaseMeasurements>,
     out: &std::path::Path,
-) -> Result<serde_json::Value> {
+) -> Result<Agreement> {
     let t1 = table1(cohort);
     write_csv(
         &out.join("table1.csv"),

@@ -4,7 +4,8 @@
 use renal_cohort::Task;
 use renal_stats::delong_paired;
 
-use crate::results::{task_pairs, ModelRun, TaskMetrics};
+use crate::engine::metrics::{task_pairs, TaskMetrics};
+use crate::engine::model_run::ModelRun;
 
 /// A table: header, rows, and cells to mark (significant differences).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -74,18 +75,9 @@ fn both(
     )
 }
 
-/// Builds Tables 2-7.
-pub fn study_tables(
-    runs: &[ModelRun],
-    metrics: &[(String, Vec<TaskMetrics>)],
-    tasks: &[Task],
-) -> Tables {
-    let mut csv = Vec::new();
-    let mut display = Vec::new();
-    let mut push = |(a, b): (TableData, TableData)| {
-        csv.push(a);
-        display.push(b);
-    };
+/// Table 2: AUC with DeLong CI.
+fn table2(metrics: &[(String, Vec<TaskMetrics>)], tasks: &[Task]) -> Vec<(TableData, TableData)> {
+    let mut out = Vec::new();
     // Table 2: AUC with DeLong CI.
     let mut rows = Vec::new();
     for t in tasks {
@@ -101,7 +93,7 @@ pub fn study_tables(
             ));
         }
     }
-    push(both(
+    out.push(both(
         "table2_auc.csv",
         "Table 2. ROC AUC with DeLong 95% CI (pooled out-of-fold predictions)",
         &[
@@ -115,6 +107,15 @@ pub fn study_tables(
         ],
         rows,
     ));
+    out
+}
+
+/// Tables 3-4: PR-AUC, threshold and confusion metrics, one table per task.
+fn tables_3_4(
+    metrics: &[(String, Vec<TaskMetrics>)],
+    tasks: &[Task],
+) -> Vec<(TableData, TableData)> {
+    let mut out = Vec::new();
     // Tables 3-4: PR-AUC, threshold and confusion metrics, one table per task.
     for (k, t) in tasks.iter().enumerate() {
         let mut rows = Vec::new();
@@ -138,13 +139,19 @@ pub fn study_tables(
             ));
         }
         let n = 3 + k;
-        push(both(
+        out.push(both(
             &format!("table{n}_{}.csv", t.name()),
             &format!("Table {n}. {}: PR-AUC, CV threshold (mean inner-fold Youden) and confusion metrics at it (score >= threshold is positive)", t.name()),
             &["model", "pr_auc", "threshold", "sensitivity", "specificity", "precision", "f1", "tp", "fp", "tn", "fn"],
             rows,
         ));
     }
+    out
+}
+
+/// Table 5: Brier score.
+fn table5(metrics: &[(String, Vec<TaskMetrics>)], tasks: &[Task]) -> Vec<(TableData, TableData)> {
+    let mut out = Vec::new();
     // Table 5: Brier score.
     let mut rows = Vec::new();
     for t in tasks {
@@ -152,12 +159,18 @@ pub fn study_tables(
             rows.push((vec![m.brier], vec![name.to_string(), t.name().to_string()]));
         }
     }
-    push(both(
+    out.push(both(
         "table5_brier.csv",
         "Table 5. Brier score of the task probability",
         &["model", "task", "brier"],
         rows,
     ));
+    out
+}
+
+/// Tables 6-7: paired DeLong between every pair of models.
+fn tables_6_7(runs: &[ModelRun], tasks: &[Task]) -> Vec<(TableData, TableData)> {
+    let mut out = Vec::new();
     // Tables 6-7: paired DeLong between every pair of models.
     let order = [
         Task::AggressiveVsRest,
@@ -198,7 +211,22 @@ pub fn study_tables(
                 b.marked.push((r, 6));
             }
         }
-        push((a, b));
+        out.push((a, b));
     }
+    out
+}
+
+/// Builds Tables 2-7.
+pub fn study_tables(
+    runs: &[ModelRun],
+    metrics: &[(String, Vec<TaskMetrics>)],
+    tasks: &[Task],
+) -> Tables {
+    let (csv, display) = table2(metrics, tasks)
+        .into_iter()
+        .chain(tables_3_4(metrics, tasks))
+        .chain(table5(metrics, tasks))
+        .chain(tables_6_7(runs, tasks))
+        .unzip();
     Tables { csv, display }
 }

@@ -21,17 +21,28 @@ use renal_cohort::Task;
 use renal_learn::{Model, Pipeline};
 use serde::{Deserialize, Serialize};
 
-use crate::results::TaskMetrics;
+use crate::engine::metrics::TaskMetrics;
 
 /// Bumped whenever the bundle layout changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// What an input feature is, and so where `predict` takes it from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureKind {
+    /// An allow-listed pre-operative value.
+    Clinical,
+    /// The tumor size measured on the mask (or its log).
+    Size,
+    /// An image embedding.
+    Embedding,
+}
 
 /// One input feature of the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSchema {
     pub name: String,
-    /// "clinical", "size" or "embedding".
-    pub kind: String,
+    pub kind: FeatureKind,
     pub train_min: Option<f64>,
     pub train_max: Option<f64>,
     pub train_median: Option<f64>,
@@ -70,7 +81,7 @@ pub struct Manifest {
     pub format_version: u32,
     pub tool_version: String,
     pub model_name: String,
-    pub model_spec: crate::experiment::ModelSpec,
+    pub model_spec: crate::engine::experiment::ModelSpec,
     pub log_size: bool,
     pub features: Vec<FeatureSchema>,
     pub thresholds: Vec<(Task, Option<f64>)>,

@@ -72,7 +72,7 @@ pub enum Which {
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
-    Encoder(crate::encoder_run::EncoderBenchArgs),
+    Encoder(crate::engine::encoder_client::EncoderBenchArgs),
     /// The CT path on a phantom around a real mask (512 x 512 x N, four phases): phantom
     /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing.
     Ct {
@@ -119,8 +119,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 }
 
 fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
-    let data = crate::data::resolve(data.as_deref())?;
-    let mut cohort = crate::data::load(&data)?;
+    let data = crate::engine::data::resolve(data.as_deref())?;
+    let mut cohort = crate::engine::data::load(&data)?;
     if let Some(n) = limit {
         cohort.cases.truncate(n);
     }
@@ -140,7 +140,7 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
         .sum();
     let decompress = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let meas = crate::measure::measure_cohort(&mut cohort, LabelScheme::default());
+    let meas = crate::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
     let measure = t1.elapsed().as_secs_f64();
     let report = json!({
         "bench": "measure",
@@ -174,54 +174,22 @@ fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
     (renal_learn::Matrix::new(rows, cols, data, names), y)
 }
 
-fn rf_grid(trees: usize) -> Vec<renal_learn::PipelineParams> {
-    use renal_learn::{ForestParams, LearnerParams, MaxFeatures, PipelineParams};
-    let mut g = Vec::new();
-    for mf in [
-        MaxFeatures::Sqrt,
-        MaxFeatures::Fraction(0.1),
-        MaxFeatures::Fraction(0.3),
-    ] {
-        for leaf in [1, 3, 5] {
-            let f = ForestParams::default()
-                .n_trees(trees)
-                .max_features(mf)
-                .min_samples_leaf(leaf)
-                .seed(0);
-            g.push(PipelineParams {
-                steps: vec![],
-                learner: LearnerParams::Forest(f),
-            });
-        }
-    }
-    g
-}
-
-fn study_tasks() -> Vec<renal_learn::BinaryTask> {
-    vec![
-        renal_learn::BinaryTask {
-            name: "malignant_vs_benign".into(),
-            positive: vec![1, 2],
-            included: vec![0, 1, 2],
-        },
-        renal_learn::BinaryTask {
-            name: "aggressive_vs_rest".into(),
-            positive: vec![2],
-            included: vec![0, 1, 2],
-        },
-    ]
-}
-
 fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode> {
     let (x, y) = synthetic(rows, cols);
     let cv = renal_learn::NestedCv {
         outer_folds: 5,
         inner_folds: 5,
         seed: 1,
-        tasks: study_tasks(),
+        tasks: crate::engine::tasks::study_tasks(),
     };
     let t0 = Instant::now();
-    let r = cv.run(&rf_grid(trees), &x, &y, 3, None)?;
+    let r = cv.run(
+        &crate::engine::experiment::forest_grid(trees, 0, &[]),
+        &x,
+        &y,
+        3,
+        None,
+    )?;
     let ours = t0.elapsed().as_secs_f64();
     let oof: Vec<(bool, f64)> = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).collect();
     let (t, s): (Vec<bool>, Vec<f64>) = oof.into_iter().unzip();
@@ -268,8 +236,8 @@ fn ct(data: Option<PathBuf>, case: &str) -> Result<ExitCode> {
     use renal_imaging::dicom::{read_series, write_series, SeriesInfo};
     use renal_imaging::phantom::{phantom, PhantomConfig};
     use renal_imaging::preprocess::{case_image, Preprocess};
-    let data = crate::data::resolve(data.as_deref())?;
-    let cohort = crate::data::load(&data)?;
+    let data = crate::engine::data::resolve(data.as_deref())?;
+    let cohort = crate::engine::data::load(&data)?;
     let c = cohort
         .cases
         .iter()
@@ -348,9 +316,9 @@ fn ct(data: Option<PathBuf>, case: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn encoder(a: &crate::encoder_run::EncoderBenchArgs) -> Result<ExitCode> {
+fn encoder(a: &crate::engine::encoder_client::EncoderBenchArgs) -> Result<ExitCode> {
     let mut args = a.to_args();
-    let ours = crate::encoder_run::bench(&args)?;
+    let ours = crate::engine::encoder_client::bench(&args)?;
     let mut report = json!({ "bench": "encoder_step", "renal_triage": ours.clone() });
     // The same step in PyTorch, same threads (the encoder's configured 2 on CPU).
     args.extend(["--threads".to_string(), "2".to_string()]);
@@ -448,7 +416,7 @@ fn reproduce(
     sklearn: bool,
 ) -> Result<ExitCode> {
     let out = std::env::temp_dir().join(format!("renal-bench-reproduce-{}", std::process::id()));
-    let args = crate::cmd_reproduce::ReproduceArgs {
+    let req = crate::engine::reproduce::Request {
         data,
         experiment,
         embeddings: None,
@@ -458,11 +426,15 @@ fn reproduce(
         out: out.clone(),
         seed: None,
         // The non-image reproduction (issue 4's benchmark); `bench encoder` times the encoder.
-        encoder: "none".into(),
-        device: "cpu".into(),
+        encoder: None,
+        device: crate::engine::embedding::Device::Cpu,
     };
     let t0 = Instant::now();
-    let o = crate::cmd_reproduce::reproduce(&args)?;
+    let mut o = crate::engine::reproduce::reproduce(&req)?;
+    let tr = Instant::now();
+    crate::report::write_report(&o, &out)?;
+    o.timings
+        .push(("figures_and_report".into(), tr.elapsed().as_secs_f64()));
     let total = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&out);
     let mut report = json!({
@@ -508,13 +480,16 @@ fn reproduce(
 /// The cohort `reproduce` modelled, for the Python comparison: case id, class, label map,
 /// annotator masks, and the clinical values (empty when missing). Sizes are not passed: the
 /// script measures the masks itself.
-fn write_python_cohort(o: &crate::cmd_reproduce::Outcome, path: &std::path::Path) -> Result<()> {
-    let spec = crate::features::FeatureSpec {
+fn write_python_cohort(
+    o: &crate::engine::reproduce::Outcome,
+    path: &std::path::Path,
+) -> Result<()> {
+    let spec = crate::engine::features::FeatureSpec {
         clinical: o.prepared.clinical.clone(),
         size: false,
         extra_prefix: None,
     };
-    let t = crate::features::build(&o.prepared.cohort, &o.prepared.meas, &spec)?;
+    let t = crate::engine::features::build(&o.prepared.cohort, &o.prepared.meas, &spec)?;
     let mut w = csv::Writer::from_path(path)?;
     let mut header = vec![
         "case_id".to_string(),
@@ -581,9 +556,8 @@ fn cold_start(model: &std::path::Path, mask: &std::path::Path, repeats: usize) -
 }
 
 fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Result<ExitCode> {
-    let bundle = crate::bundle::load_bundle(model)?;
-    let args = crate::serve::ServeArgs {
-        model: model.to_path_buf(),
+    let bundle = crate::model::bundle::load_bundle(model)?;
+    let args = crate::server::Config {
         addr: "127.0.0.1:0".into(),
         max_upload_mib: 512,
         timeout_s: 300,
@@ -594,7 +568,7 @@ fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Res
         .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let app = crate::serve::router(bundle, &args)?;
+    let app = crate::server::router(bundle, &args)?;
     rt.spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -10,6 +10,20 @@ use renal_learn::Matrix;
 
 /// Name of the computed size column (largest axial diameter of the index tumor, mm).
 pub const SIZE: &str = "tumor_size_mm";
+/// The name of the size column after `log_size`.
+pub const LOG_SIZE: &str = "log_tumor_size_mm";
+
+/// Replaces the size column by its natural log (sizes floored at 1e-3 mm), renamed
+/// [`LOG_SIZE`]; a table without a size column is left as it is.
+pub fn apply_log_size(t: &mut FeatureTable) {
+    if let Some(j) = t.x.names.iter().position(|n| n == SIZE) {
+        for i in 0..t.x.rows {
+            let v = &mut t.x.data[i * t.x.cols + j];
+            *v = v.max(1e-3).ln();
+        }
+        t.x.names[j] = LOG_SIZE.into();
+    }
+}
 
 /// A learner-ready table.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use renal_learn::{
 use serde::{Deserialize, Serialize};
 
 /// The study's experiment, compiled in so that `reproduce` runs on a bare checkout too.
-pub const PAPER_TOML: &str = include_str!("../../../experiments/paper.toml");
+pub const PAPER_TOML: &str = include_str!("../../../../experiments/paper.toml");
 
 /// Prefix of joined image-embedding columns in feature tables.
 pub const EMBEDDING_PREFIX: &str = "emb_";
@@ -449,6 +449,30 @@ impl Experiment {
             candidates,
         })
     }
+}
+
+/// The 3 x 3 forest grid of the study's acceptance checks and benchmarks (max_features sqrt,
+/// 0.1, 0.3 x min_samples_leaf 1, 3, 5), each candidate after `steps`.
+pub fn forest_grid(trees: usize, seed: u64, steps: &[Step]) -> Vec<PipelineParams> {
+    let mut g = Vec::new();
+    for mf in [
+        MaxFeatures::Sqrt,
+        MaxFeatures::Fraction(0.1),
+        MaxFeatures::Fraction(0.3),
+    ] {
+        for leaf in [1, 3, 5] {
+            let f = ForestParams::default()
+                .n_trees(trees)
+                .max_features(mf)
+                .min_samples_leaf(leaf)
+                .seed(seed);
+            g.push(PipelineParams {
+                steps: steps.to_vec(),
+                learner: LearnerParams::Forest(f),
+            });
+        }
+    }
+    g
 }
 
 #[cfg(test)]

@@ -1,155 +1,15 @@
-//! `renal-triage train`, `inspect` and `predict`.
+//! `renal-triage predict`: one new patient (or a batch manifest) with a model bundle.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::bundle::{
-    load_bundle, write_bundle, CvSummary, FeatureSchema, Manifest, TrainingSummary, FORMAT_VERSION,
-};
-use crate::cmd_reproduce::{model_table, prepare, skip_reason};
-use crate::experiment::{Experiment, PAPER_TOML};
-use crate::features::SIZE;
-use crate::predict::{predict, PatientInput, Prediction};
-use crate::results::{model_metrics, nested_cv, run_model};
-
-#[derive(Args, Debug)]
-pub struct TrainArgs {
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Experiment file (default: the built-in paper experiment).
-    #[arg(long)]
-    pub experiment: Option<PathBuf>,
-    /// Model name, as in the experiment.
-    #[arg(long)]
-    pub model: String,
-    /// Bundle directory to write.
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-pub fn train(args: TrainArgs) -> Result<ExitCode> {
-    let exp = match &args.experiment {
-        Some(p) => Experiment::load(p)?,
-        None => Experiment::parse(PAPER_TOML)?,
-    };
-    let spec = exp
-        .models
-        .iter()
-        .find(|m| m.name == args.model)
-        .with_context(|| {
-            format!(
-                "no model named `{}` (available: {})",
-                args.model,
-                exp.models
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-    let data = crate::data::resolve(args.data.as_deref())?;
-    let prepared = prepare(&data, None, None)?;
-    let plan = exp.plan(spec, &prepared.clinical)?;
-    if let Some(why) = skip_reason(&plan, &prepared) {
-        bail!(
-            "model `{}` cannot be trained on this cohort: {why}",
-            spec.name
-        );
-    }
-    let table = model_table(&plan, &prepared)?;
-    tracing::info!(model = %spec.name, "nested CV for the honest performance estimate");
-    let run = run_model(&exp, &plan, &table, None, String::new())?;
-    let metrics = model_metrics(&exp, &run)?;
-    tracing::info!(model = %spec.name, "tuning on the whole cohort and refitting");
-    let s = &exp.experiment;
-    let cv = nested_cv(&exp);
-    let tuned = cv.tune_and_fit(&plan.candidates, &table.x, &table.y, 3)?;
-    let features = (0..table.x.cols)
-        .map(|j| {
-            let name = table.x.names[j].clone();
-            let col: Vec<f64> = table
-                .x
-                .column(j)
-                .into_iter()
-                .filter(|v| !v.is_nan())
-                .collect();
-            let mut sorted = col.clone();
-            sorted.sort_by(f64::total_cmp);
-            let median =
-                (!sorted.is_empty()).then(|| renal_stats::binary::percentile(&sorted, 50.0));
-            let kind = if name == SIZE || name == "log_tumor_size_mm" {
-                "size"
-            } else if name.starts_with(crate::experiment::EMBEDDING_PREFIX) {
-                "embedding"
-            } else {
-                "clinical"
-            };
-            FeatureSchema {
-                name,
-                kind: kind.into(),
-                train_min: sorted.first().copied(),
-                train_max: sorted.last().copied(),
-                train_median: median,
-                train_missing: table.x.rows - col.len(),
-            }
-        })
-        .collect();
-    let mut counts = [0usize; 3];
-    table.y.iter().for_each(|&c| counts[c] += 1);
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        model_name: spec.name.clone(),
-        model_spec: spec.clone(),
-        log_size: spec.log_size,
-        features,
-        thresholds: s
-            .tasks
-            .iter()
-            .copied()
-            .zip(tuned.thresholds.iter().copied())
-            .collect(),
-        cv: metrics.iter().map(CvSummary::from).collect(),
-        training: TrainingSummary {
-            source: data.display().to_string(),
-            cases: table.x.rows,
-            class_counts: counts,
-            excluded: prepared.cohort.excluded.len(),
-            seed: s.seed,
-            chosen_candidate: tuned.chosen,
-            grid_size: plan.candidates.len(),
-        },
-        files: BTreeMap::new(),
-    };
-    write_bundle(&args.out, manifest, &tuned.model)?;
-    println!(
-        "Bundle written to {} ({} cases; CV AUC: {})",
-        args.out.display(),
-        table.x.rows,
-        metrics
-            .iter()
-            .map(|m| format!("{} {:.3}", m.task.name(), m.auc))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    pub bundle: PathBuf,
-}
-
-pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let b = load_bundle(&args.bundle)?;
-    println!("{}", serde_json::to_string_pretty(&b.manifest)?);
-    Ok(ExitCode::SUCCESS)
-}
+use crate::model::bundle::load_bundle;
+use crate::model::predict::{predict, PatientInput, Prediction};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -171,8 +31,15 @@ pub struct PredictArgs {
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// Output format.
-    #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
-    pub format: String,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+/// How predictions are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
 }
 
 fn single_input(args: &PredictArgs) -> Result<PatientInput> {
@@ -284,7 +151,7 @@ fn csv_row(p: &Prediction) -> Vec<String> {
     ]
 }
 
-pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
+pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
     let inputs = match &args.manifest {
         Some(m) => batch_inputs(m)?,
@@ -308,7 +175,7 @@ pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.format == "csv" {
+    if args.format == Format::Csv {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(CSV_HEADER)?;
         for p in &preds {

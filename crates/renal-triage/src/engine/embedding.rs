@@ -1,32 +1,84 @@
-//! `renal-triage embed`: image inputs of a cohort, SimCLR training without labels, and the
-//! 512-d embedding of every case (`case_id,f0..f511`).
+//! The image branch of a run: image inputs of a cohort, SimCLR training without labels (in
+//! the encoder process) and the embedding of every case, with the encoder's records.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use crate::encoder_run::TrainSummary;
 use anyhow::{Context, Result};
 
-use crate::images::{cohort_images, dataset, write_previews, CohortImages};
-use crate::output::{write_csv, write_json};
+use crate::engine::encoder_client::{self, TrainSummary};
+use crate::engine::images::{cohort_images, dataset, write_previews, CohortImages};
+use crate::output::{read_json, write_csv, write_json};
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct EmbedArgs {
-    /// Cohort folder (KiTS23 layout or a manifest); default: as `reproduce` finds it.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Output CSV (`case_id,f0..`); the encoder, its loss curve and previews go beside it in
-    /// `<stem>_encoder/`.
-    #[arg(long, default_value = "out/embeddings.csv")]
-    pub out: PathBuf,
-    /// `default` (2 CPU cores, <= 15 min on 300 cases), `paper` (for a GPU), `tiny`, or a JSON file.
-    #[arg(long, default_value = "default")]
-    pub config: String,
-    /// `cpu` or `cuda`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Side of the preprocessed slice (the study: 256).
-    #[arg(long, default_value_t = 256)]
-    pub size: usize,
+/// Which encoder configuration trains the embeddings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderConfig {
+    /// ResNet-18 at 64 px, 30 epochs: minutes on 2 CPU cores.
+    Default,
+    /// The study's 256 px setting, for a GPU.
+    Paper,
+    /// A small network for tests.
+    Tiny,
+    /// A JSON configuration file.
+    File(PathBuf),
+}
+
+impl EncoderConfig {
+    /// The encoder process's `--config` argument.
+    pub fn as_arg(&self) -> String {
+        match self {
+            EncoderConfig::Default => "default".into(),
+            EncoderConfig::Paper => "paper".into(),
+            EncoderConfig::Tiny => "tiny".into(),
+            EncoderConfig::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+impl FromStr for EncoderConfig {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "default" => EncoderConfig::Default,
+            "paper" => EncoderConfig::Paper,
+            "tiny" => EncoderConfig::Tiny,
+            other => EncoderConfig::File(PathBuf::from(other)),
+        })
+    }
+}
+
+impl std::fmt::Display for EncoderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_arg())
+    }
+}
+
+/// Where the encoder runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+impl FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            other => Err(format!("unknown device `{other}` (cpu or cuda)")),
+        }
+    }
+}
+
+impl Device {
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+        }
+    }
 }
 
 /// What `embed` produced.
@@ -54,8 +106,8 @@ pub fn encoder_dir(csv: &Path) -> PathBuf {
 pub fn embed_cohort(
     cohort: &renal_cohort::Cohort,
     csv: &Path,
-    config: &str,
-    device: &str,
+    config: &EncoderConfig,
+    device: Device,
     size: usize,
 ) -> Result<EmbedOutcome> {
     let dir = encoder_dir(csv);
@@ -69,12 +121,18 @@ pub fn embed_cohort(
     let ds = dataset(&images);
     tracing::info!(
         cases = ds.ids.len(),
-        config,
-        device,
+        config = %config,
+        device = device.as_arg(),
         "training the SimCLR encoder (no labels)"
     );
-    let report = crate::encoder_run::train_and_embed(&ds, &dir, config, device, images.intensity)?;
-    let cfg: serde_json::Value = crate::output::read_json(&dir.join("encoder.json"))?;
+    let report = encoder_client::train_and_embed(
+        &ds,
+        &dir,
+        &config.as_arg(),
+        device.as_arg(),
+        images.intensity,
+    )?;
+    let cfg: serde_json::Value = read_json(&dir.join("encoder.json"))?;
     let produced = dir.join("embeddings.csv");
     let bytes =
         std::fs::read(&produced).with_context(|| format!("reading {}", produced.display()))?;
@@ -128,18 +186,4 @@ pub fn embed_cohort(
         report,
         previews,
     })
-}
-
-pub fn run(args: &EmbedArgs) -> Result<EmbedOutcome> {
-    let data = crate::data::resolve(args.data.as_deref())?;
-    let cohort = crate::data::load(&data)?;
-    let o = embed_cohort(&cohort, &args.out, &args.config, &args.device, args.size)?;
-    eprintln!(
-        "embedded {} cases ({} excluded) -> {}; encoder in {}",
-        o.images.ids.len(),
-        o.images.excluded.len(),
-        o.csv.display(),
-        o.dir.display()
-    );
-    Ok(o)
 }

@@ -3,23 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::progress;
 use rayon::prelude::*;
 use renal_cohort::Cohort;
 use renal_imaging::{
     measure_segmentation, read_labels, BinaryMask, CaseMeasurements, LabelScheme, ShapeFeatures,
 };
-
-pub fn progress(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
-}
 
 /// Measures every case with a mask, in parallel (results do not depend on the thread count).
 /// A case that cannot be measured is excluded with the reason. A cohort without any mask

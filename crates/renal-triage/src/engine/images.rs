@@ -37,22 +37,112 @@ fn read_phase(path: &Path) -> Result<Volume<f32>, renal_imaging::ImagingError> {
     }
 }
 
-/// Builds every case's input (in parallel; the result does not depend on the thread count).
-pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
-    let scheme = LabelScheme::default();
+/// The channel names of a cohort: its CT phases in order of appearance, or the label map's
+/// planes when no case has a CT phase.
+fn channel_names(cohort: &Cohort) -> (bool, Vec<String>) {
     let ct = cohort.cases.iter().any(|c| !c.images.phases.is_empty());
+    if !ct {
+        return (false, vec!["kidney".into(), "tumor".into(), "cyst".into()]);
+    }
     let mut channels: Vec<String> = Vec::new();
-    if ct {
-        for c in &cohort.cases {
-            for (name, _) in &c.images.phases {
-                if !channels.contains(name) {
-                    channels.push(name.clone());
-                }
+    for c in &cohort.cases {
+        for (name, _) in &c.images.phases {
+            if !channels.contains(name) {
+                channels.push(name.clone());
             }
         }
-    } else {
-        channels = vec!["kidney".into(), "tumor".into(), "cyst".into()];
     }
+    (true, channels)
+}
+
+/// One case's CT input: one phase at a time (a CT volume is large), each giving one plane; a
+/// missing phase is a zero plane.
+fn ct_image(
+    c: &renal_cohort::Case,
+    mask: &renal_imaging::LabelVolume,
+    channels: &[String],
+    cfg: &Preprocess,
+) -> Result<CaseImage, String> {
+    let size = cfg.size;
+    let mut out: Option<CaseImage> = None;
+    let plane = size * size;
+    let mut data = Vec::with_capacity(channels.len() * plane);
+    let mut missing = Vec::new();
+    for name in channels {
+        let path = c
+            .images
+            .phases
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p);
+        match path {
+            None => {
+                data.extend(std::iter::repeat_n(0.0, plane));
+                missing.push(true);
+            }
+            Some(p) => {
+                let vol = read_phase(p).map_err(|e| format!("{}, phase {name}: {e}", c.id))?;
+                let img = case_image(vec![(name.clone(), Some(vol))], mask, cfg, &c.id)
+                    .map_err(|e| e.to_string())?;
+                data.extend_from_slice(img.plane(0));
+                missing.push(false);
+                out.get_or_insert(img);
+            }
+        }
+    }
+    let first = out.ok_or("no CT phase")?;
+    Ok(CaseImage {
+        channels: channels.to_vec(),
+        missing,
+        size,
+        data,
+        position: first.position,
+        spacing_mm: first.spacing_mm,
+    })
+}
+
+/// One case's input: its CT phases, or its label map's planes.
+fn case_input(
+    c: &renal_cohort::Case,
+    ct: bool,
+    channels: &[String],
+    cfg: &Preprocess,
+) -> Result<CaseImage, String> {
+    let scheme = LabelScheme::default();
+    let mpath = c.images.mask.as_ref().ok_or("no mask")?;
+    let mask = read_labels(mpath).map_err(|e| e.to_string())?;
+    if ct {
+        return ct_image(c, &mask, channels, cfg);
+    }
+    let classes = [
+        ("kidney", scheme.kidney),
+        ("tumor", scheme.tumor),
+        ("cyst", scheme.cyst),
+    ];
+    label_channels(&mask, cfg, &classes, &c.id).map_err(|e| e.to_string())
+}
+
+/// What the channels are, in words, for the report.
+fn describe_input(ct: bool, channels: &[String], size: usize, spacing: [f64; 3]) -> String {
+    if ct {
+        format!(
+            "CT phases ({}) at the tumor-centroid axial slice, {size}x{size} px, HU window -160..240 then min-max to [0, 1], resampled to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
+            channels.join(", "),
+            spacing[0],
+            spacing[1],
+            spacing[2]
+        )
+    } else {
+        format!(
+            "no CT intensities available: the channels are the label map's kidney, tumor and cyst planes (one-hot) at the tumor-centroid axial slice, {size}x{size} px, resampled (nearest) to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
+            spacing[0], spacing[1], spacing[2]
+        )
+    }
+}
+
+/// Builds every case's input (in parallel; the result does not depend on the thread count).
+pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
+    let (ct, channels) = channel_names(cohort);
     // The cohort's median spacing, from the mask headers.
     let spacings: Vec<[f64; 3]> = cohort
         .cases
@@ -65,64 +155,15 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
     let cfg = Preprocess {
         spacing_mm: Some(spacing),
         size,
-        tumor_labels: vec![scheme.tumor],
+        tumor_labels: vec![LabelScheme::default().tumor],
         ..Preprocess::default()
     };
-    let pb = crate::measure::progress(cohort.cases.len(), "images");
+    let pb = crate::progress::progress(cohort.cases.len(), "images");
     let results: Vec<(String, Result<CaseImage, String>)> = cohort
         .cases
         .par_iter()
         .map(|c| {
-            let r = (|| -> Result<CaseImage, String> {
-                let mpath = c.images.mask.as_ref().ok_or("no mask")?;
-                let mask = read_labels(mpath).map_err(|e| e.to_string())?;
-                if !ct {
-                    let classes = [
-                        ("kidney", scheme.kidney),
-                        ("tumor", scheme.tumor),
-                        ("cyst", scheme.cyst),
-                    ];
-                    return label_channels(&mask, &cfg, &classes, &c.id).map_err(|e| e.to_string());
-                }
-                // One phase at a time (a CT volume is large): each gives one plane.
-                let mut out: Option<CaseImage> = None;
-                let plane = size * size;
-                let mut data = Vec::with_capacity(channels.len() * plane);
-                let mut missing = Vec::new();
-                for name in &channels {
-                    let path = c
-                        .images
-                        .phases
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, p)| p);
-                    match path {
-                        None => {
-                            data.extend(std::iter::repeat_n(0.0, plane));
-                            missing.push(true);
-                        }
-                        Some(p) => {
-                            let vol = read_phase(p)
-                                .map_err(|e| format!("{}, phase {name}: {e}", c.id))?;
-                            let img =
-                                case_image(vec![(name.clone(), Some(vol))], &mask, &cfg, &c.id)
-                                    .map_err(|e| e.to_string())?;
-                            data.extend_from_slice(img.plane(0));
-                            missing.push(false);
-                            out.get_or_insert(img);
-                        }
-                    }
-                }
-                let first = out.ok_or("no CT phase")?;
-                Ok(CaseImage {
-                    channels: channels.clone(),
-                    missing,
-                    size,
-                    data,
-                    position: first.position,
-                    spacing_mm: first.spacing_mm,
-                })
-            })();
+            let r = case_input(c, ct, &channels, &cfg);
             pb.inc(1);
             (c.id.clone(), r)
         })
@@ -148,25 +189,11 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
         .enumerate()
         .map(|(k, n)| (n.clone(), images.iter().filter(|i| i.missing[k]).count()))
         .collect();
-    let input = if ct {
-        format!(
-            "CT phases ({}) at the tumor-centroid axial slice, {size}x{size} px, HU window -160..240 then min-max to [0, 1], resampled to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
-            channels.join(", "),
-            spacing[0],
-            spacing[1],
-            spacing[2]
-        )
-    } else {
-        format!(
-            "no CT intensities available: the channels are the label map's kidney, tumor and cyst planes (one-hot) at the tumor-centroid axial slice, {size}x{size} px, resampled (nearest) to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
-            spacing[0], spacing[1], spacing[2]
-        )
-    };
     Ok(CohortImages {
         ids,
         images,
         excluded,
-        input,
+        input: describe_input(ct, &channels, size, spacing),
         channels,
         intensity: ct,
         spacing_mm: spacing,
@@ -175,9 +202,9 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
 }
 
 /// The images as the encoder's dataset.
-pub fn dataset(ci: &CohortImages) -> crate::encoder_run::ImageSet {
+pub fn dataset(ci: &CohortImages) -> crate::engine::encoder_client::ImageSet {
     let size = ci.images.first().map(|i| i.size).unwrap_or(0);
-    crate::encoder_run::ImageSet {
+    crate::engine::encoder_client::ImageSet {
         ids: ci.ids.clone(),
         channels: ci.channels.len(),
         size,

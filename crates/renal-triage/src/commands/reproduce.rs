@@ -1,0 +1,160 @@
+//! `renal-triage reproduce` (and `validate`): runs the engine, writes the report and the run
+//! manifest, prints the models' AUCs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::engine::embedding::{Device, EncoderConfig};
+use crate::engine::manifest::write_manifest;
+use crate::engine::reproduce::{reproduce, Outcome, Request};
+
+/// `--encoder`: a configuration, or `none` to skip the image models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderChoice {
+    None,
+    Config(EncoderConfig),
+}
+
+impl std::str::FromStr for EncoderChoice {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "none" => EncoderChoice::None,
+            other => EncoderChoice::Config(other.parse()?),
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    /// A KiTS23 folder, a folder with manifest.csv, or a manifest CSV (default: see README).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Experiment file (default: experiments/paper.toml, compiled in).
+    #[arg(long)]
+    pub experiment: Option<PathBuf>,
+    /// Image embeddings (`case_id,f0..`), joined by case id.
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    /// Predefined splits: a CSV `case_id,outer_fold[,inner_fold]` or a folder of `data-K/`.
+    #[arg(long)]
+    pub splits: Option<PathBuf>,
+    /// Labels table (`case_id,label`) when `--data` is a feature table.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// An external cohort scored by models tuned and refit on `--data` (external validation).
+    #[arg(long)]
+    pub external: Option<PathBuf>,
+    #[arg(long, default_value = "out/reproduce")]
+    pub out: PathBuf,
+    /// Overrides the experiment's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Without `--embeddings`: the SimCLR encoder configuration used to compute them (`default`,
+    /// `paper`, `tiny` or a JSON file; trained without labels, resumed from out/encoder), or
+    /// `none` to skip the image models.
+    #[arg(long, default_value = "default")]
+    pub encoder: EncoderChoice,
+    /// Device of the encoder (`cpu` or `cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+}
+
+impl ReproduceArgs {
+    pub fn request(&self) -> Request {
+        Request {
+            data: self.data.clone(),
+            experiment: self.experiment.clone(),
+            embeddings: self.embeddings.clone(),
+            splits: self.splits.clone(),
+            labels: self.labels.clone(),
+            external: self.external.clone(),
+            out: self.out.clone(),
+            seed: self.seed,
+            encoder: match &self.encoder {
+                EncoderChoice::None => None,
+                EncoderChoice::Config(c) => Some(c.clone()),
+            },
+            device: self.device,
+        }
+    }
+}
+
+/// External validation: tune and refit on `--train`, score the untouched `--test` cohort.
+#[derive(Args, Debug, Clone)]
+pub struct ValidateArgs {
+    /// Development cohort (tuning and refit).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// External cohort, scored once with the stored thresholds.
+    #[arg(long)]
+    pub test: PathBuf,
+    #[arg(long)]
+    pub experiment: Option<PathBuf>,
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    #[arg(long, default_value = "out/validate")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl ValidateArgs {
+    pub fn request(&self) -> Request {
+        Request {
+            data: Some(self.train.clone()),
+            experiment: self.experiment.clone(),
+            embeddings: self.embeddings.clone(),
+            splits: None,
+            labels: None,
+            external: Some(self.test.clone()),
+            out: self.out.clone(),
+            seed: self.seed,
+            // External cohorts need the development encoder applied to them: not wired yet, so
+            // validation runs the non-image models unless embeddings are given.
+            encoder: None,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// Runs the engine, then writes the report and the run manifest (timings included).
+pub fn execute(req: &Request) -> Result<Outcome> {
+    let mut outcome = reproduce(req)?;
+    let tr = Instant::now();
+    crate::report::write_report(&outcome, &req.out)?;
+    outcome
+        .timings
+        .push(("figures_and_report".into(), tr.elapsed().as_secs_f64()));
+    write_manifest(req, &outcome, &req.out)?;
+    Ok(outcome)
+}
+
+pub fn run(req: Request) -> Result<ExitCode> {
+    let o = execute(&req)?;
+    println!("Model results (pooled out-of-fold AUC, DeLong 95% CI):");
+    for (name, ms) in &o.metrics {
+        let parts: Vec<String> = ms
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {:.3} [{:.3}, {:.3}]",
+                    m.task.name(),
+                    m.auc,
+                    m.auc_ci95[0],
+                    m.auc_ci95[1]
+                )
+            })
+            .collect();
+        println!("  {name:<40} {}", parts.join("  "));
+    }
+    for (name, why) in &o.skipped {
+        println!("  {name:<40} skipped: {why}");
+    }
+    println!("Report: {}", req.out.join("report.html").display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,81 @@
+//! The run record `manifest.json`: inputs with their sha256, the experiment, seed, threads,
+//! versions, git commit and per-stage timings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use renal_cohort::Cohort;
+use serde_json::json;
+
+use crate::engine::reproduce::{Outcome, Request};
+use crate::output::write_json;
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// sha256 of every input file (the clinical records, the masks, the tables given).
+fn input_hashes(args: &Request, data: &Path, cohort: &Cohort) -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if data.is_dir() {
+        for f in ["kits23.json", "manifest.csv"] {
+            if data.join(f).is_file() {
+                files.push(data.join(f));
+            }
+        }
+    } else {
+        files.push(data.to_path_buf());
+    }
+    files.extend(cohort.cases.iter().filter_map(|c| c.images.mask.clone()));
+    files.extend(
+        [&args.embeddings, &args.labels, &args.experiment]
+            .into_iter()
+            .flatten()
+            .cloned(),
+    );
+    if let Some(s) = &args.splits {
+        if s.is_file() {
+            files.push(s.clone());
+        }
+    }
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .map(|f| {
+            (
+                f.display().to_string(),
+                renal_cohort::io::sha256_file(f).unwrap_or_else(|e| format!("unreadable: {e}")),
+            )
+        })
+        .collect()
+}
+
+/// Writes `manifest.json` for a finished run.
+pub fn write_manifest(args: &Request, o: &Outcome, out: &Path) -> Result<()> {
+    let data = o.data.as_path();
+    let m = json!({
+        "tool": "renal-triage",
+        "version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit(),
+        "command": std::env::args().collect::<Vec<_>>(),
+        "data": data.display().to_string(),
+        "inputs_sha256": input_hashes(args, data, &o.prepared.cohort).into_iter().collect::<BTreeMap<_, _>>(),
+        "experiment": o.exp,
+        "seed": o.exp.experiment.seed,
+        "threads": rayon::current_num_threads(),
+        "cases": o.prepared.cohort.cases.len(),
+        "excluded": o.prepared.cohort.excluded.len(),
+        "models_run": o.runs.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        "models_skipped": o.skipped,
+        "timings_s": o.timings,
+    });
+    write_json(&out.join("manifest.json"), &m)
+}

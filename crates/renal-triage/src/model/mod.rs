@@ -1,0 +1,4 @@
+//! A trained model for new patients: the bundle on disk and prediction for one patient.
+
+pub mod bundle;
+pub mod predict;

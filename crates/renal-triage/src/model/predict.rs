@@ -1,0 +1,328 @@
+//! Applying a bundle to one new patient: clinical values plus a mask, to calibrated class
+//! probabilities, decisions at the CV thresholds, and honest warnings (imputed inputs, inputs
+//! outside the training range).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use renal_cohort::{check_feature, ClinicalRecord, Task};
+use renal_imaging::{measure_segmentation, read_labels, LabelScheme};
+use renal_learn::Matrix;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::tasks::score;
+use crate::model::bundle::{Bundle, CvSummary, FeatureKind};
+
+/// One patient's inputs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientInput {
+    #[serde(default)]
+    pub case_id: Option<String>,
+    /// Pre-operative values by feature name (numbers; `sex` may be "male"/"female").
+    #[serde(default)]
+    pub clinical: BTreeMap<String, serde_json::Value>,
+    /// Segmentation or tumor mask (NIfTI).
+    #[serde(default)]
+    pub mask: Option<PathBuf>,
+}
+
+/// A problem with the input, naming the field: a client error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InputError {
+    pub field: String,
+    pub message: String,
+}
+
+fn input_err(field: &str, message: impl Into<String>) -> InputError {
+    InputError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub task: Task,
+    pub threshold: Option<f64>,
+    pub probability: f64,
+    /// `probability >= threshold`; None without a threshold.
+    pub positive: Option<bool>,
+    pub statement: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutOfRange {
+    pub feature: String,
+    pub value: f64,
+    pub train_min: Option<f64>,
+    pub train_max: Option<f64>,
+}
+
+/// The answer for one patient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub case_id: Option<String>,
+    pub model: String,
+    pub p_benign: f64,
+    pub p_indolent: f64,
+    pub p_aggressive: f64,
+    pub p_malignant: f64,
+    pub p_aggressive_vs_rest: f64,
+    pub decisions: Vec<Decision>,
+    pub tumor_size_mm: Option<f64>,
+    /// Inputs that were missing and imputed with the training median.
+    pub imputed: Vec<String>,
+    /// Inputs outside the range seen in training (extrapolation).
+    pub out_of_range: Vec<OutOfRange>,
+    pub cv: Vec<CvSummary>,
+    pub summary: String,
+}
+
+fn value_of(name: &str, v: &serde_json::Value) -> Result<Option<f64>, InputError> {
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Number(n) => Ok(n.as_f64()),
+        serde_json::Value::Bool(b) => Ok(Some(*b as u8 as f64)),
+        serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| input_err(name, format!("`{s}` is not a number"))),
+        other => Err(input_err(name, format!("unexpected value {other}"))),
+    }
+}
+
+/// Validates the clinical inputs: names against the leakage guard, values against the
+/// plausible ranges. `sex` ("male"/"female") maps to `sex_male`.
+pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputError> {
+    let mut rec = ClinicalRecord::default();
+    for (name, v) in &input.clinical {
+        if name == "sex" {
+            let male = match v.as_str().map(|s| s.trim().to_ascii_lowercase()) {
+                Some(s) if s == "male" || s == "m" => Some(1.0),
+                Some(s) if s == "female" || s == "f" => Some(0.0),
+                Some(s) if s.is_empty() => None,
+                _ => return Err(input_err("sex", format!("{v} is not male/female"))),
+            };
+            rec.set("sex_male", male).map_err(|m| input_err("sex", m))?;
+            continue;
+        }
+        check_feature(name).map_err(|e| input_err(name, e.to_string()))?;
+        let x = value_of(name, v)?;
+        rec.set(name, x).map_err(|m| input_err(name, m))?;
+    }
+    Ok(rec)
+}
+
+/// Reads the mask and measures the index tumor's largest axial diameter (mm).
+fn tumor_size(input: &PatientInput, mask: &std::path::Path) -> Result<f64, PredictError> {
+    let labels =
+        read_labels(mask).map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
+    let what = input
+        .case_id
+        .clone()
+        .unwrap_or_else(|| "uploaded mask".into());
+    // A binary mask (0/1) is read as a tumor mask; a label map uses the KiTS scheme.
+    let binary = labels.data.iter().all(|&v| v <= 1);
+    let scheme = if binary {
+        LabelScheme {
+            kidney: 255,
+            tumor: 1,
+            cyst: 254,
+        }
+    } else {
+        LabelScheme::default()
+    };
+    let meas = measure_segmentation(&labels, scheme, &what)
+        .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
+    Ok(meas.index_tumor().axial_diameter_mm)
+}
+
+/// The model's input row, with the inputs that were imputed or outside the training range.
+struct Row {
+    values: Vec<f64>,
+    imputed: Vec<String>,
+    out_of_range: Vec<OutOfRange>,
+}
+
+fn input_row(
+    bundle: &Bundle,
+    rec: &ClinicalRecord,
+    tumor_size_mm: Option<f64>,
+) -> Result<Row, PredictError> {
+    let m = &bundle.manifest;
+    let mut row = Row {
+        values: Vec::with_capacity(m.features.len()),
+        imputed: Vec::new(),
+        out_of_range: Vec::new(),
+    };
+    for f in &m.features {
+        let v = match f.kind {
+            FeatureKind::Size => {
+                tumor_size_mm.map(|s| if m.log_size { s.max(1e-3).ln() } else { s })
+            }
+            FeatureKind::Clinical => rec.get(&f.name),
+            FeatureKind::Embedding => {
+                return Err(PredictError::Input(input_err(
+                    &f.name,
+                    "this model needs image embeddings, which predict does not compute yet",
+                )))
+            }
+        };
+        match v {
+            None => {
+                row.imputed.push(f.name.clone());
+                row.values.push(f64::NAN);
+            }
+            Some(x) => {
+                if f.train_min.is_some_and(|lo| x < lo) || f.train_max.is_some_and(|hi| x > hi) {
+                    row.out_of_range.push(OutOfRange {
+                        feature: f.name.clone(),
+                        value: x,
+                        train_min: f.train_min,
+                        train_max: f.train_max,
+                    });
+                }
+                row.values.push(x);
+            }
+        }
+    }
+    Ok(row)
+}
+
+/// The decision of one task at its CV threshold, on the same score the threshold was
+/// learned on (`tasks::score`), with `>=` as in the CV's confusion counts.
+pub fn decision(task: Task, threshold: Option<f64>, proba: &[f64; 3]) -> Decision {
+    let prob = score(task, proba);
+    let positive = threshold.map(|th| prob >= th);
+    let what = match task {
+        Task::MalignantVsBenign => "malignant",
+        Task::AggressiveVsRest | Task::AggressiveVsIndolent => "aggressive",
+    };
+    let statement = match (positive, threshold) {
+        (Some(true), Some(th)) => format!("P({what}) = {prob:.2} is at or above the threshold {th:.2} from cross-validation: classified {what}."),
+        (Some(false), Some(th)) => format!("P({what}) = {prob:.2} is below the threshold {th:.2} from cross-validation: not classified {what}."),
+        _ => format!("P({what}) = {prob:.2}; no threshold was available."),
+    };
+    Decision {
+        task,
+        threshold,
+        probability: prob,
+        positive,
+        statement,
+    }
+}
+
+fn summary(decisions: &[Decision], row: &Row) -> String {
+    let mut summary = decisions
+        .iter()
+        .map(|d| d.statement.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !row.imputed.is_empty() {
+        summary.push_str(&format!(
+            " Missing inputs were replaced by the training median: {}.",
+            row.imputed.join(", ")
+        ));
+    }
+    if !row.out_of_range.is_empty() {
+        summary.push_str(&format!(
+            " Outside the training range (extrapolation, interpret with care): {}.",
+            row.out_of_range
+                .iter()
+                .map(|o| o.feature.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    summary
+}
+
+/// Predicts for one patient.
+pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, PredictError> {
+    let m = &bundle.manifest;
+    let rec = clinical_record(input)?;
+    let needs_size = m.features.iter().any(|f| f.kind == FeatureKind::Size);
+    let tumor_size_mm = match (&input.mask, needs_size) {
+        (Some(p), _) => Some(tumor_size(input, p)?),
+        (None, true) => {
+            return Err(PredictError::Input(input_err(
+                "mask",
+                "this model uses the tumor size: a mask is required",
+            )))
+        }
+        (None, false) => None,
+    };
+    let row = input_row(bundle, &rec, tumor_size_mm)?;
+    let names = m.features.iter().map(|f| f.name.clone()).collect();
+    let x = Matrix::new(1, row.values.len(), row.values.clone(), names);
+    let p = bundle
+        .pipeline
+        .predict_proba(&x)
+        .map_err(|e| PredictError::Model(e.to_string()))?;
+    let proba = [p.get(0, 0), p.get(0, 1), p.get(0, 2)];
+    let decisions: Vec<Decision> = m
+        .thresholds
+        .iter()
+        .map(|(t, th)| decision(*t, *th, &proba))
+        .collect();
+    Ok(Prediction {
+        case_id: input.case_id.clone(),
+        model: m.model_name.clone(),
+        p_benign: proba[0],
+        p_indolent: proba[1],
+        p_aggressive: proba[2],
+        p_malignant: score(Task::MalignantVsBenign, &proba),
+        p_aggressive_vs_rest: score(Task::AggressiveVsRest, &proba),
+        summary: summary(&decisions, &row),
+        decisions,
+        tumor_size_mm,
+        imputed: row.imputed,
+        out_of_range: row.out_of_range,
+        cv: m.cv.clone(),
+    })
+}
+
+/// Why a prediction failed: the input (client) or the model (server).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PredictError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("model error: {0}")]
+    Model(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::tasks::binary_task;
+
+    /// A threshold learned in CV is a score computed by the CV's task on some case's
+    /// probabilities; `predict` must compare that very number. With P = (0.1, 0.7, 0.2),
+    /// 1 - P(benign) = 0.9 but P(indolent) + P(aggressive) = 0.8999999999999999: two formulas
+    /// would put this case on both sides of its own threshold.
+    #[test]
+    fn predict_compares_the_number_the_cv_threshold_was_learned_on() {
+        let proba = [0.1, 0.7, 0.2];
+        assert_ne!(
+            1.0 - proba[0],
+            proba[1] + proba[2],
+            "the example must separate them"
+        );
+        for task in Task::ALL {
+            // The CV's score (renal-learn's task over the learner's probability row).
+            let learned = binary_task(task).score(&proba);
+            let d = decision(task, Some(learned), &proba);
+            assert_eq!(d.probability.to_bits(), learned.to_bits(), "{task:?}");
+            assert_eq!(d.positive, Some(true), "{task:?}: at its own threshold");
+            let above = decision(task, Some(f64::from_bits(learned.to_bits() + 1)), &proba);
+            assert_eq!(above.positive, Some(false), "{task:?}: one ulp above");
+        }
+        assert_eq!(score(Task::MalignantVsBenign, &proba), proba[1] + proba[2]);
+        assert_eq!(score(Task::AggressiveVsRest, &proba), proba[2]);
+        assert_eq!(score(Task::AggressiveVsIndolent, &proba), proba[2]);
+    }
+}

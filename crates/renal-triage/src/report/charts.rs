@@ -1,0 +1,117 @@
+//! The report's figures: ROC curves, calibration curves and the Bland-Altman plot.
+
+use renal_cohort::Task;
+use renal_report::svg::{Chart, Series};
+
+use crate::engine::cohort_outputs::{Agreement, SizeAgreement};
+use crate::engine::reproduce::Outcome;
+
+pub(super) fn roc_chart(o: &Outcome, task: Task) -> Chart {
+    let series = o
+        .metrics
+        .iter()
+        .filter_map(|(name, ms)| ms.iter().find(|m| m.task == task).map(|m| (name, m)))
+        .map(|(name, m)| Series {
+            label: format!("{name} ({:.3})", m.auc),
+            points: m
+                .roc_fpr
+                .iter()
+                .copied()
+                .zip(m.roc_tpr.iter().copied())
+                .collect(),
+            errors: None,
+            line: true,
+        })
+        .collect();
+    Chart {
+        title: format!("ROC, {}", task.name()),
+        x_label: "1 - specificity".into(),
+        y_label: "sensitivity".into(),
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        series,
+        references: vec![(0.0, 0.0, 1.0, 1.0)],
+    }
+}
+
+pub(super) fn calibration_chart(o: &Outcome, task: Task) -> Chart {
+    let series = o
+        .metrics
+        .iter()
+        .filter_map(|(name, ms)| ms.iter().find(|m| m.task == task).map(|m| (name, m)))
+        .map(|(name, m)| {
+            let mut pts = Vec::new();
+            let mut errs = Vec::new();
+            for b in 0..m.calibration_count.len() {
+                if let (Some(p), Some(obs)) =
+                    (m.calibration_predicted[b], m.calibration_observed[b])
+                {
+                    pts.push((p, obs));
+                    let ci = m.calibration_ci95[b].unwrap_or([obs, obs]);
+                    errs.push((ci[0], ci[1]));
+                }
+            }
+            Series {
+                label: name.clone(),
+                points: pts,
+                errors: Some(errs),
+                line: true,
+            }
+        })
+        .collect();
+    Chart {
+        title: format!("Calibration, {} (10 bins, bootstrap 95% CI)", task.name()),
+        x_label: "mean predicted probability".into(),
+        y_label: "observed frequency".into(),
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        series,
+        references: vec![(0.0, 0.0, 1.0, 1.0)],
+    }
+}
+
+/// The Bland-Altman plot of the computed vs radiographic size, when it was computed.
+pub(super) fn bland_altman_chart(agreement: &Agreement) -> Option<Chart> {
+    let SizeAgreement::Computed {
+        pairs,
+        bland_altman: ba,
+        ..
+    } = &agreement.size
+    else {
+        return None;
+    };
+    let pts: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter(|[a, b]| a.is_finite() && b.is_finite())
+        .map(|[a, b]| ((a + b) / 2.0, a - b))
+        .collect();
+    let bias = ba.bias_mm;
+    let [lo, hi] = ba.limits_of_agreement_mm;
+    if !(bias.is_finite() && lo.is_finite() && hi.is_finite()) {
+        return None;
+    }
+    let xmax = pts.iter().map(|p| p.0).fold(10.0f64, f64::max) * 1.05;
+    let ymax = pts
+        .iter()
+        .map(|p| p.1.abs())
+        .fold(hi.abs().max(lo.abs()), f64::max)
+        * 1.1;
+    Some(Chart {
+        title: "Tumor size: computed vs radiologist (Bland-Altman)".into(),
+        x_label: "mean of the two measurements (mm)".into(),
+        y_label: "computed - radiologist (mm)".into(),
+        x_range: (0.0, xmax),
+        y_range: (-ymax, ymax),
+        series: vec![Series {
+            label: format!("cases (bias {bias:+.1} mm)"),
+            points: pts,
+            errors: None,
+            line: false,
+        }],
+        references: vec![
+            (0.0, bias, xmax, bias),
+            (0.0, lo, xmax, lo),
+            (0.0, hi, xmax, hi),
+        ],
+    })
+}

@@ -1,0 +1,122 @@
+//! The JSON API: `POST /api/v1/predict`, `GET /api/v1/model`, `GET /healthz`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::model::predict::{predict, PatientInput, Prediction};
+
+use super::error::ApiError;
+use super::state::AppState;
+use super::upload::{check_ct, check_length, read_multipart, Uploads};
+
+pub(super) async fn run_prediction(
+    state: Arc<AppState>,
+    input: PatientInput,
+) -> Result<Prediction, ApiError> {
+    let _permit = tokio::time::timeout(state.timeout, state.permits.acquire())
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            field: "server".into(),
+            message: "too many predictions in progress; try again".into(),
+        })?
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            field: "server".into(),
+            message: "shutting down".into(),
+        })?;
+    let st = state.clone();
+    let job = tokio::task::spawn_blocking(move || predict(&st.bundle, &input));
+    match tokio::time::timeout(state.timeout, job).await {
+        Err(_) => Err(ApiError {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            field: "server".into(),
+            message: format!(
+                "the prediction took longer than {} s",
+                state.timeout.as_secs()
+            ),
+        }),
+        Ok(Err(e)) => Err(ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            field: "server".into(),
+            message: e.to_string(),
+        }),
+        Ok(Ok(r)) => r.map_err(ApiError::from),
+    }
+}
+
+pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let t0 = Instant::now();
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let result: Result<Prediction, ApiError> = async {
+        check_length(&state, &req)?;
+        let (input, uploads, ct) = if ctype.starts_with("multipart/form-data") {
+            let mp = Multipart::from_request(req, &())
+                .await
+                .map_err(|e| ApiError::bad("body", e.body_text()))?;
+            read_multipart(&state, mp).await?
+        } else if ctype.starts_with("application/json") {
+            let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+                .await
+                .map_err(|e| ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    field: "body".into(),
+                    message: e.to_string(),
+                })?;
+            let input: PatientInput = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad("body", format!("malformed JSON: {e}")))?;
+            if input.mask.is_some() {
+                return Err(ApiError::bad(
+                    "mask",
+                    "send the mask as a multipart file upload, not as a path",
+                ));
+            }
+            (input, Uploads(Vec::new()), Vec::new())
+        } else {
+            return Err(ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                field: "content-type".into(),
+                message: format!("expected multipart/form-data or application/json, got `{ctype}`"),
+            });
+        };
+        check_ct(input.mask.as_deref(), &ct)?;
+        let r = run_prediction(state.clone(), input).await;
+        drop(uploads);
+        r
+    }
+    .await;
+    match result {
+        Ok(p) => {
+            tracing::info!(
+                status = 200,
+                ms = t0.elapsed().as_millis() as u64,
+                "predict"
+            );
+            Json(p).into_response()
+        }
+        Err(e) => {
+            tracing::info!(status = e.status.as_u16(), field = %e.field, ms = t0.elapsed().as_millis() as u64, "predict rejected");
+            e.into_response()
+        }
+    }
+}
+
+pub(super) async fn model_info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(&state.bundle.manifest).unwrap_or_default())
+}
+
+pub(super) async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}

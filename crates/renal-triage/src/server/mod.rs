@@ -1,0 +1,108 @@
+//! `renal-triage serve`: a small web page and a JSON API around one model bundle.
+//!
+//! Routes: `GET /` (form), `POST /predict` (form submission, HTML answer), `POST
+//! /api/v1/predict` (multipart: `clinical` JSON or one field per value, `mask` file, optional
+//! `ct_<phase>` files; or a JSON body without images), `GET /api/v1/model`, `GET /healthz`,
+//! `GET /openapi.json`. Limits: upload size, a timeout per prediction, a bound on concurrent
+//! predictions. Uploads go to a private temporary folder and are deleted after use; logs carry
+//! no patient value. Errors are JSON (or HTML for the form) with a 4xx code naming the field.
+
+mod api;
+mod error;
+mod openapi;
+mod page;
+mod state;
+mod upload;
+
+pub use openapi::openapi;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::Semaphore;
+
+use crate::model::bundle::Bundle;
+
+use api::{api_predict, health, model_info};
+use openapi::openapi_doc;
+use page::{form_predict, index};
+use state::AppState;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub addr: String,
+    /// Largest accepted request body (MiB).
+    pub max_upload_mib: usize,
+    /// Time allowed for one prediction (s).
+    pub timeout_s: u64,
+    /// Predictions running at once (others wait).
+    pub concurrency: usize,
+}
+
+fn private_upload_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("renal-triage-uploads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
+/// Builds the router (used by `serve` and by tests).
+pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
+    let state = Arc::new(AppState {
+        bundle,
+        max_body: args.max_upload_mib * 1024 * 1024,
+        permits: Semaphore::new(args.concurrency.max(1)),
+        timeout: Duration::from_secs(args.timeout_s.max(1)),
+        uploads: private_upload_dir()?,
+        counter: AtomicU64::new(0),
+    });
+    Ok(Router::new()
+        .route("/", get(index))
+        .route("/predict", post(form_predict))
+        .route("/api/v1/predict", post(api_predict))
+        .route("/api/v1/model", get(model_info))
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi_doc))
+        .layer(DefaultBodyLimit::max(args.max_upload_mib * 1024 * 1024))
+        .with_state(state))
+}
+
+/// Serves `bundle` until interrupted.
+pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let app = router(bundle, &args)?;
+        let addr: SocketAddr = args
+            .addr
+            .parse()
+            .with_context(|| format!("--addr {}", args.addr))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("listening on http://{local}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let uploads =
+            std::env::temp_dir().join(format!("renal-triage-uploads-{}", std::process::id()));
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        let _ = std::fs::remove_dir_all(uploads);
+        anyhow::Ok(())
+    })
+}

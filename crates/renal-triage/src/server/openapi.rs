@@ -1,0 +1,47 @@
+//! `GET /openapi.json`: the OpenAPI 3 description of the JSON API.
+
+use axum::Json;
+use serde_json::json;
+
+/// The OpenAPI 3 description of the JSON API.
+pub fn openapi() -> serde_json::Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "renal-triage", "version": env!("CARGO_PKG_VERSION"), "description": "Benign / indolent / aggressive renal mass probabilities for one patient."},
+        "paths": {
+            "/api/v1/predict": {"post": {
+                "summary": "Predict for one patient",
+                "requestBody": {"required": true, "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "case_id": {"type": "string"},
+                        "clinical": {"type": "string", "description": "JSON object of pre-operative values by feature name; or send each value as its own field"},
+                        "mask": {"type": "string", "format": "binary", "description": "NIfTI segmentation or tumor mask"}
+                    }}},
+                    "application/json": {"schema": {"type": "object", "properties": {"case_id": {"type": "string"}, "clinical": {"type": "object"}}}}
+                }},
+                "responses": {
+                    "200": {"description": "Probabilities, decisions at the CV thresholds, warnings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Prediction"}}}},
+                    "400": {"description": "Invalid input; `field` names it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "413": {"description": "Upload too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "415": {"description": "Unsupported content type"},
+                    "503": {"description": "Too many predictions in progress"}
+                }
+            }},
+            "/api/v1/model": {"get": {"summary": "The model card and bundle manifest", "responses": {"200": {"description": "Manifest"}}}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error", "field", "status"], "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "status": {"type": "integer"}}},
+            "Prediction": {"type": "object", "properties": {
+                "p_benign": {"type": "number"}, "p_indolent": {"type": "number"}, "p_aggressive": {"type": "number"},
+                "p_malignant": {"type": "number"}, "p_aggressive_vs_rest": {"type": "number"}, "tumor_size_mm": {"type": "number", "nullable": true},
+                "decisions": {"type": "array", "items": {"type": "object"}}, "imputed": {"type": "array", "items": {"type": "string"}},
+                "out_of_range": {"type": "array", "items": {"type": "object"}}, "cv": {"type": "array", "items": {"type": "object"}}, "summary": {"type": "string"}
+            }}
+        }}
+    })
+}
+
+pub(super) async fn openapi_doc() -> Json<serde_json::Value> {
+    Json(openapi())
+}

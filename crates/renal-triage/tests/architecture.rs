@@ -1,0 +1,377 @@
+//! The shape of the code, checked on every test run (issue 12's acceptance):
+//! - no import cycle between the modules (files) of any crate;
+//! - in the application crate, the layers point one way: `engine` uses none of `model`,
+//!   `report`, `server`, `commands`; `model` none of `report`, `server`, `commands`; `report`
+//!   none of `model`, `server`, `commands`; `server` not `commands`;
+//! - no source file above 800 lines and no function above 100 lines outside tests, but for
+//!   the listed exceptions that are still to be split (a fixed exception that is not removed
+//!   from the list fails too, so the list only shrinks).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Functions still above the limit: (file under crates/, function). To be split.
+const LONG_FUNCTIONS: &[(&str, &str)] = &[
+    ("renal-imaging/src/dicom.rs", "read_slice"),
+    ("renal-imaging/src/dicom.rs", "write_series"),
+    ("renal-report/src/svg.rs", "render"),
+    ("renal-encoder/src/simclr.rs", "train"),
+];
+/// Files still above the limit. To be split into folders.
+const LONG_FILES: &[&str] = &["renal-learn/src/forest.rs", "renal-imaging/src/nifti.rs"];
+const MAX_FN_LINES: usize = 100;
+const MAX_FILE_LINES: usize = 800;
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The module path of a source file (`engine/mod.rs` -> `engine`, `lib.rs` -> ``).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    if rel.starts_with("bin") {
+        return None;
+    }
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    Some(parts.join("::"))
+}
+
+/// The code of a file before its `#[cfg(test)]` module.
+fn non_test(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+}
+
+/// Modules a file refers to: `crate::a::b` and `super::x` paths, resolved to the longest
+/// known module.
+fn references(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let code: String = non_test(text)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let parent = module.rsplit_once("::").map_or("", |p| p.0).to_string();
+    for (prefix, base) in [("crate::", String::new()), ("super::", parent)] {
+        for (i, _) in code.match_indices(prefix) {
+            if i > 0 && code.as_bytes()[i - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let rest = &code[i + prefix.len()..];
+            let mut path: Vec<String> = if base.is_empty() {
+                vec![]
+            } else {
+                base.split("::").map(String::from).collect()
+            };
+            let mut best = base.clone();
+            for seg in rest.split("::") {
+                let name: String = seg
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if name.is_empty() {
+                    break;
+                }
+                path.push(name);
+                let candidate = path.join("::");
+                if modules.contains(&candidate) {
+                    best = candidate;
+                } else {
+                    break;
+                }
+            }
+            // A braced list after the module (`use crate::m::{a, b}`): its items may be modules.
+            if let Some(open) = rest.find('{') {
+                let head = &rest[..open];
+                if head
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                {
+                    if let Some(close) = rest[open..].find('}') {
+                        let prefix = if best.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{best}::")
+                        };
+                        for item in rest[open + 1..open + close].split(',') {
+                            let item = item.trim().split("::").next().unwrap_or("").trim();
+                            let candidate = format!("{prefix}{item}");
+                            if modules.contains(&candidate) {
+                                found.insert(candidate);
+                            }
+                        }
+                    }
+                }
+            }
+            if best != module && !best.is_empty() {
+                found.insert(best);
+            }
+        }
+    }
+    // Children declared here (`mod x;`) and used by a relative path (`x::item`).
+    for line in code.lines() {
+        let l = line.trim();
+        let decl = l
+            .strip_prefix("pub mod ")
+            .or_else(|| l.strip_prefix("pub(crate) mod "))
+            .or_else(|| l.strip_prefix("mod "));
+        if let Some(name) = decl.and_then(|d| d.strip_suffix(';')) {
+            let child = if module.is_empty() {
+                name.to_string()
+            } else {
+                format!("{module}::{name}")
+            };
+            let used = code.match_indices(&format!("{name}::")).any(|(i, _)| {
+                i == 0 || {
+                    let b = code.as_bytes()[i - 1];
+                    !(b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+                }
+            });
+            if used && modules.contains(&child) {
+                found.insert(child);
+            }
+        }
+    }
+    found.remove(module);
+    found
+}
+
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(n.to_string(), 1);
+        stack.push(n.to_string());
+        for m in graph.get(n).into_iter().flatten() {
+            match state.get(m.as_str()).copied().unwrap_or(0) {
+                1 => {
+                    let start = stack.iter().position(|s| s == m).unwrap();
+                    let mut cycle = stack[start..].to_vec();
+                    cycle.push(m.clone());
+                    return Some(cycle);
+                }
+                0 => {
+                    if let Some(c) = visit(m, graph, state, stack) {
+                        return Some(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        state.insert(n.to_string(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for n in graph.keys() {
+        if state.get(n.as_str()).copied().unwrap_or(0) == 0 {
+            if let Some(c) = visit(n, graph, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+/// Every crate's module graph (files as nodes, `mod` declarations not counted as uses).
+fn graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut all = BTreeMap::new();
+    let mut crates: Vec<_> = std::fs::read_dir(crates_dir()).unwrap().flatten().collect();
+    crates.sort_by_key(|e| e.path());
+    for c in crates {
+        let src = c.path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mods: Vec<(String, String)> = files
+            .iter()
+            .filter_map(|f| Some((module_of(&src, f)?, std::fs::read_to_string(f).unwrap())))
+            .collect();
+        let names: BTreeSet<String> = mods.iter().map(|m| m.0.clone()).collect();
+        let graph = mods
+            .iter()
+            .map(|(m, text)| (m.clone(), references(m, text, &names)))
+            .collect();
+        all.insert(c.file_name().to_string_lossy().to_string(), graph);
+    }
+    all
+}
+
+#[test]
+fn no_module_imports_another_that_imports_it_back() {
+    let all = graphs();
+    assert!(all.contains_key("renal-triage") && all["renal-triage"].len() > 20);
+    for (krate, graph) in &all {
+        if let Some(c) = find_cycle(graph) {
+            panic!("import cycle in {krate}: {}", c.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn the_application_layers_point_one_way() {
+    let graph = &graphs()["renal-triage"];
+    let forbidden: &[(&str, &[&str])] = &[
+        ("engine", &["model", "report", "server", "commands"]),
+        ("model", &["report", "server", "commands"]),
+        ("report", &["model", "server", "commands"]),
+        ("server", &["commands", "report"]),
+    ];
+    let top = |m: &str| m.split("::").next().unwrap_or("").to_string();
+    let mut bad = Vec::new();
+    for (m, uses) in graph {
+        for (layer, never) in forbidden {
+            if top(m) != *layer {
+                continue;
+            }
+            for u in uses {
+                if never.contains(&top(u).as_str()) {
+                    bad.push(format!("{m} uses {u}"));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "layering violated: {bad:?}");
+}
+
+/// Functions longer than the limit, by (file, name), outside `#[cfg(test)]` modules.
+fn long_functions(file: &Path, text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = non_test(text).lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim_start();
+        let decl = l
+            .split_whitespace()
+            .skip_while(|w| {
+                matches!(
+                    *w,
+                    "pub" | "pub(crate)" | "pub(super)" | "async" | "const" | "unsafe"
+                )
+            })
+            .collect::<Vec<_>>();
+        if decl.first() == Some(&"fn") && !l.starts_with("//") {
+            let name: String = decl
+                .get(1)
+                .unwrap_or(&"")
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let (mut depth, mut started, mut j) = (0i64, false, i);
+            while j < lines.len() {
+                for ch in lines[j].chars() {
+                    match ch {
+                        '{' => {
+                            depth += 1;
+                            started = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (started && depth <= 0) || (!started && lines[j].trim_end().ends_with(';')) {
+                    break;
+                }
+                j += 1;
+            }
+            let n = j - i + 1;
+            if started && n > MAX_FN_LINES {
+                out.push((name, n));
+            }
+            i = if started { j + 1 } else { i + 1 };
+        } else {
+            i += 1;
+        }
+    }
+    let _ = file;
+    out
+}
+
+#[test]
+fn files_and_functions_stay_short() {
+    let root = crates_dir();
+    let mut files = Vec::new();
+    let mut crates: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    crates.sort_by_key(|e| e.path());
+    for c in crates {
+        if c.path().join("src").is_dir() {
+            rust_files(&c.path().join("src"), &mut files);
+        }
+    }
+    let mut long_fns = BTreeSet::new();
+    let mut long_files = BTreeSet::new();
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(f).unwrap();
+        if text.lines().count() > MAX_FILE_LINES {
+            long_files.insert(rel.clone());
+        }
+        for (name, _) in long_functions(f, &text) {
+            long_fns.insert((rel.clone(), name));
+        }
+    }
+    let expected_fns: BTreeSet<(String, String)> = LONG_FUNCTIONS
+        .iter()
+        .map(|(f, n)| (f.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(
+        long_fns, expected_fns,
+        "functions above {MAX_FN_LINES} lines (left) vs the listed exceptions (right)"
+    );
+    let expected_files: BTreeSet<String> = LONG_FILES.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        long_files, expected_files,
+        "files above {MAX_FILE_LINES} lines (left) vs the listed exceptions (right)"
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle() {
+    // The check above is only as good as this: a two-module cycle must be reported.
+    let names: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let mut g = BTreeMap::new();
+    g.insert(
+        "a".to_string(),
+        references("a", "use crate::b::thing;", &names),
+    );
+    g.insert(
+        "b".to_string(),
+        references("b", "fn f() { crate::c::g() }", &names),
+    );
+    g.insert(
+        "c".to_string(),
+        references("c", "use crate::{a, x};", &names),
+    );
+    assert_eq!(
+        find_cycle(&g).unwrap(),
+        ["a", "b", "c", "a"].map(String::from).to_vec()
+    );
+    g.insert("c".to_string(), BTreeSet::new());
+    assert!(find_cycle(&g).is_none());
+}
