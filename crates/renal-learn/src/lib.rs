@@ -5,11 +5,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
+pub mod estimator;
 pub mod forest;
 pub mod matrix;
 pub mod mlp;
 
 pub use error::{LearnError, Result};
+pub use estimator::{Fit, PredictProba};
 pub use forest::{ForestData, ForestParams, MaxFeatures, RandomForest};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};

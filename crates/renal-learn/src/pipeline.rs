@@ -2,6 +2,7 @@
 //! scaling, PCA, imputation and selection can never see a test row.
 
 use crate::error::Result;
+use crate::estimator::{Fit, PredictProba};
 use crate::forest::{ForestData, ForestParams, RandomForest};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
@@ -83,13 +84,14 @@ fn fit_learner(
     y: &[usize],
     n_classes: usize,
 ) -> Result<Model> {
-    Ok(match learner {
-        LearnerParams::Forest(p) => Model::Forest(match sorted {
-            Some(d) => RandomForest::fit_data(p, d, y, n_classes)?,
-            None => RandomForest::fit(p, x, y, n_classes)?,
-        }),
-        LearnerParams::Mlp(p) => Model::Mlp(Mlp::fit(p, x, y, n_classes)?),
-        LearnerParams::Logistic(p) => Model::Logistic(Logistic::fit(p, x, y, n_classes)?),
+    Ok(match (learner, sorted) {
+        // Forests of a grid share the per-feature sort of the training rows.
+        (LearnerParams::Forest(p), Some(d)) => {
+            Model::Forest(RandomForest::fit_data(p, d, y, n_classes)?)
+        }
+        (LearnerParams::Forest(p), None) => Model::Forest(Fit::fit(p, x, y, n_classes)?),
+        (LearnerParams::Mlp(p), _) => Model::Mlp(Fit::fit(p, x, y, n_classes)?),
+        (LearnerParams::Logistic(p), _) => Model::Logistic(Fit::fit(p, x, y, n_classes)?),
     })
 }
 
@@ -133,6 +135,43 @@ pub fn fit_grid(
     Ok(fitted.into_iter().flatten().collect())
 }
 
+impl Model {
+    /// The fitted learner behind the enum: the one place the variants are told apart for
+    /// prediction.
+    pub fn learner(&self) -> &dyn PredictProba {
+        match self {
+            Model::Forest(m) => m,
+            Model::Mlp(m) => m,
+            Model::Logistic(m) => m,
+        }
+    }
+}
+
+impl PredictProba for Model {
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
+        self.learner().predict_proba(x)
+    }
+    fn classes(&self) -> Vec<usize> {
+        self.learner().classes()
+    }
+}
+
+impl Fit for PipelineParams {
+    type Fitted = Pipeline;
+    fn fit(&self, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Pipeline> {
+        PipelineParams::fit(self, x, y, n_classes)
+    }
+}
+
+impl PredictProba for Pipeline {
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
+        Pipeline::predict_proba(self, x)
+    }
+    fn classes(&self) -> Vec<usize> {
+        Pipeline::classes(self)
+    }
+}
+
 impl Pipeline {
     /// Class probabilities (columns: classes 0..n_classes).
     pub fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
@@ -140,11 +179,7 @@ impl Pipeline {
         for s in &self.steps {
             cur = s.transform(&cur)?;
         }
-        match &self.model {
-            Model::Forest(m) => m.predict_proba(&cur),
-            Model::Mlp(m) => m.predict_proba(&cur),
-            Model::Logistic(m) => m.predict_proba(&cur),
-        }
+        self.model.predict_proba(&cur)
     }
 
     /// Most likely class per row.

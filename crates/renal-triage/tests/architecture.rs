@@ -18,7 +18,7 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("renal-encoder/src/simclr.rs", "train"),
 ];
 /// Files still above the limit. To be split into folders.
-const LONG_FILES: &[&str] = &["renal-learn/src/forest.rs", "renal-imaging/src/nifti.rs"];
+const LONG_FILES: &[&str] = &["renal-imaging/src/nifti.rs"];
 const MAX_FN_LINES: usize = 100;
 const MAX_FILE_LINES: usize = 800;
 

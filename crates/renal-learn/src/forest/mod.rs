@@ -1,0 +1,201 @@
+//! Random forest of Gini decision trees with scikit-learn's semantics.
+//!
+//! Each tree is grown on a bootstrap sample (draw counts become sample weights, as in
+//! scikit-learn), choosing at every node the best split over `max_features` randomly drawn
+//! non-constant features, thresholds half-way between consecutive distinct values, by weighted
+//! Gini impurity decrease. `predict_proba` is the mean over trees of the leaves' weighted class
+//! fractions; `feature_importances` is the mean decrease in impurity (MDI), normalised per tree
+//! and overall. Tree `t` draws from its own stream derived from the seed and `t`, so the forest
+//! is the same on any number of threads.
+//!
+//! # References
+//! Breiman L (2001). Random forests. Machine Learning 45:5-32. Pedregosa F et al. (2011).
+//! Scikit-learn: machine learning in Python. JMLR 12:2825-2830.
+
+mod params;
+mod presort;
+mod split;
+#[cfg(test)]
+mod tests;
+mod tree;
+
+pub use params::{ForestParams, MaxFeatures};
+pub use tree::Tree;
+
+use crate::error::{LearnError, Result};
+use crate::matrix::{check_labels, Matrix};
+
+use presort::Presorted;
+use split::SMALL_NODE;
+use tree::fit_trees;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RandomForest {
+    pub params: ForestParams,
+    pub n_classes: usize,
+    pub n_features: usize,
+    pub trees: Vec<Tree>,
+    importances: Vec<f64>,
+}
+
+/// A training matrix checked and sorted once per feature, so that several forests fit on the
+/// same rows (the candidates of a grid search) share the work.
+pub struct ForestData<'a> {
+    x: &'a Matrix,
+    pre: AnyPresorted,
+}
+
+enum AnyPresorted {
+    Small(Presorted<u16>),
+    Large(Presorted<u32>),
+}
+
+impl<'a> ForestData<'a> {
+    /// Checks that `x` is finite and sorts each feature.
+    pub fn new(x: &'a Matrix) -> Result<Self> {
+        x.check_finite()?;
+        let pre = if x.rows <= 1 << 16 {
+            AnyPresorted::Small(Presorted::new(x))
+        } else {
+            AnyPresorted::Large(Presorted::new(x))
+        };
+        Ok(ForestData { x, pre })
+    }
+}
+
+impl RandomForest {
+    /// Fits a forest; `y` holds class indices below `n_classes`.
+    pub fn fit(params: &ForestParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
+        params.validate()?;
+        let counts = check_labels(x, y, n_classes)?;
+        Self::fit_checked(
+            params,
+            &ForestData::new(x)?,
+            y,
+            n_classes,
+            &counts,
+            SMALL_NODE,
+        )
+    }
+
+    /// [`RandomForest::fit`] on a matrix already sorted by [`ForestData::new`].
+    pub fn fit_data(
+        params: &ForestParams,
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Self> {
+        Self::fit_with(params, data, y, n_classes, SMALL_NODE)
+    }
+
+    /// [`RandomForest::fit_data`] with nodes of at most `small_node` rows allowed the
+    /// small-node path (tests compare it with the bitset path).
+    fn fit_with(
+        params: &ForestParams,
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+        small_node: usize,
+    ) -> Result<Self> {
+        params.validate()?;
+        let counts = check_labels(data.x, y, n_classes)?;
+        Self::fit_checked(params, data, y, n_classes, &counts, small_node)
+    }
+
+    /// The fit itself, once `params` are valid and `y` (with class `counts`) fits `data`.
+    fn fit_checked(
+        params: &ForestParams,
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+        counts: &[usize],
+        small_node: usize,
+    ) -> Result<Self> {
+        let x = data.x;
+        let class_w: Vec<f64> = if params.balanced {
+            counts
+                .iter()
+                .map(|&c| {
+                    if c == 0 {
+                        0.0
+                    } else {
+                        x.rows as f64 / (n_classes as f64 * c as f64)
+                    }
+                })
+                .collect()
+        } else {
+            vec![1.0; n_classes]
+        };
+        let mf = params.max_features.resolve(x.cols);
+        let p = x.cols;
+        let fitted = match &data.pre {
+            AnyPresorted::Small(pre) => {
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+            }
+            AnyPresorted::Large(pre) => {
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+            }
+        };
+        let mut importances = vec![0.0; x.cols];
+        let mut trees = Vec::with_capacity(fitted.len());
+        for (tree, imp) in fitted {
+            for (a, b) in importances.iter_mut().zip(&imp) {
+                *a += b;
+            }
+            trees.push(tree);
+        }
+        let s: f64 = importances.iter().sum();
+        if s > 0.0 {
+            importances.iter_mut().for_each(|v| *v /= s);
+        }
+        Ok(RandomForest {
+            params: params.clone(),
+            n_classes,
+            n_features: x.cols,
+            trees,
+            importances,
+        })
+    }
+
+    /// Class probabilities, one row per input row, columns in `classes()` order.
+    pub fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
+        if x.cols != self.n_features {
+            return Err(LearnError::Columns {
+                what: "random forest predict",
+                expected: self.n_features,
+                got: x.cols,
+            });
+        }
+        x.check_finite()?;
+        let k = self.n_classes;
+        let mut out = vec![0.0; x.rows * k];
+        for i in 0..x.rows {
+            let row = x.row(i);
+            let o = &mut out[i * k..(i + 1) * k];
+            for t in &self.trees {
+                let v = t.leaf_of(row);
+                for c in 0..k {
+                    o[c] += t.values[v + c];
+                }
+            }
+            // Each tree's leaf fractions sum to 1; the mean can exceed 1 by an ulp: clamp.
+            o.iter_mut()
+                .for_each(|v| *v = (*v / self.trees.len() as f64).min(1.0));
+        }
+        Ok(Matrix::new(
+            x.rows,
+            k,
+            out,
+            (0..k).map(|c| format!("p{c}")).collect(),
+        ))
+    }
+
+    /// Mean decrease in impurity per feature, summing to 1.
+    pub fn feature_importances(&self) -> &[f64] {
+        &self.importances
+    }
+
+    pub fn classes(&self) -> Vec<usize> {
+        (0..self.n_classes).collect()
+    }
+}

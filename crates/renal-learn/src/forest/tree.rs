@@ -1,0 +1,330 @@
+//! One tree: its nodes, the Gini impurity, and growing it node by node on a bootstrap sample.
+
+use rayon::prelude::*;
+use renal_stats::Rng;
+
+use super::params::ForestParams;
+use super::presort::{Idx, Presorted};
+use super::split::{delta_stride, midpoint, scan_dispatch, BitPositions, Column};
+
+pub(crate) const LEAF: u32 = u32::MAX;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Node {
+    pub(crate) feature: u32,
+    pub(crate) threshold: f64,
+    pub(crate) left: u32,
+    pub(crate) right: u32,
+    /// Offset of the leaf's class fractions in `Tree::values`.
+    pub(crate) value: u32,
+}
+
+/// One fitted tree.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tree {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) values: Vec<f64>,
+}
+
+impl Tree {
+    pub(crate) fn leaf_of(&self, row: &[f64]) -> usize {
+        let mut n = 0usize;
+        loop {
+            let node = &self.nodes[n];
+            if node.feature == LEAF {
+                return node.value as usize;
+            }
+            n = if row[node.feature as usize] <= node.threshold {
+                node.left
+            } else {
+                node.right
+            } as usize;
+        }
+    }
+
+    /// Number of nodes (for inspection and tests).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// A fitted forest.
+
+pub(crate) fn gini(counts: &[f64], total: f64) -> f64 {
+    if total <= 0.0 {
+        return 0.0;
+    }
+    1.0 - counts
+        .iter()
+        .map(|c| (c / total) * (c / total))
+        .sum::<f64>()
+}
+
+/// Compact index type of the presorted tables: `u16` when the training set has at most 65536
+/// rows (a third of the cache footprint of `u32` + `f64`), else `u32`.
+
+pub(crate) struct Builder<'a, T> {
+    pub(crate) pre: &'a Presorted<T>,
+    pub(crate) n: usize,
+    pub(crate) p: usize,
+    pub(crate) y: &'a [usize],
+    pub(crate) w: Vec<f64>,
+    pub(crate) k: usize,
+    pub(crate) params: &'a ForestParams,
+    pub(crate) max_features: usize,
+    pub(crate) tree: Tree,
+    pub(crate) importance: Vec<f64>,
+    pub(crate) bits: Vec<u64>,
+    /// Scratch: a small node's ranks, sorted.
+    pub(crate) small: Vec<T>,
+    /// Nodes of at most this many rows may sort their ranks (see [`SMALL_NODE`]).
+    pub(crate) small_node: usize,
+    /// Per row of the current node, its increments of the scan's state (see [`Column::delta`]).
+    pub(crate) delta: Vec<f64>,
+    /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
+    pub(crate) order: Vec<usize>,
+}
+
+pub(crate) struct Split {
+    pub(crate) feature: usize,
+    pub(crate) threshold: f64,
+    pub(crate) improvement: f64,
+}
+
+impl<T: Idx> Builder<'_, T> {
+    pub(crate) fn class_counts(&self, samples: &[usize]) -> (Vec<f64>, f64) {
+        let mut c = vec![0.0; self.k];
+        for &s in samples {
+            c[self.y[s]] += self.w[s];
+        }
+        let t = c.iter().sum();
+        (c, t)
+    }
+
+    pub(crate) fn best_split(
+        &mut self,
+        samples: &[usize],
+        counts: &[f64],
+        total: f64,
+        rng: &mut Rng,
+    ) -> Option<Split> {
+        let p = self.p;
+        let n = self.n;
+        let m = samples.len();
+        let msl = self.params.min_samples_leaf;
+        let mut best: Option<Split> = None;
+        // Each row's increments of the scan's state for this node (see `Column::delta`): the
+        // same for every feature tried here, so written once per node.
+        let (k, stride) = (self.k, delta_stride(self.k));
+        for &s in samples {
+            let (w, ys) = (self.w[s], self.y[s]);
+            let d = &mut self.delta[s * stride..(s + 1) * stride];
+            for (c, dc) in d[..k].iter_mut().enumerate() {
+                *dc = if c == ys { total * w } else { 0.0 } - w * counts[c];
+            }
+            d[stride - 1] = w;
+        }
+        // The best cut's d and wl * wr so far (see `scan`), compared as a fraction: exactly, with
+        // integer weights, so a later feature wins only if strictly better.
+        let mut beat = (f64::NEG_INFINITY, 1.0);
+        let mut visited = 0;
+        let mut i = 0;
+        // Draw features one by one without replacement (lazy Fisher-Yates), skipping features
+        // that are constant in this node, until `max_features` non-constant ones were tried.
+        while i < p && visited < self.max_features {
+            let j = i + rng.below(p - i);
+            self.order.swap(i, j);
+            let f = self.order[i];
+            i += 1;
+            let rank = &self.pre.rank[f * n..(f + 1) * n];
+            let distinct = self.pre.distinct[f];
+            let col = Column {
+                row_at: &self.pre.row_at[f * n..(f + 1) * n],
+                group: &self.pre.group[f * n..(f + 1) * n],
+                delta: &self.delta,
+            };
+            let found = if m <= self.small_node && m * 8 <= self.bits.len() {
+                // Few rows and a large training set: sort the rows' ranks directly (insertion
+                // sort) instead of clearing and walking a bitset sized for the whole set.
+                self.small.clear();
+                for &s in samples {
+                    let r = rank[s];
+                    let mut q = self.small.len();
+                    self.small.push(r);
+                    while q > 0 && self.small[q - 1] > r {
+                        self.small[q] = self.small[q - 1];
+                        q -= 1;
+                    }
+                    self.small[q] = r;
+                }
+                let pos = self.small.iter().map(|&r| r.ix());
+                scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
+            } else {
+                self.bits.iter_mut().for_each(|b| *b = 0);
+                for &s in samples {
+                    let r = rank[s].ix();
+                    self.bits[r >> 6] |= 1 << (r & 63);
+                }
+                let pos = BitPositions::new(&self.bits);
+                scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
+            };
+            let Some(found) = found else {
+                continue; // constant in this node
+            };
+            visited += 1;
+            if let Some(c) = found {
+                beat = (c.d, c.den);
+                let sorted = &self.pre.sorted[f * n..(f + 1) * n];
+                best = Some(Split {
+                    feature: f,
+                    threshold: midpoint(sorted[c.below], sorted[c.above]),
+                    // total * impurity - wl * gini_left - wr * gini_right, which is
+                    // d / (total wl wr) (see `scan`).
+                    improvement: c.d / (total * c.wl * (total - c.wl)),
+                });
+            }
+        }
+        best
+    }
+
+    pub(crate) fn grow(&mut self, samples: &mut [usize], rng: &mut Rng) {
+        // (node index, start, end, depth) work stack over `samples`.
+        let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
+        self.tree.nodes.push(Node {
+            feature: LEAF,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            value: 0,
+        });
+        while let Some((node, start, end, depth)) = stack.pop() {
+            let (counts, total) = self.class_counts(&samples[start..end]);
+            let impurity = gini(&counts, total);
+            let n = end - start;
+            let stop = n < 2
+                || n < 2 * self.params.min_samples_leaf
+                || self.params.max_depth.is_some_and(|d| depth >= d)
+                || impurity <= f64::EPSILON;
+            let split = if stop {
+                None
+            } else {
+                self.best_split(&samples[start..end], &counts, total, rng)
+            };
+            match split {
+                None => {
+                    let off = self.tree.values.len();
+                    self.tree.values.extend(counts.iter().map(|c| c / total));
+                    self.tree.nodes[node].value = off as u32;
+                }
+                Some(s) => {
+                    self.importance[s.feature] += s.improvement;
+                    let seg = &mut samples[start..end];
+                    let mut mid = 0;
+                    let col = &self.pre.xt[s.feature * self.n..(s.feature + 1) * self.n];
+                    for q in 0..seg.len() {
+                        if col[seg[q]] <= s.threshold {
+                            seg.swap(q, mid);
+                            mid += 1;
+                        }
+                    }
+                    let l = self.tree.nodes.len();
+                    self.tree.nodes.push(Node {
+                        feature: LEAF,
+                        threshold: 0.0,
+                        left: 0,
+                        right: 0,
+                        value: 0,
+                    });
+                    self.tree.nodes.push(Node {
+                        feature: LEAF,
+                        threshold: 0.0,
+                        left: 0,
+                        right: 0,
+                        value: 0,
+                    });
+                    let nd = &mut self.tree.nodes[node];
+                    nd.feature = s.feature as u32;
+                    nd.threshold = s.threshold;
+                    nd.left = l as u32;
+                    nd.right = (l + 1) as u32;
+                    stack.push((l + 1, start + mid, end, depth + 1));
+                    stack.push((l, start, start + mid, depth + 1));
+                }
+            }
+        }
+    }
+}
+
+/// Nodes with at most this many rows, and at most an eighth as many as the bitset has words,
+/// sort their rows' ranks instead of using the bitset (an insertion sort costs about one
+/// mispredicted branch per row; the bitset, two passes over its words).
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_tree<T: Idx>(
+    pre: &Presorted<T>,
+    p: usize,
+    y: &[usize],
+    k: usize,
+    class_w: &[f64],
+    params: &ForestParams,
+    max_features: usize,
+    small_node: usize,
+    t: usize,
+) -> (Tree, Vec<f64>) {
+    let n = pre.n;
+    let mut rng = Rng::derive(params.seed, t as u64);
+    let mut counts = vec![0.0f64; n];
+    if params.bootstrap {
+        for _ in 0..n {
+            counts[rng.below(n)] += 1.0;
+        }
+    } else {
+        counts.iter_mut().for_each(|c| *c = 1.0);
+    }
+    let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
+    let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
+    let mut b = Builder {
+        pre,
+        bits: vec![0; n.div_ceil(64)],
+        small: Vec::with_capacity(small_node),
+        small_node,
+        order: (0..p).collect(),
+        n,
+        p,
+        y,
+        w,
+        k,
+        params,
+        max_features,
+        tree: Tree {
+            nodes: Vec::new(),
+            values: Vec::new(),
+        },
+        importance: vec![0.0; p],
+        delta: vec![0.0; n * delta_stride(k)],
+    };
+    b.grow(&mut samples, &mut rng);
+    let mut imp = b.importance;
+    let total: f64 = imp.iter().sum();
+    if total > 0.0 {
+        imp.iter_mut().for_each(|v| *v /= total);
+    }
+    (b.tree, imp)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_trees<T: Idx>(
+    pre: &Presorted<T>,
+    p: usize,
+    y: &[usize],
+    k: usize,
+    class_w: &[f64],
+    params: &ForestParams,
+    mf: usize,
+    small_node: usize,
+) -> Vec<(Tree, Vec<f64>)> {
+    (0..params.n_trees)
+        .into_par_iter()
+        .map(|t| fit_tree(pre, p, y, k, class_w, params, mf, small_node, t))
+        .collect()
+}
