@@ -7,7 +7,7 @@
 //! checkpoint holds the full training state and a resumed run equals an uninterrupted one.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use renal_stats::Rng;
@@ -422,6 +422,101 @@ const STATE: &str = "checkpoint.json";
 const CKPT: &str = "checkpoint.safetensors";
 const ADAM: &str = "adam.safetensors";
 
+/// Where a resumed run starts: the finished epochs' losses and the optimiser step.
+struct Resume {
+    losses: Vec<f64>,
+    epochs_done: usize,
+    step: i64,
+}
+
+/// Restores the weights from `dir` when its checkpoint is of the same run (a longer schedule
+/// may continue a shorter one: all settings but the number of epochs, and the same cases in the
+/// same order). The weights are restored before the optimiser moves them into its flat buffer.
+fn resume(
+    enc: &mut Encoder,
+    cfg: &EncoderConfig,
+    ds: &Dataset,
+    dir: &Path,
+) -> Result<Option<Resume>> {
+    let Ok(text) = std::fs::read_to_string(dir.join(STATE)) else {
+        return Ok(None);
+    };
+    let Ok(s) = serde_json::from_str::<State>(&text) else {
+        return Ok(None);
+    };
+    let same = EncoderConfig {
+        epochs: 0,
+        ..s.config.clone()
+    } == EncoderConfig {
+        epochs: 0,
+        ..cfg.clone()
+    };
+    if !(same && s.cases == ds.ids && s.epochs_done <= cfg.epochs) {
+        return Ok(None);
+    }
+    enc.vs.load(dir.join(CKPT))?;
+    tracing::info!(
+        epoch = s.epochs_done,
+        "resuming encoder training from checkpoint"
+    );
+    Ok(Some(Resume {
+        losses: s.losses,
+        epochs_done: s.epochs_done,
+        step: s.step,
+    }))
+}
+
+/// Saves the weights, the optimiser's moments and the run's state after an epoch (each file
+/// atomically; the state last, so a present state means the other files are complete).
+fn save_checkpoint(dir: &Path, enc: &Encoder, adam: &Adam, state: &State) -> Result<()> {
+    atomic(&dir.join(CKPT), |tmp| {
+        let t = tmp.with_extension("safetensors");
+        enc.vs.save(&t)?;
+        std::fs::rename(&t, tmp).map_err(io(tmp))
+    })?;
+    adam.save(&dir.join(ADAM))?;
+    let json = serde_json::to_string_pretty(state).map_err(|e| EncoderError::Format {
+        path: dir.join(STATE),
+        detail: e.to_string(),
+    })?;
+    atomic(&dir.join(STATE), |tmp| {
+        std::fs::write(tmp, json).map_err(io(tmp))
+    })
+}
+
+/// One epoch over the cases in a seeded order; returns the mean loss and the images seen.
+fn train_epoch(
+    enc: &Encoder,
+    adam: &mut Adam,
+    cfg: &EncoderConfig,
+    ds: &Dataset,
+    device: Device,
+    epoch: usize,
+) -> (f64, usize) {
+    let size = cfg.image_size as i64;
+    let mut rng = Rng::derive(cfg.seed, epoch as u64 + 1);
+    let mut order: Vec<usize> = (0..ds.len()).collect();
+    rng.shuffle(&mut order);
+    let (mut sum, mut batches, mut images) = (0.0, 0, 0);
+    for chunk in order.chunks(cfg.batch_size) {
+        if chunk.len() < 2 {
+            continue;
+        }
+        let x = ds.batch(chunk, device);
+        let miss: Vec<Vec<bool>> = chunk.iter().map(|&r| ds.missing[r].clone()).collect();
+        let a = &cfg.augment;
+        let v1 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
+        let v2 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
+        let loss = enc.loss(&v1, &v2);
+        loss.backward();
+        adam.apply();
+        sum += loss.double_value(&[]);
+        batches += 1;
+        images += 2 * chunk.len();
+    }
+    (sum / batches.max(1) as f64, images)
+}
+
 /// Trains an encoder on `ds` (no labels). With `checkpoint_dir`, the full state is saved after
 /// every epoch and a run with the same configuration and cases resumes from it.
 pub fn train(
@@ -439,88 +534,32 @@ pub fn train(
         )));
     }
     let mut enc = Encoder::new(cfg, device)?;
-    let mut losses = Vec::new();
-    let mut start = 0;
-    let mut resumed_from = None;
-    let ckpt: Option<PathBuf> = checkpoint_dir.map(Path::to_path_buf);
-    // The weights are restored before the optimiser moves them into its flat buffer.
-    let mut resume_step = None;
-    if let Some(dir) = &ckpt {
-        if let Ok(text) = std::fs::read_to_string(dir.join(STATE)) {
-            if let Ok(s) = serde_json::from_str::<State>(&text) {
-                // Same run (a longer schedule may continue a shorter one): all settings but
-                // the number of epochs, and the same cases in the same order.
-                let same = EncoderConfig {
-                    epochs: 0,
-                    ..s.config.clone()
-                } == EncoderConfig {
-                    epochs: 0,
-                    ..cfg.clone()
-                };
-                if same && s.cases == ds.ids && s.epochs_done <= cfg.epochs {
-                    enc.vs.load(dir.join(CKPT))?;
-                    resume_step = Some(s.step);
-                    losses = s.losses;
-                    start = s.epochs_done;
-                    resumed_from = Some(start);
-                    tracing::info!(epoch = start, "resuming encoder training from checkpoint");
-                }
-            }
-        }
-    }
+    let resumed = match checkpoint_dir {
+        Some(dir) => resume(&mut enc, cfg, ds, dir)?,
+        None => None,
+    };
     let mut adam = Adam::new(&enc.vs, cfg.lr, cfg.weight_decay)?;
-    if let (Some(dir), Some(step)) = (&ckpt, resume_step) {
-        adam.load(&dir.join(ADAM), step)?;
+    if let (Some(dir), Some(r)) = (checkpoint_dir, &resumed) {
+        adam.load(&dir.join(ADAM), r.step)?;
     }
+    let resumed_from = resumed.as_ref().map(|r| r.epochs_done);
+    let mut losses = resumed.map(|r| r.losses).unwrap_or_default();
     let t0 = Instant::now();
     let mut images = 0usize;
-    let size = cfg.image_size as i64;
-    for epoch in start..cfg.epochs {
-        let mut rng = Rng::derive(cfg.seed, epoch as u64 + 1);
-        let mut order: Vec<usize> = (0..ds.len()).collect();
-        rng.shuffle(&mut order);
-        let mut sum = 0.0;
-        let mut batches = 0;
-        for chunk in order.chunks(cfg.batch_size) {
-            if chunk.len() < 2 {
-                continue;
-            }
-            let x = ds.batch(chunk, device);
-            let miss: Vec<Vec<bool>> = chunk.iter().map(|&r| ds.missing[r].clone()).collect();
-            let a = &cfg.augment;
-            let v1 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
-            let v2 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
-            let loss = enc.loss(&v1, &v2);
-            loss.backward();
-            adam.apply();
-            sum += loss.double_value(&[]);
-            batches += 1;
-            images += 2 * chunk.len();
-        }
-        let mean = sum / batches.max(1) as f64;
+    for epoch in resumed_from.unwrap_or(0)..cfg.epochs {
+        let (mean, seen) = train_epoch(&enc, &mut adam, cfg, ds, device, epoch);
+        images += seen;
         losses.push(mean);
         on_epoch(epoch, mean);
-        if let Some(dir) = &ckpt {
-            atomic(&dir.join(CKPT), |tmp| {
-                let t = tmp.with_extension("safetensors");
-                enc.vs.save(&t)?;
-                std::fs::rename(&t, tmp).map_err(io(tmp))
-            })?;
-            adam.save(&dir.join(ADAM))?;
-            let s = State {
+        if let Some(dir) = checkpoint_dir {
+            let state = State {
                 config: cfg.clone(),
                 epochs_done: epoch + 1,
                 step: adam.step,
                 losses: losses.clone(),
                 cases: ds.ids.clone(),
             };
-            let json = serde_json::to_string_pretty(&s).map_err(|e| EncoderError::Format {
-                path: dir.join(STATE),
-                detail: e.to_string(),
-            })?;
-            atomic(&dir.join(STATE), |tmp| {
-                std::fs::write(tmp, json).map_err(io(tmp))
-            })?;
+            save_checkpoint(dir, &enc, &adam, &state)?;
         }
     }
     let seconds = t0.elapsed().as_secs_f64();

@@ -200,99 +200,106 @@ pub struct DicomSlice {
     pub hu: Vec<f32>,
 }
 
-/// Reads one Part 10 file.
-pub fn read_slice(path: &Path) -> Result<DicomSlice> {
-    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// A data set's elements, with typed accessors whose errors name the file and the element.
+struct Elements<'a> {
+    e: BTreeMap<Tag, Vec<u8>>,
+    path: &'a Path,
+}
+
+impl Elements<'_> {
+    fn get(&self, t: Tag, name: &str) -> Result<&[u8]> {
+        self.e.get(&t).map(Vec::as_slice).ok_or_else(|| {
+            err(
+                self.path,
+                format!("missing element {name} ({:04X},{:04X})", t.0, t.1),
+            )
+        })
+    }
+
+    /// An unsigned short (US).
+    fn us(&self, t: Tag, name: &str) -> Result<usize> {
+        let v = self.get(t, name)?;
+        if v.len() < 2 {
+            return Err(err(self.path, format!("{name}: value too short")));
+        }
+        Ok(u16::from_le_bytes([v[0], v[1]]) as usize)
+    }
+
+    /// `n` decimal strings (DS), finite.
+    fn ds(&self, t: Tag, name: &str, n: usize) -> Result<Vec<f64>> {
+        let s = text(self.get(t, name)?);
+        let v: Vec<f64> = s
+            .split('\\')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| err(self.path, format!("{name}: `{s}` is not {n} numbers")))?;
+        if v.len() != n || v.iter().any(|x| !x.is_finite()) {
+            return Err(err(
+                self.path,
+                format!("{name}: `{s}` is not {n} finite numbers"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// An optional single DS, `default` when absent.
+    fn ds_or(&self, t: Tag, name: &str, default: f64) -> Result<f64> {
+        if self.e.contains_key(&t) {
+            Ok(self.ds(t, name, 1)?[0])
+        } else {
+            Ok(default)
+        }
+    }
+}
+
+/// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR.
+fn read_meta(r: &mut Reader, path: &Path) -> Result<bool> {
+    let b = r.b;
     if b.len() < 132 || &b[128..132] != b"DICM" {
         return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
     }
-    let mut r = Reader {
-        b: &b,
-        pos: 132,
-        path,
-    };
+    r.pos = 132;
     // File meta group: always explicit VR little endian.
     let mut ts = None;
     while r.pos + 4 <= b.len() && u16::from_le_bytes([b[r.pos], b[r.pos + 1]]) == 0x0002 {
-        let (tag, _, len) = header(&mut r, true)?;
+        let (tag, _, len) = header(r, true)?;
         let v = r.take(len as usize)?;
         if tag == (0x0002, 0x0010) {
             ts = Some(text(v));
         }
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
-    let explicit = match ts.as_str() {
-        EXPLICIT_LE => true,
-        IMPLICIT_LE => false,
-        other => {
-            return Err(err(
-                path,
-                format!("unreadable transfer syntax {other} (only uncompressed little endian: {IMPLICIT_LE}, {EXPLICIT_LE})"),
-            ))
-        }
-    };
-    let e = read_elements(&mut r, explicit)?;
-    let get = |t: Tag, name: &str| {
-        e.get(&t).ok_or_else(|| {
-            err(
-                path,
-                format!("missing element {name} ({:04X},{:04X})", t.0, t.1),
-            )
-        })
-    };
-    let us = |t: Tag, name: &str| -> Result<usize> {
-        let v = get(t, name)?;
-        if v.len() < 2 {
-            return Err(err(path, format!("{name}: value too short")));
-        }
-        Ok(u16::from_le_bytes([v[0], v[1]]) as usize)
-    };
-    let ds = |t: Tag, name: &str, n: usize| -> Result<Vec<f64>> {
-        let s = text(get(t, name)?);
-        let v: Vec<f64> = s
-            .split('\\')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| err(path, format!("{name}: `{s}` is not {n} numbers")))?;
-        if v.len() != n || v.iter().any(|x| !x.is_finite()) {
-            return Err(err(
-                path,
-                format!("{name}: `{s}` is not {n} finite numbers"),
-            ));
-        }
-        Ok(v)
-    };
-    let rows = us(ROWS, "Rows")?;
-    let columns = us(COLUMNS, "Columns")?;
-    let samples = e
-        .get(&SAMPLES)
-        .map(|_| us(SAMPLES, "SamplesPerPixel"))
-        .transpose()?;
+    match ts.as_str() {
+        EXPLICIT_LE => Ok(true),
+        IMPLICIT_LE => Ok(false),
+        other => Err(err(
+            path,
+            format!("unreadable transfer syntax {other} (only uncompressed little endian: {IMPLICIT_LE}, {EXPLICIT_LE})"),
+        )),
+    }
+}
+
+/// The pixel data of a grayscale image, rescaled to HU (`raw * slope + intercept`).
+fn pixels_hu(e: &Elements, rows: usize, columns: usize) -> Result<Vec<f32>> {
+    let path = e.path;
+    let samples =
+        e.e.get(&SAMPLES)
+            .map(|_| e.us(SAMPLES, "SamplesPerPixel"))
+            .transpose()?;
     if samples.unwrap_or(1) != 1 {
         return Err(err(
             path,
             "only single-sample (grayscale) images are supported",
         ));
     }
-    let bits = us(BITS_ALLOCATED, "BitsAllocated")?;
-    let signed = us(PIXEL_REPRESENTATION, "PixelRepresentation")? == 1;
-    let slope = if e.contains_key(&SLOPE) {
-        ds(SLOPE, "RescaleSlope", 1)?[0]
-    } else {
-        1.0
-    };
-    let intercept = if e.contains_key(&INTERCEPT) {
-        ds(INTERCEPT, "RescaleIntercept", 1)?[0]
-    } else {
-        0.0
-    };
+    let bits = e.us(BITS_ALLOCATED, "BitsAllocated")?;
+    let signed = e.us(PIXEL_REPRESENTATION, "PixelRepresentation")? == 1;
+    let slope = e.ds_or(SLOPE, "RescaleSlope", 1.0)?;
+    let intercept = e.ds_or(INTERCEPT, "RescaleIntercept", 0.0)?;
     if slope == 0.0 {
         return Err(err(path, "RescaleSlope is 0"));
     }
-    let px = get(PIXEL_DATA, "PixelData")?;
+    let px = e.get(PIXEL_DATA, "PixelData")?;
     let n = rows * columns;
     let bytes = bits / 8;
     if !(bits == 8 || bits == 16) || px.len() < n * bytes {
@@ -304,7 +311,7 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
             ),
         ));
     }
-    let hu: Vec<f32> = (0..n)
+    Ok((0..n)
         .map(|i| {
             let raw = match (bits, signed) {
                 (8, false) => px[i] as f64,
@@ -314,13 +321,34 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
             };
             (raw * slope + intercept) as f32
         })
-        .collect();
-    let p = ds(POSITION, "ImagePositionPatient", 3)?;
-    let o = ds(ORIENTATION, "ImageOrientationPatient", 6)?;
-    let s = ds(PIXEL_SPACING, "PixelSpacing", 2)?;
+        .collect())
+}
+
+/// Reads one Part 10 file.
+pub fn read_slice(path: &Path) -> Result<DicomSlice> {
+    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut r = Reader {
+        b: &b,
+        pos: 0,
+        path,
+    };
+    let explicit = read_meta(&mut r, path)?;
+    let e = Elements {
+        e: read_elements(&mut r, explicit)?,
+        path,
+    };
+    let rows = e.us(ROWS, "Rows")?;
+    let columns = e.us(COLUMNS, "Columns")?;
+    let hu = pixels_hu(&e, rows, columns)?;
+    let p = e.ds(POSITION, "ImagePositionPatient", 3)?;
+    let o = e.ds(ORIENTATION, "ImageOrientationPatient", 6)?;
+    let s = e.ds(PIXEL_SPACING, "PixelSpacing", 2)?;
     Ok(DicomSlice {
         path: path.to_path_buf(),
-        series_uid: text(get(SERIES_UID, "SeriesInstanceUID")?),
+        series_uid: text(e.get(SERIES_UID, "SeriesInstanceUID")?),
         position: [p[0], p[1], p[2]],
         orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
         pixel_spacing: [s[0], s[1]],
@@ -364,9 +392,9 @@ pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
     assemble(dir, slices)
 }
 
-/// Sorts slices along the normal, checks they form one even grid and builds the volume.
-pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> {
-    let first = slices.first().ok_or_else(|| err(dir, "no slice"))?.clone();
+/// Checks that the slices are one series with one size, orientation and pixel spacing.
+fn check_one_series(dir: &Path, slices: &[DicomSlice]) -> Result<()> {
+    let first = slices.first().ok_or_else(|| err(dir, "no slice"))?;
     let mut uids: Vec<&str> = slices.iter().map(|s| s.series_uid.as_str()).collect();
     uids.sort();
     uids.dedup();
@@ -380,7 +408,7 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
             ),
         ));
     }
-    for s in &slices {
+    for s in slices {
         if s.rows != first.rows
             || s.columns != first.columns
             || s.orientation
@@ -396,15 +424,11 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
             ));
         }
     }
-    let o = first.orientation;
-    let (row_dir, col_dir) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
-    let normal = cross(row_dir, col_dir);
-    if (dot(normal, normal) - 1.0).abs() > 1e-3 {
-        return Err(err(
-            &first.path,
-            "ImageOrientationPatient is not orthonormal",
-        ));
-    }
+    Ok(())
+}
+
+/// Sorts the slices along `normal` and checks their spacing is even (no duplicate, no gap).
+fn sort_and_check_spacing(slices: &mut [DicomSlice], normal: [f64; 3]) -> Result<()> {
     slices.sort_by(|a, b| dot(a.position, normal).total_cmp(&dot(b.position, normal)));
     let n = slices.len();
     let proj: Vec<f64> = slices.iter().map(|s| dot(s.position, normal)).collect();
@@ -431,12 +455,20 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
             ));
         }
     }
-    // LPS -> RAS: negate x and y.
+    Ok(())
+}
+
+/// The RAS affine of sorted slices (DICOM is LPS: x and y negated).
+fn series_affine(slices: &[DicomSlice], normal: [f64; 3]) -> [[f64; 4]; 3] {
+    let first = &slices[0];
+    let n = slices.len();
+    let o = first.orientation;
+    let (row_dir, col_dir) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
     let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
     let (dr, dc) = (first.pixel_spacing[0], first.pixel_spacing[1]);
     let c0 = ras(row_dir); // increasing column index moves along the row direction
     let c1 = ras(col_dir);
-    let s0 = slices[0].position;
+    let s0 = first.position;
     let c2 = if n > 1 {
         let last = slices[n - 1].position;
         ras([
@@ -448,14 +480,29 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
         ras(normal)
     };
     let t = ras(s0);
-    let affine = [
+    [
         [c0[0] * dc, c1[0] * dr, c2[0], t[0]],
         [c0[1] * dc, c1[1] * dr, c2[1], t[1]],
         [c0[2] * dc, c1[2] * dr, c2[2], t[2]],
-    ];
+    ]
+}
+
+/// Sorts slices along the normal, checks they form one even grid and builds the volume.
+pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> {
+    check_one_series(dir, &slices)?;
+    let first = &slices[0];
+    let o = first.orientation;
+    let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+    if (dot(normal, normal) - 1.0).abs() > 1e-3 {
+        return Err(err(
+            &first.path,
+            "ImageOrientationPatient is not orthonormal",
+        ));
+    }
+    sort_and_check_spacing(&mut slices, normal)?;
     let geometry = Geometry {
-        dims: [first.columns, first.rows, n],
-        affine,
+        dims: [slices[0].columns, slices[0].rows, slices.len()],
+        affine: series_affine(&slices, normal),
     };
     let mut data = Vec::with_capacity(geometry.len());
     for s in &slices {
@@ -513,6 +560,105 @@ pub struct SeriesInfo {
     pub implicit: bool,
 }
 
+/// One element, in the series' transfer syntax (implicit VR: no VR field, padded to even).
+fn put(out: &mut Vec<u8>, implicit: bool, t: Tag, vr: &[u8; 2], v: &[u8]) {
+    if !implicit {
+        return push_element(out, t, vr, v);
+    }
+    let mut v = v.to_vec();
+    if v.len() % 2 == 1 {
+        v.push(if vr == b"UI" { 0 } else { b' ' });
+    }
+    out.extend_from_slice(&t.0.to_le_bytes());
+    out.extend_from_slice(&t.1.to_le_bytes());
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    out.extend_from_slice(&v);
+}
+
+/// Slice `k`'s stored pixels: `(HU - intercept) / slope`, rounded, clamped to u16.
+fn stored_pixels(vol: &Volume<f32>, k: usize, info: &SeriesInfo) -> Vec<u8> {
+    let [nx, ny, _] = vol.geometry.dims;
+    let mut px = Vec::with_capacity(nx * ny * 2);
+    for j in 0..ny {
+        for i in 0..nx {
+            let hu = vol.get(i, j, k) as f64;
+            let stored = ((hu - info.rescale_intercept) / info.rescale_slope)
+                .round()
+                .clamp(0.0, u16::MAX as f64) as u16;
+            px.extend_from_slice(&stored.to_le_bytes());
+        }
+    }
+    px
+}
+
+/// The data set of slice `k` (CT image: identifiers, geometry, pixel module, rescale, pixels).
+fn slice_dataset(vol: &Volume<f32>, k: usize, info: &SeriesInfo, sop: &str) -> Vec<u8> {
+    let g = &vol.geometry;
+    let sp = g.spacing_mm();
+    let lps = |v: [f64; 3]| [-v[0], -v[1], v[2]];
+    let col = |c: usize| [g.affine[0][c], g.affine[1][c], g.affine[2][c]];
+    let unit = |v: [f64; 3], s: f64| [v[0] / s, v[1] / s, v[2] / s];
+    let (r, c) = (lps(unit(col(0), sp[0])), lps(unit(col(1), sp[1])));
+    let pos = lps(g.world([0.0, 0.0, k as f64]));
+    let [nx, ny, _] = g.dims;
+    let mut ds = Vec::new();
+    let mut e = |t: Tag, vr: &[u8; 2], v: &[u8]| put(&mut ds, info.implicit, t, vr, v);
+    e((0x0008, 0x0016), b"UI", CT_IMAGE_STORAGE.as_bytes());
+    e((0x0008, 0x0018), b"UI", sop.as_bytes());
+    e((0x0008, 0x0060), b"CS", b"CT");
+    e((0x0010, 0x0020), b"LO", info.patient_id.as_bytes());
+    e((0x0020, 0x000D), b"UI", info.study_uid.as_bytes());
+    e(SERIES_UID, b"UI", info.series_uid.as_bytes());
+    e((0x0020, 0x0013), b"IS", (k + 1).to_string().as_bytes());
+    e(POSITION, b"DS", &ds_text(&pos));
+    e(
+        ORIENTATION,
+        b"DS",
+        &ds_text(&[r[0], r[1], r[2], c[0], c[1], c[2]]),
+    );
+    e(SAMPLES, b"US", &1u16.to_le_bytes());
+    e((0x0028, 0x0004), b"CS", b"MONOCHROME2");
+    e(ROWS, b"US", &(ny as u16).to_le_bytes());
+    e(COLUMNS, b"US", &(nx as u16).to_le_bytes());
+    e(PIXEL_SPACING, b"DS", &ds_text(&[sp[1], sp[0]]));
+    e(BITS_ALLOCATED, b"US", &16u16.to_le_bytes());
+    e((0x0028, 0x0101), b"US", &16u16.to_le_bytes());
+    e((0x0028, 0x0102), b"US", &15u16.to_le_bytes());
+    e(PIXEL_REPRESENTATION, b"US", &0u16.to_le_bytes());
+    e(INTERCEPT, b"DS", &ds_text(&[info.rescale_intercept]));
+    e(SLOPE, b"DS", &ds_text(&[info.rescale_slope]));
+    e(PIXEL_DATA, b"OW", &stored_pixels(vol, k, info));
+    ds
+}
+
+/// A Part 10 file: preamble, DICM, the file meta group (explicit VR little endian), the data set.
+fn part10(sop: &str, implicit: bool, dataset: &[u8]) -> Vec<u8> {
+    let ts = if implicit { IMPLICIT_LE } else { EXPLICIT_LE };
+    let mut meta = Vec::new();
+    push_element(&mut meta, (0x0002, 0x0001), b"OB", &[0, 1]);
+    push_element(
+        &mut meta,
+        (0x0002, 0x0002),
+        b"UI",
+        CT_IMAGE_STORAGE.as_bytes(),
+    );
+    push_element(&mut meta, (0x0002, 0x0003), b"UI", sop.as_bytes());
+    push_element(&mut meta, (0x0002, 0x0010), b"UI", ts.as_bytes());
+    push_element(
+        &mut meta,
+        (0x0002, 0x0012),
+        b"UI",
+        b"1.2.826.0.1.3680043.10.1",
+    );
+    let mut file = vec![0u8; 128];
+    file.extend_from_slice(b"DICM");
+    let len = (meta.len() as u32).to_le_bytes();
+    push_element(&mut file, (0x0002, 0x0000), b"UL", &len);
+    file.extend_from_slice(&meta);
+    file.extend_from_slice(dataset);
+    file
+}
+
 /// Writes a volume as a CT series (one file per slice along axis 2, named by a scrambled
 /// instance order so that readers must sort by position). Axes 0 and 1 must be orthogonal.
 pub fn write_series(dir: &Path, vol: &Volume<f32>, info: &SeriesInfo) -> Result<Vec<PathBuf>> {
@@ -520,117 +666,10 @@ pub fn write_series(dir: &Path, vol: &Volume<f32>, info: &SeriesInfo) -> Result<
         path: dir.to_path_buf(),
         source,
     })?;
-    let g = &vol.geometry;
-    let sp = g.spacing_mm();
-    let lps = |v: [f64; 3]| [-v[0], -v[1], v[2]];
-    let col = |c: usize| [g.affine[0][c], g.affine[1][c], g.affine[2][c]];
-    let unit = |v: [f64; 3], s: f64| [v[0] / s, v[1] / s, v[2] / s];
-    let row_dir = lps(unit(col(0), sp[0]));
-    let col_dir = lps(unit(col(1), sp[1]));
-    let [nx, ny, nz] = g.dims;
     let mut paths = Vec::new();
-    for k in 0..nz {
-        let pos = lps(g.world([0.0, 0.0, k as f64]));
-        let mut ds = Vec::new();
+    for k in 0..vol.geometry.dims[2] {
         let sop = format!("{}.{}", info.series_uid, k + 1);
-        let e = |out: &mut Vec<u8>, t: Tag, vr: &[u8; 2], v: &[u8]| {
-            if info.implicit {
-                let mut v = v.to_vec();
-                if v.len() % 2 == 1 {
-                    v.push(if vr == b"UI" { 0 } else { b' ' });
-                }
-                out.extend_from_slice(&t.0.to_le_bytes());
-                out.extend_from_slice(&t.1.to_le_bytes());
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                out.extend_from_slice(&v);
-            } else {
-                push_element(out, t, vr, v);
-            }
-        };
-        e(
-            &mut ds,
-            (0x0008, 0x0016),
-            b"UI",
-            CT_IMAGE_STORAGE.as_bytes(),
-        );
-        e(&mut ds, (0x0008, 0x0018), b"UI", sop.as_bytes());
-        e(&mut ds, (0x0008, 0x0060), b"CS", b"CT");
-        e(&mut ds, (0x0010, 0x0020), b"LO", info.patient_id.as_bytes());
-        e(&mut ds, (0x0020, 0x000D), b"UI", info.study_uid.as_bytes());
-        e(&mut ds, SERIES_UID, b"UI", info.series_uid.as_bytes());
-        e(
-            &mut ds,
-            (0x0020, 0x0013),
-            b"IS",
-            (k + 1).to_string().as_bytes(),
-        );
-        e(&mut ds, POSITION, b"DS", &ds_text(&pos));
-        e(
-            &mut ds,
-            ORIENTATION,
-            b"DS",
-            &ds_text(&[
-                row_dir[0], row_dir[1], row_dir[2], col_dir[0], col_dir[1], col_dir[2],
-            ]),
-        );
-        e(&mut ds, SAMPLES, b"US", &1u16.to_le_bytes());
-        e(&mut ds, (0x0028, 0x0004), b"CS", b"MONOCHROME2");
-        e(&mut ds, ROWS, b"US", &(ny as u16).to_le_bytes());
-        e(&mut ds, COLUMNS, b"US", &(nx as u16).to_le_bytes());
-        e(&mut ds, PIXEL_SPACING, b"DS", &ds_text(&[sp[1], sp[0]]));
-        e(&mut ds, BITS_ALLOCATED, b"US", &16u16.to_le_bytes());
-        e(&mut ds, (0x0028, 0x0101), b"US", &16u16.to_le_bytes());
-        e(&mut ds, (0x0028, 0x0102), b"US", &15u16.to_le_bytes());
-        e(&mut ds, PIXEL_REPRESENTATION, b"US", &0u16.to_le_bytes());
-        e(
-            &mut ds,
-            INTERCEPT,
-            b"DS",
-            &ds_text(&[info.rescale_intercept]),
-        );
-        e(&mut ds, SLOPE, b"DS", &ds_text(&[info.rescale_slope]));
-        let mut px = Vec::with_capacity(nx * ny * 2);
-        for j in 0..ny {
-            for i in 0..nx {
-                let hu = vol.get(i, j, k) as f64;
-                let stored = ((hu - info.rescale_intercept) / info.rescale_slope)
-                    .round()
-                    .clamp(0.0, u16::MAX as f64) as u16;
-                px.extend_from_slice(&stored.to_le_bytes());
-            }
-        }
-        e(&mut ds, PIXEL_DATA, b"OW", &px);
-        let ts = if info.implicit {
-            IMPLICIT_LE
-        } else {
-            EXPLICIT_LE
-        };
-        let mut meta = Vec::new();
-        push_element(&mut meta, (0x0002, 0x0001), b"OB", &[0, 1]);
-        push_element(
-            &mut meta,
-            (0x0002, 0x0002),
-            b"UI",
-            CT_IMAGE_STORAGE.as_bytes(),
-        );
-        push_element(&mut meta, (0x0002, 0x0003), b"UI", sop.as_bytes());
-        push_element(&mut meta, (0x0002, 0x0010), b"UI", ts.as_bytes());
-        push_element(
-            &mut meta,
-            (0x0002, 0x0012),
-            b"UI",
-            b"1.2.826.0.1.3680043.10.1",
-        );
-        let mut file = vec![0u8; 128];
-        file.extend_from_slice(b"DICM");
-        push_element(
-            &mut file,
-            (0x0002, 0x0000),
-            b"UL",
-            &(meta.len() as u32).to_le_bytes(),
-        );
-        file.extend_from_slice(&meta);
-        file.extend_from_slice(&ds);
+        let file = part10(&sop, info.implicit, &slice_dataset(vol, k, info, &sop));
         // Scrambled names: the slice order must come from the positions.
         let name = format!("IM{:05}.dcm", (k * 7919 + 13) % 100_003);
         let path = dir.join(name);

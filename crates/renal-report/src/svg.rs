@@ -96,6 +96,17 @@ impl Chart {
             (ML + W - MR) / 2.0,
             escape(&self.title)
         );
+        self.axes(&mut s);
+        self.reference_lines(&mut s);
+        for (i, se) in self.series.iter().enumerate() {
+            self.series_marks(&mut s, i, se);
+        }
+        s.push_str("</svg>");
+        s
+    }
+
+    /// Grid lines with tick labels, the frame and the axis labels.
+    fn axes(&self, s: &mut String) {
         for t in ticks(self.x_range.0, self.x_range.1) {
             let x = self.px(t);
             let _ = write!(
@@ -137,6 +148,10 @@ impl Chart {
             (MT + H - MB) / 2.0,
             escape(&self.y_label)
         );
+    }
+
+    /// Dashed reference lines.
+    fn reference_lines(&self, s: &mut String) {
         for &(x0, y0, x1, y1) in &self.references {
             let _ = write!(
                 s,
@@ -147,54 +162,54 @@ impl Chart {
                 self.py(y1)
             );
         }
-        for (i, se) in self.series.iter().enumerate() {
-            let c = PALETTE[i % PALETTE.len()];
-            if se.line && se.points.len() > 1 {
-                let pts: Vec<String> = se
-                    .points
-                    .iter()
-                    .map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y)))
-                    .collect();
-                let _ = write!(
-                    s,
-                    r#"<polyline fill="none" stroke="{c}" stroke-width="1.8" points="{}"/>"#,
-                    pts.join(" ")
-                );
-            } else {
-                for &(x, y) in &se.points {
-                    let _ = write!(
-                        s,
-                        r#"<circle cx="{:.2}" cy="{:.2}" r="3" fill="{c}"/>"#,
-                        self.px(x),
-                        self.py(y)
-                    );
-                }
-            }
-            if let Some(errs) = &se.errors {
-                for (&(x, _), &(lo, hi)) in se.points.iter().zip(errs) {
-                    let _ = write!(
-                        s,
-                        r#"<line x1="{:.2}" y1="{:.2}" x2="{:.2}" y2="{:.2}" stroke="{c}" stroke-width="1"/>"#,
-                        self.px(x),
-                        self.py(lo),
-                        self.px(x),
-                        self.py(hi)
-                    );
-                }
-            }
-            let ly = MT + 10.0 + 16.0 * i as f64;
+    }
+
+    /// One series: its line or points, error bars and legend entry.
+    fn series_marks(&self, s: &mut String, i: usize, se: &Series) {
+        let c = PALETTE[i % PALETTE.len()];
+        if se.line && se.points.len() > 1 {
+            let pts: Vec<String> = se
+                .points
+                .iter()
+                .map(|&(x, y)| format!("{:.2},{:.2}", self.px(x), self.py(y)))
+                .collect();
             let _ = write!(
                 s,
-                r#"<rect x="{:.1}" y="{:.1}" width="12" height="4" fill="{c}"/><text x="{:.1}" y="{:.1}" font-size="11" font-family="sans-serif">{}</text>"#,
-                W - MR + 10.0,
-                ly - 4.0,
-                W - MR + 26.0,
-                ly + 1.0,
-                escape(&se.label)
+                r#"<polyline fill="none" stroke="{c}" stroke-width="1.8" points="{}"/>"#,
+                pts.join(" ")
             );
+        } else {
+            for &(x, y) in &se.points {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.2}" cy="{:.2}" r="3" fill="{c}"/>"#,
+                    self.px(x),
+                    self.py(y)
+                );
+            }
         }
-        s.push_str("</svg>");
-        s
+        if let Some(errs) = &se.errors {
+            for (&(x, _), &(lo, hi)) in se.points.iter().zip(errs) {
+                let _ = write!(
+                    s,
+                    r#"<line x1="{:.2}" y1="{:.2}" x2="{:.2}" y2="{:.2}" stroke="{c}" stroke-width="1"/>"#,
+                    self.px(x),
+                    self.py(lo),
+                    self.px(x),
+                    self.py(hi)
+                );
+            }
+        }
+        let ly = MT + 10.0 + 16.0 * i as f64;
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="12" height="4" fill="{c}"/><text x="{:.1}" y="{:.1}" font-size="11" font-family="sans-serif">{}</text>"#,
+            W - MR + 10.0,
+            ly - 4.0,
+            W - MR + 26.0,
+            ly + 1.0,
+            escape(&se.label)
+        );
     }
 }
 

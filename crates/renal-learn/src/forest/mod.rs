@@ -29,6 +29,7 @@ use presort::Presorted;
 use split::SMALL_NODE;
 use tree::fit_trees;
 
+/// A fitted forest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RandomForest {
     pub params: ForestParams,

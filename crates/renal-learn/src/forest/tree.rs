@@ -48,8 +48,6 @@ impl Tree {
     }
 }
 
-/// A fitted forest.
-
 pub(crate) fn gini(counts: &[f64], total: f64) -> f64 {
     if total <= 0.0 {
         return 0.0;
@@ -59,9 +57,6 @@ pub(crate) fn gini(counts: &[f64], total: f64) -> f64 {
         .map(|c| (c / total) * (c / total))
         .sum::<f64>()
 }
-
-/// Compact index type of the presorted tables: `u16` when the training set has at most 65536
-/// rows (a third of the cache footprint of `u32` + `f64`), else `u32`.
 
 pub(crate) struct Builder<'a, T> {
     pub(crate) pre: &'a Presorted<T>,
@@ -254,10 +249,6 @@ impl<T: Idx> Builder<'_, T> {
         }
     }
 }
-
-/// Nodes with at most this many rows, and at most an eighth as many as the bitset has words,
-/// sort their rows' ranks instead of using the bitset (an insertion sort costs about one
-/// mispredicted branch per row; the bitset, two passes over its words).
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit_tree<T: Idx>(

@@ -1,0 +1,400 @@
+//! The NIfTI-1 and NIfTI-2 headers: datatypes, byte order, scaling and the affine (sform,
+//! else qform, else pixdim).
+
+use std::path::Path;
+
+use crate::error::{ImagingError, Result};
+use crate::volume::Geometry;
+
+/// Voxel datatypes of the NIfTI standard that we read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F32,
+    F64,
+}
+
+impl DataType {
+    pub(crate) fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            2 => DataType::U8,
+            256 => DataType::I8,
+            512 => DataType::U16,
+            4 => DataType::I16,
+            768 => DataType::U32,
+            8 => DataType::I32,
+            1280 => DataType::U64,
+            1024 => DataType::I64,
+            16 => DataType::F32,
+            64 => DataType::F64,
+            _ => return None,
+        })
+    }
+
+    /// The NIfTI datatype code.
+    pub fn code(self) -> i16 {
+        match self {
+            DataType::U8 => 2,
+            DataType::I8 => 256,
+            DataType::U16 => 512,
+            DataType::I16 => 4,
+            DataType::U32 => 768,
+            DataType::I32 => 8,
+            DataType::U64 => 1280,
+            DataType::I64 => 1024,
+            DataType::F32 => 16,
+            DataType::F64 => 64,
+        }
+    }
+
+    /// Bytes per voxel.
+    pub fn size(self) -> usize {
+        match self {
+            DataType::U8 | DataType::I8 => 1,
+            DataType::U16 | DataType::I16 => 2,
+            DataType::U32 | DataType::I32 | DataType::F32 => 4,
+            DataType::U64 | DataType::I64 | DataType::F64 => 8,
+        }
+    }
+}
+
+/// The header fields we use.
+#[derive(Debug, Clone)]
+pub struct NiftiHeader {
+    /// 1 or 2.
+    pub version: u8,
+    pub geometry: Geometry,
+    pub datatype: DataType,
+    pub vox_offset: usize,
+    /// The scaling to apply, already resolved: `None` when the file stores unscaled values.
+    pub scaling: Option<(f64, f64)>,
+    pub little_endian: bool,
+}
+
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) le: bool,
+}
+
+impl Reader<'_> {
+    pub(crate) fn bytes<const N: usize>(&self, off: usize) -> [u8; N] {
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.b[off..off + N]);
+        if !self.le {
+            a.reverse();
+        }
+        a
+    }
+    pub(crate) fn i16(&self, off: usize) -> i16 {
+        i16::from_le_bytes(self.bytes(off))
+    }
+    pub(crate) fn i32(&self, off: usize) -> i32 {
+        i32::from_le_bytes(self.bytes(off))
+    }
+    pub(crate) fn i64(&self, off: usize) -> i64 {
+        i64::from_le_bytes(self.bytes(off))
+    }
+    pub(crate) fn f32(&self, off: usize) -> f64 {
+        f32::from_le_bytes(self.bytes(off)) as f64
+    }
+    pub(crate) fn f64(&self, off: usize) -> f64 {
+        f64::from_le_bytes(self.bytes(off))
+    }
+}
+
+pub(crate) fn not_nifti(path: &Path, detail: impl Into<String>) -> ImagingError {
+    ImagingError::NotNifti {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+pub(crate) fn invalid(path: &Path, field: &'static str, value: impl ToString) -> ImagingError {
+    ImagingError::InvalidHeader {
+        path: path.to_path_buf(),
+        field,
+        value: value.to_string(),
+    }
+}
+
+/// Raw header values, independent of the NIfTI version.
+pub(crate) struct RawHeader {
+    pub(crate) version: u8,
+    pub(crate) dim: [i64; 8],
+    pub(crate) datatype: i64,
+    pub(crate) pixdim: [f64; 8],
+    pub(crate) vox_offset: f64,
+    pub(crate) scl_slope: f64,
+    pub(crate) scl_inter: f64,
+    pub(crate) qform_code: i64,
+    pub(crate) sform_code: i64,
+    pub(crate) quatern: [f64; 3],
+    pub(crate) qoffset: [f64; 3],
+    pub(crate) srow: [[f64; 4]; 3],
+}
+
+pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
+    if b.len() < 348 {
+        return Err(not_nifti(
+            path,
+            format!("{} bytes, shorter than a header", b.len()),
+        ));
+    }
+    let s1le = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let s1be = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let (version, le) = match (s1le, s1be) {
+        (348, _) => (1u8, true),
+        (_, 348) => (1, false),
+        (540, _) => (2, true),
+        (_, 540) => (2, false),
+        _ => {
+            return Err(not_nifti(
+                path,
+                format!("sizeof_hdr is {s1le}, not 348 or 540"),
+            ))
+        }
+    };
+    let r = Reader { b, le };
+    if version == 1 {
+        let magic = &b[344..348];
+        if magic != b"n+1\0" && magic != b"ni1\0" {
+            return Err(not_nifti(path, "missing the NIfTI-1 magic `n+1` / `ni1`"));
+        }
+        let mut dim = [0i64; 8];
+        let mut pixdim = [0f64; 8];
+        for i in 0..8 {
+            dim[i] = r.i16(40 + 2 * i) as i64;
+            pixdim[i] = r.f32(76 + 4 * i);
+        }
+        let mut srow = [[0.0; 4]; 3];
+        for (row, s) in srow.iter_mut().enumerate() {
+            for (c, v) in s.iter_mut().enumerate() {
+                *v = r.f32(280 + 16 * row + 4 * c);
+            }
+        }
+        Ok(RawHeader {
+            version,
+            dim,
+            datatype: r.i16(70) as i64,
+            pixdim,
+            vox_offset: r.f32(108),
+            scl_slope: r.f32(112),
+            scl_inter: r.f32(116),
+            qform_code: r.i16(252) as i64,
+            sform_code: r.i16(254) as i64,
+            quatern: [r.f32(256), r.f32(260), r.f32(264)],
+            qoffset: [r.f32(268), r.f32(272), r.f32(276)],
+            srow,
+        })
+    } else {
+        if b.len() < 540 {
+            return Err(not_nifti(path, "NIfTI-2 header truncated"));
+        }
+        if &b[4..8] != b"n+2\0" && &b[4..8] != b"ni2\0" {
+            return Err(not_nifti(path, "missing the NIfTI-2 magic `n+2` / `ni2`"));
+        }
+        let mut dim = [0i64; 8];
+        let mut pixdim = [0f64; 8];
+        for i in 0..8 {
+            dim[i] = r.i64(16 + 8 * i);
+            pixdim[i] = r.f64(104 + 8 * i);
+        }
+        let mut srow = [[0.0; 4]; 3];
+        for (row, s) in srow.iter_mut().enumerate() {
+            for (c, v) in s.iter_mut().enumerate() {
+                *v = r.f64(400 + 32 * row + 8 * c);
+            }
+        }
+        Ok(RawHeader {
+            version,
+            dim,
+            datatype: r.i16(12) as i64,
+            pixdim,
+            vox_offset: r.i64(168) as f64,
+            scl_slope: r.f64(176),
+            scl_inter: r.f64(184),
+            qform_code: r.i32(344) as i64,
+            sform_code: r.i32(348) as i64,
+            quatern: [r.f64(352), r.f64(360), r.f64(368)],
+            qoffset: [r.f64(376), r.f64(384), r.f64(392)],
+            srow,
+        })
+    }
+}
+
+pub(crate) fn qform_affine(h: &RawHeader) -> [[f64; 4]; 3] {
+    let [b, c, d] = h.quatern;
+    let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+    let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+    let (i, j, k) = (h.pixdim[1], h.pixdim[2], h.pixdim[3] * qfac);
+    let rot = [
+        [
+            a * a + b * b - c * c - d * d,
+            2.0 * (b * c - a * d),
+            2.0 * (b * d + a * c),
+        ],
+        [
+            2.0 * (b * c + a * d),
+            a * a + c * c - b * b - d * d,
+            2.0 * (c * d - a * b),
+        ],
+        [
+            2.0 * (b * d - a * c),
+            2.0 * (c * d + a * b),
+            a * a + d * d - c * c - b * b,
+        ],
+    ];
+    let mut m = [[0.0; 4]; 3];
+    for r in 0..3 {
+        m[r][0] = rot[r][0] * i;
+        m[r][1] = rot[r][1] * j;
+        m[r][2] = rot[r][2] * k;
+        m[r][3] = h.qoffset[r];
+    }
+    m
+}
+
+/// Parses and validates a header from the (decompressed) file bytes.
+pub fn parse_header(path: &Path, b: &[u8]) -> Result<NiftiHeader> {
+    let h = raw_header(path, b)?;
+    let ndim = h.dim[0];
+    if !(1..=7).contains(&ndim) {
+        return Err(invalid(path, "dim[0]", ndim));
+    }
+    let mut dims = [1usize; 3];
+    for a in 0..3 {
+        if (a as i64) < ndim {
+            let d = h.dim[a + 1];
+            if d < 1 {
+                return Err(invalid(
+                    path,
+                    "dim",
+                    format!("{:?}", &h.dim[..=ndim as usize]),
+                ));
+            }
+            dims[a] = d as usize;
+        }
+    }
+    for a in 4..=(ndim as usize) {
+        if h.dim[a] > 1 {
+            return Err(ImagingError::Unsupported {
+                path: path.to_path_buf(),
+                field: "dim",
+                value: format!(
+                    "{:?} (a 4D or higher image; one 3D volume expected)",
+                    &h.dim[..=ndim as usize]
+                ),
+            });
+        }
+    }
+    let datatype = DataType::from_code(h.datatype).ok_or_else(|| ImagingError::Unsupported {
+        path: path.to_path_buf(),
+        field: "datatype",
+        value: h.datatype.to_string(),
+    })?;
+    if !h.vox_offset.is_finite() || h.vox_offset < 0.0 {
+        return Err(invalid(path, "vox_offset", h.vox_offset));
+    }
+    let min_offset = if h.version == 1 { 348.0 } else { 540.0 };
+    let vox_offset = (h.vox_offset.max(min_offset)) as usize;
+    let scaling = if h.scl_slope == 0.0 {
+        // NIfTI-1: "If the scl_slope field is nonzero, then each voxel value ... should be scaled".
+        None
+    } else if !h.scl_slope.is_finite() {
+        return Err(invalid(path, "scl_slope", h.scl_slope));
+    } else if !h.scl_inter.is_finite() {
+        return Err(invalid(path, "scl_inter", h.scl_inter));
+    } else if h.scl_slope == 1.0 && h.scl_inter == 0.0 {
+        None
+    } else {
+        Some((h.scl_slope, h.scl_inter))
+    };
+    let affine = if h.sform_code > 0 {
+        h.srow
+    } else if h.qform_code > 0 {
+        qform_affine(&h)
+    } else {
+        let mut m = [[0.0; 4]; 3];
+        for (a, row) in m.iter_mut().enumerate() {
+            row[a] = h.pixdim[a + 1];
+        }
+        m
+    };
+    if affine.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(invalid(path, "affine (sform/qform)", format!("{affine:?}")));
+    }
+    let geometry = Geometry { dims, affine };
+    let sp = geometry.spacing_mm();
+    if sp.iter().any(|&s| s <= 0.0) {
+        return Err(invalid(
+            path,
+            "pixdim / affine",
+            format!("zero spacing {sp:?}"),
+        ));
+    }
+    Ok(NiftiHeader {
+        version: h.version,
+        geometry,
+        datatype,
+        vox_offset,
+        scaling,
+        little_endian: raw_header_le(b),
+    })
+}
+
+pub(crate) fn raw_header_le(b: &[u8]) -> bool {
+    let s = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    s == 348 || s == 540
+}
+
+pub(crate) fn voxel_bytes<'a>(path: &Path, h: &NiftiHeader, b: &'a [u8]) -> Result<&'a [u8]> {
+    let expected = h.geometry.len() * h.datatype.size();
+    let found = b.len().saturating_sub(h.vox_offset);
+    if found < expected {
+        return Err(ImagingError::Truncated {
+            path: path.to_path_buf(),
+            expected,
+            offset: h.vox_offset,
+            found,
+        });
+    }
+    Ok(&b[h.vox_offset..h.vox_offset + expected])
+}
+
+/// Calls `f(index, value)` for every stored value, converted to f64 (scaling not applied).
+pub(crate) fn for_each_value(h: &NiftiHeader, data: &[u8], mut f: impl FnMut(usize, f64)) {
+    macro_rules! each {
+        ($t:ty) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            for (i, c) in data.chunks_exact(N).enumerate() {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                let v = if h.little_endian {
+                    <$t>::from_le_bytes(a)
+                } else {
+                    <$t>::from_be_bytes(a)
+                };
+                f(i, v as f64);
+            }
+        }};
+    }
+    match h.datatype {
+        DataType::U8 => each!(u8),
+        DataType::I8 => each!(i8),
+        DataType::U16 => each!(u16),
+        DataType::I16 => each!(i16),
+        DataType::U32 => each!(u32),
+        DataType::I32 => each!(i32),
+        DataType::U64 => each!(u64),
+        DataType::I64 => each!(i64),
+        DataType::F32 => each!(f32),
+        DataType::F64 => each!(f64),
+    }
+}
