@@ -1,7 +1,9 @@
 //! SimCLR self-supervised encoder of the study's image input (Chen et al. 2020, "A simple
 //! framework for contrastive learning of visual representations"): a ResNet-18 with `C` input
 //! channels and a 512-d output, a projection head, the NT-Xent loss, and CT-aware augmentations.
-//! The only crate on the deep-learning library (libtorch through `tch`).
+//! The only crate on the deep-learning library (libtorch through `tch`). It owns the encoder
+//! process (`src/bin/renal-triage-encoder.rs`); what crosses the process boundary is
+//! `renal-encoder-protocol`'s, which the application uses without linking libtorch.
 //!
 //! - [`config`]: the `paper` and `default` configurations (JSON on disk beside the weights);
 //! - [`resnet`]: ResNet-18 (He et al. 2016) for any number of input channels;
@@ -21,7 +23,8 @@ pub mod resnet;
 pub mod simclr;
 
 pub use config::EncoderConfig;
-pub use simclr::{bench_step, train, Dataset, Encoder, StepBench, TrainReport};
+pub use renal_encoder_protocol::{self as protocol, Dataset, TrainReport};
+pub use simclr::{bench_step, train, Encoder, StepBench};
 
 use std::path::PathBuf;
 
@@ -48,6 +51,17 @@ pub enum EncoderError {
 }
 
 pub type Result<T, E = EncoderError> = std::result::Result<T, E>;
+
+impl From<renal_encoder_protocol::ProtocolError> for EncoderError {
+    fn from(e: renal_encoder_protocol::ProtocolError) -> Self {
+        use renal_encoder_protocol::ProtocolError as P;
+        match e {
+            P::Io { path, source } => EncoderError::Io { path, source },
+            P::Format { path, detail } => EncoderError::Format { path, detail },
+            P::Input(s) => EncoderError::Input(s),
+        }
+    }
+}
 
 /// Parses `cpu`, `cuda` or `cuda:N`.
 pub fn device(name: &str) -> Result<tch::Device> {

@@ -16,66 +16,31 @@ use tch::{Device, Kind, Tensor};
 
 use crate::augment;
 use crate::config::EncoderConfig;
+use crate::protocol::{self, Dataset, TrainReport};
 use crate::resnet::{Projection, ResNet18};
 use crate::{EncoderError, Result};
 
-/// The images of a cohort: `n` cases of `channels` x `size` x `size`, channel-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    pub ids: Vec<String>,
-    pub channels: usize,
-    pub size: usize,
-    pub data: Vec<f32>,
-    /// Per case and channel, whether the phase is missing (a zero plane).
-    pub missing: Vec<Vec<bool>>,
+/// The cases `rows` as a `[n, C, S, S]` tensor.
+fn batch(ds: &Dataset, rows: &[usize], device: Device) -> Tensor {
+    let plane = ds.channels * ds.size * ds.size;
+    let mut v = Vec::with_capacity(rows.len() * plane);
+    for &r in rows {
+        v.extend_from_slice(&ds.data[r * plane..(r + 1) * plane]);
+    }
+    let s = ds.size as i64;
+    Tensor::from_slice(&v)
+        .view([rows.len() as i64, ds.channels as i64, s, s])
+        .to_device(device)
 }
 
-impl Dataset {
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
+/// [`protocol::atomic`] for this crate's errors.
+fn atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    protocol::atomic(path, write)
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    fn check(&self, cfg: &EncoderConfig) -> Result<()> {
-        let plane = self.channels * self.size * self.size;
-        if self.channels != cfg.in_channels {
-            return Err(EncoderError::Input(format!(
-                "{} channels, the encoder takes {}",
-                self.channels, cfg.in_channels
-            )));
-        }
-        if self.data.len() != self.len() * plane || self.missing.len() != self.len() {
-            return Err(EncoderError::Input(format!(
-                "{} values and {} missing-phase rows for {} cases of {plane}",
-                self.data.len(),
-                self.missing.len(),
-                self.len()
-            )));
-        }
-        if let Some(i) = self.data.iter().position(|v| !v.is_finite()) {
-            return Err(EncoderError::Input(format!(
-                "case {}: non-finite pixel",
-                self.ids[i / plane]
-            )));
-        }
-        Ok(())
-    }
-
-    /// The cases `rows` as a `[n, C, S, S]` tensor.
-    fn batch(&self, rows: &[usize], device: Device) -> Tensor {
-        let plane = self.channels * self.size * self.size;
-        let mut v = Vec::with_capacity(rows.len() * plane);
-        for &r in rows {
-            v.extend_from_slice(&self.data[r * plane..(r + 1) * plane]);
-        }
-        let s = self.size as i64;
-        Tensor::from_slice(&v)
-            .view([rows.len() as i64, self.channels as i64, s, s])
-            .to_device(device)
-    }
+/// [`protocol::io`] for this crate's errors.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
+    protocol::io(path)
 }
 
 /// A SimCLR encoder: the ResNet and its projection head, with their configuration.
@@ -96,26 +61,6 @@ static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub const WEIGHTS: &str = "encoder.safetensors";
 pub const CONFIG: &str = "encoder.json";
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
-    move |source| EncoderError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Writes through a temporary file in the same folder, then renames: never half-written.
-fn atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    write(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(io(path))
-}
 
 impl Encoder {
     /// A freshly initialised encoder (weights seeded by `cfg.seed`).
@@ -174,14 +119,14 @@ impl Encoder {
 
     /// The representation (`8 * width` features) of every case, in eval mode.
     pub fn embed(&self, ds: &Dataset) -> Result<Vec<Vec<f32>>> {
-        ds.check(&self.cfg)?;
+        ds.check(self.cfg.in_channels)?;
         tch::set_num_threads(self.cfg.threads as i32);
         let _guard = tch::no_grad_guard();
         let mut out = Vec::with_capacity(ds.len());
         let rows: Vec<usize> = (0..ds.len()).collect();
         for chunk in rows.chunks(64) {
             let x = augment::resize(
-                &ds.batch(chunk, self.vs.device()),
+                &batch(ds, chunk, self.vs.device()),
                 self.cfg.image_size as i64,
             );
             let h = self
@@ -393,22 +338,6 @@ fn slot(flat: &Tensor, off: i64, shape: &[i64]) -> Result<Tensor> {
     Ok(flat.f_narrow(0, off, n)?.f_view(shape)?)
 }
 
-/// What a training run did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainReport {
-    /// Mean NT-Xent loss per epoch (all epochs, including those of a resumed run).
-    pub losses: Vec<f64>,
-    /// The epoch a resumed run started from (`None`: from scratch).
-    pub resumed_from: Option<usize>,
-    pub steps: i64,
-    pub seconds: f64,
-    /// Training images per second in this run (two views per case count as two images).
-    pub images_per_second: f64,
-    /// The cases the encoder saw (no labels are used).
-    pub cases: Vec<String>,
-    pub device: String,
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 struct State {
     config: EncoderConfig,
@@ -502,7 +431,7 @@ fn train_epoch(
         if chunk.len() < 2 {
             continue;
         }
-        let x = ds.batch(chunk, device);
+        let x = batch(ds, chunk, device);
         let miss: Vec<Vec<bool>> = chunk.iter().map(|&r| ds.missing[r].clone()).collect();
         let a = &cfg.augment;
         let v1 = augment::view(&x, &miss, &cfg.intensity_channels, a, size, &mut rng);
@@ -526,7 +455,7 @@ pub fn train(
     checkpoint_dir: Option<&Path>,
     mut on_epoch: impl FnMut(usize, f64),
 ) -> Result<(Encoder, TrainReport)> {
-    ds.check(cfg)?;
+    ds.check(cfg.in_channels)?;
     if ds.len() < 2 {
         return Err(EncoderError::Input(format!(
             "{} case(s): contrastive training needs at least 2",

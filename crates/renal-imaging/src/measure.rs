@@ -142,15 +142,6 @@ pub fn measure_segmentation(
     })
 }
 
-/// Checks that a mask and an image share one grid (shape, spacing, affine), naming `what`.
-pub fn check_mask_matches_image(
-    image: &crate::volume::Geometry,
-    mask: &crate::volume::Geometry,
-    what: &str,
-) -> Result<()> {
-    image.check_same_grid(mask, what, 1e-3)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

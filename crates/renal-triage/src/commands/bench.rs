@@ -72,7 +72,7 @@ pub enum Which {
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
-    Encoder(crate::engine::encoder_client::EncoderBenchArgs),
+    Encoder(crate::engine::encoder_client::BenchArgs),
     /// The CT path on a phantom around a real mask (512 x 512 x N, four phases): phantom
     /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing.
     Ct {
@@ -316,7 +316,7 @@ fn ct(data: Option<PathBuf>, case: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn encoder(a: &crate::engine::encoder_client::EncoderBenchArgs) -> Result<ExitCode> {
+fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
     let mut args = a.to_args();
     let ours = crate::engine::encoder_client::bench(&args)?;
     let mut report = json!({ "bench": "encoder_step", "renal_triage": ours.clone() });

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result};
 
-use crate::engine::encoder_client::{self, TrainSummary};
+use crate::engine::encoder_client::{self, TrainReport};
 use crate::engine::images::{cohort_images, dataset, write_previews, CohortImages};
 use crate::output::{read_json, write_csv, write_json};
 
@@ -89,7 +89,7 @@ pub struct EmbedOutcome {
     pub images: CohortImages,
     /// The encoder's configuration (`encoder.json`).
     pub config: serde_json::Value,
-    pub report: TrainSummary,
+    pub report: TrainReport,
     pub previews: Vec<PathBuf>,
 }
 

@@ -202,9 +202,9 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
 }
 
 /// The images as the encoder's dataset.
-pub fn dataset(ci: &CohortImages) -> crate::engine::encoder_client::ImageSet {
+pub fn dataset(ci: &CohortImages) -> crate::engine::encoder_client::Dataset {
     let size = ci.images.first().map(|i| i.size).unwrap_or(0);
-    crate::engine::encoder_client::ImageSet {
+    crate::engine::encoder_client::Dataset {
         ids: ci.ids.clone(),
         channels: ci.channels.len(),
         size,

@@ -11,7 +11,7 @@ fn items(o: &Outcome) -> Vec<(String, String)> {
     let [b, i, a] = c.class_counts();
     vec![
         ("Data source".into(), format!("{} ({} cases analysed, {} excluded with reasons listed above).", c.source, c.cases.len(), c.excluded.len())),
-        ("Outcome definition".into(), "Histology labelled by the Bhindi et al. (2018) rules into benign / malignant-indolent / malignant-aggressive (rules B1, A1-A4, I1; see the README). Tasks: malignant vs benign, P = 1 - P(benign); aggressive vs rest (rest includes benign), P = P(aggressive).".into()),
+        ("Outcome definition".into(), "Histology labelled by the Bhindi et al. (2018) rules into benign / malignant-indolent / malignant-aggressive (rules B1, A1-A4, I1; see the README). Tasks: malignant vs benign, P = 1 - P(benign) (computed as P(indolent) + P(aggressive)); aggressive vs rest (rest includes benign), P = P(aggressive).".into()),
         ("Outcome distribution".into(), format!("{b} benign, {i} indolent, {a} aggressive.")),
         ("Predictors".into(), "Pre-operative fields only, enforced by an allow-list (demographics, BMI, comorbidities, smoking, alcohol, tobacco, pre-operative eGFR, radiographic size); the tumor size measured on the segmentation (largest axial diameter of the index tumor); image embeddings when given. Pathology, surgical, post-operative and outcome fields are refused.".into()),
         ("Missing data".into(), "Kept missing in the tables; imputed by the median of the training rows inside each fold (never using test rows).".into()),

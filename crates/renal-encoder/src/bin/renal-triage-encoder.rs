@@ -1,5 +1,6 @@
 //! `renal-triage-encoder`: the only process that loads libtorch. Called by `renal-triage embed`,
-//! `reproduce` and `bench encoder`; see `renal_triage::engine::encoder_client`.
+//! `reproduce` and `bench encoder` (`renal_triage::engine::encoder_client`), through the files
+//! of `renal_encoder::protocol`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use indicatif::ProgressBar;
+use renal_encoder::protocol::{read_dataset, write_json, BenchArgs};
 use renal_encoder::EncoderConfig;
-use renal_triage::engine::encoder_client::read_dataset;
-use renal_triage::output::{write_csv, write_json};
 
 #[derive(Parser)]
 #[command(version, about = "SimCLR encoder process of renal-triage")]
@@ -35,7 +36,7 @@ enum Cmd {
         intensity: bool,
     },
     /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
-    Bench(renal_triage::engine::encoder_client::EncoderBenchArgs),
+    Bench(BenchArgs),
 }
 
 fn train(
@@ -45,18 +46,11 @@ fn train(
     device: String,
     intensity: bool,
 ) -> Result<()> {
-    let set = read_dataset(&dataset)?;
-    let ds = renal_encoder::Dataset {
-        ids: set.ids,
-        channels: set.channels,
-        size: set.size,
-        data: set.data,
-        missing: set.missing,
-    };
+    let ds = read_dataset(&dataset)?;
     let cfg = EncoderConfig::resolve(&config, ds.channels, intensity)
         .with_context(|| format!("encoder configuration `{config}`"))?;
     let dev = renal_encoder::device(&device)?;
-    let pb = renal_triage::progress::progress(cfg.epochs, "encoder");
+    let pb = ProgressBar::new(cfg.epochs as u64).with_message("encoder epochs");
     let (enc, report) =
         renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
             pb.set_position(e as u64 + 1);
@@ -66,27 +60,33 @@ fn train(
     pb.finish_and_clear();
     let emb = enc.embed(&ds).context("embedding")?;
     enc.save(&out).context("saving the encoder")?;
-    let mut header = vec!["case_id".to_string()];
-    header.extend((0..cfg.features()).map(|j| format!("f{j}")));
-    let rows: Vec<Vec<String>> = ds
-        .ids
-        .iter()
-        .zip(&emb)
-        .map(|(id, e)| {
-            let mut r = vec![id.clone()];
-            r.extend(e.iter().map(|v| format!("{v}")));
-            r
-        })
-        .collect();
-    write_csv(
-        &out.join("embeddings.csv"),
-        &header.iter().map(String::as_str).collect::<Vec<_>>(),
-        &rows,
-    )?;
-    write_json(&out.join("train.json"), &report)
+    write_embeddings(&out.join("embeddings.csv"), &ds.ids, &emb, cfg.features())?;
+    Ok(write_json(&out.join("train.json"), &report)?)
 }
 
-fn bench(a: &renal_triage::engine::encoder_client::EncoderBenchArgs) -> Result<()> {
+/// `case_id,f0..` (full precision), written through a temporary file and renamed.
+fn write_embeddings(
+    path: &std::path::Path,
+    ids: &[String],
+    emb: &[Vec<f32>],
+    k: usize,
+) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["case_id".to_string()];
+    header.extend((0..k).map(|j| format!("f{j}")));
+    w.write_record(&header)?;
+    for (id, e) in ids.iter().zip(emb) {
+        let mut r = vec![id.clone()];
+        r.extend(e.iter().map(|v| format!("{v}")));
+        w.write_record(&r)?;
+    }
+    let bytes = w.into_inner().context("encoding the embeddings")?;
+    let tmp = path.with_extension("csv.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+fn bench(a: &BenchArgs) -> Result<()> {
     let (batch, channels, steps, device, amp) =
         (a.batch, a.channels, a.steps, a.device.as_str(), a.amp);
     let sizes = a.sizes.as_str();
@@ -118,7 +118,12 @@ fn bench(a: &renal_triage::engine::encoder_client::EncoderBenchArgs) -> Result<(
 }
 
 fn main() -> ExitCode {
-    renal_triage::init_logging();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG");
+    let filter = filter.unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
     let r = match Cli::parse().command {
         Cmd::Train {
             dataset,
