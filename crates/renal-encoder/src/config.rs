@@ -134,14 +134,7 @@ impl EncoderConfig {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| EncoderError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let cfg: EncoderConfig = serde_json::from_str(&text).map_err(|e| EncoderError::Format {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let cfg: EncoderConfig = crate::protocol::read_json(path)?;
         cfg.validate()?;
         Ok(cfg)
     }

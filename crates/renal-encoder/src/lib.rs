@@ -26,7 +26,6 @@ pub use config::EncoderConfig;
 pub use renal_encoder_protocol::{self as protocol, Dataset, TrainReport};
 pub use simclr::{bench_step, train, Encoder, StepBench};
 
-use std::path::PathBuf;
 
 /// Everything that can go wrong in the encoder.
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +33,10 @@ use std::path::PathBuf;
 pub enum EncoderError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {detail}")]
-    Format { path: PathBuf, detail: String },
-    #[error("encoder input: {0}")]
-    Input(String),
+    /// A file (the dataset, a checkpoint, the configuration) could not be read or written, or
+    /// the input is not what the encoder takes.
+    #[error(transparent)]
+    Protocol(#[from] renal_encoder_protocol::ProtocolError),
     #[error("encoder configuration: {0}")]
     Config(String),
     #[error("device `{0}` is not available")]
@@ -52,15 +45,14 @@ pub enum EncoderError {
 
 pub type Result<T, E = EncoderError> = std::result::Result<T, E>;
 
-impl From<renal_encoder_protocol::ProtocolError> for EncoderError {
-    fn from(e: renal_encoder_protocol::ProtocolError) -> Self {
-        use renal_encoder_protocol::ProtocolError as P;
-        match e {
-            P::Io { path, source } => EncoderError::Io { path, source },
-            P::Format { path, detail } => EncoderError::Format { path, detail },
-            P::Input(s) => EncoderError::Input(s),
-        }
-    }
+/// A file whose content is not what it should be.
+pub(crate) fn format_error(path: std::path::PathBuf, detail: String) -> EncoderError {
+    renal_encoder_protocol::ProtocolError::Format { path, detail }.into()
+}
+
+/// An input the encoder does not take.
+pub(crate) fn input_error(detail: String) -> EncoderError {
+    renal_encoder_protocol::ProtocolError::Input(detail).into()
 }
 
 /// Parses `cpu`, `cuda` or `cuda:N`.

@@ -18,7 +18,7 @@ use crate::augment;
 use crate::config::EncoderConfig;
 use crate::protocol::{self, Dataset, TrainReport};
 use crate::resnet::{Projection, ResNet18};
-use crate::{EncoderError, Result};
+use crate::{format_error, input_error, EncoderError, Result};
 
 /// The cases `rows` as a `[n, C, S, S]` tensor.
 fn batch(ds: &Dataset, rows: &[usize], device: Device) -> Tensor {
@@ -100,10 +100,8 @@ impl Encoder {
             self.vs.save(&t)?;
             std::fs::rename(&t, tmp).map_err(io(tmp))
         })?;
-        let json = serde_json::to_string_pretty(&self.cfg).map_err(|e| EncoderError::Format {
-            path: dir.join(CONFIG),
-            detail: e.to_string(),
-        })?;
+        let json = serde_json::to_string_pretty(&self.cfg)
+            .map_err(|e| format_error(dir.join(CONFIG), e.to_string()))?;
         atomic(&dir.join(CONFIG), |tmp| {
             std::fs::write(tmp, json).map_err(io(tmp))
         })
@@ -203,7 +201,7 @@ impl Adam {
         let mut total = 0i64;
         for (name, t) in &vars {
             if t.kind() != Kind::Float {
-                return Err(EncoderError::Input(format!(
+                return Err(input_error(format!(
                     "variable {name} is {:?}; the optimiser expects float32",
                     t.kind()
                 )));
@@ -299,10 +297,7 @@ impl Adam {
 
     fn load(&mut self, path: &Path, step: i64) -> Result<()> {
         let read: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
-        let bad = |detail: String| EncoderError::Format {
-            path: path.to_path_buf(),
-            detail,
-        };
+        let bad = |detail: String| format_error(path.to_path_buf(), detail);
         if read.len() != 2 * self.slots.len() {
             return Err(bad(format!(
                 "{} optimiser moments for {} variables",
@@ -404,10 +399,8 @@ fn save_checkpoint(dir: &Path, enc: &Encoder, adam: &Adam, state: &State) -> Res
         std::fs::rename(&t, tmp).map_err(io(tmp))
     })?;
     adam.save(&dir.join(ADAM))?;
-    let json = serde_json::to_string_pretty(state).map_err(|e| EncoderError::Format {
-        path: dir.join(STATE),
-        detail: e.to_string(),
-    })?;
+    let json = serde_json::to_string_pretty(state)
+        .map_err(|e| format_error(dir.join(STATE), e.to_string()))?;
     atomic(&dir.join(STATE), |tmp| {
         std::fs::write(tmp, json).map_err(io(tmp))
     })
@@ -457,7 +450,7 @@ pub fn train(
 ) -> Result<(Encoder, TrainReport)> {
     ds.check(cfg.in_channels)?;
     if ds.len() < 2 {
-        return Err(EncoderError::Input(format!(
+        return Err(input_error(format!(
             "{} case(s): contrastive training needs at least 2",
             ds.len()
         )));

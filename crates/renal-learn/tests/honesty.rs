@@ -173,20 +173,24 @@ fn transforms_never_see_test_rows() {
     }
 }
 
+/// 3 x 3 nested CV of one task (class 2 against the rest).
+fn nested_3x3(seed: u64) -> NestedCv {
+    NestedCv {
+        outer_folds: 3,
+        inner_folds: 3,
+        seed,
+        tasks: vec![BinaryTask {
+            name: "c2".into(),
+            positive: vec![2],
+            included: vec![0, 1, 2],
+        }],
+    }
+}
+
 #[test]
 fn nested_cv_uses_given_folds_exactly_and_is_thread_independent() {
     let (x, y) = data(60, 4);
-    let tasks = vec![BinaryTask {
-        name: "c2".into(),
-        positive: vec![2],
-        included: vec![0, 1, 2],
-    }];
-    let cv = NestedCv {
-        outer_folds: 3,
-        inner_folds: 3,
-        seed: 5,
-        tasks,
-    };
+    let cv = nested_3x3(5);
     let given = FoldPlan {
         outer: (0..3)
             .map(|o| {
@@ -229,17 +233,7 @@ fn nested_cv_uses_given_folds_exactly_and_is_thread_independent() {
 #[test]
 fn an_outer_test_folds_labels_never_reach_its_fit() {
     let (x, y) = data(90, 6);
-    let tasks = vec![BinaryTask {
-        name: "c2".into(),
-        positive: vec![2],
-        included: vec![0, 1, 2],
-    }];
-    let cv = NestedCv {
-        outer_folds: 3,
-        inner_folds: 3,
-        seed: 11,
-        tasks,
-    };
+    let cv = nested_3x3(11);
     // Every fold holds all three classes (rows cycle through the classes).
     let folds: Vec<Vec<usize>> = (0..3)
         .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())

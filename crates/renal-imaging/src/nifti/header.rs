@@ -162,37 +162,12 @@ pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
         }
     };
     let r = Reader { b, le };
-    if version == 1 {
+    let layout = if version == 1 {
         let magic = &b[344..348];
         if magic != b"n+1\0" && magic != b"ni1\0" {
             return Err(not_nifti(path, "missing the NIfTI-1 magic `n+1` / `ni1`"));
         }
-        let mut dim = [0i64; 8];
-        let mut pixdim = [0f64; 8];
-        for i in 0..8 {
-            dim[i] = r.i16(40 + 2 * i) as i64;
-            pixdim[i] = r.f32(76 + 4 * i);
-        }
-        let mut srow = [[0.0; 4]; 3];
-        for (row, s) in srow.iter_mut().enumerate() {
-            for (c, v) in s.iter_mut().enumerate() {
-                *v = r.f32(280 + 16 * row + 4 * c);
-            }
-        }
-        Ok(RawHeader {
-            version,
-            dim,
-            datatype: r.i16(70) as i64,
-            pixdim,
-            vox_offset: r.f32(108),
-            scl_slope: r.f32(112),
-            scl_inter: r.f32(116),
-            qform_code: r.i16(252) as i64,
-            sform_code: r.i16(254) as i64,
-            quatern: [r.f32(256), r.f32(260), r.f32(264)],
-            qoffset: [r.f32(268), r.f32(272), r.f32(276)],
-            srow,
-        })
+        &NIFTI1
     } else {
         if b.len() < 540 {
             return Err(not_nifti(path, "NIfTI-2 header truncated"));
@@ -200,32 +175,94 @@ pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
         if &b[4..8] != b"n+2\0" && &b[4..8] != b"ni2\0" {
             return Err(not_nifti(path, "missing the NIfTI-2 magic `n+2` / `ni2`"));
         }
-        let mut dim = [0i64; 8];
-        let mut pixdim = [0f64; 8];
-        for i in 0..8 {
-            dim[i] = r.i64(16 + 8 * i);
-            pixdim[i] = r.f64(104 + 8 * i);
+        &NIFTI2
+    };
+    Ok(layout.read(&r, version))
+}
+
+/// Where a header version keeps each field, and how wide its integers and floats are.
+pub(crate) struct Layout {
+    /// `dim[8]` and its integer width.
+    dim: (usize, usize),
+    datatype: usize,
+    /// `pixdim[8]`; then every float field has this width.
+    pixdim: usize,
+    float: usize,
+    /// `vox_offset` (a float in NIfTI-1, an int64 in NIfTI-2).
+    vox_offset: (usize, bool),
+    /// `scl_slope`, `scl_inter` follow each other.
+    scl: usize,
+    /// `qform_code`, `sform_code` and their integer width.
+    codes: (usize, usize),
+    /// `quatern_b..d`, `qoffset_x..z`, then `srow_x..z` (4 each), consecutive floats.
+    quatern: usize,
+}
+
+/// nifti1.h: a 348-byte header, 16-bit dims, 32-bit floats.
+pub(crate) const NIFTI1: Layout = Layout {
+    dim: (40, 2),
+    datatype: 70,
+    pixdim: 76,
+    float: 4,
+    vox_offset: (108, true),
+    scl: 112,
+    codes: (252, 2),
+    quatern: 256,
+};
+
+/// nifti2.h: a 540-byte header, 64-bit dims and offsets, 64-bit floats.
+pub(crate) const NIFTI2: Layout = Layout {
+    dim: (16, 8),
+    datatype: 12,
+    pixdim: 104,
+    float: 8,
+    vox_offset: (168, false),
+    scl: 176,
+    codes: (344, 4),
+    quatern: 352,
+};
+
+impl Layout {
+    fn int(r: &Reader, off: usize, width: usize) -> i64 {
+        match width {
+            2 => r.i16(off) as i64,
+            4 => r.i32(off) as i64,
+            _ => r.i64(off),
         }
-        let mut srow = [[0.0; 4]; 3];
-        for (row, s) in srow.iter_mut().enumerate() {
-            for (c, v) in s.iter_mut().enumerate() {
-                *v = r.f64(400 + 32 * row + 8 * c);
-            }
+    }
+
+    fn float(&self, r: &Reader, off: usize) -> f64 {
+        if self.float == 4 {
+            r.f32(off)
+        } else {
+            r.f64(off)
         }
-        Ok(RawHeader {
+    }
+
+    fn read(&self, r: &Reader, version: u8) -> RawHeader {
+        let (w, f) = (self.dim.1, self.float);
+        let dim = std::array::from_fn(|i| Self::int(r, self.dim.0 + w * i, w));
+        let pixdim = std::array::from_fn(|i| self.float(r, self.pixdim + f * i));
+        let q = |k: usize| self.float(r, self.quatern + f * k);
+        let srow = std::array::from_fn(|row| std::array::from_fn(|c| q(6 + 4 * row + c)));
+        let vox_offset = match self.vox_offset {
+            (off, true) => self.float(r, off),
+            (off, false) => r.i64(off) as f64,
+        };
+        RawHeader {
             version,
             dim,
-            datatype: r.i16(12) as i64,
+            datatype: r.i16(self.datatype) as i64,
             pixdim,
-            vox_offset: r.i64(168) as f64,
-            scl_slope: r.f64(176),
-            scl_inter: r.f64(184),
-            qform_code: r.i32(344) as i64,
-            sform_code: r.i32(348) as i64,
-            quatern: [r.f64(352), r.f64(360), r.f64(368)],
-            qoffset: [r.f64(376), r.f64(384), r.f64(392)],
+            vox_offset,
+            scl_slope: self.float(r, self.scl),
+            scl_inter: self.float(r, self.scl + f),
+            qform_code: Self::int(r, self.codes.0, self.codes.1),
+            sform_code: Self::int(r, self.codes.0 + self.codes.1, self.codes.1),
+            quatern: [q(0), q(1), q(2)],
+            qoffset: [q(3), q(4), q(5)],
             srow,
-        })
+        }
     }
 }
 
