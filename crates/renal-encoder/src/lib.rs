@@ -26,7 +26,6 @@ pub use config::EncoderConfig;
 pub use renal_encoder_protocol::{self as protocol, Dataset, TrainReport};
 pub use simclr::{bench_step, train, Encoder, StepBench};
 
-
 /// Everything that can go wrong in the encoder.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

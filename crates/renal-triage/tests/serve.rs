@@ -63,21 +63,29 @@ fn bundle_is_self_describing_and_tampering_is_detected() {
         .iter()
         .any(|f| f["name"] == "tumor_size_mm" && f["kind"] == "size"));
     assert_eq!(m["training"]["cases"], 50);
-    // The MLP bundle keeps its weights in safetensors and predicts identically after reload.
+    // The MLP bundle keeps its weights in safetensors (that a reload predicts bit for bit what
+    // the fitted pipeline did is `model::bundle`'s unit test); from the command line, two
+    // processes loading it give the same probabilities, a distribution over the 3 classes.
     let mlp = f.bundle.parent().unwrap().join("bundle-mlp");
     assert!(mlp.join("mlp.safetensors").is_file());
-    let p1 = bin()
-        .args(["predict", "--model"])
-        .arg(&mlp)
-        .args(["--set", "age=60", "--set", "sex=female", "--mask"])
-        .arg(&f.mask)
-        .output()
-        .unwrap();
-    assert!(
-        p1.status.success(),
-        "{}",
-        String::from_utf8_lossy(&p1.stderr)
-    );
+    let run = || {
+        let o = bin()
+            .args(["predict", "--model"])
+            .arg(&mlp)
+            .args(["--set", "age=60", "--set", "sex=female", "--mask"])
+            .arg(&f.mask)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (p1, p2) = (run(), run());
+    assert_eq!(p1, p2);
+    let sum: f64 = ["p_benign", "p_indolent", "p_aggressive"]
+        .iter()
+        .map(|k| p1[k].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{p1}");
     // Tampering: copy the bundle, flip one byte of the pipeline.
     let t = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(&f.bundle).unwrap().flatten() {

@@ -291,6 +291,55 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use renal_learn::{LearnerParams, Matrix, MlpParams, PipelineParams, Step};
+
+    /// An MLP pipeline written to a bundle and loaded back predicts exactly what the fitted
+    /// pipeline predicted in memory (weights through safetensors, the rest through JSON).
+    #[test]
+    fn an_mlp_bundle_predicts_identically_after_reload() {
+        let rows: Vec<Vec<f64>> = (0..40)
+            .map(|i| {
+                let c = (i % 3) as f64;
+                vec![
+                    c + 0.13 * (i % 7) as f64,
+                    10.0 - c * 0.7,
+                    (i % 5) as f64 * 0.31,
+                ]
+            })
+            .collect();
+        let y: Vec<usize> = (0..40).map(|i| i % 3).collect();
+        let mut x = Matrix::from_rows(&rows, None).unwrap();
+        x.data[4] = f64::NAN; // one missing value, imputed by the stored median
+        let params = PipelineParams {
+            steps: vec![Step::MedianImpute, Step::Standardize],
+            learner: LearnerParams::Mlp(MlpParams {
+                hidden: vec![5],
+                epochs: 7,
+                ..Default::default()
+            }),
+        };
+        let fitted = params.fit(&x, &y, 3).unwrap();
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "tool_version": "test", "model_name": "m",
+            "model_spec": {"name": "m", "learner": "mlp"}, "log_size": false, "features": [],
+            "thresholds": [], "cv": [],
+            "training": {"source": "test", "cases": 40, "class_counts": [14, 13, 13],
+                         "excluded": 0, "seed": 0, "chosen_candidate": 0, "grid_size": 1},
+            "files": {}
+        }))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_bundle(dir.path(), manifest, &fitted).unwrap();
+        assert!(dir.path().join("mlp.safetensors").is_file());
+        let loaded = load_bundle(dir.path()).unwrap();
+        let (a, b) = (
+            fitted.predict_proba(&x).unwrap(),
+            loaded.pipeline.predict_proba(&x).unwrap(),
+        );
+        assert_eq!(a.rows, 40);
+        let bits = |m: &Matrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b), "probabilities differ after reload");
+    }
 
     #[test]
     fn safetensors_roundtrip() {
