@@ -19,6 +19,17 @@ pub(crate) struct Node {
     pub(crate) value: u32,
 }
 
+impl Node {
+    /// A node not split (yet): a leaf until the builder gives it a split or a value.
+    pub(crate) const LEAF_PLACEHOLDER: Node = Node {
+        feature: LEAF,
+        threshold: 0.0,
+        left: 0,
+        right: 0,
+        value: 0,
+    };
+}
+
 /// One fitted tree.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tree {
@@ -185,13 +196,7 @@ impl<T: Idx> Builder<'_, T> {
     pub(crate) fn grow(&mut self, samples: &mut [usize], rng: &mut Rng) {
         // (node index, start, end, depth) work stack over `samples`.
         let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
-        self.tree.nodes.push(Node {
-            feature: LEAF,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            value: 0,
-        });
+        self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
         while let Some((node, start, end, depth)) = stack.pop() {
             let (counts, total) = self.class_counts(&samples[start..end]);
             let impurity = gini(&counts, total);
@@ -223,20 +228,8 @@ impl<T: Idx> Builder<'_, T> {
                         }
                     }
                     let l = self.tree.nodes.len();
-                    self.tree.nodes.push(Node {
-                        feature: LEAF,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                        value: 0,
-                    });
-                    self.tree.nodes.push(Node {
-                        feature: LEAF,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                        value: 0,
-                    });
+                    self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
+                    self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
                     let nd = &mut self.tree.nodes[node];
                     nd.feature = s.feature as u32;
                     nd.threshold = s.threshold;
