@@ -47,6 +47,10 @@ pub enum Step {
     MedianImpute,
     MinMax,
     Standardize,
+    /// Standardize only these columns (the others pass unchanged).
+    StandardizeColumns {
+        columns: Columns,
+    },
     Pca {
         columns: Columns,
         components: Components,
@@ -244,6 +248,26 @@ impl Step {
                     Fitted::Standardize { mean: a, sd: b }
                 }
             }
+            Step::StandardizeColumns { columns } => {
+                let group = columns.resolve(x);
+                let sub = Step::Standardize.fit(&x.select_cols(&group), y, n_classes)?;
+                let (m, d) = match sub {
+                    Fitted::Standardize { mean, sd } => (mean, sd),
+                    _ => {
+                        return Err(LearnError::Param {
+                            name: "standardize columns",
+                            detail: "the column fit is not a standardization".into(),
+                        })
+                    }
+                };
+                // Identity (0, 1) outside the group: (v - 0) / 1 is v exactly.
+                let (mut mean, mut sd) = (vec![0.0; x.cols], vec![1.0; x.cols]);
+                for (k, &j) in group.iter().enumerate() {
+                    mean[j] = m[k];
+                    sd[j] = d[k];
+                }
+                Fitted::Standardize { mean, sd }
+            }
             Step::Pca {
                 columns,
                 components,
@@ -382,6 +406,31 @@ mod tests {
 
     fn m(rows: &[Vec<f64>]) -> Matrix {
         Matrix::from_rows(rows, None).unwrap()
+    }
+
+    /// Only the named columns are standardized (mean 2, population SD 1 for 1, 2, 3 by hand);
+    /// the others pass unchanged, bit for bit.
+    #[test]
+    fn standardize_columns_leaves_the_other_columns_unchanged() {
+        let mut x = m(&[
+            vec![1.0, 0.1, 10.0],
+            vec![2.0, 0.2, 20.0],
+            vec![3.0, 0.7, 60.0],
+        ]);
+        x.names = vec!["emb_a".into(), "age".into(), "emb_b".into()];
+        let f = Step::StandardizeColumns {
+            columns: Columns::Prefix("emb_".into()),
+        }
+        .fit(&x, &[0, 1, 2], 3)
+        .unwrap();
+        let z = f.transform(&x).unwrap();
+        let sd = (2.0f64 / 3.0).sqrt();
+        for i in 0..3 {
+            assert!((z.get(i, 0) - (x.get(i, 0) - 2.0) / sd).abs() < 1e-12);
+            assert_eq!(z.get(i, 1).to_bits(), x.get(i, 1).to_bits());
+        }
+        let col2: Vec<f64> = (0..3).map(|i| z.get(i, 2)).collect();
+        assert!(col2.iter().sum::<f64>().abs() < 1e-12);
     }
 
     #[test]

@@ -211,6 +211,27 @@ pub struct ModelSpec {
     #[serde(default)]
     pub log_size: bool,
     pub learner: Learner,
+    /// Standardize the learner's inputs (z-scores fit in-fold). Default: true for the MLP and
+    /// logistic regression, false for the forest (on a forest it is a no-op, with a warning).
+    /// The study's linear head takes the raw embeddings: `standardize = false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<bool>,
+    /// Standardize the embeddings before the in-fold PCA (only with `embeddings = "pca"`).
+    /// Default: as `standardize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca_standardize: Option<bool>,
+}
+
+impl ModelSpec {
+    /// Whether the learner's inputs are standardized (see [`ModelSpec::standardize`]).
+    pub fn standardizes(&self) -> bool {
+        self.learner != Learner::Rf && self.standardize.unwrap_or(true)
+    }
+
+    /// Whether the embeddings are standardized before PCA.
+    pub fn pca_standardizes(&self) -> bool {
+        self.embeddings == Embeddings::Pca && self.pca_standardize.unwrap_or(self.standardizes())
+    }
 }
 
 /// A whole experiment file.
@@ -313,6 +334,12 @@ impl Experiment {
                 ),
                 _ => {}
             }
+            if m.pca_standardize.is_some() && m.embeddings != Embeddings::Pca {
+                bail!(
+                    "{} is only meaningful with embeddings = \"pca\"",
+                    key("pca_standardize")
+                );
+            }
             if m.log_size && !m.size {
                 bail!("{} needs size = true", key("log_size"));
             }
@@ -365,16 +392,29 @@ impl Experiment {
             ClinicalSpec::Names(n) => n.clone(),
         };
         let seed = self.experiment.seed;
-        let mut steps = vec![Step::MedianImpute];
-        if spec.learner != Learner::Rf {
-            steps.push(Step::Standardize);
+        if spec.learner == Learner::Rf && spec.standardize == Some(true) {
+            tracing::warn!(model = %spec.name, "`standardize` has no effect on a random forest (splits do not depend on the scale); ignored");
         }
-        if spec.embeddings == Embeddings::Pca {
+        let mut steps = vec![Step::MedianImpute];
+        let (standardize, pca) = (spec.standardizes(), spec.embeddings == Embeddings::Pca);
+        let pca_standardize = spec.pca_standardizes();
+        // Standardizing everything before the PCA serves both (the order of the defaults).
+        if standardize && (pca_standardize || !pca) {
+            steps.push(Step::Standardize);
+        } else if pca_standardize {
+            steps.push(Step::StandardizeColumns {
+                columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
+            });
+        }
+        if pca {
             let k = spec.pca_components.unwrap_or(20);
             steps.push(Step::Pca {
                 columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
                 components: Components::Count(k),
             });
+            if standardize && !pca_standardize {
+                steps.push(Step::Standardize);
+            }
         }
         // With no clinical feature at all the model is skipped (see `skip_reason`).
         if let Some(k) = spec.top_k.filter(|_| !clinical.is_empty()) {
@@ -509,5 +549,54 @@ mod tests {
             e.contains("rf.max_features[0]") && e.contains("cube"),
             "{e}"
         );
+    }
+
+    /// The scaling steps each setting compiles to; the defaults keep the order they always had.
+    #[test]
+    fn standardize_settings_compile_to_their_steps() {
+        let exp = |learner: &str, extra: &str| {
+            Experiment::parse(&format!("[experiment]\nname = \"x\"\n[[model]]\nname = \"m\"\nembeddings = \"pca\"\npca_components = 2\nlearner = \"{learner}\"\n{extra}")).unwrap()
+        };
+        let steps = |e: &Experiment| {
+            e.plan(&e.models[0], &[]).unwrap().candidates[0]
+                .steps
+                .clone()
+        };
+        let names = |e: &Experiment| -> Vec<&'static str> {
+            steps(e)
+                .iter()
+                .map(|s| match s {
+                    Step::MedianImpute => "impute",
+                    Step::Standardize => "standardize",
+                    Step::StandardizeColumns { .. } => "standardize-embeddings",
+                    Step::Pca { .. } => "pca",
+                    _ => "other",
+                })
+                .collect()
+        };
+        assert_eq!(names(&exp("mlp", "")), ["impute", "standardize", "pca"]);
+        assert_eq!(names(&exp("mlp", "standardize = false")), ["impute", "pca"]);
+        assert_eq!(
+            names(&exp("mlp", "pca_standardize = false")),
+            ["impute", "pca", "standardize"]
+        );
+        assert_eq!(names(&exp("rf", "")), ["impute", "pca"]);
+        // On a forest `standardize` is a no-op (warned), `pca_standardize` is honoured.
+        assert_eq!(names(&exp("rf", "standardize = true")), ["impute", "pca"]);
+        assert_eq!(
+            names(&exp("rf", "pca_standardize = true")),
+            ["impute", "standardize-embeddings", "pca"]
+        );
+        // The study's image MLPs take the raw embeddings.
+        let paper = Experiment::parse(PAPER_TOML).unwrap();
+        for m in paper
+            .models
+            .iter()
+            .filter(|m| m.embeddings != Embeddings::None)
+        {
+            let raw = m.learner == Learner::Mlp;
+            assert!(!m.standardizes(), "{}", m.name);
+            assert_eq!(m.standardize, raw.then_some(false), "{}", m.name);
+        }
     }
 }

@@ -103,6 +103,7 @@ fn prepare_cohort(
     timings: &mut Timings,
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
+    tracing::info!(data = %data.display(), "loading the cohort");
     let cohort = load(data, req.labels.as_deref())?;
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
@@ -126,7 +127,7 @@ fn prepare_cohort(
         encoder = Some(e);
     }
     let t = Instant::now();
-    tracing::info!(data = %data.display(), "measuring the cohort");
+    tracing::info!("measuring the cohort");
     let mut prepared = prepare(data, cohort, req.labels.is_some(), embeddings.as_deref())?;
     if let Some(e) = &encoder {
         // Cases without an image input were excluded by the join: give the real reason.
