@@ -97,6 +97,15 @@ pub const ALLOWED: &[FeatureSpec] = &[
     num("radiographic_size_cm", 0.0, 40.0, "cm", "tumor size reported by the radiologist"),
 ];
 
+/// Allow-listed fields that are a tumor size: a model takes them as its size input
+/// (`size = "radiographic"`), never among its clinical features.
+pub const SIZE_FIELDS: &[&str] = &["radiographic_size_cm"];
+
+/// Whether `name` is a size field (see [`SIZE_FIELDS`]).
+pub fn is_size_field(name: &str) -> bool {
+    SIZE_FIELDS.contains(&name)
+}
+
 /// Known fields that must never become features, with why. Names are raw KiTS23 keys (nested
 /// keys with a dot) and common manifest column names.
 pub const REFUSED: &[(&str, &str)] = &[

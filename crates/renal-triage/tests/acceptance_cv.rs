@@ -21,7 +21,10 @@ fn table() -> Option<&'static FeatureTable> {
         let mut cohort = renal_cohort::load_kits23(&shared.join("kits23")).unwrap();
         let meas =
             renal_triage::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
-        let spec = FeatureSpec::all_clinical_and_size(&cohort);
+        // The reference was computed on every allow-listed field, the radiographic size
+        // among them, plus the measured size: the same table here.
+        let mut spec = FeatureSpec::all_clinical_and_size(&cohort);
+        spec.clinical.push("radiographic_size_cm".into());
         Some(build(&cohort, &meas, &spec).unwrap())
     })
     .as_ref()

@@ -486,7 +486,7 @@ fn write_python_cohort(
 ) -> Result<()> {
     let spec = crate::engine::features::FeatureSpec {
         clinical: o.prepared.clinical.clone(),
-        size: false,
+        size: crate::engine::features::SizeSource::None,
         extra_prefix: None,
     };
     let t = crate::engine::features::build(&o.prepared.cohort, &o.prepared.meas, &spec)?;

@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::engine::experiment::EMBEDDING_PREFIX;
-use crate::engine::features::{FeatureTable, LOG_SIZE, SIZE};
+use crate::engine::features::{
+    FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
+};
 use crate::engine::metrics::model_metrics;
 use crate::engine::model_run::run_model;
 use crate::engine::prepare::{load_and_prepare, model_table, skip_reason};
@@ -51,6 +53,8 @@ fn feature_schema(table: &FeatureTable) -> Vec<FeatureSchema> {
                 (!sorted.is_empty()).then(|| renal_stats::binary::percentile(&sorted, 50.0));
             let kind = if name == SIZE || name == LOG_SIZE {
                 FeatureKind::Size
+            } else if name == RADIOGRAPHIC_SIZE || name == LOG_RADIOGRAPHIC_SIZE {
+                FeatureKind::RadiographicSize
             } else if name.starts_with(EMBEDDING_PREFIX) {
                 FeatureKind::Embedding
             } else {

@@ -206,8 +206,9 @@ pub struct ModelSpec {
     pub embeddings: Embeddings,
     #[serde(default)]
     pub pca_components: Option<usize>,
+    /// The tumor size input: `"mask"`, `"radiographic"` or `"none"` (default).
     #[serde(default)]
-    pub size: bool,
+    pub size: SizeSource,
     #[serde(default)]
     pub log_size: bool,
     pub learner: Learner,
@@ -231,6 +232,44 @@ impl ModelSpec {
     /// Whether the embeddings are standardized before PCA.
     pub fn pca_standardizes(&self) -> bool {
         self.embeddings == Embeddings::Pca && self.pca_standardize.unwrap_or(self.standardizes())
+    }
+}
+
+/// Where a model's tumor size comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeSource {
+    /// No size input.
+    #[default]
+    None,
+    /// The largest axial diameter measured on the mask (mm).
+    Mask,
+    /// The radiologist's size from the clinical record (`radiographic_size_cm`, in mm).
+    Radiographic,
+}
+
+impl<'de> Deserialize<'de> for SizeSource {
+    /// `"mask"`, `"radiographic"`, `"none"`; `true` and `false` are read as `"mask"` and
+    /// `"none"` (experiment files written before the size had a source).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Name(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(SizeSource::Mask),
+            Raw::Flag(false) => Ok(SizeSource::None),
+            Raw::Name(n) => match n.as_str() {
+                "mask" => Ok(SizeSource::Mask),
+                "radiographic" => Ok(SizeSource::Radiographic),
+                "none" => Ok(SizeSource::None),
+                other => Err(serde::de::Error::custom(format!(
+                    "unknown size source `{other}`: expected \"mask\", \"radiographic\" or \"none\""
+                ))),
+            },
+        }
     }
 }
 
@@ -308,6 +347,9 @@ impl Experiment {
                 ClinicalSpec::Names(list) => {
                     for n in list {
                         check_feature(n).with_context(|| key("clinical"))?;
+                        if renal_cohort::is_size_field(n) {
+                            bail!("{}: `{n}` is a tumor size, its own input: use size = \"radiographic\"", key("clinical"));
+                        }
                     }
                 }
                 _ => {}
@@ -340,11 +382,14 @@ impl Experiment {
                     key("pca_standardize")
                 );
             }
-            if m.log_size && !m.size {
-                bail!("{} needs size = true", key("log_size"));
+            if m.log_size && m.size == SizeSource::None {
+                bail!(
+                    "{} needs a size (size = \"mask\" or \"radiographic\")",
+                    key("log_size")
+                );
             }
             let no_clinical = m.clinical == ClinicalSpec::Mode("none".into());
-            if no_clinical && m.embeddings == Embeddings::None && !m.size {
+            if no_clinical && m.embeddings == Embeddings::None && m.size == SizeSource::None {
                 bail!(
                     "model `{}` has no inputs (clinical, embeddings and size are all off)",
                     m.name
@@ -383,6 +428,36 @@ pub struct ModelPlan {
     pub candidates: Vec<PipelineParams>,
 }
 
+/// The in-fold preprocessing of a model before any selection: imputation, then the scaling
+/// and PCA its settings ask for (the defaults keep the order they always had).
+fn preprocessing(spec: &ModelSpec) -> Vec<Step> {
+    if spec.learner == Learner::Rf && spec.standardize == Some(true) {
+        tracing::warn!(model = %spec.name, "`standardize` has no effect on a random forest (splits do not depend on the scale); ignored");
+    }
+    let mut steps = vec![Step::MedianImpute];
+    let (standardize, pca) = (spec.standardizes(), spec.embeddings == Embeddings::Pca);
+    let pca_standardize = spec.pca_standardizes();
+    // Standardizing everything before the PCA serves both (the order of the defaults).
+    if standardize && (pca_standardize || !pca) {
+        steps.push(Step::Standardize);
+    } else if pca_standardize {
+        steps.push(Step::StandardizeColumns {
+            columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
+        });
+    }
+    if pca {
+        let k = spec.pca_components.unwrap_or(20);
+        steps.push(Step::Pca {
+            columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
+            components: Components::Count(k),
+        });
+        if standardize && !pca_standardize {
+            steps.push(Step::Standardize);
+        }
+    }
+    steps
+}
+
 impl Experiment {
     /// Compiles `spec` given the clinical features available in the cohort.
     pub fn plan(&self, spec: &ModelSpec, available_clinical: &[String]) -> Result<ModelPlan> {
@@ -392,30 +467,7 @@ impl Experiment {
             ClinicalSpec::Names(n) => n.clone(),
         };
         let seed = self.experiment.seed;
-        if spec.learner == Learner::Rf && spec.standardize == Some(true) {
-            tracing::warn!(model = %spec.name, "`standardize` has no effect on a random forest (splits do not depend on the scale); ignored");
-        }
-        let mut steps = vec![Step::MedianImpute];
-        let (standardize, pca) = (spec.standardizes(), spec.embeddings == Embeddings::Pca);
-        let pca_standardize = spec.pca_standardizes();
-        // Standardizing everything before the PCA serves both (the order of the defaults).
-        if standardize && (pca_standardize || !pca) {
-            steps.push(Step::Standardize);
-        } else if pca_standardize {
-            steps.push(Step::StandardizeColumns {
-                columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
-            });
-        }
-        if pca {
-            let k = spec.pca_components.unwrap_or(20);
-            steps.push(Step::Pca {
-                columns: Columns::Prefix(EMBEDDING_PREFIX.into()),
-                components: Components::Count(k),
-            });
-            if standardize && !pca_standardize {
-                steps.push(Step::Standardize);
-            }
-        }
+        let mut steps = preprocessing(spec);
         // With no clinical feature at all the model is skipped (see `skip_reason`).
         if let Some(k) = spec.top_k.filter(|_| !clinical.is_empty()) {
             if k > clinical.len() {
@@ -598,5 +650,42 @@ mod tests {
             assert!(!m.standardizes(), "{}", m.name);
             assert_eq!(m.standardize, raw.then_some(false), "{}", m.name);
         }
+    }
+
+    #[test]
+    fn the_size_has_a_source_and_is_never_clinical() {
+        let one = |extra: &str| {
+            Experiment::parse(&format!(
+                "[experiment]\nname = \"x\"\n[[model]]\nname = \"m\"\nlearner = \"rf\"\n{extra}"
+            ))
+        };
+        for (text, want) in [
+            ("size = \"mask\"", SizeSource::Mask),
+            ("size = true", SizeSource::Mask),
+            ("size = \"radiographic\"", SizeSource::Radiographic),
+            ("size = \"none\"\nclinical = \"all\"", SizeSource::None),
+            ("clinical = \"all\"", SizeSource::None),
+        ] {
+            assert_eq!(one(text).unwrap().models[0].size, want, "{text}");
+        }
+        let e = format!("{:#}", one("size = \"ruler\"").unwrap_err());
+        assert!(e.contains("ruler") && e.contains("size"), "{e}");
+        let e = format!(
+            "{:#}",
+            one("clinical = [\"age\", \"radiographic_size_cm\"]").unwrap_err()
+        );
+        assert!(
+            e.contains("radiographic_size_cm") && e.contains("size = \"radiographic\""),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            one("clinical = \"all\"\nlog_size = true").unwrap_err()
+        );
+        assert!(e.contains("log_size"), "{e}");
+        // The paper's clinical models take no size; its size models the measured one.
+        let paper = Experiment::parse(PAPER_TOML).unwrap();
+        assert_eq!(paper.models[1].size, SizeSource::None);
+        assert_eq!(paper.models[3].size, SizeSource::Mask);
     }
 }

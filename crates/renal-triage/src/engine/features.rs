@@ -8,20 +8,28 @@ use renal_cohort::{check_feature, Cohort};
 use renal_imaging::CaseMeasurements;
 use renal_learn::Matrix;
 
+pub use crate::engine::experiment::SizeSource;
+
 /// Name of the computed size column (largest axial diameter of the index tumor, mm).
 pub const SIZE: &str = "tumor_size_mm";
 /// The name of the size column after `log_size`.
 pub const LOG_SIZE: &str = "log_tumor_size_mm";
+/// Name of the radiologist's size column (`radiographic_size_cm` x 10, mm).
+pub const RADIOGRAPHIC_SIZE: &str = "radiographic_size_mm";
+/// The name of the radiographic size column after `log_size`.
+pub const LOG_RADIOGRAPHIC_SIZE: &str = "log_radiographic_size_mm";
 
-/// Replaces the size column by its natural log (sizes floored at 1e-3 mm), renamed
-/// [`LOG_SIZE`]; a table without a size column is left as it is.
+/// Replaces the size column (measured or radiographic) by its natural log (sizes floored at
+/// 1e-3 mm, missing values stay missing), renamed; a table without a size column is left as it is.
 pub fn apply_log_size(t: &mut FeatureTable) {
-    if let Some(j) = t.x.names.iter().position(|n| n == SIZE) {
-        for i in 0..t.x.rows {
-            let v = &mut t.x.data[i * t.x.cols + j];
-            *v = v.max(1e-3).ln();
+    for (name, logged) in [(SIZE, LOG_SIZE), (RADIOGRAPHIC_SIZE, LOG_RADIOGRAPHIC_SIZE)] {
+        if let Some(j) = t.x.names.iter().position(|n| n == name) {
+            for i in 0..t.x.rows {
+                let v = &mut t.x.data[i * t.x.cols + j];
+                *v = v.max(1e-3).ln();
+            }
+            t.x.names[j] = logged.into();
         }
-        t.x.names[j] = LOG_SIZE.into();
     }
 }
 
@@ -42,18 +50,20 @@ pub struct FeatureTable {
 pub struct FeatureSpec {
     /// Clinical feature names; each must pass the leakage guard.
     pub clinical: Vec<String>,
-    /// Add the computed tumor size.
-    pub size: bool,
+    /// The tumor size column, if any.
+    pub size: SizeSource,
     /// Joined columns (`Case::extra`) whose name starts with this prefix.
     pub extra_prefix: Option<String>,
 }
 
 impl FeatureSpec {
-    /// Every allow-listed feature recorded for at least one case, plus the size.
+    /// Every allow-listed clinical feature recorded for at least one case (a size field is not
+    /// a clinical feature), plus the measured size.
     pub fn all_clinical_and_size(cohort: &Cohort) -> Self {
         let clinical = renal_cohort::ALLOWED
             .iter()
             .map(|s| s.name.to_string())
+            .filter(|n| !renal_cohort::is_size_field(n))
             .filter(|n| {
                 cohort
                     .cases
@@ -63,7 +73,7 @@ impl FeatureSpec {
             .collect();
         FeatureSpec {
             clinical,
-            size: true,
+            size: SizeSource::Mask,
             extra_prefix: None,
         }
     }
@@ -161,18 +171,30 @@ fn collect(
         None => Vec::new(),
     };
     names.extend(extra_names.iter().cloned());
-    if spec.size {
-        names.push(SIZE.into());
+    match spec.size {
+        SizeSource::Mask => names.push(SIZE.into()),
+        SizeSource::Radiographic => names.push(RADIOGRAPHIC_SIZE.into()),
+        SizeSource::None => {}
     }
     let mut rows = Vec::new();
     let mut ids = Vec::new();
     let mut y = Vec::new();
     for c in &cohort.cases {
         let Some(label) = c.label else { continue };
-        let size = meas.get(&c.id).map(|m| m.index_tumor().axial_diameter_mm);
-        if spec.size && size.is_none() {
-            continue;
-        }
+        let size = match spec.size {
+            SizeSource::Mask => match meas.get(&c.id) {
+                Some(m) => Some(m.index_tumor().axial_diameter_mm),
+                // Excluded with its reason when measured.
+                None => continue,
+            },
+            // Missing stays missing: imputed in-fold.
+            SizeSource::Radiographic => Some(
+                c.clinical
+                    .get("radiographic_size_cm")
+                    .map_or(f64::NAN, |v| v * 10.0),
+            ),
+            SizeSource::None => None,
+        };
         let mut r: Vec<f64> = spec
             .clinical
             .iter()
@@ -183,7 +205,7 @@ fn collect(
                 .iter()
                 .map(|n| c.extra.get(n).copied().unwrap_or(f64::NAN)),
         );
-        if let Some(s) = size.filter(|_| spec.size) {
+        if let Some(s) = size {
             r.push(s);
         }
         rows.push(r);

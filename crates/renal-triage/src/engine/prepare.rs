@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use renal_cohort::Cohort;
 use renal_imaging::{CaseMeasurements, LabelScheme};
 
-use crate::engine::experiment::{Embeddings, ModelPlan, EMBEDDING_PREFIX};
+use crate::engine::experiment::{Embeddings, ModelPlan, SizeSource, EMBEDDING_PREFIX};
 use crate::engine::features::{self, FeatureSpec, FeatureTable};
 
 /// A loaded cohort with its measurements and the clinical features it has.
@@ -70,7 +70,10 @@ pub fn model_features(plan: &ModelPlan, prepared: &Prepared) -> FeatureSpec {
             .filter(|c| prepared.clinical.contains(c))
             .cloned()
             .collect(),
-        size: plan.spec.size && !prepared.meas.is_empty(),
+        size: match plan.spec.size {
+            SizeSource::Mask if prepared.meas.is_empty() => SizeSource::None,
+            s => s,
+        },
         extra_prefix: (plan.spec.embeddings != Embeddings::None)
             .then(|| EMBEDDING_PREFIX.to_string()),
     }
@@ -96,8 +99,18 @@ pub fn skip_reason(plan: &ModelPlan, prepared: &Prepared) -> Option<String> {
             "needs image embeddings: none given (--embeddings) and none computed yet".into(),
         );
     }
-    if plan.spec.size && prepared.meas.is_empty() {
+    if plan.spec.size == SizeSource::Mask && prepared.meas.is_empty() {
         return Some("needs the tumor size: no case has a measurable mask".into());
+    }
+    let has_radiographic = || {
+        prepared
+            .cohort
+            .cases
+            .iter()
+            .any(|c| c.clinical.get("radiographic_size_cm").is_some())
+    };
+    if plan.spec.size == SizeSource::Radiographic && !has_radiographic() {
+        return Some("needs the radiographic size: no case records one".into());
     }
     if !plan.clinical.is_empty() && prepared.clinical.is_empty() {
         return Some("needs clinical features: the cohort has none".into());

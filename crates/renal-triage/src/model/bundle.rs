@@ -34,6 +34,9 @@ pub enum FeatureKind {
     Clinical,
     /// The tumor size measured on the mask (or its log).
     Size,
+    /// The radiologist's tumor size from the clinical values (`radiographic_size_cm`, used in
+    /// mm, or its log).
+    RadiographicSize,
     /// An image embedding.
     Embedding,
 }

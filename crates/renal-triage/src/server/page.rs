@@ -47,11 +47,25 @@ pub(super) fn model_card(b: &Bundle) -> String {
 pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     let m = &state.bundle.manifest;
     let mut fields = String::new();
-    for f in m
-        .features
-        .iter()
-        .filter(|f| f.kind == FeatureKind::Clinical)
-    {
+    for f in m.features.iter().filter(|f| {
+        matches!(
+            f.kind,
+            FeatureKind::Clinical | FeatureKind::RadiographicSize
+        )
+    }) {
+        // The radiographic size is entered as the record holds it, in cm.
+        let name = if f.kind == FeatureKind::RadiographicSize {
+            "radiographic_size_cm"
+        } else {
+            f.name.as_str()
+        };
+        if f.kind == FeatureKind::RadiographicSize {
+            fields.push_str(&format!(
+                "<label>{0} (cm, as the radiologist reported it)<input type=\"text\" name=\"{0}\" id=\"{0}\"></label>",
+                name
+            ));
+            continue;
+        }
         if f.name == "sex_male" {
             fields.push_str("<label>sex<select name=\"sex\" id=\"sex\"><option value=\"\">unknown</option><option value=\"male\">male</option><option value=\"female\">female</option></select></label>");
             continue;
