@@ -94,12 +94,15 @@ pub const ALLOWED: &[FeatureSpec] = &[
     ord("chewing_tobacco", 2.0, "0 never/not in last 3 months, 1 quit in last 3 months, 2 current"),
     ord("alcohol_use", 3.0, "0 never/not in last 3 months, 1 quit in last 3 months, 2 <= 2 drinks/day, 3 > 2 drinks/day"),
     num("preop_egfr", 0.0, 250.0, "ml/min/1.73m2", "last pre-operative eGFR"),
-    num("radiographic_size_cm", 0.0, 40.0, "cm", "tumor size reported by the radiologist"),
+    num(RADIOGRAPHIC_SIZE_CM, 0.0, 40.0, "cm", "tumor size reported by the radiologist"),
 ];
 
 /// Allow-listed fields that are a tumor size: a model takes them as its size input
 /// (`size = "radiographic"`), never among its clinical features.
-pub const SIZE_FIELDS: &[&str] = &["radiographic_size_cm"];
+pub const SIZE_FIELDS: &[&str] = &[RADIOGRAPHIC_SIZE_CM];
+
+/// The radiologist's tumor size, as the records hold it (cm).
+pub const RADIOGRAPHIC_SIZE_CM: &str = "radiographic_size_cm";
 
 /// Whether `name` is a size field (see [`SIZE_FIELDS`]).
 pub fn is_size_field(name: &str) -> bool {
@@ -212,6 +215,11 @@ impl ClinicalRecord {
     /// The value of a feature; `None` when missing or not recorded.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.get(name).copied().flatten()
+    }
+
+    /// The radiologist's tumor size in mm (the record holds cm), when recorded.
+    pub fn radiographic_size_mm(&self) -> Option<f64> {
+        self.get(RADIOGRAPHIC_SIZE_CM).map(|cm| cm * 10.0)
     }
 
     /// Names recorded for this case (missing values included).

@@ -113,7 +113,10 @@ fn parse_record(r: &Value, case: &mut Case) -> Result<(), String> {
         category("alcohol_use", &r["alcohol_use"], ALCOHOL)?,
     )?;
     c.set("preop_egfr", num(&r["last_preop_egfr"]["value"]))?;
-    c.set("radiographic_size_cm", num(&r["radiographic_size"]))?;
+    c.set(
+        crate::fields::RADIOGRAPHIC_SIZE_CM,
+        num(&r["radiographic_size"]),
+    )?;
 
     let grade = match &r["tumor_isup_grade"] {
         Value::Null => None,

@@ -18,7 +18,9 @@ pub mod tables;
 pub use bhindi::{label_histology, Histology, Labelling, Subtype};
 pub use cohort::{Annotation, Case, Cohort, Exclusion, Images};
 pub use error::{CohortError, Result};
-pub use fields::{check_feature, is_size_field, ClinicalRecord, ALLOWED, SIZE_FIELDS};
+pub use fields::{
+    check_feature, is_size_field, ClinicalRecord, ALLOWED, RADIOGRAPHIC_SIZE_CM, SIZE_FIELDS,
+};
 pub use kits23::load_kits23;
 pub use label::{Label, Task};
 pub use manifest::load_manifest;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
-use renal_encoder::protocol::{read_dataset, write_json, BenchArgs};
+use renal_encoder::protocol::{atomic, io, read_dataset, write_json, BenchArgs, ProtocolError};
 use renal_encoder::EncoderConfig;
 
 #[derive(Parser)]
@@ -81,9 +81,8 @@ fn write_embeddings(
         w.write_record(&r)?;
     }
     let bytes = w.into_inner().context("encoding the embeddings")?;
-    let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    atomic::<ProtocolError>(path, |tmp| std::fs::write(tmp, &bytes).map_err(io(tmp)))?;
+    Ok(())
 }
 
 fn bench(a: &BenchArgs) -> Result<()> {

@@ -58,7 +58,10 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     for (name, feat) in [
         ("age, years (mean ± sd)", "age"),
         ("BMI, kg/m2 (mean ± sd)", "bmi"),
-        ("radiographic size, cm (mean ± sd)", "radiographic_size_cm"),
+        (
+            "radiographic size, cm (mean ± sd)",
+            renal_cohort::RADIOGRAPHIC_SIZE_CM,
+        ),
     ] {
         rows.push(row(name, &|g| {
             let xs: Vec<f64> = g.iter().filter_map(|c| c.clinical.get(feat)).collect();
@@ -214,10 +217,10 @@ fn size_agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) ->
     let mut ours_mesh = Vec::new();
     let mut radiologist = Vec::new();
     for c in &cohort.cases {
-        if let (Some(m), Some(r)) = (meas.get(&c.id), c.clinical.get("radiographic_size_cm")) {
+        if let (Some(m), Some(r)) = (meas.get(&c.id), c.clinical.radiographic_size_mm()) {
             ours.push(m.index_tumor().axial_diameter_mm);
             ours_mesh.push(m.index_tumor().shape.maximum_2d_diameter_mm[m.axial_axis]);
-            radiologist.push(r * 10.0);
+            radiologist.push(r);
         }
     }
     // The same diameter between mesh vertices (pyradiomics' Maximum2DDiameter in the axial
@@ -439,7 +442,7 @@ fn write_measurements(
             f(m.kidney_volume_ml),
             f(m.kidney_parenchyma_ml),
             f(m.tumor_kidney_ratio),
-            cell(c.clinical.get("radiographic_size_cm").map(|v| v * 10.0)),
+            cell(c.clinical.radiographic_size_mm()),
         ]);
         for t in &m.components {
             comp_rows.push(vec![

@@ -80,3 +80,14 @@ pub fn load(path: &Path) -> Result<Cohort> {
     renal_cohort::load_manifest(path)
         .with_context(|| format!("loading manifest {}", path.display()))
 }
+
+/// A cohort from a KiTS23 folder or manifest, or, with `labels`, from a feature table and its
+/// labels table.
+pub fn load_with_labels(data: &Path, labels: Option<&Path>) -> Result<Cohort> {
+    match labels {
+        Some(l) => {
+            renal_cohort::cohort_from_tables(data, l).context("loading feature + label tables")
+        }
+        None => load(data),
+    }
+}

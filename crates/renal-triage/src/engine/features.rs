@@ -188,11 +188,7 @@ fn collect(
                 None => continue,
             },
             // Missing stays missing: imputed in-fold.
-            SizeSource::Radiographic => Some(
-                c.clinical
-                    .get("radiographic_size_cm")
-                    .map_or(f64::NAN, |v| v * 10.0),
-            ),
+            SizeSource::Radiographic => Some(c.clinical.radiographic_size_mm().unwrap_or(f64::NAN)),
             SizeSource::None => None,
         };
         let mut r: Vec<f64> = spec

@@ -107,7 +107,7 @@ pub fn skip_reason(plan: &ModelPlan, prepared: &Prepared) -> Option<String> {
             .cohort
             .cases
             .iter()
-            .any(|c| c.clinical.get("radiographic_size_cm").is_some())
+            .any(|c| c.clinical.radiographic_size_mm().is_some())
     };
     if plan.spec.size == SizeSource::Radiographic && !has_radiographic() {
         return Some("needs the radiographic size: no case records one".into());

@@ -104,7 +104,7 @@ fn prepare_cohort(
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
     tracing::info!(data = %data.display(), "loading the cohort");
-    let cohort = load(data, req.labels.as_deref())?;
+    let cohort = data::load_with_labels(data, req.labels.as_deref())?;
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;
@@ -141,19 +141,6 @@ fn prepare_cohort(
     let seconds = loading + t.elapsed().as_secs_f64();
     timings.0.push(("cohort_and_measurements".into(), seconds));
     Ok((prepared, encoder))
-}
-
-/// A cohort from a KiTS23 folder or manifest, or from a feature table and its labels.
-pub fn load(
-    data: &std::path::Path,
-    labels: Option<&std::path::Path>,
-) -> Result<renal_cohort::Cohort> {
-    match labels {
-        Some(l) => {
-            renal_cohort::cohort_from_tables(data, l).context("loading feature + label tables")
-        }
-        None => data::load(data),
-    }
 }
 
 /// The models that ran (with their metrics) and those skipped (with the reason).

@@ -164,10 +164,10 @@ fn input_row(
             FeatureKind::Size => {
                 tumor_size_mm.map(|s| if m.log_size { s.max(1e-3).ln() } else { s })
             }
-            FeatureKind::RadiographicSize => rec
-                .get("radiographic_size_cm")
-                .map(|cm| cm * 10.0)
-                .map(|s| if m.log_size { s.max(1e-3).ln() } else { s }),
+            FeatureKind::RadiographicSize => {
+                rec.radiographic_size_mm()
+                    .map(|s| if m.log_size { s.max(1e-3).ln() } else { s })
+            }
             FeatureKind::Clinical => rec.get(&f.name),
             FeatureKind::Embedding => {
                 return Err(PredictError::Input(input_err(

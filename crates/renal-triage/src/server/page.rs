@@ -54,15 +54,10 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
         )
     }) {
         // The radiographic size is entered as the record holds it, in cm.
-        let name = if f.kind == FeatureKind::RadiographicSize {
-            "radiographic_size_cm"
-        } else {
-            f.name.as_str()
-        };
         if f.kind == FeatureKind::RadiographicSize {
             fields.push_str(&format!(
                 "<label>{0} (cm, as the radiologist reported it)<input type=\"text\" name=\"{0}\" id=\"{0}\"></label>",
-                name
+                renal_cohort::RADIOGRAPHIC_SIZE_CM
             ));
             continue;
         }
