@@ -232,7 +232,73 @@ fn rule_stage_size(h: &Histology) -> Fires {
     }
 }
 
-/// Applies the rules to one record.
+/// What a blank pathology modifier (necrosis, sarcomatoid features, T stage) means.
+///
+/// Pathology reports mention a necrosis or sarcomatoid component, or an upstaging, when it is
+/// present; a blank field is then most often an absence. `Absent` (the default) reads a blank
+/// `tumor_necrosis` or `sarcomatoid_features` as absent and a blank T stage as "no stage above
+/// T1a recorded" (rule A4 does not fire), but only where the strict rules could not label the
+/// case; those cases are counted (Table 1, the report). `Exclude` keeps the strict rules: the
+/// case is excluded with the missing field named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlankModifier {
+    #[default]
+    Absent,
+    Exclude,
+}
+
+impl BlankModifier {
+    pub fn name(self) -> &'static str {
+        match self {
+            BlankModifier::Absent => "absent",
+            BlankModifier::Exclude => "exclude",
+        }
+    }
+}
+
+impl std::str::FromStr for BlankModifier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "absent" => Ok(BlankModifier::Absent),
+            "exclude" => Ok(BlankModifier::Exclude),
+            other => Err(format!(
+                "unknown blank-modifier policy `{other}` (expected `absent` or `exclude`)"
+            )),
+        }
+    }
+}
+
+/// Applies the rules under a blank-modifier policy. Returns the labelling and the blank
+/// modifiers read as absent to reach it (empty when the strict rules labelled the case, or
+/// excluded it anyway).
+pub fn label_histology_with(h: &Histology, blank: BlankModifier) -> (Labelling, Vec<&'static str>) {
+    let strict = label_histology(h);
+    if blank == BlankModifier::Exclude || matches!(strict, Labelling::Labelled { .. }) {
+        return (strict, Vec::new());
+    }
+    let mut filled = h.clone();
+    let mut assumed = Vec::new();
+    if h.necrosis.is_none() {
+        filled.necrosis = Some(false);
+        assumed.push("tumor_necrosis");
+    }
+    if h.sarcomatoid.is_none() {
+        filled.sarcomatoid = Some(false);
+        assumed.push("sarcomatoid_features");
+    }
+    if h.t_stage.is_none() {
+        filled.t_stage = Some("1a".into());
+        assumed.push("pathology_t_stage");
+    }
+    match label_histology(&filled) {
+        l @ Labelling::Labelled { .. } if !assumed.is_empty() => (l, assumed),
+        _ => (strict, Vec::new()),
+    }
+}
+
+/// Applies the rules to one record (strictly: a blank field the class depends on excludes it).
 pub fn label_histology(h: &Histology) -> Labelling {
     let excluded = |reason: String| Labelling::Excluded { reason };
     match h.malignant {

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::bhindi::{label_histology, Histology, Labelling};
-use crate::fields::ClinicalRecord;
+use crate::bhindi::{label_histology_with, BlankModifier, Histology, Labelling};
+use crate::fields::{check_feature, ClinicalRecord};
 use crate::label::Label;
+use crate::vocab::{NoteKind, Reading, ValueNote};
 
 /// One per-annotator tumor mask (KiTS23 `tumor_instance-K_annotation-A`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -47,6 +48,10 @@ pub struct Case {
     pub descriptive: Descriptive,
     /// Numeric columns joined from a feature table (e.g. image embeddings), by name.
     pub extra: BTreeMap<String, f64>,
+    /// Recorded values read as missing, with the reason (see [`crate::vocab`]).
+    pub notes: Vec<ValueNote>,
+    /// Blank pathology modifiers read as absent to label the case (see [`BlankModifier`]).
+    pub blank_assumed: Vec<&'static str>,
 }
 
 impl Case {
@@ -60,22 +65,61 @@ impl Case {
             images: Images::default(),
             descriptive: Descriptive::default(),
             extra: BTreeMap::new(),
+            notes: Vec::new(),
+            blank_assumed: Vec::new(),
         }
     }
 
     /// Labels the case from its histology; `Err(reason)` when it cannot be labelled.
-    pub fn label_from_histology(&mut self) -> Result<(), String> {
+    pub fn label_from_histology(&mut self, blank: BlankModifier) -> Result<(), String> {
         let Some(h) = &self.histology else {
             return Err("no histology record and no explicit label".into());
         };
-        match label_histology(h) {
-            Labelling::Labelled { label, rule } => {
+        match label_histology_with(h, blank) {
+            (Labelling::Labelled { label, rule }, assumed) => {
                 self.label = Some(label);
-                self.label_source = Some(rule.to_string());
+                self.label_source = Some(if assumed.is_empty() {
+                    rule.to_string()
+                } else {
+                    format!("{rule} (blank {} read as absent)", assumed.join(", "))
+                });
+                self.blank_assumed = assumed;
                 Ok(())
             }
-            Labelling::Excluded { reason } => Err(reason),
+            (Labelling::Excluded { reason }, _) if blank == BlankModifier::Exclude => {
+                Err(format!("{reason} (--blank-modifier exclude)"))
+            }
+            (Labelling::Excluded { reason }, _) => Err(reason),
         }
+    }
+
+    /// Sets a feature from a recorded value. A value that cannot be read (a recorded unknown,
+    /// a category outside the vocabulary, text for a number, an implausible number) becomes
+    /// missing with a note: it never excludes the case. `Err` only for a name outside the
+    /// allow-list (a programming error, not a data error).
+    pub fn read_feature(
+        &mut self,
+        feature: &str,
+        field: &str,
+        raw: &str,
+        reading: Reading,
+    ) -> Result<(), String> {
+        check_feature(feature).map_err(|e| e.to_string())?;
+        let mut kind = reading.err();
+        let value = reading.unwrap_or(None);
+        if self.clinical.set(feature, value).is_err() {
+            self.clinical.set(feature, None)?;
+            kind = Some(NoteKind::Implausible);
+        }
+        if let Some(kind) = kind {
+            self.notes.push(ValueNote {
+                feature: feature.to_string(),
+                field: field.to_string(),
+                value: raw.to_string(),
+                kind,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -121,6 +165,13 @@ impl Cohort {
             }
         }
         n
+    }
+
+    /// Every recorded value read as missing, by case.
+    pub fn notes(&self) -> impl Iterator<Item = (&str, &ValueNote)> + '_ {
+        self.cases
+            .iter()
+            .flat_map(|c| c.notes.iter().map(move |n| (c.id.as_str(), n)))
     }
 
     pub fn get(&self, id: &str) -> Option<&Case> {

@@ -13,9 +13,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::bhindi::Histology;
+use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Annotation, Case, Cohort};
 use crate::error::{io_err, CohortError, Result};
+use crate::vocab::{self, NoteKind, Reading};
 
 fn num(v: &Value) -> Option<f64> {
     match v {
@@ -36,19 +37,44 @@ fn text(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| !s.is_empty() && *s != "na")
 }
 
-/// Maps a categorical value through a table, `Err` naming the field for an unknown value.
-fn category(field: &str, v: &Value, table: &[(&str, f64)]) -> Result<Option<f64>, String> {
+/// The recorded value as text, for notes.
+fn raw(v: &Value) -> String {
     match v {
-        Value::Null => Ok(None),
-        Value::String(s) => table
-            .iter()
-            .find(|(k, _)| *k == s)
-            .map(|(_, x)| Some(*x))
-            .ok_or_else(|| format!("unknown value `{s}` for `{field}`")),
-        other => Err(format!("unexpected value {other} for `{field}`")),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
+/// A feature's number: JSON numbers, numeric strings; anything else a note.
+fn read_num(v: &Value) -> Reading {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        Value::String(s) => vocab::number_from_text(s),
+        _ => Err(NoteKind::NotANumber),
+    }
+}
+
+/// A feature's yes/no: JSON booleans and yes/no strings.
+fn read_bool(v: &Value) -> Reading {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b as u8 as f64)),
+        Value::String(s) => vocab::category_from_text(s, vocab::YES_NO),
+        _ => Err(NoteKind::NotInVocabulary),
+    }
+}
+
+/// A feature's category through a table of KiTS23 spellings.
+fn read_category(v: &Value, table: &[(&str, f64)]) -> Reading {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => vocab::category_from_text(s, table),
+        _ => Err(NoteKind::NotInVocabulary),
+    }
+}
+
+const SEX: &[(&str, f64)] = &[("male", 1.0), ("female", 0.0)];
 const SMOKING: &[(&str, f64)] = &[
     ("never_smoked", 0.0),
     ("previous_smoker", 1.0),
@@ -66,57 +92,101 @@ const ALCOHOL: &[(&str, f64)] = &[
     ("more_than_two_daily", 3.0),
 ];
 
-/// Builds the clinical record and histology of one KiTS23 record.
-fn parse_record(r: &Value, case: &mut Case) -> Result<(), String> {
-    let c = &mut case.clinical;
-    c.set("age", num(&r["age_at_nephrectomy"]))?;
-    let sex = r["gender"].as_str();
-    case.descriptive.sex = sex.map(str::to_string);
-    c.set(
+fn put(
+    case: &mut Case,
+    name: &str,
+    field: &str,
+    v: &Value,
+    reading: Reading,
+) -> Result<(), String> {
+    case.read_feature(name, field, &raw(v), reading)
+}
+
+/// Builds the clinical record of one KiTS23 record. A value that cannot be read becomes
+/// missing with a note on the case; only a programming error (a name outside the allow-list)
+/// is an `Err`.
+fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
+    let age = &r["age_at_nephrectomy"];
+    put(case, "age", "age_at_nephrectomy", age, read_num(age))?;
+    let gender = &r["gender"];
+    put(
+        case,
         "sex_male",
-        match sex {
-            Some("male") => Some(1.0),
-            Some("female") => Some(0.0),
-            _ => None,
-        },
+        "gender",
+        gender,
+        read_category(gender, SEX),
     )?;
-    c.set("bmi", num(&r["bmi"]))?;
+    put(case, "bmi", "bmi", &r["bmi"], read_num(&r["bmi"]))?;
     if let Some(m) = r["comorbidities"].as_object() {
         for (k, v) in m {
-            c.set(
-                &format!("comorbidity_{k}"),
-                boolean(v).map(|b| b as u8 as f64),
-            )?;
+            let field = format!("comorbidities.{k}");
+            put(case, &format!("comorbidity_{k}"), &field, v, read_bool(v))?;
         }
-        let d1 = m.get("uncomplicated_diabetes_mellitus").and_then(boolean);
-        let d2 = m
-            .get("diabetes_mellitus_with_end_organ_damage")
-            .and_then(boolean);
-        let diabetes = match (d1, d2) {
-            (Some(a), Some(b)) => Some((a || b) as u8 as f64),
-            (Some(true), None) | (None, Some(true)) => Some(1.0),
+        // Either diabetes comorbidity: yes when one is yes, no when both are no.
+        let known = |k: &str| m.get(k).map(read_bool).and_then(|r| r.unwrap_or(None));
+        let diabetes = match (
+            known("uncomplicated_diabetes_mellitus"),
+            known("diabetes_mellitus_with_end_organ_damage"),
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (Some(1.0), None) | (None, Some(1.0)) => Some(1.0),
             _ => None,
         };
-        c.set("diabetes", diabetes)?;
+        case.clinical.set("diabetes", diabetes)?;
     }
-    c.set(
+    let smoking = &r["smoking_history"];
+    put(
+        case,
         "smoking_status",
-        category("smoking_history", &r["smoking_history"], SMOKING)?,
+        "smoking_history",
+        smoking,
+        read_category(smoking, SMOKING),
     )?;
-    c.set("pack_years", num(&r["pack_years"]))?;
-    c.set(
+    put(
+        case,
+        "pack_years",
+        "pack_years",
+        &r["pack_years"],
+        read_num(&r["pack_years"]),
+    )?;
+    let chewing = &r["chewing_tobacco_use"];
+    put(
+        case,
         "chewing_tobacco",
-        category("chewing_tobacco_use", &r["chewing_tobacco_use"], CHEWING)?,
+        "chewing_tobacco_use",
+        chewing,
+        read_category(chewing, CHEWING),
     )?;
-    c.set(
+    let alcohol = &r["alcohol_use"];
+    put(
+        case,
         "alcohol_use",
-        category("alcohol_use", &r["alcohol_use"], ALCOHOL)?,
+        "alcohol_use",
+        alcohol,
+        read_category(alcohol, ALCOHOL),
     )?;
-    c.set("preop_egfr", num(&r["last_preop_egfr"]["value"]))?;
-    c.set(
+    let egfr = &r["last_preop_egfr"]["value"];
+    put(
+        case,
+        "preop_egfr",
+        "last_preop_egfr.value",
+        egfr,
+        read_num(egfr),
+    )?;
+    let size = &r["radiographic_size"];
+    put(
+        case,
         crate::fields::RADIOGRAPHIC_SIZE_CM,
-        num(&r["radiographic_size"]),
-    )?;
+        "radiographic_size",
+        size,
+        read_num(size),
+    )
+}
+
+/// Builds the clinical record and histology of one KiTS23 record.
+fn parse_record(r: &Value, case: &mut Case) -> Result<(), String> {
+    case.descriptive.sex = r["gender"].as_str().map(str::to_string);
+    parse_features(r, case)?;
 
     let grade = match &r["tumor_isup_grade"] {
         Value::Null => None,
@@ -174,9 +244,15 @@ fn annotations(dir: &Path) -> Vec<Annotation> {
     out
 }
 
-/// Loads a KiTS23 folder. Structural problems (no `kits23.json`, invalid JSON) are errors;
-/// problems of one case exclude that case with the reason.
+/// Loads a KiTS23 folder with the default blank-modifier policy ([`BlankModifier::Absent`]).
 pub fn load_kits23(dir: &Path) -> Result<Cohort> {
+    load_kits23_with(dir, BlankModifier::default())
+}
+
+/// Loads a KiTS23 folder. Structural problems (no `kits23.json`, invalid JSON) are errors;
+/// a case whose label cannot be decided, or without a segmentation, is excluded with the
+/// reason; a feature value that cannot be read is missing with a note (see [`crate::vocab`]).
+pub fn load_kits23_with(dir: &Path, blank: BlankModifier) -> Result<Cohort> {
     let json_path = dir.join("kits23.json");
     let text = std::fs::read_to_string(&json_path).map_err(io_err(&json_path))?;
     let records: Vec<Value> = serde_json::from_str(&text).map_err(|e| CohortError::Json {
@@ -213,7 +289,7 @@ pub fn load_kits23(dir: &Path) -> Result<Cohort> {
             continue;
         }
         let mut case = Case::new(id);
-        let outcome = parse_record(r, &mut case).and_then(|()| case.label_from_histology());
+        let outcome = parse_record(r, &mut case).and_then(|()| case.label_from_histology(blank));
         if let Err(reason) = outcome {
             cohort.excluded.push(crate::cohort::Exclusion {
                 case: id.to_string(),

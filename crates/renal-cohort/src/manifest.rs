@@ -5,7 +5,7 @@
 //! | column | meaning |
 //! |---|---|
 //! | `case_id` | unique case identifier |
-//! | any allow-listed feature (`age`, `sex_male`, `bmi`, `diabetes`, `pack_years`, ...) | pre-operative values; empty = missing |
+//! | any allow-listed feature (`age`, `sex_male`, `bmi`, `diabetes`, `pack_years`, ...) | pre-operative values; empty = missing; an unreadable value (unknown, text, implausible) = missing with a note ([`crate::vocab`]) |
 //! | `sex` | `male`/`female` (or `m`/`f`), mapped to `sex_male` |
 //! | `malignant`, `histologic_subtype`, `isup_grade`, `pathology_t_stage`, `tumor_necrosis`, `sarcomatoid_features`, `pathologic_size_cm` | histology, labelled by the Bhindi rules |
 //! | `label` | explicit class (`benign`/`indolent`/`aggressive` or `0`/`1`/`2`); wins over histology |
@@ -18,12 +18,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::bhindi::Histology;
+use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Case, Cohort, Exclusion};
 use crate::error::Result;
-use crate::fields::spec;
+use crate::fields::{spec, Kind};
 use crate::label::Label;
 use crate::tables::{csv_err, open_csv, require_column};
+use crate::vocab::{category_from_text, number_from_text, YES_NO};
 
 fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -67,11 +68,14 @@ pub fn resolve_inside(base: &Path, rel: &str, field: &str) -> Result<PathBuf, St
     Ok(canon)
 }
 
+const SEX: &[(&str, f64)] = &[("male", 1.0), ("m", 1.0), ("female", 0.0), ("f", 0.0)];
+
 fn parse_row(
     base: &Path,
     header: &[String],
     row: &csv::StringRecord,
     case: &mut Case,
+    blank: BlankModifier,
 ) -> Result<(), String> {
     let mut hist = Histology::default();
     let mut any_hist = false;
@@ -83,13 +87,7 @@ fn parse_row(
             "sex" => {
                 let s = v.to_ascii_lowercase();
                 case.descriptive.sex = (!s.is_empty()).then(|| s.clone());
-                let male = match s.as_str() {
-                    "male" | "m" => Some(1.0),
-                    "female" | "f" => Some(0.0),
-                    "" | "na" => None,
-                    other => return Err(format!("`sex` = `{other}` is not male/female")),
-                };
-                case.clinical.set("sex_male", male)?;
+                case.read_feature("sex_male", "sex", v, category_from_text(v, SEX))?;
             }
             "label" if !v.is_empty() => label = Some(Label::parse(v).map_err(|e| e.to_string())?),
             "malignant" => {
@@ -121,8 +119,15 @@ fn parse_row(
                     .phases
                     .push((phase, resolve_inside(base, v, n)?));
             }
-            n if spec(n).is_some() => case.clinical.set(n, parse_num(n, v)?)?,
-            _ => {}
+            n => {
+                if let Some(s) = spec(n) {
+                    let reading = match s.kind {
+                        Kind::Binary => category_from_text(v, YES_NO),
+                        _ => number_from_text(v),
+                    };
+                    case.read_feature(n, n, v, reading)?;
+                }
+            }
         }
     }
     if any_hist {
@@ -133,15 +138,21 @@ fn parse_row(
             case.label = Some(l);
             case.label_source = Some("explicit label".into());
         }
-        None if case.histology.is_some() => case.label_from_histology()?,
+        None if case.histology.is_some() => case.label_from_histology(blank)?,
         None => {}
     }
     Ok(())
 }
 
-/// Loads a manifest CSV. A bad row excludes that case with the reason; a missing `case_id`
-/// column or an unreadable file is an error.
+/// Loads a manifest CSV with the default blank-modifier policy ([`BlankModifier::Absent`]).
 pub fn load_manifest(path: &Path) -> Result<Cohort> {
+    load_manifest_with(path, BlankModifier::default())
+}
+
+/// Loads a manifest CSV. A row whose label cannot be decided, or with a bad path, excludes
+/// that case with the reason; a feature value that cannot be read is missing with a note (see
+/// [`crate::vocab`]); a missing `case_id` column or an unreadable file is an error.
+pub fn load_manifest_with(path: &Path, blank: BlankModifier) -> Result<Cohort> {
     let base = path
         .parent()
         .map(Path::to_path_buf)
@@ -190,7 +201,7 @@ pub fn load_manifest(path: &Path) -> Result<Cohort> {
             continue;
         }
         let mut case = Case::new(&id);
-        match parse_row(&base, &header, r, &mut case) {
+        match parse_row(&base, &header, r, &mut case, blank) {
             Ok(()) => cohort.cases.push(case),
             Err(reason) => cohort.excluded.push(Exclusion {
                 case: id,

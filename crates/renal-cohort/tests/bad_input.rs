@@ -4,8 +4,8 @@
 use std::fs;
 
 use renal_cohort::{
-    cohort_from_tables, load_kits23, load_manifest, read_feature_table, read_splits, CohortError,
-    Label,
+    cohort_from_tables, load_kits23, load_kits23_with, load_manifest, read_feature_table,
+    read_splits, BlankModifier, CohortError, Label, NoteKind, ValueNote,
 };
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
@@ -39,7 +39,15 @@ fn manifest_with_bad_rows_keeps_the_good_ones() {
          p8,70,female,30,,,,,,,,,2\n",
     );
     let c = load_manifest(&m).unwrap();
-    assert_eq!(c.ids(), vec!["p1", "p8"]);
+    // p2 (age 400) and p3 (BMI -3): implausible feature values are missing, with notes.
+    assert_eq!(c.ids(), vec!["p1", "p2", "p3", "p8"]);
+    let notes: Vec<String> = c
+        .notes()
+        .map(|(id, n)| format!("{id} {} {} {}", n.feature, n.value, n.kind.name()))
+        .collect();
+    assert_eq!(notes, ["p2 age 400 implausible", "p3 bmi -3 implausible"]);
+    assert_eq!(c.get("p2").unwrap().clinical.get("age"), None);
+    assert_eq!(c.get("p2").unwrap().clinical.get("bmi"), Some(22.0));
     assert_eq!(c.get("p1").unwrap().label, Some(Label::Indolent));
     assert_eq!(c.get("p8").unwrap().label, Some(Label::Aggressive));
     let reason = |id: &str| {
@@ -50,8 +58,6 @@ fn manifest_with_bad_rows_keeps_the_good_ones() {
             .collect::<Vec<_>>()
             .join(" | ")
     };
-    assert!(reason("p2").contains("`age` = 400"), "{}", reason("p2"));
-    assert!(reason("p3").contains("`bmi` = -3"), "{}", reason("p3"));
     assert!(
         reason("p4").contains("unknown histologic subtype `glioma`"),
         "{}",
@@ -68,7 +74,7 @@ fn manifest_with_bad_rows_keeps_the_good_ones() {
         "{}",
         reason("p7")
     );
-    assert_eq!(c.excluded.len(), 7);
+    assert_eq!(c.excluded.len(), 5);
 }
 
 #[test]
@@ -185,16 +191,181 @@ fn kits23_folder_with_bad_records() {
         write(d.path(), &format!("cases/{id}/segmentation.nii.gz"), "x");
     }
     let c = load_kits23(d.path()).unwrap();
-    assert_eq!(c.ids(), vec!["case_1"]);
+    // An implausible age is a feature value, not a label field: missing, with a note.
+    assert_eq!(c.ids(), vec!["case_1", "case_2"]);
+    assert_eq!(c.get("case_2").unwrap().clinical.get("age"), None);
+    let notes: Vec<(&str, &ValueNote)> = c.notes().collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "case_2");
+    assert_eq!(
+        (
+            notes[0].1.feature.as_str(),
+            notes[0].1.value.as_str(),
+            notes[0].1.kind
+        ),
+        ("age", "400", NoteKind::Implausible)
+    );
     let all: String = c
         .excluded
         .iter()
         .map(|e| format!("{}: {}\n", e.case, e.reason))
         .collect();
-    assert!(all.contains("case_2: `age` = 400"), "{all}");
     assert!(
         all.contains("case_3: unknown histologic subtype `unicorn_tumor`"),
         "{all}"
     );
     assert_eq!(all.matches("case_4: duplicate case id").count(), 2, "{all}");
+}
+
+fn kits23_record(id: &str, extra: &str) -> String {
+    format!(
+        r#"{{"case_id": "{id}", "gender": "male", "bmi": 25.0, "age_at_nephrectomy": 60, "comorbidities": {{"uncomplicated_diabetes_mellitus": false, "diabetes_mellitus_with_end_organ_damage": "not_found_in_emr"}}, "pack_years": 0.0, "radiographic_size": 3.0, "pathologic_size": 3.0, "malignant": true, "tumor_histologic_subtype": "clear_cell_rcc", "tumor_isup_grade": 2, "last_preop_egfr": {{"value": 80.0}}, {extra}}}"#
+    )
+}
+
+/// Values the vocabulary does not know, and "unknown" in any spelling, become missing with a
+/// note; they never exclude a case.
+#[test]
+fn unknown_categories_become_missing_with_notes() {
+    let d = tempfile::tempdir().unwrap();
+    let base =
+        r#""pathology_t_stage": "1a", "tumor_necrosis": false, "sarcomatoid_features": false"#;
+    let json = format!(
+        "[{}, {}, {}]",
+        kits23_record(
+            "case_1",
+            &format!(
+                r#"{base}, "smoking_history": "not_found_in_emr", "chewing_tobacco_use": "Not recorded", "alcohol_use": "occasionally""#
+            )
+        ),
+        kits23_record(
+            "case_2",
+            &format!(
+                r#"{base}, "smoking_history": "never_smoked", "chewing_tobacco_use": "never_or_not_in_the_last_3_months", "alcohol_use": "N/A""#
+            )
+        ),
+        kits23_record(
+            "case_3",
+            &format!(
+                r#"{base}, "smoking_history": "Current smoker", "chewing_tobacco_use": "never_or_not_in_the_last_3_months", "alcohol_use": "more_than_two_daily", "bmi": "sixty""#
+            )
+        ),
+    );
+    write(d.path(), "kits23.json", &json);
+    for id in ["case_1", "case_2", "case_3"] {
+        write(d.path(), &format!("cases/{id}/segmentation.nii.gz"), "x");
+    }
+    let c = load_kits23(d.path()).unwrap();
+    assert_eq!(
+        c.ids(),
+        vec!["case_1", "case_2", "case_3"],
+        "{:?}",
+        c.excluded
+    );
+    let notes: Vec<String> = c
+        .notes()
+        .map(|(id, n)| format!("{id} {} {} {}", n.field, n.value, n.kind.name()))
+        .collect();
+    assert!(
+        notes.contains(&"case_1 smoking_history not_found_in_emr recorded_unknown".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"case_1 chewing_tobacco_use Not recorded recorded_unknown".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"case_1 alcohol_use occasionally not_in_vocabulary".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"case_2 alcohol_use N/A recorded_unknown".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"case_3 bmi sixty not_a_number".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"case_1 comorbidities.diabetes_mellitus_with_end_organ_damage not_found_in_emr recorded_unknown".into()),
+        "{notes:?}"
+    );
+    let c1 = c.get("case_1").unwrap();
+    assert_eq!(c1.clinical.get("smoking_status"), None);
+    assert_eq!(c1.clinical.get("alcohol_use"), None);
+    // One diabetes field known absent, the other unknown: diabetes unknown.
+    assert_eq!(c1.clinical.get("diabetes"), None);
+    // Spelling variants of a known category are read.
+    assert_eq!(
+        c.get("case_3").unwrap().clinical.get("smoking_status"),
+        Some(2.0)
+    );
+    assert_eq!(c.get("case_3").unwrap().clinical.get("bmi"), None);
+}
+
+/// Blank pathology modifiers: read as absent by default (and counted on the case), excluded
+/// with `BlankModifier::Exclude`; a blank that does not change the class is not counted.
+#[test]
+fn blank_pathology_modifiers_follow_the_policy() {
+    let d = tempfile::tempdir().unwrap();
+    let json = format!(
+        "[{}, {}, {}, {}]",
+        // necrosis blank, grade 2 ccRCC, T1a: indolent only if the blank means absent.
+        kits23_record(
+            "case_1",
+            r#""pathology_t_stage": "1a", "sarcomatoid_features": false"#
+        ),
+        // T stage blank, 3 cm: indolent only if no upstaging is read.
+        kits23_record(
+            "case_2",
+            r#""tumor_necrosis": false, "sarcomatoid_features": false"#
+        ),
+        // necrosis blank but sarcomatoid present: aggressive whatever the blank means.
+        kits23_record(
+            "case_3",
+            r#""pathology_t_stage": "1a", "sarcomatoid_features": true"#
+        ),
+        // everything recorded.
+        kits23_record(
+            "case_4",
+            r#""pathology_t_stage": "1a", "tumor_necrosis": false, "sarcomatoid_features": false"#
+        ),
+    );
+    write(d.path(), "kits23.json", &json);
+    for id in ["case_1", "case_2", "case_3", "case_4"] {
+        write(d.path(), &format!("cases/{id}/segmentation.nii.gz"), "x");
+    }
+    let absent = load_kits23(d.path()).unwrap();
+    assert_eq!(absent.ids(), vec!["case_1", "case_2", "case_3", "case_4"]);
+    let case = |id: &str| absent.get(id).unwrap();
+    assert_eq!(case("case_1").label, Some(Label::Indolent));
+    assert_eq!(case("case_1").blank_assumed, vec!["tumor_necrosis"]);
+    assert!(case("case_1")
+        .label_source
+        .as_deref()
+        .unwrap()
+        .contains("blank tumor_necrosis read as absent"));
+    assert_eq!(case("case_2").label, Some(Label::Indolent));
+    assert_eq!(case("case_2").blank_assumed, vec!["pathology_t_stage"]);
+    assert_eq!(case("case_3").label, Some(Label::Aggressive));
+    assert!(case("case_3").blank_assumed.is_empty());
+    assert!(case("case_4").blank_assumed.is_empty());
+
+    let strict = load_kits23_with(d.path(), BlankModifier::Exclude).unwrap();
+    assert_eq!(strict.ids(), vec!["case_3", "case_4"]);
+    let reasons: Vec<String> = strict
+        .excluded
+        .iter()
+        .map(|e| format!("{}: {}", e.case, e.reason))
+        .collect();
+    assert!(
+        reasons[0].starts_with("case_1: cannot rule out")
+            && reasons[0].contains("tumor_necrosis missing"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("case_2: cannot rule out")
+            && reasons[1].contains("pathology_t_stage missing"),
+        "{reasons:?}"
+    );
 }

@@ -163,3 +163,140 @@ fn with_no_data_anywhere_it_tries_to_fetch_then_says_what_to_do() {
         "{err}"
     );
 }
+
+/// KiTS23 records with values the development split never shows (`not_found_in_emr`, a
+/// category outside the vocabulary, a field unknown in every case) and a blank pathology
+/// modifier: nobody is excluded for a feature value; each value is listed in warnings.csv;
+/// the blank-modifier policy decides whether the case is labelled (and counted) or excluded.
+#[test]
+fn unseen_values_are_missing_and_blank_modifiers_follow_the_policy() {
+    let Some(shared) = shared() else { return };
+    let src = shared.join("kits23");
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(src.join("kits23.json")).unwrap()).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let mut kept = Vec::new();
+    let mut blank_case = None;
+    for mut r in records.into_iter().take(40) {
+        let id = r["case_id"].as_str().unwrap().to_string();
+        let n = kept.len();
+        if n < 5 {
+            r["smoking_history"] = "not_found_in_emr".into();
+        }
+        if n == 5 || n == 6 {
+            r["alcohol_use"] = "socially".into();
+        }
+        // Unknown in every case: a warning, never a crash.
+        r["chewing_tobacco_use"] = "Not recorded".into();
+        // A grade-2 clear-cell RCC, T1a, no sarcomatoid features: its class rests on necrosis.
+        let low_grade_t1a = r["tumor_histologic_subtype"] == "clear_cell_rcc"
+            && r["tumor_isup_grade"] == "2"
+            && r["pathology_t_stage"] == "1a"
+            && r["sarcomatoid_features"] == false
+            && r["tumor_necrosis"] == false;
+        if blank_case.is_none() && low_grade_t1a {
+            r["tumor_necrosis"] = serde_json::Value::Null;
+            blank_case = Some(id.clone());
+        }
+        let case_dir = d.path().join("cases").join(&id);
+        std::fs::create_dir_all(&case_dir).unwrap();
+        std::os::unix::fs::symlink(
+            src.join("cases").join(&id).join("segmentation.nii.gz"),
+            case_dir.join("segmentation.nii.gz"),
+        )
+        .unwrap();
+        kept.push(r);
+    }
+    let blank_case = blank_case.expect("a low-grade T1a ccRCC among the first 40 cases");
+    std::fs::write(
+        d.path().join("kits23.json"),
+        serde_json::to_string(&kept).unwrap(),
+    )
+    .unwrap();
+    let run = |policy: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let o = bin()
+            .args(["cohort", "--blank-modifier", policy, "--data"])
+            .arg(d.path())
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{stderr}");
+        (out, stderr)
+    };
+
+    let (out, stderr) = run("absent");
+    let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap();
+    assert_eq!(
+        read("excluded.csv").lines().count(),
+        1,
+        "{}",
+        read("excluded.csv")
+    );
+    let warnings = read("warnings.csv");
+    let rows: Vec<&str> = warnings.lines().skip(1).collect();
+    let count = |needle: &str| rows.iter().filter(|r| r.contains(needle)).count();
+    assert_eq!(
+        count("smoking_status,smoking_history,not_found_in_emr,recorded_unknown"),
+        5
+    );
+    assert_eq!(
+        count("alcohol_use,alcohol_use,socially,not_in_vocabulary"),
+        2
+    );
+    assert_eq!(
+        count("chewing_tobacco,chewing_tobacco_use,Not recorded,recorded_unknown"),
+        40
+    );
+    assert!(
+        stderr.contains("no case has a readable value") && stderr.contains("chewing_tobacco"),
+        "{stderr}"
+    );
+    // The missing values stay missing in the feature table (imputed later, in-fold).
+    let features = read("features.csv");
+    let header: Vec<&str> = features.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "smoking_status").unwrap();
+    let first = features
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(col)
+        .unwrap();
+    assert_eq!(first, "");
+    let labels = read("labels.csv");
+    let rule = labels
+        .lines()
+        .find(|l| l.starts_with(&format!("{blank_case},")))
+        .unwrap();
+    assert!(
+        rule.contains("indolent") && rule.contains("blank tumor_necrosis read as absent"),
+        "{rule}"
+    );
+    let t1 = read("table1.csv");
+    // The characteristic holds a comma: quoted, so its cells are the last four fields.
+    let row = t1
+        .lines()
+        .find(|l| l.starts_with("\"class from a blank modifier read as absent, n\""))
+        .unwrap();
+    let cells: Vec<&str> = row.rsplitn(5, ',').collect();
+    // [aggressive, indolent, benign, overall, name]
+    assert_eq!(&cells[..4], ["0", "1", "0", "1"], "{row}");
+
+    let (strict, _) = run("exclude");
+    let excluded = std::fs::read_to_string(strict.path().join("excluded.csv")).unwrap();
+    assert_eq!(excluded.lines().count(), 2, "{excluded}");
+    assert!(
+        excluded.contains(&blank_case) && excluded.contains("tumor_necrosis missing"),
+        "{excluded}"
+    );
+    let bad = bin()
+        .args(["cohort", "--blank-modifier", "maybe", "--data"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected `absent` or `exclude`"));
+}

@@ -198,6 +198,7 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
         "report.html",
         "cohort/table1.csv",
         "cohort/excluded.csv",
+        "cohort/warnings.csv",
         "tables/table2_auc.csv",
         "tables/table3_malignant_vs_benign.csv",
         "tables/table4_aggressive_vs_rest.csv",
@@ -243,6 +244,11 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
     assert!(html.contains(&format!("{auc:.3}")));
     assert!(html.contains("TRIPOD"), "no TRIPOD+AI section");
     assert!(html.contains("Table 1"), "no Table 1");
+    assert!(
+        html.contains("Labelling policy and recorded values")
+            && html.contains("--blank-modifier absent"),
+        "no labelling-policy section"
+    );
     assert!(html.contains("<svg"), "no inline figure");
     // Self-contained: nothing is loaded from elsewhere (the only URL allowed is the SVG
     // namespace, which is a name, not a fetch).

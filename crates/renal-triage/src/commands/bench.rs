@@ -120,7 +120,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 
 fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
     let data = crate::engine::data::resolve(data.as_deref())?;
-    let mut cohort = crate::engine::data::load(&data)?;
+    let mut cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
     if let Some(n) = limit {
         cohort.cases.truncate(n);
     }
@@ -237,7 +237,7 @@ fn ct(data: Option<PathBuf>, case: &str) -> Result<ExitCode> {
     use renal_imaging::phantom::{phantom, PhantomConfig};
     use renal_imaging::preprocess::{case_image, Preprocess};
     let data = crate::engine::data::resolve(data.as_deref())?;
-    let cohort = crate::engine::data::load(&data)?;
+    let cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
     let c = cohort
         .cases
         .iter()
@@ -428,6 +428,7 @@ fn reproduce(
         // The non-image reproduction (issue 4's benchmark); `bench encoder` times the encoder.
         encoder: None,
         device: crate::engine::embedding::Device::Cpu,
+        blank_modifier: renal_cohort::BlankModifier::default(),
     };
     let t0 = Instant::now();
     let mut o = crate::engine::reproduce::reproduce(&req)?;

@@ -19,6 +19,8 @@ pub struct CohortArgs {
     /// Output folder.
     #[arg(long, default_value = "out/cohort")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub labels: super::LabelArgs,
 }
 
 fn print_table1(rows: &[[String; 5]], excluded: usize) {
@@ -38,7 +40,7 @@ fn print_table1(rows: &[[String; 5]], excluded: usize) {
 pub fn run(args: CohortArgs) -> Result<ExitCode> {
     let data = data::resolve(args.data.as_deref())?;
     tracing::info!(data = %data.display(), "loading cohort");
-    let mut cohort = data::load(&data)?;
+    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
     let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;

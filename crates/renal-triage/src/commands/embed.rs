@@ -30,7 +30,8 @@ pub struct EmbedArgs {
 
 pub fn run(args: &EmbedArgs) -> Result<EmbedOutcome> {
     let data = data::resolve(args.data.as_deref())?;
-    let cohort = data::load(&data)?;
+    // Labels do not train the encoder: the widest cohort (blank modifiers read as absent).
+    let cohort = data::load(&data, renal_cohort::BlankModifier::Absent)?;
     let o = embed_cohort(&cohort, &args.out, &args.config, args.device, args.size)?;
     eprintln!(
         "embedded {} cases ({} excluded) -> {}; encoder in {}",

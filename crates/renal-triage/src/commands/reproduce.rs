@@ -62,6 +62,8 @@ pub struct ReproduceArgs {
     /// Device of the encoder (`cpu` or `cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: Device,
+    #[command(flatten)]
+    pub labels_from: super::LabelArgs,
 }
 
 impl ReproduceArgs {
@@ -80,6 +82,7 @@ impl ReproduceArgs {
                 EncoderChoice::Config(c) => Some(c.clone()),
             },
             device: self.device,
+            blank_modifier: self.labels_from.blank_modifier,
         }
     }
 }
@@ -101,6 +104,8 @@ pub struct ValidateArgs {
     pub out: PathBuf,
     #[arg(long)]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub labels_from: super::LabelArgs,
 }
 
 impl ValidateArgs {
@@ -118,6 +123,7 @@ impl ValidateArgs {
             // validation runs the non-image models unless embeddings are given.
             encoder: None,
             device: Device::Cpu,
+            blank_modifier: self.labels_from.blank_modifier,
         }
     }
 }

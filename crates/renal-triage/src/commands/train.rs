@@ -34,6 +34,8 @@ pub struct TrainArgs {
     /// Bundle directory to write.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub labels: super::LabelArgs,
 }
 
 /// The schema of a training table: each column's kind, range, median and missing count.
@@ -90,7 +92,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             )
         })?;
     let data = crate::engine::data::resolve(args.data.as_deref())?;
-    let prepared = load_and_prepare(&data, None)?;
+    let prepared = load_and_prepare(&data, None, args.labels.blank_modifier)?;
     let plan = exp.plan(spec, &prepared.clinical)?;
     if let Some(why) = skip_reason(&plan, &prepared) {
         bail!(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use renal_cohort::{Cohort, Label, ALLOWED};
+use renal_cohort::{Cohort, Label, NoteKind, ALLOWED};
 use renal_imaging::CaseMeasurements;
 use renal_stats::{bland_altman, icc, pearson, IccForm};
 use serde::Serialize;
@@ -80,6 +80,15 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
             .count();
         format!("{n} ({:.1}%)", 100.0 * n as f64 / g.len().max(1) as f64)
     }));
+    rows.push(row("class from a blank modifier read as absent, n", &|g| {
+        g.iter()
+            .filter(|c| !c.blank_assumed.is_empty())
+            .count()
+            .to_string()
+    }));
+    rows.push(row("cases with values read as missing, n", &|g| {
+        g.iter().filter(|c| !c.notes.is_empty()).count().to_string()
+    }));
     let mut hist: Vec<String> = cohort
         .cases
         .iter()
@@ -96,6 +105,81 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
         }));
     }
     rows
+}
+
+/// Recorded values read as missing, counted per feature: `(feature, source field, kind,
+/// cases, example values)`, sorted.
+pub fn note_summary(cohort: &Cohort) -> Vec<(String, String, NoteKind, usize, String)> {
+    let mut by: BTreeMap<(String, String, NoteKind), (usize, Vec<String>)> = BTreeMap::new();
+    for (_, n) in cohort.notes() {
+        let e = by
+            .entry((n.feature.clone(), n.field.clone(), n.kind))
+            .or_default();
+        e.0 += 1;
+        if !e.1.contains(&n.value) && e.1.len() < 3 {
+            e.1.push(n.value.clone());
+        }
+    }
+    by.into_iter()
+        .map(|((f, field, k), (n, vals))| (f, field, k, n, vals.join(" | ")))
+        .collect()
+}
+
+/// Features recorded in some case but with no readable value in any: each is all missing
+/// (imputed in-fold to a constant), which the caller should hear about.
+pub fn unreadable_features(cohort: &Cohort) -> Vec<String> {
+    let mut noted: Vec<String> = cohort.notes().map(|(_, n)| n.feature.clone()).collect();
+    noted.sort();
+    noted.dedup();
+    noted
+        .into_iter()
+        .filter(|f| cohort.cases.iter().all(|c| c.clinical.get(f).is_none()))
+        .collect()
+}
+
+/// Writes `warnings.csv` (one row per case and field read as missing) and logs a warning per
+/// feature that has no readable value at all.
+fn write_warnings(cohort: &Cohort, out: &std::path::Path) -> Result<()> {
+    let mut rows: Vec<Vec<String>> = cohort
+        .notes()
+        .map(|(id, n)| {
+            vec![
+                id.to_string(),
+                n.feature.clone(),
+                n.field.clone(),
+                n.value.clone(),
+                n.kind.name().to_string(),
+            ]
+        })
+        .collect();
+    rows.sort();
+    write_csv(
+        &out.join("warnings.csv"),
+        &[
+            "case_id",
+            "feature",
+            "field",
+            "value",
+            "read_as_missing_because",
+        ],
+        &rows,
+    )?;
+    for (feature, field, kind, n, values) in note_summary(cohort) {
+        if kind.is_warning() {
+            tracing::warn!(
+                feature,
+                field,
+                cases = n,
+                values,
+                reason = kind.name(),
+                "recorded values read as missing"
+            );
+        }
+    }
+    for f in unreadable_features(cohort) {
+        tracing::warn!(feature = %f, "no case has a readable value for this feature: it is all missing");
+    }
+    Ok(())
 }
 
 /// Pearson r and Bland-Altman of the computed size against the radiologists' size.
@@ -348,6 +432,7 @@ pub fn write_cohort_outputs(
             .map(|e| vec![e.case.clone(), e.reason.clone()])
             .collect::<Vec<_>>(),
     )?;
+    write_warnings(cohort, out)?;
     // Features: every allow-listed field any case has, then the computed size.
     let names: Vec<&str> = ALLOWED
         .iter()

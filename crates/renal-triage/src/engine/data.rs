@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use renal_cohort::Cohort;
+use renal_cohort::{BlankModifier, Cohort};
 
 /// Resolves the data folder or manifest, saying where it looked when nothing is found.
 pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
@@ -60,16 +60,17 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-/// Loads a cohort from a KiTS23 folder or a manifest CSV.
-pub fn load(path: &Path) -> Result<Cohort> {
+/// Loads a cohort from a KiTS23 folder or a manifest CSV; `blank` says what a blank pathology
+/// modifier means for the label.
+pub fn load(path: &Path, blank: BlankModifier) -> Result<Cohort> {
     if path.is_dir() {
         if path.join("kits23.json").is_file() {
-            return renal_cohort::load_kits23(path)
+            return renal_cohort::load_kits23_with(path, blank)
                 .with_context(|| format!("loading KiTS23 folder {}", path.display()));
         }
         let m = path.join("manifest.csv");
         if m.is_file() {
-            return renal_cohort::load_manifest(&m)
+            return renal_cohort::load_manifest_with(&m, blank)
                 .with_context(|| format!("loading manifest {}", m.display()));
         }
         bail!(
@@ -77,17 +78,21 @@ pub fn load(path: &Path) -> Result<Cohort> {
             path.display()
         );
     }
-    renal_cohort::load_manifest(path)
+    renal_cohort::load_manifest_with(path, blank)
         .with_context(|| format!("loading manifest {}", path.display()))
 }
 
 /// A cohort from a KiTS23 folder or manifest, or, with `labels`, from a feature table and its
 /// labels table.
-pub fn load_with_labels(data: &Path, labels: Option<&Path>) -> Result<Cohort> {
+pub fn load_with_labels(
+    data: &Path,
+    labels: Option<&Path>,
+    blank: BlankModifier,
+) -> Result<Cohort> {
     match labels {
         Some(l) => {
             renal_cohort::cohort_from_tables(data, l).context("loading feature + label tables")
         }
-        None => load(data),
+        None => load(data, blank),
     }
 }

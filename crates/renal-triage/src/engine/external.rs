@@ -40,8 +40,9 @@ pub fn external(
     train: &Prepared,
     test_path: &Path,
     embeddings: Option<&Path>,
+    blank: renal_cohort::BlankModifier,
 ) -> Result<External> {
-    let test = load_and_prepare(test_path, embeddings)
+    let test = load_and_prepare(test_path, embeddings, blank)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let s = &exp.experiment;
     let cv = nested_cv(exp);

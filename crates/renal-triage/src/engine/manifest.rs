@@ -73,6 +73,8 @@ pub fn write_manifest(args: &Request, o: &Outcome, out: &Path) -> Result<()> {
         "threads": rayon::current_num_threads(),
         "cases": o.prepared.cohort.cases.len(),
         "excluded": o.prepared.cohort.excluded.len(),
+        "blank_modifier": o.blank_modifier,
+        "values_read_as_missing": o.prepared.cohort.notes().count(),
         "models_run": o.runs.iter().map(|r| &r.name).collect::<Vec<_>>(),
         "models_skipped": o.skipped,
         "timings_s": o.timings,

@@ -56,8 +56,12 @@ pub fn prepare(
 }
 
 /// Loads the cohort at `path` (KiTS23 folder or manifest) and prepares it.
-pub fn load_and_prepare(path: &Path, embeddings: Option<&Path>) -> Result<Prepared> {
-    let cohort = crate::engine::data::load(path)?;
+pub fn load_and_prepare(
+    path: &Path,
+    embeddings: Option<&Path>,
+    blank: renal_cohort::BlankModifier,
+) -> Result<Prepared> {
+    let cohort = crate::engine::data::load(path, blank)?;
     prepare(path, cohort, false, embeddings)
 }
 

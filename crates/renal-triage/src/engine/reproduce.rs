@@ -48,6 +48,8 @@ pub struct Request {
     /// Without `embeddings`: the encoder that computes them (`None`: image models skipped).
     pub encoder: Option<EncoderConfig>,
     pub device: Device,
+    /// What a blank pathology modifier means for the label (both cohorts).
+    pub blank_modifier: renal_cohort::BlankModifier,
 }
 
 /// What a reproduction produced, for the report and the benchmark.
@@ -67,6 +69,8 @@ pub struct Outcome {
     pub tables: Tables,
     /// The data folder or file the cohort was read from.
     pub data: PathBuf,
+    /// What a blank pathology modifier meant for the labels.
+    pub blank_modifier: renal_cohort::BlankModifier,
 }
 
 /// The experiment of a request: its file or the built-in paper experiment, seed overridden.
@@ -104,7 +108,7 @@ fn prepare_cohort(
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
     tracing::info!(data = %data.display(), "loading the cohort");
-    let cohort = data::load_with_labels(data, req.labels.as_deref())?;
+    let cohort = data::load_with_labels(data, req.labels.as_deref(), req.blank_modifier)?;
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;
@@ -250,7 +254,13 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
     })?;
     let external = match &req.external {
         Some(ext) => Some(timings.stage("external_validation", || {
-            let e = external::external(&exp, &prepared, ext, req.embeddings.as_deref())?;
+            let e = external::external(
+                &exp,
+                &prepared,
+                ext,
+                req.embeddings.as_deref(),
+                req.blank_modifier,
+            )?;
             external::write_external(&e, &req.out.join("external"))?;
             Ok(e)
         })?),
@@ -268,5 +278,6 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
         timings: timings.0,
         tables,
         data,
+        blank_modifier: req.blank_modifier,
     })
 }

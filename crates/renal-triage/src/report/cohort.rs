@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::Result;
 use renal_report::{Block, Section, Table};
 
-use crate::engine::cohort_outputs::{table1, FeatureIcc, MeshConvention, SizeAgreement};
+use crate::engine::cohort_outputs::{
+    note_summary, table1, unreadable_features, FeatureIcc, MeshConvention, SizeAgreement,
+};
 use crate::engine::reproduce::Outcome;
 use crate::report::blocks::write_svg;
 use crate::report::charts::bland_altman_chart;
@@ -48,7 +50,62 @@ pub(super) fn cohort(o: &Outcome) -> Result<Vec<Section>> {
             }),
         ],
     });
+    sections.push(recorded_values(o));
     Ok(sections)
+}
+
+/// The labelling policy and the recorded values read as missing.
+fn recorded_values(o: &Outcome) -> Section {
+    let cohort = &o.prepared.cohort;
+    let assumed = cohort
+        .cases
+        .iter()
+        .filter(|c| !c.blank_assumed.is_empty())
+        .count();
+    let policy = match o.blank_modifier {
+        renal_cohort::BlankModifier::Absent => format!(
+            "Blank pathology modifiers (necrosis, sarcomatoid features, T stage) were read as absent (`--blank-modifier absent`): pathology reports mention them when present. The class of {assumed} case(s) depended on that reading (Table 1; their rule in cohort/labels.csv says which field)."
+        ),
+        renal_cohort::BlankModifier::Exclude => "Blank pathology modifiers excluded the case when its class depended on them (`--blank-modifier exclude`).".into(),
+    };
+    let summary = note_summary(cohort);
+    let n_cases = cohort.cases.iter().filter(|c| !c.notes.is_empty()).count();
+    let mut blocks = vec![
+        Block::Text(policy),
+        Block::Text(format!(
+            "A feature value that cannot be read never excludes a case: it is missing, imputed within the training folds like any missing value. {n_cases} case(s) had at least one such value: recorded as unknown (e.g. `not_found_in_emr`, recognised by rule), outside the field's vocabulary, text for a number, or implausible. Every one is listed in cohort/warnings.csv."
+        )),
+    ];
+    let empty = unreadable_features(cohort);
+    if !empty.is_empty() {
+        blocks.push(Block::Text(format!(
+            "Warning: no case has a readable value for {}; the feature is constant after imputation and carries no information.",
+            empty.join(", ")
+        )));
+    }
+    blocks.push(Block::Table(Table {
+        caption: "Recorded values read as missing, per feature".into(),
+        header: [
+            "feature",
+            "source field",
+            "why",
+            "cases",
+            "values (up to 3)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: summary
+            .into_iter()
+            .map(|(f, field, k, n, v)| vec![f, field, k.name().into(), n.to_string(), v])
+            .collect(),
+        source: Some("cohort/warnings.csv".into()),
+        marked: vec![],
+    }));
+    Section {
+        id: "recorded-values".into(),
+        title: "Labelling policy and recorded values".into(),
+        blocks,
+    }
 }
 
 /// Size agreement and annotator ICC.
