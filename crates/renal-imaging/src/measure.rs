@@ -47,6 +47,10 @@ pub struct CaseMeasurements {
     pub voxels_kidney: usize,
     pub voxels_tumor: usize,
     pub voxels_cyst: usize,
+    /// Cyst voxels 26-connected (through cyst voxels) to a tumor voxel: the cystic part of
+    /// the tumor in KiTS23's labels.
+    #[serde(default)]
+    pub voxels_cyst_touching_tumor: usize,
     pub voxels_other: usize,
     /// Kidney parenchyma (kidney label only), ml.
     pub kidney_parenchyma_ml: f64,
@@ -61,6 +65,12 @@ pub struct CaseMeasurements {
 }
 
 impl CaseMeasurements {
+    /// Cyst voxels touching the tumor over tumor plus those cyst voxels (0 without a cyst).
+    pub fn cyst_fraction(&self) -> f64 {
+        let c = self.voxels_cyst_touching_tumor as f64;
+        c / (self.voxels_tumor as f64 + c).max(1.0)
+    }
+
     /// The index tumor: the largest component.
     pub fn index_tumor(&self) -> &TumorComponent {
         // `measure_segmentation` never returns an empty component list.
@@ -86,6 +96,64 @@ fn component(mask: &BinaryMask, rank: usize, labels: &LabelVolume, axial: usize)
         centroid_world_mm: labels.geometry.world(c.map(|x| x / n)),
         shape: shape_features(mask, spacing),
     }
+}
+
+/// The 26 neighbour offsets.
+fn neighbours() -> impl Iterator<Item = [isize; 3]> {
+    (-1..=1)
+        .flat_map(|a| (-1..=1).flat_map(move |b| (-1..=1).map(move |c| [a, b, c])))
+        .filter(|d| *d != [0, 0, 0])
+}
+
+/// Counts the cyst voxels connected (26-neighbourhood, through cyst voxels) to a tumor voxel;
+/// `lo..=hi` is the tumor's bounding box.
+fn cyst_touching(
+    labels: &LabelVolume,
+    scheme: LabelScheme,
+    lo: [usize; 3],
+    hi: [usize; 3],
+) -> usize {
+    let dims = labels.geometry.dims;
+    let at = |p: [usize; 3]| labels.data[labels.geometry.index(p[0], p[1], p[2])];
+    let step = |p: [usize; 3], d: [isize; 3]| -> Option<[usize; 3]> {
+        let mut q = [0usize; 3];
+        for a in 0..3 {
+            let v = p[a] as isize + d[a];
+            if v < 0 || v >= dims[a] as isize {
+                return None;
+            }
+            q[a] = v as usize;
+        }
+        Some(q)
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = Vec::new();
+    for k in lo[2]..=hi[2] {
+        for j in lo[1]..=hi[1] {
+            for i in lo[0]..=hi[0] {
+                if at([i, j, k]) != scheme.tumor {
+                    continue;
+                }
+                for d in neighbours() {
+                    if let Some(q) = step([i, j, k], d) {
+                        if at(q) == scheme.cyst && seen.insert(q) {
+                            stack.push(q);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    while let Some(p) = stack.pop() {
+        for d in neighbours() {
+            if let Some(q) = step(p, d) {
+                if at(q) == scheme.cyst && seen.insert(q) {
+                    stack.push(q);
+                }
+            }
+        }
+    }
+    seen.len()
 }
 
 /// Measures the tumor components and the kidney of a label map. `what` names the case/file in
@@ -118,6 +186,11 @@ pub fn measure_segmentation(
     } else {
         shape_features(&tumor, g.spacing_mm())
     };
+    let voxels_cyst_touching_tumor = if counts[scheme.cyst as usize] > 0 {
+        cyst_touching(labels, scheme, lo, hi)
+    } else {
+        0
+    };
     let vv = g.spacing_mm().iter().product::<f64>() / 1000.0;
     let (nk, nt, nc) = (
         counts[scheme.kidney as usize],
@@ -133,6 +206,7 @@ pub fn measure_segmentation(
         voxels_kidney: nk,
         voxels_tumor: nt,
         voxels_cyst: nc,
+        voxels_cyst_touching_tumor,
         voxels_other: other,
         kidney_parenchyma_ml: nk as f64 * vv,
         kidney_volume_ml,
@@ -176,6 +250,29 @@ mod tests {
         assert_eq!(m.voxels_tumor, 19);
         assert!((m.kidney_volume_ml - (100 + 19) as f64 * 2.0 / 1000.0).abs() < 1e-12);
         assert!((m.index_tumor().centroid_world_mm[2] - 2.5 * 2.0).abs() < 1e-12);
+    }
+
+    /// Two cysts: one touching the tumor diagonally (2 voxels, chained), one apart (1 voxel).
+    #[test]
+    fn cyst_fraction_counts_the_cyst_touching_the_tumor() {
+        let g = Geometry::with_spacing([8, 8, 8], [1.0; 3]);
+        let mut d = vec![0u8; 512];
+        let idx = |i: usize, j: usize, k: usize| i + 8 * (j + 8 * k);
+        for k in 1..3 {
+            for j in 1..3 {
+                for i in 1..3 {
+                    d[idx(i, j, k)] = 2;
+                }
+            }
+        }
+        d[idx(3, 3, 3)] = 3; // diagonal neighbour of (2, 2, 2)
+        d[idx(4, 4, 4)] = 3; // chained through the first
+        d[idx(7, 7, 0)] = 3; // apart
+        let v = Volume::new(g, d).unwrap();
+        let m = measure_segmentation(&v, LabelScheme::default(), "c").unwrap();
+        assert_eq!(m.voxels_cyst, 3);
+        assert_eq!(m.voxels_cyst_touching_tumor, 2);
+        assert!((m.cyst_fraction() - 2.0 / 10.0).abs() < 1e-15);
     }
 
     #[test]

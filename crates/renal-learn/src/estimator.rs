@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::forest::{ForestParams, RandomForest};
+use crate::gbm::{Gbm, GbmParams};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
@@ -49,6 +50,7 @@ macro_rules! estimator {
 estimator!(ForestParams => RandomForest);
 estimator!(MlpParams => Mlp);
 estimator!(LogisticParams => Logistic);
+estimator!(GbmParams => Gbm);
 
 #[cfg(test)]
 mod tests {
@@ -92,6 +94,7 @@ mod tests {
             assert!((p.row(i).iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
         let pipe = PipelineParams {
+            calibrate: None,
             steps: vec![Step::Standardize],
             learner: LearnerParams::Logistic(LogisticParams::default()),
         };

@@ -4,15 +4,19 @@
 //! training rows only; stratified and nested cross-validation.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod calibration;
 pub mod error;
 pub mod estimator;
 pub mod forest;
+pub mod gbm;
 pub mod matrix;
 pub mod mlp;
 
+pub use calibration::{CalibrationMethod, CalibrationParams, Calibrator, FittedCalibration};
 pub use error::{LearnError, Result};
 pub use estimator::{Fit, PredictProba};
 pub use forest::{ForestData, ForestParams, MaxFeatures, RandomForest};
+pub use gbm::{Gbm, GbmParams};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};
 pub mod cv;

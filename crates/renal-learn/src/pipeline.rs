@@ -1,9 +1,12 @@
 //! A pipeline: preprocessing steps then a learner, all fit on the training rows only, so that
 //! scaling, PCA, imputation and selection can never see a test row.
 
+use crate::calibration::{CalibrationParams, FittedCalibration};
+use crate::cv::{complement, stratified_kfold};
 use crate::error::Result;
 use crate::estimator::{Fit, PredictProba};
 use crate::forest::{ForestData, ForestParams, RandomForest};
+use crate::gbm::{Gbm, GbmParams};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
@@ -16,6 +19,7 @@ pub enum LearnerParams {
     Forest(ForestParams),
     Mlp(MlpParams),
     Logistic(LogisticParams),
+    Gbm(GbmParams),
 }
 
 /// Unfitted pipeline.
@@ -23,6 +27,9 @@ pub enum LearnerParams {
 pub struct PipelineParams {
     pub steps: Vec<Step>,
     pub learner: LearnerParams,
+    /// Probability calibration, fit on folds of the training rows (see [`crate::calibration`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrate: Option<CalibrationParams>,
 }
 
 /// A fitted learner.
@@ -32,6 +39,7 @@ pub enum Model {
     Forest(RandomForest),
     Mlp(Mlp),
     Logistic(Logistic),
+    Gbm(Gbm),
 }
 
 /// A fitted pipeline.
@@ -42,6 +50,9 @@ pub struct Pipeline {
     pub n_classes: usize,
     /// Column names entering the learner (after the steps).
     pub learner_inputs: Vec<String>,
+    /// Per-class calibrators applied to the learner's probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<FittedCalibration>,
 }
 
 impl PipelineParams {
@@ -49,12 +60,42 @@ impl PipelineParams {
     pub fn fit(&self, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Pipeline> {
         let (steps, cur) = fit_steps(&self.steps, x, y, n_classes)?;
         let model = fit_learner(&self.learner, &cur, None, y, n_classes)?;
-        Ok(Pipeline {
+        let pipeline = Pipeline {
             steps,
             model,
             n_classes,
             learner_inputs: cur.names,
-        })
+            calibration: None,
+        };
+        self.calibrated(pipeline, x, y)
+    }
+
+    /// Adds the calibration to a pipeline fitted on all of `x`: the uncalibrated pipeline is
+    /// refit on k − 1 folds of `x` at a time, its probabilities on the held-out fold pooled,
+    /// and one calibrator per class fit to them. Never sees a row outside `x`.
+    fn calibrated(&self, mut fitted: Pipeline, x: &Matrix, y: &[usize]) -> Result<Pipeline> {
+        let Some(c) = self.calibrate else {
+            return Ok(fitted);
+        };
+        c.check()?;
+        let base = PipelineParams {
+            calibrate: None,
+            ..self.clone()
+        };
+        let folds = stratified_kfold(y, c.folds, c.seed)?;
+        let mut oof = vec![Vec::new(); y.len()];
+        for test in &folds {
+            let train = complement(y.len(), test);
+            let ytr: Vec<usize> = train.iter().map(|&i| y[i]).collect();
+            let p = base
+                .fit(&x.select_rows(&train), &ytr, fitted.n_classes)?
+                .predict_proba(&x.select_rows(test))?;
+            for (r, &i) in test.iter().enumerate() {
+                oof[i] = p.row(r).to_vec();
+            }
+        }
+        fitted.calibration = Some(FittedCalibration::fit(c.method, &oof, y)?);
+        Ok(fitted)
     }
 }
 
@@ -92,6 +133,7 @@ fn fit_learner(
         (LearnerParams::Forest(p), None) => Model::Forest(Fit::fit(p, x, y, n_classes)?),
         (LearnerParams::Mlp(p), _) => Model::Mlp(Fit::fit(p, x, y, n_classes)?),
         (LearnerParams::Logistic(p), _) => Model::Logistic(Fit::fit(p, x, y, n_classes)?),
+        (LearnerParams::Gbm(p), _) => Model::Gbm(Fit::fit(p, x, y, n_classes)?),
     })
 }
 
@@ -124,12 +166,14 @@ pub fn fit_grid(
         };
         for &j in &group {
             let model = fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?;
-            fitted[j] = Some(Pipeline {
+            let p = Pipeline {
                 steps: steps.clone(),
                 model,
                 n_classes,
                 learner_inputs: cur.names.clone(),
-            });
+                calibration: None,
+            };
+            fitted[j] = Some(candidates[j].calibrated(p, x, y)?);
         }
     }
     Ok(fitted.into_iter().flatten().collect())
@@ -143,6 +187,7 @@ impl Model {
             Model::Forest(m) => m,
             Model::Mlp(m) => m,
             Model::Logistic(m) => m,
+            Model::Gbm(m) => m,
         }
     }
 }
@@ -179,7 +224,13 @@ impl Pipeline {
         for s in &self.steps {
             cur = s.transform(&cur)?;
         }
-        self.model.predict_proba(&cur)
+        let mut p = self.model.predict_proba(&cur)?;
+        if let Some(c) = &self.calibration {
+            for i in 0..p.rows {
+                c.apply(&mut p.data[i * p.cols..(i + 1) * p.cols]);
+            }
+        }
+        Ok(p)
     }
 
     /// Most likely class per row.

@@ -28,10 +28,12 @@ fn pipelines() -> Vec<PipelineParams> {
     let imp = Step::MedianImpute;
     vec![
         PipelineParams {
+            calibrate: None,
             steps: vec![imp.clone()],
             learner: LearnerParams::Forest(ForestParams::default().n_trees(50).seed(3)),
         },
         PipelineParams {
+            calibrate: None,
             steps: vec![
                 imp.clone(),
                 Step::Standardize,
@@ -47,6 +49,7 @@ fn pipelines() -> Vec<PipelineParams> {
             }),
         },
         PipelineParams {
+            calibrate: None,
             steps: vec![
                 imp,
                 Step::MinMax,
@@ -88,18 +91,22 @@ fn a_grid_fit_together_equals_its_candidates_fit_alone() {
     };
     let mut grid = vec![
         PipelineParams {
+            calibrate: None,
             steps: imp.clone(),
             learner: forest(MaxFeatures::Sqrt, 1),
         },
         PipelineParams {
+            calibrate: None,
             steps: vec![Step::MedianImpute, Step::Standardize],
             learner: forest(MaxFeatures::Sqrt, 1),
         },
         PipelineParams {
+            calibrate: None,
             steps: imp.clone(),
             learner: LearnerParams::Logistic(LogisticParams::default()),
         },
         PipelineParams {
+            calibrate: None,
             steps: imp.clone(),
             learner: forest(MaxFeatures::Fraction(0.5), 3),
         },
@@ -112,6 +119,7 @@ fn a_grid_fit_together_equals_its_candidates_fit_alone() {
     }
     // A candidate that cannot be fit fails the grid with its error.
     grid.push(PipelineParams {
+        calibrate: None,
         steps: imp,
         learner: LearnerParams::Forest(ForestParams::default().n_trees(0)),
     });

@@ -41,6 +41,8 @@ pub enum StatsError {
     },
     #[error("{what}: all values are equal, the statistic is undefined")]
     Degenerate { what: &'static str },
+    #[error("{what}: threshold probability {value} is not in (0, 1)")]
+    Threshold { what: &'static str, value: f64 },
 }
 
 pub type Result<T, E = StatsError> = std::result::Result<T, E>;

@@ -12,6 +12,7 @@ pub use agreement::{bland_altman, pearson, BlandAltman};
 pub use error::{Result, StatsError};
 pub use icc::{icc, icc_all, mean_squares, Icc, IccForm, MeanSquares};
 pub mod binary;
+pub mod decision;
 pub mod delong;
 pub mod rng;
 
@@ -20,5 +21,6 @@ pub use binary::{
     precision_recall_curve, roc_auc, roc_curve, youden, Calibration, Confusion, PrCurve, RocCurve,
     Youden,
 };
+pub use decision::{net_benefit, net_benefit_treat_all};
 pub use delong::{delong_ci, delong_paired, AucCi, DelongPaired};
 pub use rng::Rng;

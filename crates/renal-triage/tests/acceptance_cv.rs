@@ -144,6 +144,7 @@ fn logistic_baseline_on_log_size_and_sex() {
     }
     x.names[0] = "log_size".into();
     let lr = PipelineParams {
+        calibrate: None,
         steps: vec![Step::MedianImpute, Step::Standardize],
         learner: LearnerParams::Logistic(LogisticParams::default()),
     };

@@ -489,6 +489,7 @@ fn write_python_cohort(
         clinical: o.prepared.clinical.clone(),
         size: crate::engine::features::SizeSource::None,
         extra_prefix: None,
+        shape: false,
     };
     let t = crate::engine::features::build(&o.prepared.cohort, &o.prepared.meas, &spec)?;
     let mut w = csv::Writer::from_path(path)?;

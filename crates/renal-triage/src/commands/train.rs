@@ -57,6 +57,8 @@ fn feature_schema(table: &FeatureTable) -> Vec<FeatureSchema> {
                 FeatureKind::Size
             } else if name == RADIOGRAPHIC_SIZE || name == LOG_RADIOGRAPHIC_SIZE {
                 FeatureKind::RadiographicSize
+            } else if name.starts_with(crate::engine::features::SHAPE_PREFIX) {
+                FeatureKind::Shape
             } else if name.starts_with(EMBEDDING_PREFIX) {
                 FeatureKind::Embedding
             } else {

@@ -211,6 +211,10 @@ pub struct ModelSpec {
     pub size: SizeSource,
     #[serde(default)]
     pub log_size: bool,
+    /// The shape group from the mask measurements (volume, sphericity, elongation, flatness,
+    /// surface/volume, maximum 3D diameter, tumor/kidney ratio, components, cyst fraction).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shape: bool,
     pub learner: Learner,
     /// Standardize the learner's inputs (z-scores fit in-fold). Default: true for the MLP and
     /// logistic regression, false for the forest (on a forest it is a no-op, with a warning).
@@ -389,9 +393,13 @@ impl Experiment {
                 );
             }
             let no_clinical = m.clinical == ClinicalSpec::Mode("none".into());
-            if no_clinical && m.embeddings == Embeddings::None && m.size == SizeSource::None {
+            if no_clinical
+                && m.embeddings == Embeddings::None
+                && m.size == SizeSource::None
+                && !m.shape
+            {
                 bail!(
-                    "model `{}` has no inputs (clinical, embeddings and size are all off)",
+                    "model `{}` has no inputs (clinical, embeddings, size and shape are all off)",
                     m.name
                 );
             }
@@ -496,6 +504,7 @@ impl Experiment {
                             .balanced(self.rf.balanced)
                             .seed(seed);
                         candidates.push(PipelineParams {
+                            calibrate: None,
                             steps: steps.clone(),
                             learner: LearnerParams::Forest(f),
                         });
@@ -515,6 +524,7 @@ impl Experiment {
                                 seed,
                             };
                             candidates.push(PipelineParams {
+                                calibrate: None,
                                 steps: steps.clone(),
                                 learner: LearnerParams::Mlp(p),
                             });
@@ -529,6 +539,7 @@ impl Experiment {
                         ..Default::default()
                     };
                     candidates.push(PipelineParams {
+                        calibrate: None,
                         steps: steps.clone(),
                         learner: LearnerParams::Logistic(p),
                     });
@@ -559,6 +570,7 @@ pub fn forest_grid(trees: usize, seed: u64, steps: &[Step]) -> Vec<PipelineParam
                 .min_samples_leaf(leaf)
                 .seed(seed);
             g.push(PipelineParams {
+                calibrate: None,
                 steps: steps.to_vec(),
                 learner: LearnerParams::Forest(f),
             });

@@ -19,6 +19,40 @@ pub const RADIOGRAPHIC_SIZE: &str = "radiographic_size_mm";
 /// The name of the radiographic size column after `log_size`.
 pub const LOG_RADIOGRAPHIC_SIZE: &str = "log_radiographic_size_mm";
 
+/// Prefix of the shape columns.
+pub const SHAPE_PREFIX: &str = "shape_";
+
+/// The `shape` input group: the index tumor's shape from the mask measurements, plus the
+/// tumor/kidney volume ratio, the number of tumor components and the cyst fraction.
+pub const SHAPE_COLUMNS: [&str; 9] = [
+    "shape_volume_ml",
+    "shape_sphericity",
+    "shape_elongation",
+    "shape_flatness",
+    "shape_surface_volume_ratio",
+    "shape_maximum_3d_diameter_mm",
+    "shape_tumor_kidney_ratio",
+    "shape_n_components",
+    "shape_cyst_fraction",
+];
+
+/// The value of a shape column for one case's measurements (`None` for an unknown name).
+pub fn shape_value(m: &CaseMeasurements, name: &str) -> Option<f64> {
+    let s = &m.index_tumor().shape;
+    Some(match name {
+        "shape_volume_ml" => s.mesh_volume_ml(),
+        "shape_sphericity" => s.sphericity,
+        "shape_elongation" => s.elongation,
+        "shape_flatness" => s.flatness,
+        "shape_surface_volume_ratio" => s.surface_volume_ratio,
+        "shape_maximum_3d_diameter_mm" => s.maximum_3d_diameter_mm,
+        "shape_tumor_kidney_ratio" => m.tumor_kidney_ratio,
+        "shape_n_components" => m.components.len() as f64,
+        "shape_cyst_fraction" => m.cyst_fraction(),
+        _ => return None,
+    })
+}
+
 /// Replaces the size column (measured or radiographic) by its natural log (sizes floored at
 /// 1e-3 mm, missing values stay missing), renamed; a table without a size column is left as it is.
 pub fn apply_log_size(t: &mut FeatureTable) {
@@ -54,6 +88,8 @@ pub struct FeatureSpec {
     pub size: SizeSource,
     /// Joined columns (`Case::extra`) whose name starts with this prefix.
     pub extra_prefix: Option<String>,
+    /// The shape group ([`SHAPE_COLUMNS`]), from the mask measurements.
+    pub shape: bool,
 }
 
 impl FeatureSpec {
@@ -75,6 +111,7 @@ impl FeatureSpec {
             clinical,
             size: SizeSource::Mask,
             extra_prefix: None,
+            shape: false,
         }
     }
 }
@@ -171,6 +208,9 @@ fn collect(
         None => Vec::new(),
     };
     names.extend(extra_names.iter().cloned());
+    if spec.shape {
+        names.extend(SHAPE_COLUMNS.iter().map(|s| s.to_string()));
+    }
     match spec.size {
         SizeSource::Mask => names.push(SIZE.into()),
         SizeSource::Radiographic => names.push(RADIOGRAPHIC_SIZE.into()),
@@ -181,6 +221,11 @@ fn collect(
     let mut y = Vec::new();
     for c in &cohort.cases {
         let Some(label) = c.label else { continue };
+        let m = meas.get(&c.id);
+        // A case without measurements was excluded with its reason when measured.
+        if spec.shape && m.is_none() {
+            continue;
+        }
         let size = match spec.size {
             SizeSource::Mask => match meas.get(&c.id) {
                 Some(m) => Some(m.index_tumor().axial_diameter_mm),
@@ -201,6 +246,13 @@ fn collect(
                 .iter()
                 .map(|n| c.extra.get(n).copied().unwrap_or(f64::NAN)),
         );
+        if let (true, Some(m)) = (spec.shape, m) {
+            r.extend(
+                SHAPE_COLUMNS
+                    .iter()
+                    .map(|n| shape_value(m, n).unwrap_or(f64::NAN)),
+            );
+        }
         if let Some(s) = size {
             r.push(s);
         }

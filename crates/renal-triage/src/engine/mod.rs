@@ -6,6 +6,7 @@
 
 pub mod cohort_outputs;
 pub mod data;
+pub mod decision_curve;
 pub mod embedding;
 pub mod encoder_client;
 pub mod experiment;

@@ -80,6 +80,7 @@ pub fn model_features(plan: &ModelPlan, prepared: &Prepared) -> FeatureSpec {
         },
         extra_prefix: (plan.spec.embeddings != Embeddings::None)
             .then(|| EMBEDDING_PREFIX.to_string()),
+        shape: plan.spec.shape,
     }
 }
 
@@ -102,6 +103,12 @@ pub fn skip_reason(plan: &ModelPlan, prepared: &Prepared) -> Option<String> {
         return Some(
             "needs image embeddings: none given (--embeddings) and none computed yet".into(),
         );
+    }
+    if plan.spec.shape && prepared.meas.is_empty() {
+        return Some(format!(
+            "model `{}`: `shape` needs masks: no case has a measurable mask (a features-only cohort?)",
+            plan.spec.name
+        ));
     }
     if plan.spec.size == SizeSource::Mask && prepared.meas.is_empty() {
         return Some("needs the tumor size: no case has a measurable mask".into());

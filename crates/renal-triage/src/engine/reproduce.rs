@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
+use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
 use crate::engine::embedding::{embed_cohort, Device, EmbedOutcome, EncoderConfig};
 use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
 use crate::engine::external::{self, External};
@@ -67,6 +68,8 @@ pub struct Outcome {
     pub timings: Vec<(String, f64)>,
     /// The study's tables (written under `tables/`).
     pub tables: Tables,
+    /// Net benefit per task (`tables/decision_curve_<task>.csv`).
+    pub decision_curves: Vec<DecisionCurve>,
     /// The data folder or file the cohort was read from.
     pub data: PathBuf,
     /// What a blank pathology modifier meant for the labels.
@@ -247,10 +250,12 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
         metrics,
         skipped,
     } = run_models(req, &exp, &prepared, &mut timings)?;
-    let tables = timings.stage("tables_and_delong", || {
+    let (tables, decision_curves) = timings.stage("tables_and_delong", || {
         let tables = study_tables(&runs, &metrics, &exp.experiment.tasks);
         write_tables(&req.out, &tables, &skipped)?;
-        Ok(tables)
+        let curves = decision_curves(&runs, &exp.experiment.tasks)?;
+        write_decision_curves(&curves, &req.out.join("tables"))?;
+        Ok((tables, curves))
     })?;
     let external = match &req.external {
         Some(ext) => Some(timings.stage("external_validation", || {
@@ -277,6 +282,7 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
         encoder,
         timings: timings.0,
         tables,
+        decision_curves,
         data,
         blank_modifier: req.blank_modifier,
     })

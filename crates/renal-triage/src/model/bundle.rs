@@ -39,6 +39,15 @@ pub enum FeatureKind {
     RadiographicSize,
     /// An image embedding.
     Embedding,
+    /// A shape feature of the tumor, measured on the mask (`shape_*`).
+    Shape,
+}
+
+impl FeatureKind {
+    /// Whether the feature is measured on the mask.
+    pub fn needs_mask(self) -> bool {
+        matches!(self, FeatureKind::Size | FeatureKind::Shape)
+    }
 }
 
 /// One input feature of the model.
@@ -314,6 +323,7 @@ mod tests {
         let mut x = Matrix::from_rows(&rows, None).unwrap();
         x.data[4] = f64::NAN; // one missing value, imputed by the stored median
         let params = PipelineParams {
+            calibrate: None,
             steps: vec![Step::MedianImpute, Step::Standardize],
             learner: LearnerParams::Mlp(MlpParams {
                 hidden: vec![5],

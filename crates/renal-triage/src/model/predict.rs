@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use renal_cohort::{check_feature, ClinicalRecord, Task};
-use renal_imaging::{measure_segmentation, read_labels, LabelScheme};
+use renal_imaging::{measure_segmentation, read_labels, CaseMeasurements, LabelScheme};
 use renal_learn::Matrix;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::features::shape_value;
 use crate::engine::tasks::score;
 use crate::model::bundle::{Bundle, CvSummary, FeatureKind};
 
@@ -118,7 +119,10 @@ pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputErro
 }
 
 /// Reads the mask and measures the index tumor's largest axial diameter (mm).
-fn tumor_size(input: &PatientInput, mask: &std::path::Path) -> Result<f64, PredictError> {
+fn measure_mask(
+    input: &PatientInput,
+    mask: &std::path::Path,
+) -> Result<CaseMeasurements, PredictError> {
     let labels =
         read_labels(mask).map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
     let what = input
@@ -136,9 +140,8 @@ fn tumor_size(input: &PatientInput, mask: &std::path::Path) -> Result<f64, Predi
     } else {
         LabelScheme::default()
     };
-    let meas = measure_segmentation(&labels, scheme, &what)
-        .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
-    Ok(meas.index_tumor().axial_diameter_mm)
+    measure_segmentation(&labels, scheme, &what)
+        .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))
 }
 
 /// The model's input row, with the inputs that were imputed or outside the training range.
@@ -151,8 +154,9 @@ struct Row {
 fn input_row(
     bundle: &Bundle,
     rec: &ClinicalRecord,
-    tumor_size_mm: Option<f64>,
+    meas: Option<&CaseMeasurements>,
 ) -> Result<Row, PredictError> {
+    let tumor_size_mm = meas.map(|m| m.index_tumor().axial_diameter_mm);
     let m = &bundle.manifest;
     let mut row = Row {
         values: Vec::with_capacity(m.features.len()),
@@ -169,6 +173,7 @@ fn input_row(
                     .map(|s| if m.log_size { s.max(1e-3).ln() } else { s })
             }
             FeatureKind::Clinical => rec.get(&f.name),
+            FeatureKind::Shape => meas.and_then(|m| shape_value(m, &f.name)),
             FeatureKind::Embedding => {
                 return Err(PredictError::Input(input_err(
                     &f.name,
@@ -249,18 +254,19 @@ fn summary(decisions: &[Decision], row: &Row) -> String {
 pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, PredictError> {
     let m = &bundle.manifest;
     let rec = clinical_record(input)?;
-    let needs_size = m.features.iter().any(|f| f.kind == FeatureKind::Size);
-    let tumor_size_mm = match (&input.mask, needs_size) {
-        (Some(p), _) => Some(tumor_size(input, p)?),
+    let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
+    let meas = match (&input.mask, needs_mask) {
+        (Some(p), _) => Some(measure_mask(input, p)?),
         (None, true) => {
             return Err(PredictError::Input(input_err(
                 "mask",
-                "this model uses the tumor size: a mask is required",
+                "this model uses the tumor size or shape: a mask is required",
             )))
         }
         (None, false) => None,
     };
-    let row = input_row(bundle, &rec, tumor_size_mm)?;
+    let tumor_size_mm = meas.as_ref().map(|m| m.index_tumor().axial_diameter_mm);
+    let row = input_row(bundle, &rec, meas.as_ref())?;
     let names = m.features.iter().map(|f| f.name.clone()).collect();
     let x = Matrix::new(1, row.values.len(), row.values.clone(), names);
     let p = bundle

@@ -4,6 +4,7 @@ use renal_cohort::Task;
 use renal_report::svg::{Chart, Series};
 
 use crate::engine::cohort_outputs::{Agreement, SizeAgreement};
+use crate::engine::decision_curve::DecisionCurve;
 use crate::engine::reproduce::Outcome;
 
 pub(super) fn roc_chart(o: &Outcome, task: Task) -> Chart {
@@ -67,6 +68,47 @@ pub(super) fn calibration_chart(o: &Outcome, task: Task) -> Chart {
         y_range: (0.0, 1.0),
         series,
         references: vec![(0.0, 0.0, 1.0, 1.0)],
+    }
+}
+
+/// Net benefit against the threshold probability: each model, treat-all and treat-none.
+pub(super) fn decision_chart(c: &DecisionCurve) -> Chart {
+    let y_min = -0.05;
+    let y_max = (c.prevalence * 1.1).max(0.05);
+    let clip = |nb: &[f64]| -> Vec<(f64, f64)> {
+        c.thresholds
+            .iter()
+            .copied()
+            .zip(nb.iter().copied())
+            .filter(|(_, v)| *v >= y_min)
+            .collect()
+    };
+    let line = |label: String, points| Series {
+        label,
+        points,
+        errors: None,
+        line: true,
+    };
+    let mut series: Vec<Series> = c
+        .models
+        .iter()
+        .map(|(name, nb)| line(name.clone(), clip(nb)))
+        .collect();
+    series.push(line("treat all".into(), clip(&c.treat_all)));
+    series.push(line("treat none".into(), vec![(0.0, 0.0), (1.0, 0.0)]));
+    Chart {
+        title: format!(
+            "Decision curve, {} (n = {}, prevalence {:.2})",
+            c.task.name(),
+            c.n,
+            c.prevalence
+        ),
+        x_label: "threshold probability".into(),
+        y_label: "net benefit".into(),
+        x_range: (0.0, 1.0),
+        y_range: (y_min, y_max),
+        series,
+        references: vec![],
     }
 }
 

@@ -27,6 +27,7 @@ pub fn write_report(o: &Outcome, out: &Path) -> Result<()> {
     sections.extend(models::discrimination(o, tables, out)?);
     sections.extend(models::thresholds(o, tables)?);
     sections.extend(models::calibration(o, tables, out)?);
+    sections.extend(models::decision(o, out)?);
     sections.extend(models::comparison(o, tables)?);
     sections.extend(models::importance(o, out)?);
     sections.extend(cohort::measurements(o, out)?);

@@ -13,7 +13,7 @@ use renal_report::svg::bar_chart;
 use crate::engine::run_store::slug;
 use crate::engine::tables::Tables;
 use crate::report::blocks::{table, write_svg};
-use crate::report::charts::{calibration_chart, roc_chart};
+use crate::report::charts::{calibration_chart, decision_chart, roc_chart};
 
 /// The models run or skipped, and the experiment file.
 pub(super) fn experiment(o: &Outcome) -> Result<Vec<Section>> {
@@ -135,6 +135,49 @@ pub(super) fn calibration(o: &Outcome, tables: &Tables, out: &Path) -> Result<Ve
         blocks,
     });
     Ok(sections)
+}
+
+/// Decision curves: a figure and a table (net benefit at 0.1, ..., 0.9) per task.
+pub(super) fn decision(o: &Outcome, out: &Path) -> Result<Vec<Section>> {
+    let mut blocks = vec![Block::Text(
+        "Decision-curve analysis (Vickers & Elkin 2006), which neither the study nor its peers report: the net benefit of treating (operating on, or referring) the patients whose pooled out-of-fold predicted risk is at least the threshold probability, against treating all and treating none. A threshold probability p says a clinician accepts p/(1 − p) unnecessary treatments per necessary one; a model is useful where its curve is above both references.".into(),
+    )];
+    for c in &o.decision_curves {
+        let svg = decision_chart(c).render();
+        let name = format!("decision_curve_{}.svg", c.task.name());
+        write_svg(out, &name, &svg)?;
+        blocks.push(Block::Figure {
+            caption: format!("Decision curve, {}", c.task.name()),
+            svg,
+            source: Some(format!("figures/{name}")),
+        });
+        let at: Vec<usize> = (1..10).map(|k| k * 10 - 1).collect();
+        let mut header = vec!["model".to_string()];
+        header.extend(at.iter().map(|&i| format!("{:.1}", c.thresholds[i])));
+        let row = |name: &str, nb: &[f64]| {
+            let mut r = vec![name.to_string()];
+            r.extend(at.iter().map(|&i| format!("{:.3}", nb[i])));
+            r
+        };
+        let mut rows: Vec<Vec<String>> = c.models.iter().map(|(n, nb)| row(n, nb)).collect();
+        rows.push(row("treat all", &c.treat_all));
+        rows.push(row("treat none", &vec![0.0; c.thresholds.len()]));
+        blocks.push(Block::Table(Table {
+            caption: format!(
+                "Net benefit at threshold probabilities 0.1-0.9, {}",
+                c.task.name()
+            ),
+            header,
+            rows,
+            source: Some(format!("tables/{}", c.file())),
+            marked: vec![],
+        }));
+    }
+    Ok(vec![Section {
+        id: "decision-curves".into(),
+        title: "Decision curves (net benefit)".into(),
+        blocks,
+    }])
 }
 
 /// Tables 6-7 (paired DeLong).

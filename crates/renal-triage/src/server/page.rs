@@ -75,7 +75,7 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
             esc(&range)
         ));
     }
-    let needs_mask = m.features.iter().any(|f| f.kind == FeatureKind::Size);
+    let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>\
 <form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><label>case id<input type=\"text\" name=\"case_id\" id=\"case_id\"></label>{fields}</fieldset>\
