@@ -110,7 +110,7 @@ pub struct OuterPlan {
 }
 
 /// Settings of a nested CV.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NestedCv {
     pub outer_folds: usize,
     pub inner_folds: usize,

@@ -9,6 +9,7 @@ use crate::gbm::{Gbm, GbmParams};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
+use crate::vote::{Vote, VoteParams};
 
 /// Hyperparameters that can be fitted to labelled rows.
 pub trait Fit {
@@ -51,6 +52,7 @@ estimator!(ForestParams => RandomForest);
 estimator!(MlpParams => Mlp);
 estimator!(LogisticParams => Logistic);
 estimator!(GbmParams => Gbm);
+estimator!(VoteParams => Vote);
 
 #[cfg(test)]
 mod tests {

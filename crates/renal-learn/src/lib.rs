@@ -23,8 +23,10 @@ pub mod cv;
 pub mod logistic;
 pub mod pipeline;
 pub mod transform;
+pub mod vote;
 
 pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan, Tuned};
 pub use logistic::{Logistic, LogisticParams};
 pub use pipeline::{fit_grid, LearnerParams, Model, Pipeline, PipelineParams};
 pub use transform::{check_no_constant, Columns, Components, Fitted, Step};
+pub use vote::{Vote, VoteMember, VoteParams};

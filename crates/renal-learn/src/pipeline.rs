@@ -11,6 +11,7 @@ use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
 use crate::transform::{Fitted, Step};
+use crate::vote::{Vote, VoteParams};
 
 /// The final estimator.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20,6 +21,7 @@ pub enum LearnerParams {
     Mlp(MlpParams),
     Logistic(LogisticParams),
     Gbm(GbmParams),
+    Vote(VoteParams),
 }
 
 /// Unfitted pipeline.
@@ -40,6 +42,7 @@ pub enum Model {
     Mlp(Mlp),
     Logistic(Logistic),
     Gbm(Gbm),
+    Vote(Vote),
 }
 
 /// A fitted pipeline.
@@ -134,6 +137,7 @@ fn fit_learner(
         (LearnerParams::Mlp(p), _) => Model::Mlp(Fit::fit(p, x, y, n_classes)?),
         (LearnerParams::Logistic(p), _) => Model::Logistic(Fit::fit(p, x, y, n_classes)?),
         (LearnerParams::Gbm(p), _) => Model::Gbm(Fit::fit(p, x, y, n_classes)?),
+        (LearnerParams::Vote(p), _) => Model::Vote(Fit::fit(p, x, y, n_classes)?),
     })
 }
 
@@ -188,6 +192,7 @@ impl Model {
             Model::Mlp(m) => m,
             Model::Logistic(m) => m,
             Model::Gbm(m) => m,
+            Model::Vote(m) => m,
         }
     }
 }

@@ -447,6 +447,7 @@ fn reproduce(
         "total_s": total,
         "stages_s": o.timings,
         "peak_memory_mib": peak_memory_mib(),
+        "models_s": model_times(&o),
         "goal": "under 2048 MiB peak; at least 20x faster than an equivalent scikit-learn pipeline",
     });
     if sklearn {
@@ -476,6 +477,27 @@ fn reproduce(
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each model's nested-CV time with its learner, and the total per learner (so boosting and
+/// the forest are compared in the same run, on the same cohort).
+fn model_times(o: &crate::engine::reproduce::Outcome) -> serde_json::Value {
+    let mut per_learner: std::collections::BTreeMap<String, f64> = Default::default();
+    let models: Vec<serde_json::Value> = o
+        .exp
+        .models
+        .iter()
+        .filter_map(|m| {
+            let stage = format!("model {}", m.name);
+            let s = o.timings.iter().find(|(n, _)| *n == stage)?.1;
+            let learner = serde_json::to_value(m.learner).ok()?;
+            *per_learner
+                .entry(learner.as_str().unwrap_or("?").to_string())
+                .or_default() += s;
+            Some(json!({"model": m.name, "learner": learner, "seconds": s}))
+        })
+        .collect();
+    json!({"models": models, "by_learner": per_learner})
 }
 
 /// The cohort `reproduce` modelled, for the Python comparison: case id, class, label map,

@@ -15,7 +15,7 @@ use crate::engine::metrics::model_metrics;
 use crate::engine::model_run::run_model;
 use crate::engine::prepare::{load_and_prepare, model_table, skip_reason};
 use crate::engine::reproduce::load_experiment;
-use crate::engine::tasks::{nested_cv, task_thresholds};
+use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
     load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, Manifest, TrainingSummary,
     FORMAT_VERSION,
@@ -108,7 +108,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let metrics = model_metrics(&exp, &run)?;
     tracing::info!(model = %spec.name, "tuning on the whole cohort and refitting");
     let s = &exp.experiment;
-    let cv = nested_cv(&exp);
+    let cv = exp.nested_cv();
     let tuned = cv.tune_and_fit(&plan.candidates, &table.x, &table.y, 3)?;
     let features = feature_schema(&table);
     let mut counts = [0usize; 3];

@@ -7,9 +7,15 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use renal_cohort::{check_feature, Task};
 use renal_learn::{
-    Columns, Components, ForestParams, LearnerParams, LogisticParams, MaxFeatures, MlpParams,
-    PipelineParams, Step,
+    CalibrationMethod, CalibrationParams, Columns, Components, ForestParams, GbmParams,
+    LearnerParams, LogisticParams, MaxFeatures, MlpParams, NestedCv, PipelineParams, Step,
+    VoteMember, VoteParams,
 };
+
+use crate::engine::features::{
+    LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SHAPE_COLUMNS, SIZE,
+};
+use crate::engine::tasks::binary_task;
 use serde::{Deserialize, Serialize};
 
 /// The study's experiment, compiled in so that `reproduce` runs on a bare checkout too.
@@ -155,6 +161,50 @@ impl Default for LogisticGrid {
     }
 }
 
+fn d_gbm_trees() -> Vec<usize> {
+    vec![100]
+}
+fn d_gbm_lr() -> Vec<f64> {
+    vec![0.05, 0.1]
+}
+fn d_gbm_depth() -> Vec<usize> {
+    vec![2, 3]
+}
+fn d_gbm_leaf() -> Vec<usize> {
+    vec![5]
+}
+fn d_gbm_subsample() -> f64 {
+    0.8
+}
+
+/// The gradient-boosting grid (every combination is a candidate).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GbmGrid {
+    #[serde(default = "d_gbm_trees")]
+    pub n_estimators: Vec<usize>,
+    #[serde(default = "d_gbm_lr")]
+    pub learning_rate: Vec<f64>,
+    #[serde(default = "d_gbm_depth")]
+    pub max_depth: Vec<usize>,
+    #[serde(default = "d_gbm_leaf")]
+    pub min_samples_leaf: Vec<usize>,
+    #[serde(default = "d_gbm_subsample")]
+    pub subsample: f64,
+}
+
+impl Default for GbmGrid {
+    fn default() -> Self {
+        GbmGrid {
+            n_estimators: d_gbm_trees(),
+            learning_rate: d_gbm_lr(),
+            max_depth: d_gbm_depth(),
+            min_samples_leaf: d_gbm_leaf(),
+            subsample: d_gbm_subsample(),
+        }
+    }
+}
+
 /// Which clinical features a model uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -185,6 +235,10 @@ pub enum Learner {
     Rf,
     Mlp,
     Logistic,
+    /// Gradient-boosted trees (`[gbm]` grid).
+    Gbm,
+    /// Soft vote of the models named in `members` (each tuned in-fold on its own inputs).
+    Ensemble,
 }
 
 fn d_none_emb() -> Embeddings {
@@ -217,7 +271,7 @@ pub struct ModelSpec {
     pub shape: bool,
     pub learner: Learner,
     /// Standardize the learner's inputs (z-scores fit in-fold). Default: true for the MLP and
-    /// logistic regression, false for the forest (on a forest it is a no-op, with a warning).
+    /// logistic regression, false for the trees (forest, boosting: a warned no-op there).
     /// The study's linear head takes the raw embeddings: `standardize = false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standardize: Option<bool>,
@@ -225,12 +279,23 @@ pub struct ModelSpec {
     /// Default: as `standardize`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pca_standardize: Option<bool>,
+    /// Calibrate the probabilities (`"isotonic"` or `"sigmoid"`), fit on folds of the
+    /// training rows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrate: Option<CalibrationMethod>,
+    /// Folds of the training rows that give the calibration's out-of-fold probabilities
+    /// (default: `experiment.inner_folds`; at least 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrate_folds: Option<usize>,
+    /// With `learner = "ensemble"`: the models (by name) whose probabilities are averaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
 }
 
 impl ModelSpec {
     /// Whether the learner's inputs are standardized (see [`ModelSpec::standardize`]).
     pub fn standardizes(&self) -> bool {
-        self.learner != Learner::Rf && self.standardize.unwrap_or(true)
+        matches!(self.learner, Learner::Mlp | Learner::Logistic) && self.standardize.unwrap_or(true)
     }
 
     /// Whether the embeddings are standardized before PCA.
@@ -288,6 +353,8 @@ pub struct Experiment {
     pub mlp: MlpGrid,
     #[serde(default)]
     pub logistic: LogisticGrid,
+    #[serde(default)]
+    pub gbm: GbmGrid,
     #[serde(rename = "model")]
     pub models: Vec<ModelSpec>,
 }
@@ -337,6 +404,19 @@ impl Experiment {
         }
         if self.logistic.c.is_empty() || self.logistic.c.iter().any(|c| *c <= 0.0) {
             bail!("logistic.c must list positive values");
+        }
+        let g = &self.gbm;
+        if g.n_estimators.is_empty()
+            || g.learning_rate.is_empty()
+            || g.max_depth.is_empty()
+            || g.min_samples_leaf.is_empty()
+            || g.n_estimators.contains(&0)
+            || g.max_depth.contains(&0)
+            || g.min_samples_leaf.contains(&0)
+            || g.learning_rate.iter().any(|v| !(*v > 0.0 && *v <= 1.0))
+            || !(g.subsample > 0.0 && g.subsample <= 1.0)
+        {
+            bail!("gbm: n_estimators, max_depth, min_samples_leaf must list positive values, learning_rate values in (0, 1], subsample in (0, 1]");
         }
         let mut names = std::collections::BTreeSet::new();
         for m in &self.models {
@@ -392,6 +472,10 @@ impl Experiment {
                     key("log_size")
                 );
             }
+            self.validate_learner_keys(m)?;
+            if m.learner == Learner::Ensemble {
+                continue;
+            }
             let no_clinical = m.clinical == ClinicalSpec::Mode("none".into());
             if no_clinical
                 && m.embeddings == Embeddings::None
@@ -405,6 +489,82 @@ impl Experiment {
             }
         }
         Ok(())
+    }
+
+    /// The keys that belong to one learner: `calibrate_folds` (at least 2, with `calibrate`),
+    /// `members` (an ensemble's, naming other non-ensemble models; its inputs are theirs).
+    fn validate_learner_keys(&self, m: &ModelSpec) -> Result<()> {
+        let key = |k: &str| format!("model `{}`: `{k}`", m.name);
+        match (m.calibrate, m.calibrate_folds) {
+            (None, Some(_)) => bail!(
+                "{} is only meaningful with `calibrate`",
+                key("calibrate_folds")
+            ),
+            (Some(_), Some(k)) if k < 2 => bail!(
+                "{} = {k}: calibration needs at least 2 folds of the training rows",
+                key("calibrate_folds")
+            ),
+            _ => {}
+        }
+        let members = m.members.as_deref();
+        if m.learner != Learner::Ensemble {
+            if members.is_some() {
+                bail!(
+                    "{} is only meaningful with learner = \"ensemble\"",
+                    key("members")
+                );
+            }
+            return Ok(());
+        }
+        let Some(members) = members.filter(|l| l.len() >= 2) else {
+            bail!("{} must name at least 2 models", key("members"));
+        };
+        let own_inputs = m.clinical != ClinicalSpec::default()
+            || m.size != SizeSource::None
+            || m.embeddings != Embeddings::None
+            || m.shape
+            || m.log_size
+            || m.top_k.is_some();
+        if own_inputs {
+            bail!(
+                "model `{}`: an ensemble's inputs are its members'; remove its clinical/size/embeddings/shape keys",
+                m.name
+            );
+        }
+        let mut sizes = Vec::new();
+        for name in members {
+            let Some(s) = self.models.iter().find(|x| &x.name == name) else {
+                bail!(
+                    "{}: no model named `{name}` in the experiment",
+                    key("members")
+                );
+            };
+            if s.learner == Learner::Ensemble {
+                bail!("{}: `{name}` is itself an ensemble", key("members"));
+            }
+            if s.size != SizeSource::None {
+                sizes.push((s.size, s.log_size));
+            }
+        }
+        sizes.dedup();
+        if sizes.len() > 1 {
+            bail!(
+                "{}: the members use different size inputs (source or log); an ensemble's members share one",
+                key("members")
+            );
+        }
+        Ok(())
+    }
+
+    /// The nested CV of the experiment's settings.
+    pub fn nested_cv(&self) -> NestedCv {
+        let s = &self.experiment;
+        NestedCv {
+            outer_folds: s.outer_folds,
+            inner_folds: s.inner_folds,
+            seed: s.seed,
+            tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
+        }
     }
 
     /// The experiment as pretty TOML (for the report and the run manifest).
@@ -439,8 +599,8 @@ pub struct ModelPlan {
 /// The in-fold preprocessing of a model before any selection: imputation, then the scaling
 /// and PCA its settings ask for (the defaults keep the order they always had).
 fn preprocessing(spec: &ModelSpec) -> Vec<Step> {
-    if spec.learner == Learner::Rf && spec.standardize == Some(true) {
-        tracing::warn!(model = %spec.name, "`standardize` has no effect on a random forest (splits do not depend on the scale); ignored");
+    if matches!(spec.learner, Learner::Rf | Learner::Gbm) && spec.standardize == Some(true) {
+        tracing::warn!(model = %spec.name, "`standardize` has no effect on trees (splits do not depend on the scale); ignored");
     }
     let mut steps = vec![Step::MedianImpute];
     let (standardize, pca) = (spec.standardizes(), spec.embeddings == Embeddings::Pca);
@@ -469,6 +629,9 @@ fn preprocessing(spec: &ModelSpec) -> Vec<Step> {
 impl Experiment {
     /// Compiles `spec` given the clinical features available in the cohort.
     pub fn plan(&self, spec: &ModelSpec, available_clinical: &[String]) -> Result<ModelPlan> {
+        if spec.learner == Learner::Ensemble {
+            return self.plan_ensemble(spec, available_clinical);
+        }
         let clinical: Vec<String> = match &spec.clinical {
             ClinicalSpec::Mode(m) if m == "none" => Vec::new(),
             ClinicalSpec::Mode(_) => available_clinical.to_vec(),
@@ -492,8 +655,36 @@ impl Experiment {
                 forest,
             });
         }
-        let mut candidates = Vec::new();
-        match spec.learner {
+        let candidates = self
+            .learners(spec.learner)?
+            .into_iter()
+            .map(|learner| PipelineParams {
+                steps: steps.clone(),
+                learner,
+                calibrate: self.calibration(spec),
+            })
+            .collect();
+        Ok(ModelPlan {
+            spec: spec.clone(),
+            clinical,
+            candidates,
+        })
+    }
+
+    /// The calibration of a model's pipelines, if it asks for one.
+    fn calibration(&self, spec: &ModelSpec) -> Option<CalibrationParams> {
+        spec.calibrate.map(|method| CalibrationParams {
+            method,
+            folds: spec.calibrate_folds.unwrap_or(self.experiment.inner_folds),
+            seed: self.experiment.seed.wrapping_add(0xCA1B),
+        })
+    }
+
+    /// The learner grid of a (non-ensemble) learner.
+    fn learners(&self, learner: Learner) -> Result<Vec<LearnerParams>> {
+        let seed = self.experiment.seed;
+        let mut out = Vec::new();
+        match learner {
             Learner::Rf => {
                 for mf in &self.rf.max_features {
                     for &leaf in &self.rf.min_samples_leaf {
@@ -503,11 +694,7 @@ impl Experiment {
                             .min_samples_leaf(leaf)
                             .balanced(self.rf.balanced)
                             .seed(seed);
-                        candidates.push(PipelineParams {
-                            calibrate: None,
-                            steps: steps.clone(),
-                            learner: LearnerParams::Forest(f),
-                        });
+                        out.push(LearnerParams::Forest(f));
                     }
                 }
             }
@@ -515,41 +702,119 @@ impl Experiment {
                 for h in &self.mlp.hidden {
                     for &lr in &self.mlp.lr {
                         for &epochs in &self.mlp.epochs {
-                            let p = MlpParams {
+                            out.push(LearnerParams::Mlp(MlpParams {
                                 hidden: h.clone(),
                                 lr,
                                 weight_decay: self.mlp.weight_decay,
                                 batch_size: self.mlp.batch_size,
                                 epochs,
                                 seed,
-                            };
-                            candidates.push(PipelineParams {
-                                calibrate: None,
-                                steps: steps.clone(),
-                                learner: LearnerParams::Mlp(p),
-                            });
+                            }));
                         }
                     }
                 }
             }
             Learner::Logistic => {
                 for &c in &self.logistic.c {
-                    let p = LogisticParams {
+                    out.push(LearnerParams::Logistic(LogisticParams {
                         c,
                         ..Default::default()
-                    };
-                    candidates.push(PipelineParams {
-                        calibrate: None,
-                        steps: steps.clone(),
-                        learner: LearnerParams::Logistic(p),
-                    });
+                    }));
+                }
+            }
+            Learner::Gbm => {
+                let g = &self.gbm;
+                for &n_estimators in &g.n_estimators {
+                    for &learning_rate in &g.learning_rate {
+                        for &max_depth in &g.max_depth {
+                            for &min_samples_leaf in &g.min_samples_leaf {
+                                out.push(LearnerParams::Gbm(GbmParams {
+                                    n_estimators,
+                                    learning_rate,
+                                    max_depth,
+                                    min_samples_leaf,
+                                    subsample: g.subsample,
+                                    seed,
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+            Learner::Ensemble => bail!("an ensemble has no grid of its own"),
+        }
+        Ok(out)
+    }
+
+    /// An ensemble: each member planned as itself, reading its own columns of the union of
+    /// the members' inputs; one candidate, the vote (members tuned inside each fit).
+    fn plan_ensemble(&self, spec: &ModelSpec, available_clinical: &[String]) -> Result<ModelPlan> {
+        let names = spec.members.clone().unwrap_or_default();
+        let mut plans = Vec::new();
+        for n in &names {
+            let m = self
+                .models
+                .iter()
+                .find(|m| &m.name == n)
+                .with_context(|| format!("model `{}`: member `{n}` not found", spec.name))?;
+            plans.push(self.plan(m, available_clinical)?);
+        }
+        let mut clinical: Vec<String> = Vec::new();
+        for p in &plans {
+            for c in &p.clinical {
+                if !clinical.contains(c) {
+                    clinical.push(c.clone());
                 }
             }
         }
+        let sized = plans.iter().find(|p| p.spec.size != SizeSource::None);
+        let mut eff = spec.clone();
+        eff.size = sized.map_or(SizeSource::None, |p| p.spec.size);
+        eff.log_size = sized.is_some_and(|p| p.spec.log_size);
+        eff.shape = plans.iter().any(|p| p.spec.shape);
+        if plans.iter().any(|p| p.spec.embeddings != Embeddings::None) {
+            eff.embeddings = Embeddings::All;
+        }
+        let members = plans
+            .into_iter()
+            .map(|p| {
+                let mut names = p.clinical.clone();
+                if p.spec.shape {
+                    names.extend(SHAPE_COLUMNS.iter().map(|s| s.to_string()));
+                }
+                let size = match (p.spec.size, p.spec.log_size) {
+                    (SizeSource::Mask, false) => Some(SIZE),
+                    (SizeSource::Mask, true) => Some(LOG_SIZE),
+                    (SizeSource::Radiographic, false) => Some(RADIOGRAPHIC_SIZE),
+                    (SizeSource::Radiographic, true) => Some(LOG_RADIOGRAPHIC_SIZE),
+                    (SizeSource::None, _) => None,
+                };
+                names.extend(size.map(String::from));
+                let prefixes = if p.spec.embeddings != Embeddings::None {
+                    vec![EMBEDDING_PREFIX.to_string()]
+                } else {
+                    Vec::new()
+                };
+                VoteMember {
+                    name: p.spec.name,
+                    names,
+                    prefixes,
+                    candidates: p.candidates,
+                }
+            })
+            .collect();
+        let vote = PipelineParams {
+            steps: Vec::new(),
+            learner: LearnerParams::Vote(VoteParams {
+                members,
+                tune: self.nested_cv(),
+            }),
+            calibrate: self.calibration(spec),
+        };
         Ok(ModelPlan {
-            spec: spec.clone(),
+            spec: eff,
             clinical,
-            candidates,
+            candidates: vec![vote],
         })
     }
 }

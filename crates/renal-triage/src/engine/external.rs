@@ -13,7 +13,7 @@ use crate::engine::metrics::{task_metrics, TaskMetrics};
 use crate::engine::model_run::OofPrediction;
 use crate::engine::prepare::{load_and_prepare, model_features, skip_reason, Prepared};
 use crate::engine::run_store::write_predictions;
-use crate::engine::tasks::{nested_cv, task_thresholds};
+use crate::engine::tasks::task_thresholds;
 use crate::output::{write_csv, write_json};
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,7 +45,7 @@ pub fn external(
     let test = load_and_prepare(test_path, embeddings, blank)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let s = &exp.experiment;
-    let cv = nested_cv(exp);
+    let cv = exp.nested_cv();
     let mut models = Vec::new();
     let mut skipped = Vec::new();
     for spec in &exp.models {

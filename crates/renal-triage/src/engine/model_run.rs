@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::experiment::{Experiment, ModelPlan};
 use crate::engine::features::FeatureTable;
-use crate::engine::tasks::{nested_cv, task_thresholds};
+use crate::engine::tasks::task_thresholds;
 
 /// One pooled out-of-fold prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub fn run_model(
     fingerprint: String,
 ) -> Result<ModelRun> {
     let s = &exp.experiment;
-    let cv = nested_cv(exp);
+    let cv = exp.nested_cv();
     let r = cv
         .run(&plan.candidates, &table.x, &table.y, 3, folds)
         .with_context(|| format!("model `{}`", plan.spec.name))?;

@@ -7,9 +7,7 @@
 
 use anyhow::{ensure, Result};
 use renal_cohort::Task;
-use renal_learn::{BinaryTask, NestedCv};
-
-use crate::engine::experiment::Experiment;
+use renal_learn::BinaryTask;
 
 /// The learner-side task for a cohort task (class indices: benign 0, indolent 1, aggressive 2).
 pub fn binary_task(t: Task) -> BinaryTask {
@@ -17,17 +15,6 @@ pub fn binary_task(t: Task) -> BinaryTask {
         name: t.name().into(),
         positive: t.positive_classes().to_vec(),
         included: t.included_classes().to_vec(),
-    }
-}
-
-/// The nested CV of an experiment's settings.
-pub fn nested_cv(exp: &Experiment) -> NestedCv {
-    let s = &exp.experiment;
-    NestedCv {
-        outer_folds: s.outer_folds,
-        inner_folds: s.inner_folds,
-        seed: s.seed,
-        tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
     }
 }
 

@@ -1,0 +1,205 @@
+//! The learners of `experiments/beyond.toml` (boosted trees, an in-fold calibrated pipeline,
+//! a soft vote), compiled from the experiment file as `reproduce` compiles them, score chance
+//! on the KiTS23 development cohort when the labels are permuted: nothing they fit can see the
+//! test rows' labels.
+
+use std::sync::OnceLock;
+
+use renal_imaging::LabelScheme;
+use renal_learn::{NestedCv, PipelineParams};
+use renal_stats::roc_auc;
+use renal_testdata::shared;
+use renal_triage::engine::experiment::Experiment;
+use renal_triage::engine::features::{build, FeatureSpec, FeatureTable, SizeSource};
+
+fn table() -> Option<&'static FeatureTable> {
+    static T: OnceLock<Option<FeatureTable>> = OnceLock::new();
+    T.get_or_init(|| {
+        let shared = shared()?;
+        let mut cohort = renal_cohort::load_kits23(&shared.join("kits23")).unwrap();
+        let meas =
+            renal_triage::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
+        let spec = FeatureSpec {
+            clinical: vec!["sex_male".into()],
+            size: SizeSource::Mask,
+            extra_prefix: None,
+            shape: true,
+        };
+        Some(build(&cohort, &meas, &spec).unwrap())
+    })
+    .as_ref()
+}
+
+/// The beyond experiment with smaller forests (the permutation check, not the result).
+fn experiment() -> Experiment {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/beyond.toml");
+    let mut e = Experiment::load(&path).unwrap();
+    e.rf.trees = 100;
+    e
+}
+
+fn candidates(exp: &Experiment, name: &str) -> Vec<PipelineParams> {
+    let spec = exp.models.iter().find(|m| m.name == name).unwrap();
+    exp.plan(spec, &["sex_male".to_string()])
+        .unwrap()
+        .candidates
+}
+
+/// Mean pooled AUC per task over `perms` label permutations.
+fn permuted_aucs(grid: &[PipelineParams], perms: u64) -> Vec<f64> {
+    let t = table().unwrap();
+    let exp = experiment();
+    let mut sums = vec![0.0; 2];
+    for k in 0..perms {
+        let mut y = t.y.clone();
+        renal_stats::Rng::new(1234 + k).shuffle(&mut y);
+        let cv = NestedCv {
+            seed: 11 + k,
+            ..exp.nested_cv()
+        };
+        let r = cv.run(grid, &t.x, &y, 3, None).unwrap();
+        for (s, task) in sums.iter_mut().zip(&cv.tasks) {
+            let (tt, sc): (Vec<bool>, Vec<f64>) = r
+                .oof
+                .iter()
+                .filter(|o| task.included.contains(&y[o.row]))
+                .map(|o| (task.positive.contains(&y[o.row]), task.score(&o.proba)))
+                .unzip();
+            let auc = roc_auc(&tt, &sc).unwrap();
+            eprintln!("permutation {k} {}: AUC {auc:.3}", task.name);
+            assert!(
+                (auc - 0.5).abs() < 0.2,
+                "{} permuted-label AUC {auc}",
+                task.name
+            );
+            *s += auc / perms as f64;
+        }
+    }
+    sums
+}
+
+fn check(name: &str, perms: u64) {
+    if table().is_none() {
+        return;
+    }
+    let exp = experiment();
+    let means = permuted_aucs(&candidates(&exp, name), perms);
+    eprintln!("{name}: mean permuted-label AUC {means:?}");
+    for m in means {
+        assert!((m - 0.5).abs() < 0.1, "{name}: mean permuted-label AUC {m}");
+    }
+}
+
+#[test]
+fn boosted_trees_score_chance_on_permuted_labels() {
+    check("B2 size+shape GBM", 3);
+}
+
+#[test]
+fn a_calibrated_pipeline_scores_chance_on_permuted_labels() {
+    check("B6 size+shape GBM isotonic", 3);
+}
+
+#[test]
+fn the_soft_vote_scores_chance_on_permuted_labels() {
+    check("E1 vote RF+GBM+LR", 2);
+}
+
+/// The same table with the real labels: the learners do learn (so the checks above are not
+/// passing because nothing can be learned).
+#[test]
+fn with_the_real_labels_they_learn() {
+    let Some(t) = table() else { return };
+    let exp = experiment();
+    let cv = exp.nested_cv();
+    let r = cv
+        .run(&candidates(&exp, "B2 size+shape GBM"), &t.x, &t.y, 3, None)
+        .unwrap();
+    let task = &cv.tasks[1];
+    let (tt, sc): (Vec<bool>, Vec<f64>) = r
+        .oof
+        .iter()
+        .filter(|o| task.included.contains(&t.y[o.row]))
+        .map(|o| (task.positive.contains(&t.y[o.row]), task.score(&o.proba)))
+        .unzip();
+    let auc = roc_auc(&tt, &sc).unwrap();
+    assert!(auc > 0.75, "{}: {auc}", task.name);
+}
+
+fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+}
+
+/// Bad input of the new keys, on a self-contained features-only cohort: a `shape` model is
+/// skipped with the key named (no masks), `calibrate_folds = 1` and a bad ensemble are errors
+/// naming the model and the key.
+#[test]
+fn new_keys_with_bad_input_name_the_model_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let mut feats = String::from("case_id,emb_0,emb_1\n");
+    let mut labels = String::from("case_id,label\n");
+    for i in 0..45 {
+        let c = i % 3;
+        feats.push_str(&format!(
+            "p{i},{},{}\n",
+            c as f64 + (i % 7) as f64 / 7.0,
+            (i % 5) as f64
+        ));
+        labels.push_str(&format!("p{i},{c}\n"));
+    }
+    std::fs::write(d.path().join("f.csv"), feats).unwrap();
+    std::fs::write(d.path().join("l.csv"), labels).unwrap();
+    let head = "[experiment]\nname = \"x\"\nouter_folds = 3\ninner_folds = 2\nbootstrap = 20\n[gbm]\nn_estimators = [10]\nlearning_rate = [0.1]\nmax_depth = [2]\n";
+    let run = |models: &str| {
+        let exp = d.path().join("e.toml");
+        std::fs::write(&exp, format!("{head}{models}")).unwrap();
+        bin()
+            .args(["reproduce", "--encoder", "none", "--data"])
+            .arg(d.path().join("f.csv"))
+            .arg("--labels")
+            .arg(d.path().join("l.csv"))
+            .arg("--experiment")
+            .arg(&exp)
+            .arg("--out")
+            .arg(d.path().join("out"))
+            .output()
+            .unwrap()
+    };
+    let o = run("[[model]]\nname = \"img gbm\"\nembeddings = \"all\"\nlearner = \"gbm\"\ncalibrate = \"sigmoid\"\n[[model]]\nname = \"shape gbm\"\nshape = true\nlearner = \"gbm\"\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let skipped = std::fs::read_to_string(d.path().join("out/tables/skipped_models.csv")).unwrap();
+    assert!(
+        skipped.contains("shape gbm") && skipped.contains("`shape` needs masks"),
+        "{skipped}"
+    );
+    assert!(d.path().join("out/models/img_gbm/metrics.json").is_file());
+    assert!(d
+        .path()
+        .join("out/tables/decision_curve_aggressive_vs_rest.csv")
+        .is_file());
+
+    for (models, needle) in [
+        (
+            "[[model]]\nname = \"m\"\nembeddings = \"all\"\nlearner = \"gbm\"\ncalibrate = \"isotonic\"\ncalibrate_folds = 1\n",
+            "model `m`: `calibrate_folds` = 1",
+        ),
+        (
+            "[[model]]\nname = \"m\"\nembeddings = \"all\"\nlearner = \"gbm\"\ncalibrate = \"platt\"\n",
+            "platt",
+        ),
+        (
+            "[[model]]\nname = \"a\"\nembeddings = \"all\"\nlearner = \"gbm\"\n[[model]]\nname = \"v\"\nlearner = \"ensemble\"\nmembers = [\"a\"]\n",
+            "model `v`: `members` must name at least 2 models",
+        ),
+        (
+            "[[model]]\nname = \"a\"\nembeddings = \"all\"\nlearner = \"gbm\"\n[[model]]\nname = \"v\"\nlearner = \"ensemble\"\nmembers = [\"a\", \"b\"]\n",
+            "no model named `b`",
+        ),
+    ] {
+        let o = run(models);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
