@@ -9,7 +9,6 @@ use crate::gbm::{Gbm, GbmParams};
 use crate::logistic::{Logistic, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
-use crate::vote::{Vote, VoteParams};
 
 /// Hyperparameters that can be fitted to labelled rows.
 pub trait Fit {
@@ -52,7 +51,6 @@ estimator!(ForestParams => RandomForest);
 estimator!(MlpParams => Mlp);
 estimator!(LogisticParams => Logistic);
 estimator!(GbmParams => Gbm);
-estimator!(VoteParams => Vote);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ pub use gbm::{Gbm, GbmParams};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};
 pub mod cv;
+pub mod folds;
 pub mod logistic;
 pub mod pipeline;
 pub mod transform;

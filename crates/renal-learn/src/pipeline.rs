@@ -2,9 +2,9 @@
 //! scaling, PCA, imputation and selection can never see a test row.
 
 use crate::calibration::{CalibrationParams, FittedCalibration};
-use crate::cv::{complement, stratified_kfold};
 use crate::error::Result;
 use crate::estimator::{Fit, PredictProba};
+use crate::folds::{complement, stratified_kfold};
 use crate::forest::{ForestData, ForestParams, RandomForest};
 use crate::gbm::{Gbm, GbmParams};
 use crate::logistic::{Logistic, LogisticParams};
@@ -21,7 +21,7 @@ pub enum LearnerParams {
     Mlp(MlpParams),
     Logistic(LogisticParams),
     Gbm(GbmParams),
-    Vote(VoteParams),
+    Vote(VoteParams<PipelineParams>),
 }
 
 /// Unfitted pipeline.
@@ -42,7 +42,7 @@ pub enum Model {
     Mlp(Mlp),
     Logistic(Logistic),
     Gbm(Gbm),
-    Vote(Vote),
+    Vote(Vote<Pipeline>),
 }
 
 /// A fitted pipeline.
@@ -265,5 +265,65 @@ impl Pipeline {
             ),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod vote_tests {
+    use super::*;
+    use crate::folds::NestedCv;
+    use crate::forest::ForestParams;
+    use crate::logistic::LogisticParams;
+    use crate::vote::{Vote, VoteMember, VoteParams};
+
+    /// The vote is the mean of its members, each fit on its own columns.
+    #[test]
+    fn the_vote_is_the_members_mean() {
+        let rows: Vec<Vec<f64>> = (0..60)
+            .map(|i| vec![(i % 3) as f64 + 0.1 * (i % 7) as f64, ((i * 5) % 9) as f64])
+            .collect();
+        let y: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        let x = Matrix::from_rows(&rows, Some(vec!["a".into(), "b".into()])).unwrap();
+        let forest = PipelineParams {
+            steps: vec![],
+            learner: LearnerParams::Forest(ForestParams::default().n_trees(20).seed(1)),
+            calibrate: None,
+        };
+        let logistic = PipelineParams {
+            steps: vec![],
+            learner: LearnerParams::Logistic(LogisticParams::default()),
+            calibrate: None,
+        };
+        let member = |name: &str, col: &str, c: &PipelineParams| VoteMember {
+            name: name.into(),
+            names: vec![col.into()],
+            prefixes: vec![],
+            candidates: vec![c.clone()],
+        };
+        let params = VoteParams {
+            members: vec![member("f", "a", &forest), member("l", "b", &logistic)],
+            tune: NestedCv {
+                outer_folds: 2,
+                inner_folds: 2,
+                seed: 0,
+                tasks: vec![],
+            },
+        };
+        let v = Vote::fit(&params, &x, &y, 3).unwrap();
+        let p = v.predict_proba(&x).unwrap();
+        let fa = forest.fit(&x.select_cols(&[0]), &y, 3).unwrap();
+        let lb = logistic.fit(&x.select_cols(&[1]), &y, 3).unwrap();
+        let (pa, pb) = (
+            fa.predict_proba(&x.select_cols(&[0])).unwrap(),
+            lb.predict_proba(&x.select_cols(&[1])).unwrap(),
+        );
+        for i in 0..p.data.len() {
+            assert!((p.data[i] - (pa.data[i] + pb.data[i]) / 2.0).abs() < 1e-15);
+        }
+        let one = VoteParams {
+            members: vec![member("f", "a", &forest)],
+            ..params
+        };
+        assert!(Vote::fit(&one, &x, &y, 3).is_err());
     }
 }

@@ -1,24 +1,26 @@
-//! A soft-voting ensemble: each member is a pipeline grid on its own columns, tuned by its own
-//! inner cross-validation on the rows the ensemble is fit on (never on other rows), refit on
-//! them; the ensemble's probabilities are the members' mean.
+//! A soft-voting ensemble: each member is a grid of candidates (pipelines, in practice) on its
+//! own columns, tuned by its own inner cross-validation on the rows the ensemble is fit on
+//! (never on other rows) and refit on them; the ensemble's probabilities are the members'
+//! mean. Generic over the member type, so that the pipeline (which holds a vote as a learner)
+//! and the vote do not import each other.
 
 use serde::{Deserialize, Serialize};
 
-use crate::cv::NestedCv;
 use crate::error::{LearnError, Result};
+use crate::estimator::{Fit, PredictProba};
+use crate::folds::NestedCv;
 use crate::matrix::Matrix;
-use crate::pipeline::{Pipeline, PipelineParams};
 
 /// One member: a name, the columns it reads (by name or name prefix) and its candidates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VoteMember {
+pub struct VoteMember<P> {
     pub name: String,
     pub names: Vec<String>,
     pub prefixes: Vec<String>,
-    pub candidates: Vec<PipelineParams>,
+    pub candidates: Vec<P>,
 }
 
-impl VoteMember {
+impl<P> VoteMember<P> {
     fn columns(&self, x: &Matrix) -> Vec<usize> {
         (0..x.cols)
             .filter(|&j| {
@@ -31,21 +33,42 @@ impl VoteMember {
 
 /// The ensemble: members, and the inner CV that tunes each (its folds, seed and tasks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VoteParams {
-    pub members: Vec<VoteMember>,
+pub struct VoteParams<P> {
+    pub members: Vec<VoteMember<P>>,
     pub tune: NestedCv,
 }
 
 /// A fitted ensemble: each member's columns (indices into the ensemble's input) and pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Vote {
+pub struct Vote<M> {
     pub n_classes: usize,
     pub n_features: usize,
-    pub members: Vec<(String, Vec<usize>, Pipeline)>,
+    pub members: Vec<(String, Vec<usize>, M)>,
 }
 
-impl Vote {
-    pub fn fit(params: &VoteParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
+impl<P: Fit> Fit for VoteParams<P> {
+    type Fitted = Vote<P::Fitted>;
+    fn fit(&self, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self::Fitted> {
+        Vote::fit(self, x, y, n_classes)
+    }
+}
+
+impl<M: PredictProba> PredictProba for Vote<M> {
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
+        Vote::predict_proba(self, x)
+    }
+    fn classes(&self) -> Vec<usize> {
+        (0..self.n_classes).collect()
+    }
+}
+
+impl<M: PredictProba> Vote<M> {
+    pub fn fit<P: Fit<Fitted = M>>(
+        params: &VoteParams<P>,
+        x: &Matrix,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Self> {
         if params.members.len() < 2 {
             return Err(LearnError::Param {
                 name: "ensemble members",
@@ -67,7 +90,7 @@ impl Vote {
             let xm = x.select_cols(&cols);
             let model = match m.candidates.as_slice() {
                 [one] => one.fit(&xm, y, n_classes)?,
-                many => params.tune.tune_and_fit(many, &xm, y, n_classes)?.model,
+                many => params.tune.tune_generic(many, &xm, y, n_classes)?.1,
             };
             members.push((m.name.clone(), cols, model));
         }
@@ -99,64 +122,5 @@ impl Vote {
             sum,
             (0..self.n_classes).map(|c| format!("p{c}")).collect(),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::forest::ForestParams;
-    use crate::logistic::LogisticParams;
-    use crate::pipeline::LearnerParams;
-
-    /// The vote is the mean of its members, each fit on its own columns.
-    #[test]
-    fn the_vote_is_the_members_mean() {
-        let rows: Vec<Vec<f64>> = (0..60)
-            .map(|i| vec![(i % 3) as f64 + 0.1 * (i % 7) as f64, ((i * 5) % 9) as f64])
-            .collect();
-        let y: Vec<usize> = (0..60).map(|i| i % 3).collect();
-        let x = Matrix::from_rows(&rows, Some(vec!["a".into(), "b".into()])).unwrap();
-        let forest = PipelineParams {
-            steps: vec![],
-            learner: LearnerParams::Forest(ForestParams::default().n_trees(20).seed(1)),
-            calibrate: None,
-        };
-        let logistic = PipelineParams {
-            steps: vec![],
-            learner: LearnerParams::Logistic(LogisticParams::default()),
-            calibrate: None,
-        };
-        let member = |name: &str, col: &str, c: &PipelineParams| VoteMember {
-            name: name.into(),
-            names: vec![col.into()],
-            prefixes: vec![],
-            candidates: vec![c.clone()],
-        };
-        let params = VoteParams {
-            members: vec![member("f", "a", &forest), member("l", "b", &logistic)],
-            tune: NestedCv {
-                outer_folds: 2,
-                inner_folds: 2,
-                seed: 0,
-                tasks: vec![],
-            },
-        };
-        let v = Vote::fit(&params, &x, &y, 3).unwrap();
-        let p = v.predict_proba(&x).unwrap();
-        let fa = forest.fit(&x.select_cols(&[0]), &y, 3).unwrap();
-        let lb = logistic.fit(&x.select_cols(&[1]), &y, 3).unwrap();
-        let (pa, pb) = (
-            fa.predict_proba(&x.select_cols(&[0])).unwrap(),
-            lb.predict_proba(&x.select_cols(&[1])).unwrap(),
-        );
-        for i in 0..p.data.len() {
-            assert!((p.data[i] - (pa.data[i] + pb.data[i]) / 2.0).abs() < 1e-15);
-        }
-        let one = VoteParams {
-            members: vec![member("f", "a", &forest)],
-            ..params
-        };
-        assert!(Vote::fit(&one, &x, &y, 3).is_err());
     }
 }

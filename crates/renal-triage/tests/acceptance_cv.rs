@@ -35,7 +35,7 @@ fn tasks() -> Vec<BinaryTask> {
 }
 
 fn rf_grid(n_trees: usize) -> Vec<PipelineParams> {
-    renal_triage::engine::experiment::forest_grid(n_trees, 42, &[Step::MedianImpute])
+    renal_triage::engine::plan::forest_grid(n_trees, 42, &[Step::MedianImpute])
 }
 
 /// Pooled out-of-fold AUC per task.

@@ -184,7 +184,7 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
     };
     let t0 = Instant::now();
     let r = cv.run(
-        &crate::engine::experiment::forest_grid(trees, 0, &[]),
+        &crate::engine::plan::forest_grid(trees, 0, &[]),
         &x,
         &y,
         3,

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod measure;
 pub mod metrics;
 pub mod model_run;
+pub mod plan;
 pub mod prepare;
 pub mod reproduce;
 pub mod run_store;

@@ -7,8 +7,9 @@ use renal_cohort::Task;
 use renal_learn::FoldPlan;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::experiment::{Experiment, ModelPlan};
+use crate::engine::experiment::Experiment;
 use crate::engine::features::FeatureTable;
+use crate::engine::plan::ModelPlan;
 use crate::engine::tasks::task_thresholds;
 
 /// One pooled out-of-fold prediction.

@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 use renal_cohort::Cohort;
 use renal_imaging::{CaseMeasurements, LabelScheme};
 
-use crate::engine::experiment::{Embeddings, ModelPlan, SizeSource, EMBEDDING_PREFIX};
+use crate::engine::experiment::{Embeddings, SizeSource, EMBEDDING_PREFIX};
 use crate::engine::features::{self, FeatureSpec, FeatureTable};
+use crate::engine::plan::ModelPlan;
 
 /// A loaded cohort with its measurements and the clinical features it has.
 pub struct Prepared {

@@ -8,10 +8,11 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::engine::experiment::{Experiment, ModelPlan};
+use crate::engine::experiment::Experiment;
 use crate::engine::features::FeatureTable;
 use crate::engine::metrics::TaskMetrics;
 use crate::engine::model_run::{ModelRun, OofPrediction};
+use crate::engine::plan::ModelPlan;
 use crate::output::{write_csv, write_json};
 
 pub(crate) fn slug(name: &str) -> String {
