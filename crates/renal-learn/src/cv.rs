@@ -253,27 +253,42 @@ impl NestedCv {
             });
         }
         let plan = self.plan(y, given)?;
+        // Outer folds are independent: they run in parallel too (each in its own seeded
+        // streams), and are assembled in fold order, so the result is the same on any number
+        // of threads.
+        let per_fold: Vec<Result<_>> = plan
+            .outer
+            .par_iter()
+            .map(|fold| {
+                let (chosen, inner_scores, inner_thresholds) =
+                    self.select(candidates, x, y, n_classes, &fold.inner)?;
+                let (model, p) = fit_predict(
+                    &candidates[chosen],
+                    x,
+                    y,
+                    n_classes,
+                    &fold.train,
+                    &fold.test,
+                )?;
+                Ok((
+                    chosen,
+                    inner_scores,
+                    inner_thresholds,
+                    model.importances(),
+                    p,
+                ))
+            })
+            .collect();
         let mut oof = Vec::new();
         let mut outer_records = Vec::new();
         let mut all_thresholds: Vec<Vec<f64>> = vec![Vec::new(); self.tasks.len()];
         let mut importances = Vec::new();
-        for (o, fold) in plan.outer.iter().enumerate() {
-            let (chosen, inner_scores, inner_thresholds) =
-                self.select(candidates, x, y, n_classes, &fold.inner)?;
+        for (o, (fold, result)) in plan.outer.iter().zip(per_fold).enumerate() {
+            let (chosen, inner_scores, inner_thresholds, imp, p) = result?;
             for (t, v) in inner_thresholds.iter().enumerate() {
                 all_thresholds[t].extend(v.iter().flatten().copied());
             }
-            let (model, p) = fit_predict(
-                &candidates[chosen],
-                x,
-                y,
-                n_classes,
-                &fold.train,
-                &fold.test,
-            )?;
-            if let Some(imp) = model.importances() {
-                importances.push(imp);
-            }
+            importances.extend(imp);
             for (k, &r) in fold.test.iter().enumerate() {
                 oof.push(OofRow {
                     row: r,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod estimator;
 pub mod forest;
 pub mod gbm;
+mod kernel;
 pub mod matrix;
 pub mod mlp;
 

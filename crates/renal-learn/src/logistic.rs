@@ -6,6 +6,7 @@
 //! Nocedal J, Wright SJ (2006). Numerical Optimization, 2nd ed., algorithm 7.4 (L-BFGS).
 
 use crate::error::{LearnError, Result};
+use crate::kernel;
 use crate::matrix::{check_labels, Matrix};
 
 /// Logistic regression hyperparameters (scikit-learn's defaults).
@@ -39,33 +40,29 @@ pub struct Logistic {
 }
 
 /// Objective and gradient at `w` (coefficients then intercepts).
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn objective(w: &[f64], x: &Matrix, y: &[usize], k: usize, c: f64) -> (f64, Vec<f64>) {
     let p = x.cols;
     let (coef, icpt) = w.split_at(k * p);
     let mut g = vec![0.0; w.len()];
     let mut f = 0.0;
     let mut z = vec![0.0; k];
+    let mut d = vec![0.0; k];
     for i in 0..x.rows {
         let r = x.row(i);
-        for c_ in 0..k {
-            z[c_] = icpt[c_]
-                + coef[c_ * p..(c_ + 1) * p]
-                    .iter()
-                    .zip(r)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>();
+        kernel::matvec(coef, r, &mut z);
+        for (zc, b) in z.iter_mut().zip(icpt) {
+            *zc += b;
         }
         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
         let lse = m + s.ln();
         f += c * (lse - z[y[i]]);
         for c_ in 0..k {
-            let d = c * ((z[c_] - lse).exp() - (c_ == y[i]) as u8 as f64);
-            for j in 0..p {
-                g[c_ * p + j] += d * r[j];
-            }
-            g[k * p + c_] += d;
+            d[c_] = c * ((z[c_] - lse).exp() - (c_ == y[i]) as u8 as f64);
+            g[k * p + c_] += d[c_];
         }
+        kernel::rank1(&d, r, &mut g[..k * p]);
     }
     for j in 0..k * p {
         f += 0.5 * w[j] * w[j];
@@ -89,6 +86,19 @@ impl Logistic {
             });
         }
         let (k, p) = (n_classes, x.cols);
+        // Solve on centred columns: logits W x + b = W (x − μ) + (b + W μ), and only W is
+        // penalised, so the optimum is the same (W, b) with b = b' − W μ; centring only takes
+        // the intercepts' strong coupling to the coefficients out of the conditioning.
+        let mean: Vec<f64> = (0..p)
+            .map(|j| x.column(j).iter().sum::<f64>() / x.rows as f64)
+            .collect();
+        let mut centred = x.clone();
+        for i in 0..x.rows {
+            for (v, m) in centred.data[i * p..(i + 1) * p].iter_mut().zip(&mean) {
+                *v -= m;
+            }
+        }
+        let x = &centred;
         let mut w = vec![0.0; k * p + k];
         let (mut f, mut g) = objective(&w, x, y, k, params.c);
         let mut s_hist: Vec<Vec<f64>> = Vec::new();
@@ -166,7 +176,10 @@ impl Logistic {
                 break;
             }
         }
-        let intercept = w.split_off(k * p);
+        let mut intercept = w.split_off(k * p);
+        for (c, b) in intercept.iter_mut().enumerate() {
+            *b -= kernel::dot(&w[c * p..(c + 1) * p], &mean);
+        }
         Ok(Logistic {
             params: params.clone(),
             n_classes: k,

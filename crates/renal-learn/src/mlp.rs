@@ -10,7 +10,142 @@
 use renal_stats::Rng;
 
 use crate::error::{LearnError, Result};
+use crate::kernel;
 use crate::matrix::{check_labels, Matrix};
+
+/// A layer's pre-activations for a batch of inputs. # Shapes: [batch, n_in] -> [batch, n_out]
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn forward_layer(l: &Linear, x: &[f64], batch: usize) -> Vec<f64> {
+    let mut out = vec![0.0; batch * l.n_out];
+    for b in 0..batch {
+        l.outputs(
+            &x[b * l.n_in..(b + 1) * l.n_in],
+            &mut out[b * l.n_out..(b + 1) * l.n_out],
+        );
+    }
+    out
+}
+
+/// Per-layer (weight, bias) gradients.
+type Grads = Vec<(Vec<f64>, Vec<f64>)>;
+
+/// The softmax of one row of logits into `p`.
+#[inline(always)]
+fn softmax_into(z: &[f64], p: &mut [f64]) {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
+    for (a, b) in p.iter_mut().zip(z) {
+        *a = (b - m).exp() / s;
+    }
+}
+
+/// The one-layer case of [`loss_and_grads`] in one pass over each row (forward, softmax and
+/// gradient while the row is in cache): the same operations in the same order, so the same
+/// bits as the layered path.
+#[inline(always)]
+fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) -> (f64, Grads) {
+    let b = rows.len() as f64;
+    let mut gw = vec![0.0; l.n_out * l.n_in];
+    let mut gb = vec![0.0; l.n_out];
+    let mut z = vec![0.0; k];
+    let mut d = vec![0.0; k];
+    let mut loss = 0.0;
+    for &r in rows {
+        let h = x.row(r);
+        l.outputs(h, &mut z);
+        softmax_into(&z, &mut d);
+        loss -= d[y[r]].ln();
+        d[y[r]] -= 1.0;
+        d.iter_mut().for_each(|v| *v /= b);
+        for (g, di) in gb.iter_mut().zip(&d) {
+            *g += di;
+        }
+        kernel::rank1(&d, h, &mut gw);
+    }
+    (loss / b, vec![(gw, gb)])
+}
+
+/// Mean cross-entropy of the batch `rows` and its gradients (backpropagation), reading the
+/// batch's rows of `x` in place.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn loss_and_grads(
+    layers: &[Linear],
+    x: &Matrix,
+    y: &[usize],
+    rows: &[usize],
+    k: usize,
+) -> (f64, Grads) {
+    let b = rows.len();
+    let n_layers = layers.len();
+    if let [l] = layers {
+        return linear_head(l, x, y, rows, k);
+    }
+    // pre[li]: layer li's pre-activations; post[li]: their ReLU, the input of layer li + 1.
+    let mut pre: Vec<Vec<f64>> = Vec::with_capacity(n_layers);
+    let mut post: Vec<Vec<f64>> = Vec::with_capacity(n_layers.saturating_sub(1));
+    for (li, l) in layers.iter().enumerate() {
+        let mut z = vec![0.0; b * l.n_out];
+        for (bi, &r) in rows.iter().enumerate() {
+            let h = if li == 0 {
+                x.row(r)
+            } else {
+                &post[li - 1][bi * l.n_in..(bi + 1) * l.n_in]
+            };
+            l.outputs(h, &mut z[bi * l.n_out..(bi + 1) * l.n_out]);
+        }
+        if li + 1 < n_layers {
+            post.push(z.iter().map(|v| v.max(0.0)).collect());
+        }
+        pre.push(z);
+    }
+    let p = Mlp::softmax_rows(&pre[n_layers - 1], k);
+    let mut loss = 0.0;
+    let mut delta = p.clone();
+    for (i, &r) in rows.iter().enumerate() {
+        loss -= p[i * k + y[r]].ln();
+        delta[i * k + y[r]] -= 1.0;
+    }
+    loss /= b as f64;
+    delta.iter_mut().for_each(|d| *d /= b as f64);
+    let mut grads = vec![(Vec::new(), Vec::new()); n_layers];
+    for li in (0..n_layers).rev() {
+        let l = &layers[li];
+        let mut gw = vec![0.0; l.n_out * l.n_in];
+        let mut gb = vec![0.0; l.n_out];
+        for (bi, &r) in rows.iter().enumerate() {
+            let h = if li == 0 {
+                x.row(r)
+            } else {
+                &post[li - 1][bi * l.n_in..(bi + 1) * l.n_in]
+            };
+            let d = &delta[bi * l.n_out..(bi + 1) * l.n_out];
+            for (g, di) in gb.iter_mut().zip(d) {
+                *g += di;
+            }
+            kernel::rank1(d, h, &mut gw);
+        }
+        if li > 0 {
+            let mut nd = vec![0.0; b * l.n_in];
+            for bi in 0..b {
+                for o in 0..l.n_out {
+                    kernel::axpy(
+                        delta[bi * l.n_out + o],
+                        &l.weight[o * l.n_in..(o + 1) * l.n_in],
+                        &mut nd[bi * l.n_in..(bi + 1) * l.n_in],
+                    );
+                }
+            }
+            for (v, z) in nd.iter_mut().zip(&pre[li - 1]) {
+                if *z <= 0.0 {
+                    *v = 0.0;
+                }
+            }
+            delta = nd;
+        }
+        grads[li] = (gw, gb);
+    }
+    (loss, grads)
+}
 
 /// MLP hyperparameters (defaults: the study's linear head, Adam lr 3e-4, L2 8e-4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -62,19 +197,16 @@ impl Linear {
     /// # Shapes
     /// `x`: [batch, n_in] -> [batch, n_out]
     fn forward(&self, x: &[f64], batch: usize) -> Vec<f64> {
-        let mut out = vec![0.0; batch * self.n_out];
-        for b in 0..batch {
-            let xr = &x[b * self.n_in..(b + 1) * self.n_in];
-            for o in 0..self.n_out {
-                let w = &self.weight[o * self.n_in..(o + 1) * self.n_in];
-                let mut s = self.bias[o];
-                for (a, c) in xr.iter().zip(w) {
-                    s += a * c;
-                }
-                out[b * self.n_out + o] = s;
-            }
+        forward_layer(self, x, batch)
+    }
+
+    /// `bias[o] + w_o · h` for each output (the same arithmetic in training and prediction).
+    #[inline(always)]
+    fn outputs(&self, h: &[f64], out: &mut [f64]) {
+        kernel::matvec(&self.weight, h, out);
+        for (z, b) in out.iter_mut().zip(&self.bias) {
+            *z += b;
         }
-        out
     }
 }
 
@@ -177,7 +309,7 @@ impl Mlp {
         for order in orders {
             for batch_idx in order.chunks(params.batch_size) {
                 t += 1;
-                let (loss, grads) = Self::loss_and_grads(&layers, x, y, batch_idx, n_classes);
+                let (loss, grads) = loss_and_grads(&layers, x, y, batch_idx, n_classes);
                 step_losses.push(loss);
                 for ((layer, (gw, gb)), (aw, ab)) in
                     layers.iter_mut().zip(grads).zip(adam.iter_mut())
@@ -214,82 +346,9 @@ impl Mlp {
     fn softmax_rows(z: &[f64], k: usize) -> Vec<f64> {
         let mut p = vec![0.0; z.len()];
         for (zr, pr) in z.chunks(k).zip(p.chunks_mut(k)) {
-            let m = zr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = zr.iter().map(|v| (v - m).exp()).sum();
-            for (a, b) in pr.iter_mut().zip(zr) {
-                *a = (b - m).exp() / s;
-            }
+            softmax_into(zr, pr);
         }
         p
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn loss_and_grads(
-        layers: &[Linear],
-        x: &Matrix,
-        y: &[usize],
-        rows: &[usize],
-        k: usize,
-    ) -> (f64, Vec<(Vec<f64>, Vec<f64>)>) {
-        let b = rows.len();
-        let mut input = Vec::with_capacity(b * x.cols);
-        for &r in rows {
-            input.extend_from_slice(x.row(r));
-        }
-        let acts = Self::forward_all(layers, &input, b);
-        let logits = &acts[acts.len() - 1];
-        let p = Self::softmax_rows(logits, k);
-        let mut loss = 0.0;
-        let mut delta = p.clone();
-        for (i, &r) in rows.iter().enumerate() {
-            loss -= p[i * k + y[r]].ln();
-            delta[i * k + y[r]] -= 1.0;
-        }
-        loss /= b as f64;
-        delta.iter_mut().for_each(|d| *d /= b as f64);
-        let mut grads = vec![(Vec::new(), Vec::new()); layers.len()];
-        for li in (0..layers.len()).rev() {
-            let l = &layers[li];
-            let h_in: Vec<f64> = if li == 0 {
-                input.clone()
-            } else {
-                acts[li - 1].iter().map(|v| v.max(0.0)).collect()
-            };
-            let mut gw = vec![0.0; l.n_out * l.n_in];
-            let mut gb = vec![0.0; l.n_out];
-            for bi in 0..b {
-                for o in 0..l.n_out {
-                    let d = delta[bi * l.n_out + o];
-                    gb[o] += d;
-                    let hr = &h_in[bi * l.n_in..(bi + 1) * l.n_in];
-                    let g = &mut gw[o * l.n_in..(o + 1) * l.n_in];
-                    for (gi, hi) in g.iter_mut().zip(hr) {
-                        *gi += d * hi;
-                    }
-                }
-            }
-            if li > 0 {
-                let pre = &acts[li - 1];
-                let mut nd = vec![0.0; b * l.n_in];
-                for bi in 0..b {
-                    for o in 0..l.n_out {
-                        let d = delta[bi * l.n_out + o];
-                        let w = &l.weight[o * l.n_in..(o + 1) * l.n_in];
-                        for (j, wj) in w.iter().enumerate() {
-                            nd[bi * l.n_in + j] += d * wj;
-                        }
-                    }
-                }
-                for (v, z) in nd.iter_mut().zip(pre) {
-                    if *z <= 0.0 {
-                        *v = 0.0;
-                    }
-                }
-                delta = nd;
-            }
-            grads[li] = (gw, gb);
-        }
-        (loss, grads)
     }
 
     /// Logits. # Shapes: [rows, n_classes]

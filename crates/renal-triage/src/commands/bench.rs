@@ -40,6 +40,32 @@ pub enum Which {
         #[arg(long)]
         sklearn: bool,
     },
+    /// The study's linear head (512 -> 3, Adam) under nested 5x5 CV on a synthetic table;
+    /// with `--python`, numpy and PyTorch (scripts/bench_linear_head.py) in the same run.
+    Mlp {
+        #[arg(long, default_value_t = 448)]
+        rows: usize,
+        #[arg(long, default_value_t = 512)]
+        cols: usize,
+        #[arg(long, default_value_t = 1000)]
+        epochs: usize,
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        #[arg(long)]
+        python: bool,
+    },
+    /// Logistic regression with a C grid under nested 5x5 CV on a synthetic table; with
+    /// `--sklearn`, scikit-learn's lbfgs (scripts/bench_sklearn_logistic.py) in the same run.
+    Logistic {
+        #[arg(long, default_value_t = 448)]
+        rows: usize,
+        #[arg(long, default_value_t = 512)]
+        cols: usize,
+        #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,1,10,100")]
+        c: Vec<f64>,
+        #[arg(long)]
+        sklearn: bool,
+    },
     /// The full non-image reproduction (measurements, all models, DeLong, bootstrap, report),
     /// with per-stage times and peak memory.
     Reproduce {
@@ -98,6 +124,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             sklearn,
         } => cv(rows, cols, trees, sklearn),
         Which::Delong { n } => delong(n),
+        Which::Mlp {
+            rows,
+            cols,
+            epochs,
+            batch,
+            python,
+        } => super::bench_linear::mlp(rows, cols, epochs, batch, python),
+        Which::Logistic {
+            rows,
+            cols,
+            c,
+            sklearn,
+        } => super::bench_linear::logistic(rows, cols, &c, sklearn),
         Which::Reproduce {
             data,
             experiment,
@@ -158,7 +197,7 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
 }
 
 /// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
-fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
+pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
     let mut rng = renal_stats::Rng::new(448);
     let mut data = Vec::with_capacity(rows * cols);
     let mut y = Vec::with_capacity(rows);
@@ -353,7 +392,7 @@ fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
 
 /// Runs one of the optional Python comparison scripts (`scripts/NAME`) and parses the JSON it
 /// prints; the error is the script's last stderr line (e.g. a missing module).
-fn run_script(
+pub(crate) fn run_script(
     name: &str,
     args: &[&std::ffi::OsStr],
 ) -> std::result::Result<serde_json::Value, String> {
