@@ -71,6 +71,49 @@ fn objective(w: &[f64], x: &Matrix, y: &[usize], k: usize, c: f64) -> (f64, Vec<
     (f, g)
 }
 
+/// The columns of `x` centred, and their means. Logits `W x + b = W (x − μ) + (b + W μ)` and
+/// only `W` is penalised, so fitting on centred columns and taking `b = b' − W μ` is the same
+/// optimum; it only takes the intercepts' strong coupling to the coefficients out of the
+/// conditioning (an order of magnitude fewer L-BFGS iterations on uncentred data).
+fn centre(x: &Matrix) -> (Matrix, Vec<f64>) {
+    let p = x.cols;
+    let mean: Vec<f64> = (0..p)
+        .map(|j| x.column(j).iter().sum::<f64>() / x.rows as f64)
+        .collect();
+    let mut centred = x.clone();
+    for i in 0..x.rows {
+        for (v, m) in centred.data[i * p..(i + 1) * p].iter_mut().zip(&mean) {
+            *v -= m;
+        }
+    }
+    (centred, mean)
+}
+
+/// The L-BFGS search direction `−H g` by the two-loop recursion over the stored pairs.
+fn direction(g: &[f64], s_hist: &[Vec<f64>], y_hist: &[Vec<f64>]) -> Vec<f64> {
+    let mut q = g.to_vec();
+    let mut alpha = vec![0.0; s_hist.len()];
+    for i in (0..s_hist.len()).rev() {
+        let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
+        alpha[i] = rho * dot(&s_hist[i], &q);
+        for (qj, yj) in q.iter_mut().zip(&y_hist[i]) {
+            *qj -= alpha[i] * yj;
+        }
+    }
+    if let (Some(s), Some(yv)) = (s_hist.last(), y_hist.last()) {
+        let gamma = dot(s, yv) / dot(yv, yv);
+        q.iter_mut().for_each(|v| *v *= gamma);
+    }
+    for i in 0..s_hist.len() {
+        let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
+        let beta = rho * dot(&y_hist[i], &q);
+        for (qj, sj) in q.iter_mut().zip(&s_hist[i]) {
+            *qj += (alpha[i] - beta) * sj;
+        }
+    }
+    q.iter().map(|v| -v).collect()
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -86,18 +129,7 @@ impl Logistic {
             });
         }
         let (k, p) = (n_classes, x.cols);
-        // Solve on centred columns: logits W x + b = W (x − μ) + (b + W μ), and only W is
-        // penalised, so the optimum is the same (W, b) with b = b' − W μ; centring only takes
-        // the intercepts' strong coupling to the coefficients out of the conditioning.
-        let mean: Vec<f64> = (0..p)
-            .map(|j| x.column(j).iter().sum::<f64>() / x.rows as f64)
-            .collect();
-        let mut centred = x.clone();
-        for i in 0..x.rows {
-            for (v, m) in centred.data[i * p..(i + 1) * p].iter_mut().zip(&mean) {
-                *v -= m;
-            }
-        }
+        let (centred, mean) = centre(x);
         let x = &centred;
         let mut w = vec![0.0; k * p + k];
         let (mut f, mut g) = objective(&w, x, y, k, params.c);
@@ -110,28 +142,7 @@ impl Logistic {
             if gnorm <= params.tol * (1.0 + f.abs()) {
                 break;
             }
-            // Two-loop recursion: d = -H g.
-            let mut q = g.clone();
-            let mut alpha = vec![0.0; s_hist.len()];
-            for i in (0..s_hist.len()).rev() {
-                let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
-                alpha[i] = rho * dot(&s_hist[i], &q);
-                for (qj, yj) in q.iter_mut().zip(&y_hist[i]) {
-                    *qj -= alpha[i] * yj;
-                }
-            }
-            if let (Some(s), Some(yv)) = (s_hist.last(), y_hist.last()) {
-                let gamma = dot(s, yv) / dot(yv, yv);
-                q.iter_mut().for_each(|v| *v *= gamma);
-            }
-            for i in 0..s_hist.len() {
-                let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
-                let beta = rho * dot(&y_hist[i], &q);
-                for (qj, sj) in q.iter_mut().zip(&s_hist[i]) {
-                    *qj += (alpha[i] - beta) * sj;
-                }
-            }
-            let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
+            let mut d = direction(&g, &s_hist, &y_hist);
             let mut slope = dot(&g, &d);
             if slope >= 0.0 {
                 d = g.iter().map(|v| -v).collect();

@@ -203,3 +203,61 @@ fn new_keys_with_bad_input_name_the_model_and_key() {
         assert!(err.contains(needle), "{needle}: {err}");
     }
 }
+
+/// A bundle of the boosted size+shape model: the shape inputs are computed from the mask by
+/// `predict` as `cohort` measured them, and the bundle answers with the probabilities of the
+/// model refit on the whole cohort.
+#[test]
+fn a_boosted_shape_bundle_predicts_from_a_mask() {
+    let Some(shared) = shared() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let exp =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/beyond.toml");
+    let o = bin()
+        .args(["train", "--model", "B6 size+shape GBM isotonic", "--data"])
+        .arg(shared.join("kits23"))
+        .arg("--experiment")
+        .arg(&exp)
+        .arg("--out")
+        .arg(d.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("b/bundle.json")).unwrap())
+            .unwrap();
+    let kinds: Vec<&str> = bundle["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "shape").count(),
+        9,
+        "{kinds:?}"
+    );
+    let o = bin()
+        .args(["predict", "--model"])
+        .arg(d.path().join("b"))
+        .arg("--mask")
+        .arg(shared.join("kits23/cases/case_00003/segmentation.nii.gz"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sum = ["p_benign", "p_indolent", "p_aggressive"]
+        .iter()
+        .map(|k| p[k].as_f64().unwrap())
+        .sum::<f64>();
+    assert!((sum - 1.0).abs() < 1e-9, "{p}");
+    assert!(p["imputed"].as_array().unwrap().is_empty(), "{p}");
+    // Without a mask the shape cannot be measured: a clear error naming the mask.
+    let o = bin()
+        .args(["predict", "--model"])
+        .arg(d.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("mask"));
+}

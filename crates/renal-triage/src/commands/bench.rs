@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+
+use crate::commands::bench_support::{run_script, synthetic};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
 use serde_json::json;
@@ -197,22 +199,6 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
 }
 
 /// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
-pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
-    let mut rng = renal_stats::Rng::new(448);
-    let mut data = Vec::with_capacity(rows * cols);
-    let mut y = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let c = [0usize, 1, 1, 2, 2, 2][i % 6];
-        for j in 0..cols {
-            let shift = if j < 10 { 0.4 * c as f64 } else { 0.0 };
-            data.push(rng.f64() + shift);
-        }
-        y.push(c);
-    }
-    let names = (0..cols).map(|j| format!("f{j}")).collect();
-    (renal_learn::Matrix::new(rows, cols, data, names), y)
-}
-
 fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode> {
     let (x, y) = synthetic(rows, cols);
     let cv = renal_learn::NestedCv {
@@ -388,31 +374,6 @@ fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
         json!("at least 0.95x PyTorch on CPU; at least 0.9x with mixed precision on a GPU");
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs one of the optional Python comparison scripts (`scripts/NAME`) and parses the JSON it
-/// prints; the error is the script's last stderr line (e.g. a missing module).
-pub(crate) fn run_script(
-    name: &str,
-    args: &[&std::ffi::OsStr],
-) -> std::result::Result<serde_json::Value, String> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts")
-        .join(name);
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-            .to_string());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{name} printed no JSON: {e}"))
 }
 
 fn delong(n: usize) -> Result<ExitCode> {

@@ -11,7 +11,7 @@ use anyhow::Result;
 use renal_learn::{LearnerParams, LogisticParams, Matrix, MlpParams, NestedCv, PipelineParams};
 use serde_json::json;
 
-use crate::commands::bench::{run_script, synthetic};
+use crate::commands::bench_support::{run_script, synthetic};
 
 fn nested() -> NestedCv {
     NestedCv {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_linear;
+pub mod bench_support;
 pub mod cohort;
 pub mod embed;
 pub mod fetch;
