@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::commands::bench_support::{run_script, synthetic};
+use crate::commands::bench_support::{nested_5x5, run_script, synthetic, write_table};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
 use serde_json::json;
@@ -198,17 +198,11 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
+/// The study's forest grid under nested 5x5 CV on the synthetic table.
 fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode> {
     let (x, y) = synthetic(rows, cols);
-    let cv = renal_learn::NestedCv {
-        outer_folds: 5,
-        inner_folds: 5,
-        seed: 1,
-        tasks: crate::engine::tasks::study_tasks(),
-    };
     let t0 = Instant::now();
-    let r = cv.run(
+    let r = nested_5x5().run(
         &crate::engine::plan::forest_grid(trees, 0, &[]),
         &x,
         &y,
@@ -227,15 +221,7 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
         "aggressive_vs_rest_auc": auc,
     });
     if sklearn {
-        let dir = std::env::temp_dir().join(format!("renal-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let csv_path = dir.join("table.csv");
-        let mut text = String::new();
-        for i in 0..x.rows {
-            let row: Vec<String> = x.row(i).iter().map(|v| format!("{v}")).collect();
-            text.push_str(&format!("{},{}\n", y[i], row.join(",")));
-        }
-        std::fs::write(&csv_path, text)?;
+        let (dir, csv_path) = write_table(&x, &y)?;
         let sk = run_script(
             "bench_sklearn_cv.py",
             &[csv_path.as_os_str(), trees.to_string().as_ref()],

@@ -3,43 +3,19 @@
 //! `bench mlp` (the linear head: numpy and PyTorch, one thread) and `bench logistic` (a 5-value
 //! C grid: scikit-learn's lbfgs, one thread).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use renal_learn::{LearnerParams, LogisticParams, Matrix, MlpParams, NestedCv, PipelineParams};
+use renal_learn::{LearnerParams, LogisticParams, Matrix, MlpParams, PipelineParams};
 use serde_json::json;
 
-use crate::commands::bench_support::{run_script, synthetic};
-
-fn nested() -> NestedCv {
-    NestedCv {
-        outer_folds: 5,
-        inner_folds: 5,
-        seed: 1,
-        tasks: crate::engine::tasks::study_tasks(),
-    }
-}
-
-/// Writes `label,features...` rows for the Python side; returns the folder to remove.
-fn write_table(x: &Matrix, y: &[usize]) -> Result<(PathBuf, PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("renal-bench-linear-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("table.csv");
-    let mut text = String::new();
-    for (i, label) in y.iter().enumerate() {
-        let row: Vec<String> = x.row(i).iter().map(|v| format!("{v}")).collect();
-        text.push_str(&format!("{label},{}\n", row.join(",")));
-    }
-    std::fs::write(&path, text)?;
-    Ok((dir, path))
-}
+use crate::commands::bench_support::{nested_5x5, run_script, synthetic, write_table};
 
 /// Runs `grid` under nested CV and times it; returns (seconds, aggressive-vs-rest AUC).
 fn time_nested(grid: &[PipelineParams], x: &Matrix, y: &[usize]) -> Result<(f64, f64)> {
     let t0 = Instant::now();
-    let r = nested().run(grid, x, y, 3, None)?;
+    let r = nested_5x5().run(grid, x, y, 3, None)?;
     let s = t0.elapsed().as_secs_f64();
     let (t, p): (Vec<bool>, Vec<f64>) = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).unzip();
     Ok((s, renal_stats::roc_auc(&t, &p)?))

@@ -1,7 +1,7 @@
 //! What the benchmarks share: the synthetic table of the study's shape and running a Python
 //! comparison script.
 
-/// A seeded synthetic table: 3 classes (1:2:3), the class shifting the first 10 columns.
+/// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
 pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
     let mut rng = renal_stats::Rng::new(448);
     let mut data = Vec::with_capacity(rows * cols);
@@ -41,4 +41,32 @@ pub(crate) fn run_script(
             .to_string());
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("{name} printed no JSON: {e}"))
+}
+
+/// The benchmarks' nested CV: 5 outer x 5 inner folds, seed 1, the study's tasks.
+pub(crate) fn nested_5x5() -> renal_learn::NestedCv {
+    renal_learn::NestedCv {
+        outer_folds: 5,
+        inner_folds: 5,
+        seed: 1,
+        tasks: crate::engine::tasks::study_tasks(),
+    }
+}
+
+/// Writes `label,features...` rows (no header) for a Python comparison into a fresh temporary
+/// folder; returns the folder (to remove) and the file.
+pub(crate) fn write_table(
+    x: &renal_learn::Matrix,
+    y: &[usize],
+) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("renal-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("table.csv");
+    let mut text = String::new();
+    for (i, label) in y.iter().enumerate() {
+        let row: Vec<String> = x.row(i).iter().map(|v| format!("{v}")).collect();
+        text.push_str(&format!("{label},{}\n", row.join(",")));
+    }
+    std::fs::write(&path, text)?;
+    Ok((dir, path))
 }
