@@ -167,12 +167,7 @@ impl NestedCv {
                 for p in ps {
                     data.extend_from_slice(&p.data);
                 }
-                let pooled = Matrix::new(
-                    rows.len(),
-                    n_classes,
-                    data,
-                    (0..n_classes).map(|c| format!("p{c}")).collect(),
-                );
+                let pooled = Matrix::probabilities(rows.len(), n_classes, data);
                 self.score(y, &rows, &pooled)
             })
             .collect();

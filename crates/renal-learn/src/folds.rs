@@ -157,12 +157,7 @@ impl NestedCv {
                 let m = cand.fit(&x.select_rows(&train), &yt, n_classes)?;
                 data.extend_from_slice(&m.predict_proba(&x.select_rows(test))?.data);
             }
-            let pooled = Matrix::new(
-                rows.len(),
-                n_classes,
-                data,
-                (0..n_classes).map(|c| format!("p{c}")).collect(),
-            );
+            let pooled = Matrix::probabilities(rows.len(), n_classes, data);
             let s = self.score(y, &rows, &pooled);
             if s > best.1 {
                 best = (c, s);

@@ -14,6 +14,7 @@ use renal_stats::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LearnError, Result};
+use crate::kernel;
 use crate::matrix::{check_labels, Matrix};
 
 /// Boosting hyperparameters (scikit-learn's defaults but `min_samples_leaf`).
@@ -202,16 +203,6 @@ fn grow(g: &Grower, rows: Vec<usize>, depth: usize, nodes: &mut Vec<Node>, n_row
     id
 }
 
-fn softmax(z: &[f64], out: &mut [f64]) {
-    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for (o, v) in out.iter_mut().zip(z) {
-        *o = (v - m).exp();
-        s += *o;
-    }
-    out.iter_mut().for_each(|o| *o /= s);
-}
-
 impl Gbm {
     pub fn fit(params: &GbmParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
         params.check()?;
@@ -238,7 +229,7 @@ impl Gbm {
         for round in 0..params.n_estimators {
             for i in 0..n {
                 let k = n_classes;
-                softmax(&raw[i * k..(i + 1) * k], &mut proba[i * k..(i + 1) * k]);
+                kernel::softmax_into(&raw[i * k..(i + 1) * k], &mut proba[i * k..(i + 1) * k]);
             }
             let mut rows: Vec<usize> = (0..n).collect();
             if n_sub < n {
@@ -297,14 +288,9 @@ impl Gbm {
                     z[c] += self.params.learning_rate * t.predict(row);
                 }
             }
-            softmax(&z, &mut out[i * k..(i + 1) * k]);
+            kernel::softmax_into(&z, &mut out[i * k..(i + 1) * k]);
         }
-        Ok(Matrix::new(
-            x.rows,
-            k,
-            out,
-            (0..k).map(|c| format!("p{c}")).collect(),
-        ))
+        Ok(Matrix::probabilities(x.rows, k, out))
     }
 }
 

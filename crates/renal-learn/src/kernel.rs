@@ -148,6 +148,18 @@ pub fn rank1(alpha: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// The softmax of one row of scores into `p` (each exponential once, summed in order).
+#[inline(always)]
+pub fn softmax_into(z: &[f64], p: &mut [f64]) {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for (a, v) in p.iter_mut().zip(z) {
+        *a = (v - m).exp();
+        s += *a;
+    }
+    p.iter_mut().for_each(|a| *a /= s);
+}
+
 /// `y[i] += alpha·x[i]` over the common length.
 #[inline(always)]
 pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {

@@ -224,18 +224,9 @@ impl Logistic {
                             .sum::<f64>()
                 })
                 .collect();
-            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
-            for c in 0..k {
-                out[i * k + c] = (z[c] - m).exp() / s;
-            }
+            kernel::softmax_into(&z, &mut out[i * k..(i + 1) * k]);
         }
-        Ok(Matrix::new(
-            x.rows,
-            k,
-            out,
-            (0..k).map(|c| format!("p{c}")).collect(),
-        ))
+        Ok(Matrix::probabilities(x.rows, k, out))
     }
 }
 

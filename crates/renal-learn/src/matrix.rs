@@ -53,6 +53,16 @@ impl Matrix {
     }
 
     #[inline]
+    /// Class probabilities, `rows` x `n_classes` row-major, columns named `p0`, `p1`, ...
+    pub fn probabilities(rows: usize, n_classes: usize, data: Vec<f64>) -> Self {
+        Matrix::new(
+            rows,
+            n_classes,
+            data,
+            (0..n_classes).map(|c| format!("p{c}")).collect(),
+        )
+    }
+
     pub fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }

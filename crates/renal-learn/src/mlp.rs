@@ -29,16 +29,6 @@ fn forward_layer(l: &Linear, x: &[f64], batch: usize) -> Vec<f64> {
 /// Per-layer (weight, bias) gradients.
 type Grads = Vec<(Vec<f64>, Vec<f64>)>;
 
-/// The softmax of one row of logits into `p`.
-#[inline(always)]
-fn softmax_into(z: &[f64], p: &mut [f64]) {
-    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
-    for (a, b) in p.iter_mut().zip(z) {
-        *a = (b - m).exp() / s;
-    }
-}
-
 /// The one-layer case of [`loss_and_grads`] in one pass over each row (forward, softmax and
 /// gradient while the row is in cache): the same operations in the same order, so the same
 /// bits as the layered path.
@@ -53,7 +43,7 @@ fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) ->
     for &r in rows {
         let h = x.row(r);
         l.outputs(h, &mut z);
-        softmax_into(&z, &mut d);
+        kernel::softmax_into(&z, &mut d);
         loss -= d[y[r]].ln();
         d[y[r]] -= 1.0;
         d.iter_mut().for_each(|v| *v /= b);
@@ -346,7 +336,7 @@ impl Mlp {
     fn softmax_rows(z: &[f64], k: usize) -> Vec<f64> {
         let mut p = vec![0.0; z.len()];
         for (zr, pr) in z.chunks(k).zip(p.chunks_mut(k)) {
-            softmax_into(zr, pr);
+            kernel::softmax_into(zr, pr);
         }
         p
     }
@@ -375,12 +365,7 @@ impl Mlp {
     pub fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
         let z = self.logits(x)?;
         let p = Self::softmax_rows(&z.data, self.n_classes);
-        Ok(Matrix::new(
-            x.rows,
-            self.n_classes,
-            p,
-            (0..self.n_classes).map(|c| format!("p{c}")).collect(),
-        ))
+        Ok(Matrix::probabilities(x.rows, self.n_classes, p))
     }
 
     /// Mean cross-entropy over all rows.

@@ -116,11 +116,6 @@ impl<M: PredictProba> Vote<M> {
         }
         let k = self.members.len() as f64;
         sum.iter_mut().for_each(|s| *s /= k);
-        Ok(Matrix::new(
-            x.rows,
-            self.n_classes,
-            sum,
-            (0..self.n_classes).map(|c| format!("p{c}")).collect(),
-        ))
+        Ok(Matrix::probabilities(x.rows, self.n_classes, sum))
     }
 }

@@ -183,12 +183,7 @@ impl RandomForest {
             o.iter_mut()
                 .for_each(|v| *v = (*v / self.trees.len() as f64).min(1.0));
         }
-        Ok(Matrix::new(
-            x.rows,
-            k,
-            out,
-            (0..k).map(|c| format!("p{c}")).collect(),
-        ))
+        Ok(Matrix::probabilities(x.rows, k, out))
     }
 
     /// Mean decrease in impurity per feature, summing to 1.
