@@ -2,6 +2,7 @@
 //! `scripts/golden_sklearn_boosting_calibration.py`, never by this crate).
 
 use renal_learn::{CalibrationMethod, Calibrator, Gbm, GbmParams, Matrix};
+use renal_testdata::{float_rows, floats};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -9,27 +10,7 @@ fn fixture() -> Value {
 }
 
 fn matrix(v: &Value) -> Matrix {
-    let rows: Vec<Vec<f64>> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
-        .collect();
-    Matrix::from_rows(&rows, None).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    Matrix::from_rows(&float_rows(v), None).unwrap()
 }
 
 #[test]

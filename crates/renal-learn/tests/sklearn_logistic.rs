@@ -3,21 +3,14 @@
 //! coefficient and intercept within 1e-6, on a narrow and a wide table, C = 0.01, 1, 100.
 
 use renal_learn::{Logistic, LogisticParams, Matrix};
+use renal_testdata::{float_rows, floats};
 use serde_json::Value;
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 #[test]
 fn coefficients_equal_scikit_learns_to_1e6() {
     let f: Value = serde_json::from_str(include_str!("fixtures/sklearn_logistic.json")).unwrap();
     for case in f["cases"].as_array().unwrap() {
-        let rows: Vec<Vec<f64>> = case["x"].as_array().unwrap().iter().map(floats).collect();
+        let rows = float_rows(&case["x"]);
         let x = Matrix::from_rows(&rows, None).unwrap();
         let y: Vec<usize> = case["y"]
             .as_array()

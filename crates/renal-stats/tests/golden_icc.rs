@@ -61,18 +61,7 @@ fn check_against_pingouin(rows: &[Vec<f64>], exp: &serde_json::Value, tol: Tol) 
 fn shrout_fleiss_example() {
     let Some(shared) = shared() else { return };
     let exp = read_json(&shared.join("golden/icc-shrout-fleiss/expected.json"));
-    let rows: Vec<Vec<f64>> = exp["data_rows_targets_cols_judges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        })
-        .collect();
+    let rows = renal_testdata::float_rows(&exp["data_rows_targets_cols_judges"]);
     let ms = mean_squares(&rows).unwrap();
     let ex = &exp["exact_rational"];
     assert_abs(ms.msr, frac(ex["MSR"].as_str().unwrap()), 1e-12, "MSR");

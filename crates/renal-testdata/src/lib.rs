@@ -67,6 +67,26 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A JSON array of numbers.
+#[track_caller]
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap_or_else(|| panic!("not a number: {x}")))
+        .collect()
+}
+
+/// A JSON array of arrays of numbers (rows).
+#[track_caller]
+pub fn float_rows(v: &serde_json::Value) -> Vec<Vec<f64>> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(floats)
+        .collect()
+}
+
 /// Asserts `|a - b| <= tol * max(|b|, tiny)` with a message.
 #[track_caller]
 pub fn assert_rel(a: f64, b: f64, tol: f64, what: &str) {
