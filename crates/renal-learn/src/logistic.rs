@@ -40,7 +40,7 @@ pub struct Logistic {
 }
 
 /// Objective and gradient at `w` (coefficients then intercepts).
-#[multiversion::multiversion(targets("x86_64+avx2"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn objective(w: &[f64], x: &Matrix, y: &[usize], k: usize, c: f64) -> (f64, Vec<f64>) {
     let p = x.cols;
     let (coef, icpt) = w.split_at(k * p);

@@ -14,7 +14,7 @@ use crate::kernel;
 use crate::matrix::{check_labels, Matrix};
 
 /// A layer's pre-activations for a batch of inputs. # Shapes: [batch, n_in] -> [batch, n_out]
-#[multiversion::multiversion(targets("x86_64+avx2"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn forward_layer(l: &Linear, x: &[f64], batch: usize) -> Vec<f64> {
     let mut out = vec![0.0; batch * l.n_out];
     for b in 0..batch {
@@ -31,9 +31,62 @@ type Grads = Vec<(Vec<f64>, Vec<f64>)>;
 
 /// The one-layer case of [`loss_and_grads`] in one pass over each row (forward, softmax and
 /// gradient while the row is in cache): the same operations in the same order, so the same
-/// bits as the layered path.
-#[inline(always)]
+/// bits as the layered path. Two and three classes take the rows in pairs (one pass over the
+/// weights and the gradient for two rows); any other count one row at a time.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) -> (f64, Grads) {
+    match k {
+        2 => head_pairs::<2>(l, x, y, rows),
+        3 => head_pairs::<3>(l, x, y, rows),
+        _ => head_rows(l, x, y, rows, k),
+    }
+}
+
+/// [`linear_head`] for `N` classes, two rows per step.
+#[inline(always)]
+fn head_pairs<const N: usize>(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize]) -> (f64, Grads) {
+    const R: usize = 4;
+    let b = rows.len() as f64;
+    let mut gw = vec![0.0; N * l.n_in];
+    let mut gb = [0.0; N];
+    let mut loss = 0.0;
+    // A row's scores -> its loss term, and its softmax minus the one-hot label over the batch
+    // size (the output gradient), added to the bias gradient.
+    let mut grad = |z: &mut [f64; N], r: usize| -> [f64; N] {
+        for (v, bias) in z.iter_mut().zip(&l.bias) {
+            *v += bias;
+        }
+        let mut d = [0.0; N];
+        kernel::softmax_into(z, &mut d);
+        loss -= d[y[r]].ln();
+        d[y[r]] -= 1.0;
+        d.iter_mut().for_each(|v| *v /= b);
+        for (g, di) in gb.iter_mut().zip(&d) {
+            *g += di;
+        }
+        d
+    };
+    let mut blocks = rows.chunks_exact(R);
+    for p in blocks.by_ref() {
+        let hs: [&[f64]; R] = std::array::from_fn(|m| x.row(p[m]));
+        let mut z = [[0.0; N]; R];
+        kernel::dots_rows::<R, N>(&l.weight, hs, &mut z);
+        let ds: [[f64; N]; R] = std::array::from_fn(|m| grad(&mut z[m], p[m]));
+        kernel::axpys_rows::<R, N>(&ds, hs, &mut gw);
+    }
+    for &r in blocks.remainder() {
+        let h = x.row(r);
+        let mut z = [[0.0; N]];
+        kernel::dots_rows::<1, N>(&l.weight, [h], &mut z);
+        let d = grad(&mut z[0], r);
+        kernel::axpys_rows::<1, N>(&[d], [h], &mut gw);
+    }
+    (loss / b, vec![(gw, gb.to_vec())])
+}
+
+/// [`linear_head`] for any number of classes, one row at a time.
+#[inline(always)]
+fn head_rows(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) -> (f64, Grads) {
     let b = rows.len() as f64;
     let mut gw = vec![0.0; l.n_out * l.n_in];
     let mut gb = vec![0.0; l.n_out];
@@ -57,7 +110,7 @@ fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) ->
 
 /// Mean cross-entropy of the batch `rows` and its gradients (backpropagation), reading the
 /// batch's rows of `x` in place.
-#[multiversion::multiversion(targets("x86_64+avx2"))]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn loss_and_grads(
     layers: &[Linear],
     x: &Matrix,
@@ -223,18 +276,25 @@ impl Adam {
             self.m = vec![0.0; p.len()];
             self.v = vec![0.0; p.len()];
         }
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-        let bc1 = 1.0 - b1.powi(t);
-        let bc2 = 1.0 - b2.powi(t);
-        let step_size = lr / bc1;
-        let bc2_sqrt = bc2.sqrt();
-        for i in 0..p.len() {
-            let gi = g[i] + wd * p[i];
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * gi;
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * gi * gi;
-            let denom = self.v[i].sqrt() / bc2_sqrt + eps;
-            p[i] -= step_size * self.m[i] / denom;
-        }
+        adam_update(&mut self.m, &mut self.v, p, g, t, lr, wd);
+    }
+}
+
+/// One Adam update of `p` with moments `m`, `v` (vectorised where the CPU has the registers;
+/// every operation correctly rounded and none fused, so the same bits on any build).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
+fn adam_update(m: &mut [f64], v: &mut [f64], p: &mut [f64], g: &[f64], t: i32, lr: f64, wd: f64) {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let bc1 = 1.0 - b1.powi(t);
+    let bc2 = 1.0 - b2.powi(t);
+    let step_size = lr / bc1;
+    let bc2_sqrt = bc2.sqrt();
+    for (((pi, gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let gi = gi + wd * *pi;
+        *mi = b1 * *mi + (1.0 - b1) * gi;
+        *vi = b2 * *vi + (1.0 - b2) * gi * gi;
+        let denom = vi.sqrt() / bc2_sqrt + eps;
+        *pi -= step_size * *mi / denom;
     }
 }
 
