@@ -513,6 +513,111 @@ fn external_validation_and_embeddings() {
     assert!(html.contains("External validation"));
 }
 
+/// `validate` with the encoder: trained on the development cohort only, the external cohort
+/// embedded by it frozen with the development image specification; every model of the study's
+/// experiment scored on the external cohort; the same bytes on one and two threads.
+#[test]
+fn validate_scores_every_paper_model_with_the_frozen_development_encoder() {
+    let Some(f) = fixture() else { return };
+    let paper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper.toml");
+    let run = |threads: usize, out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+            .args(["--threads", &threads.to_string(), "validate", "--train"])
+            .arg(f.root.join("dev"))
+            .arg("--test")
+            .arg(f.root.join("ext"))
+            .arg("--experiment")
+            .arg(&paper)
+            .args(["--encoder", "tiny", "--seed", "3", "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let a = tempfile::tempdir().unwrap();
+    let o = run(1, a.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Every model of paper.toml, image models included, on the external cohort; none skipped.
+    let paper_text = std::fs::read_to_string(&paper).unwrap();
+    let names: Vec<&str> = paper_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \"")?.strip_suffix('"'))
+        .filter(|n| *n != "paper")
+        .collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    let metrics = std::fs::read_to_string(a.path().join("external/metrics.csv")).unwrap();
+    for n in &names {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&format!("{n},"))),
+            "{n} not scored externally:\n{metrics}"
+        );
+    }
+    let ext: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.path().join("external/external.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ext["skipped"].as_array().unwrap().len(),
+        0,
+        "{}",
+        ext["skipped"]
+    );
+    // The encoder saw the 50 development cases only; the 35 external cases were embedded by
+    // it (64 features of the tiny network), with the development cohort's specification.
+    let enc = a.path().join("encoder/embeddings_encoder");
+    let train: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(enc.join("train.json")).unwrap()).unwrap();
+    let trained: Vec<&str> = train["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let dev_json = std::fs::read_to_string(f.root.join("dev/kits23.json")).unwrap();
+    let ext_json = std::fs::read_to_string(f.root.join("ext/kits23.json")).unwrap();
+    assert_eq!(trained.len(), 50);
+    assert!(trained
+        .iter()
+        .all(|id| dev_json.contains(&format!("\"{id}\""))));
+    let emb = std::fs::read_to_string(a.path().join("external/embeddings.csv")).unwrap();
+    assert_eq!(emb.lines().count(), 36, "35 external cases and a header");
+    for l in emb.lines().skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        assert_eq!(c.len(), 65);
+        assert!(
+            ext_json.contains(&format!("\"{}\"", c[0])),
+            "{} is not external",
+            c[0]
+        );
+        assert!(c[1..].iter().all(|v| v.parse::<f32>().unwrap().is_finite()));
+    }
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(enc.join("preprocess.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec["intensity"], false, "KiTS23 has no CT: mask planes");
+    assert_eq!(
+        spec["channels"],
+        serde_json::json!(["kidney", "tumor", "cyst"])
+    );
+    let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(html.contains("embedded by the development encoder, frozen"));
+    // Two threads: the same external results, byte for byte.
+    let b = tempfile::tempdir().unwrap();
+    let o = run(2, b.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for file in [
+        "external/metrics.csv",
+        "external/predictions.csv",
+        "external/embeddings.csv",
+        "encoder/embeddings.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(file)).unwrap(),
+            std::fs::read(b.path().join(file)).unwrap(),
+            "{file} differs between 1 and 2 threads"
+        );
+    }
+}
+
 #[test]
 fn a_features_and_labels_cohort_runs_the_image_model() {
     let Some(f) = fixture() else { return };

@@ -1,6 +1,7 @@
-//! `renal-triage-encoder`: the only process that loads libtorch. Called by `renal-triage embed`,
-//! `reproduce` and `bench encoder` (`renal_triage::engine::encoder_client`), through the files
-//! of `renal_encoder::protocol`.
+//! `renal-triage-encoder`: the only process that loads libtorch (`train`: SimCLR and the
+//! embeddings; `embed`: a trained encoder, frozen, on a cohort it has not seen). Called by
+//! `renal-triage embed`, `reproduce`, `validate` and `bench encoder`
+//! (`renal_triage::engine::encoder_client`), through the files of `renal_encoder::protocol`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +37,32 @@ enum Cmd {
         intensity: bool,
     },
     /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
+    /// Embeds a dataset with a trained encoder, frozen (no training, no weight change): an
+    /// external cohort, or one new patient.
+    Embed {
+        #[arg(long)]
+        dataset: PathBuf,
+        /// The encoder's folder (`encoder.safetensors`, `encoder.json`).
+        #[arg(long)]
+        encoder: PathBuf,
+        /// The embeddings CSV to write (`case_id,f0..`).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     Bench(BenchArgs),
+}
+
+fn embed(dataset: PathBuf, encoder: PathBuf, out: PathBuf, device: String) -> Result<()> {
+    let ds = read_dataset(&dataset)?;
+    let dev = renal_encoder::device(&device)?;
+    let enc = renal_encoder::Encoder::load(&encoder, dev)
+        .with_context(|| format!("loading the encoder in {}", encoder.display()))?;
+    let emb = enc
+        .embed(&ds)
+        .with_context(|| format!("embedding {}", dataset.display()))?;
+    write_embeddings(&out, &ds.ids, &emb, enc.cfg.features())
 }
 
 fn train(
@@ -131,6 +157,12 @@ fn main() -> ExitCode {
             device,
             intensity,
         } => train(dataset, out, config, device, intensity),
+        Cmd::Embed {
+            dataset,
+            encoder,
+            out,
+            device,
+        } => embed(dataset, encoder, out, device),
         Cmd::Bench(a) => bench(&a),
     };
     match r {

@@ -19,6 +19,16 @@ pub enum EncoderChoice {
     Config(EncoderConfig),
 }
 
+impl EncoderChoice {
+    /// The encoder configuration to train, if any.
+    pub fn config(&self) -> Option<EncoderConfig> {
+        match self {
+            EncoderChoice::None => None,
+            EncoderChoice::Config(c) => Some(c.clone()),
+        }
+    }
+}
+
 impl std::str::FromStr for EncoderChoice {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -77,10 +87,7 @@ impl ReproduceArgs {
             external: self.external.clone(),
             out: self.out.clone(),
             seed: self.seed,
-            encoder: match &self.encoder {
-                EncoderChoice::None => None,
-                EncoderChoice::Config(c) => Some(c.clone()),
-            },
+            encoder: self.encoder.config(),
             device: self.device,
             blank_modifier: self.labels_from.blank_modifier,
         }
@@ -104,6 +111,14 @@ pub struct ValidateArgs {
     pub out: PathBuf,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The encoder trained on the development cohort (without labels) for the image models;
+    /// the external cohort is embedded by it, frozen. `none`: image models only with
+    /// `--embeddings`.
+    #[arg(long, default_value = "default")]
+    pub encoder: EncoderChoice,
+    /// Device of the encoder (`cpu` or `cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
     #[command(flatten)]
     pub labels_from: super::LabelArgs,
 }
@@ -119,10 +134,8 @@ impl ValidateArgs {
             external: Some(self.test.clone()),
             out: self.out.clone(),
             seed: self.seed,
-            // External cohorts need the development encoder applied to them: not wired yet, so
-            // validation runs the non-image models unless embeddings are given.
-            encoder: None,
-            device: Device::Cpu,
+            encoder: self.encoder.config(),
+            device: self.device,
             blank_modifier: self.labels_from.blank_modifier,
         }
     }

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 
 use crate::engine::encoder_client::{self, TrainReport};
-use crate::engine::images::{cohort_images, dataset, write_previews, CohortImages};
+use crate::engine::images::{
+    cohort_images, cohort_images_with, dataset, write_previews, CohortImages, ImageSpec,
+};
 use crate::output::{read_json, write_csv, write_json};
 
 /// Which encoder configuration trains the embeddings.
@@ -130,7 +132,7 @@ pub fn embed_cohort(
         &dir,
         &config.as_arg(),
         device.as_arg(),
-        images.intensity,
+        images.spec.intensity,
     )?;
     let cfg: serde_json::Value = read_json(&dir.join("encoder.json"))?;
     let produced = dir.join("embeddings.csv");
@@ -168,8 +170,8 @@ pub fn embed_cohort(
         &dir.join("input.json"),
         &serde_json::json!({
             "input": images.input,
-            "channels": images.channels,
-            "spacing_mm": images.spacing_mm,
+            "channels": images.spec.channels,
+            "spacing_mm": images.spec.preprocess.spacing_mm,
             "size": size,
             "missing_per_channel": images.missing_per_channel,
             "excluded": images.excluded,
@@ -177,6 +179,8 @@ pub fn embed_cohort(
             "labels_used": false,
         }),
     )?;
+    // The specification the encoder was trained with, for every later cohort or patient.
+    write_json(&dir.join(ImageSpec::FILE), &images.spec)?;
     let previews = write_previews(&images, &dir.join("previews"), usize::MAX)?;
     Ok(EmbedOutcome {
         csv: csv.to_path_buf(),
@@ -186,4 +190,45 @@ pub fn embed_cohort(
         report,
         previews,
     })
+}
+
+/// Embeds a cohort the encoder has never seen with the trained encoder in `encoder_dir`,
+/// frozen: the images are made with the specification stored beside it (the development
+/// cohort's channels, spacing, window and size), the encoder's weights are read, not trained.
+/// Writes `csv` (`case_id,f0..`) and returns the images (with the cases that could not be
+/// imaged, and why).
+pub fn embed_frozen_cohort(
+    cohort: &renal_cohort::Cohort,
+    encoder_dir: &Path,
+    csv: &Path,
+    device: Device,
+) -> Result<CohortImages> {
+    let spec_path = encoder_dir.join(ImageSpec::FILE);
+    let spec: ImageSpec = read_json(&spec_path)
+        .with_context(|| format!("the encoder's image specification {}", spec_path.display()))?;
+    let images = cohort_images_with(cohort, &spec)?;
+    if images.ids.is_empty() {
+        anyhow::bail!(
+            "no case of the cohort has an image input for the development encoder ({})",
+            images.input
+        );
+    }
+    tracing::info!(
+        cases = images.ids.len(),
+        "embedding with the development encoder (frozen)"
+    );
+    encoder_client::embed_frozen(&dataset(&images), encoder_dir, csv, device.as_arg())?;
+    Ok(images)
+}
+
+/// Cases excluded by the embeddings join for want of an image input get the real reason.
+pub fn explain_image_exclusions(
+    excluded: &mut [renal_cohort::Exclusion],
+    no_image: &[(String, String)],
+) {
+    for x in excluded {
+        if let Some((_, why)) = no_image.iter().find(|(id, _)| *id == x.case) {
+            x.reason = format!("no image input: {why}");
+        }
+    }
 }

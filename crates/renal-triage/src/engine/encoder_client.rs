@@ -66,6 +66,36 @@ pub fn train_and_embed(
     Ok(read_json(&out_dir.join("train.json"))?)
 }
 
+/// Embeds `ds` with the trained encoder in `encoder_dir`, frozen, in the helper process, and
+/// writes the embeddings to `csv` (`case_id,f0..`, written atomically by the helper). The
+/// dataset's files go to a temporary folder that is removed afterwards.
+pub fn embed_frozen(ds: &Dataset, encoder_dir: &Path, csv: &Path, device: &str) -> Result<()> {
+    let parent = csv.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let input = tempfile::Builder::new()
+        .prefix(".embed-input-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
+    write_dataset(ds, input.path())?;
+    let helper = helper()?;
+    let status = Command::new(&helper)
+        .arg("embed")
+        .arg("--dataset")
+        .arg(input.path())
+        .arg("--encoder")
+        .arg(encoder_dir)
+        .arg("--out")
+        .arg(csv)
+        .arg("--device")
+        .arg(device)
+        .status()
+        .with_context(|| format!("running {}", helper.display()))?;
+    if !status.success() {
+        bail!("the encoder process failed to embed ({status})");
+    }
+    Ok(())
+}
+
 /// Runs `renal-triage-encoder bench` with `args` and returns the JSON it prints.
 pub fn bench(args: &[String]) -> Result<serde_json::Value> {
     let helper = helper()?;

@@ -7,11 +7,12 @@ use anyhow::{Context, Result};
 use renal_cohort::{Exclusion, Task};
 use serde::Serialize;
 
-use crate::engine::experiment::Experiment;
+use crate::engine::embedding::{embed_frozen_cohort, explain_image_exclusions, Device};
+use crate::engine::experiment::{Embeddings, Experiment};
 use crate::engine::features::{self};
 use crate::engine::metrics::{task_metrics, TaskMetrics};
 use crate::engine::model_run::OofPrediction;
-use crate::engine::prepare::{load_and_prepare, model_features, skip_reason, Prepared};
+use crate::engine::prepare::{load_and_prepare, model_features, prepare, skip_reason, Prepared};
 use crate::engine::run_store::write_predictions;
 use crate::engine::tasks::task_thresholds;
 use crate::output::{write_csv, write_json};
@@ -32,17 +33,55 @@ pub struct External {
     pub excluded: Vec<Exclusion>,
     pub models: Vec<ExternalModel>,
     pub skipped: Vec<(String, String)>,
+    /// How the external cohort's image inputs were made (the development encoder's
+    /// specification), when the development encoder embedded them.
+    pub images: Option<String>,
 }
 
-/// Tunes and refits every runnable model on `train`, then scores the cohort at `test_path`.
+/// The development cohort's trained encoder, applied frozen to the external cohort.
+#[derive(Debug, Clone)]
+pub struct FrozenEncoder {
+    /// The encoder's folder (weights, configuration, image specification).
+    pub dir: std::path::PathBuf,
+    pub device: Device,
+}
+
+/// Loads the external cohort; when the experiment has image models, no embeddings file was
+/// given and the development encoder is at hand, its images are made with the development
+/// specification and embedded by the frozen development encoder (`out/embeddings.csv`).
+fn load_external(
+    exp: &Experiment,
+    test_path: &Path,
+    embeddings: Option<&Path>,
+    blank: renal_cohort::BlankModifier,
+    encoder: Option<&FrozenEncoder>,
+    out: &Path,
+) -> Result<(Prepared, Option<String>)> {
+    let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
+    let Some(enc) = encoder.filter(|_| wants_images && embeddings.is_none()) else {
+        return Ok((load_and_prepare(test_path, embeddings, blank)?, None));
+    };
+    let cohort = crate::engine::data::load(test_path, blank)?;
+    let csv = out.join("embeddings.csv");
+    let images = embed_frozen_cohort(&cohort, &enc.dir, &csv, enc.device)
+        .context("embedding the external cohort with the development encoder")?;
+    let mut prepared = prepare(test_path, cohort, false, Some(&csv))?;
+    explain_image_exclusions(&mut prepared.cohort.excluded, &images.excluded);
+    Ok((prepared, Some(images.input)))
+}
+
+/// Tunes and refits every runnable model on `train`, then scores the cohort at `test_path`
+/// (its image inputs from the frozen development `encoder` when given; files under `out`).
 pub fn external(
     exp: &Experiment,
     train: &Prepared,
     test_path: &Path,
     embeddings: Option<&Path>,
     blank: renal_cohort::BlankModifier,
+    encoder: Option<&FrozenEncoder>,
+    out: &Path,
 ) -> Result<External> {
-    let test = load_and_prepare(test_path, embeddings, blank)
+    let (test, images) = load_external(exp, test_path, embeddings, blank, encoder, out)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let s = &exp.experiment;
     let cv = exp.nested_cv();
@@ -107,6 +146,7 @@ pub fn external(
         excluded: test.cohort.excluded.clone(),
         models,
         skipped,
+        images,
     })
 }
 

@@ -12,6 +12,73 @@ use renal_imaging::preprocess::{
 };
 use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, Volume};
 
+/// How a cohort's image inputs are made. The development cohort fixes it (its channels, its
+/// median spacing); it is stored beside the encoder (`preprocess.json`) and applied unchanged
+/// to an external cohort or a new patient, never recomputed from them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImageSpec {
+    /// CT phases as channels (true), or the label map's kidney, tumor and cyst planes (false).
+    pub intensity: bool,
+    /// The channels in order: phase names, or the label planes.
+    pub channels: Vec<String>,
+    /// Spacing, window, size, tumor labels.
+    pub preprocess: Preprocess,
+}
+
+impl ImageSpec {
+    /// The file beside an encoder that holds its image specification.
+    pub const FILE: &'static str = "preprocess.json";
+
+    /// The specification a development cohort fixes: its CT phases in order of appearance (or
+    /// the label planes when no case has a phase) and its median mask spacing.
+    pub fn of_cohort(cohort: &Cohort, size: usize) -> Result<ImageSpec> {
+        let (intensity, channels) = channel_names(cohort);
+        let spacings: Vec<[f64; 3]> = cohort
+            .cases
+            .iter()
+            .filter_map(|c| c.images.mask.as_ref())
+            .filter_map(|p| nifti::read_header(p).ok())
+            .map(|h| h.geometry.spacing_mm())
+            .collect();
+        let spacing = median_spacing(&spacings).context("no readable mask in the cohort")?;
+        Ok(ImageSpec {
+            intensity,
+            channels,
+            preprocess: Preprocess {
+                spacing_mm: Some(spacing),
+                size,
+                tumor_labels: vec![LabelScheme::default().tumor],
+                ..Preprocess::default()
+            },
+        })
+    }
+
+    /// What the channels are, in words, for the report.
+    pub fn describe(&self) -> String {
+        let size = self.preprocess.size;
+        let s = self.preprocess.spacing_mm.unwrap_or([f64::NAN; 3]);
+        if self.intensity {
+            let w = self
+                .preprocess
+                .window
+                .map(|w| format!("HU window {}..{} then min-max", w.lo, w.hi))
+                .unwrap_or_else(|| "min-max".into());
+            format!(
+                "CT phases ({}) at the tumor-centroid axial slice, {size}x{size} px, {w} to [0, 1], resampled to the development cohort's median spacing {:.2} x {:.2} x {:.2} mm",
+                self.channels.join(", "),
+                s[0],
+                s[1],
+                s[2]
+            )
+        } else {
+            format!(
+                "no CT intensities available: the channels are the label map's kidney, tumor and cyst planes (one-hot) at the tumor-centroid axial slice, {size}x{size} px, resampled (nearest) to the development cohort's median spacing {:.2} x {:.2} x {:.2} mm",
+                s[0], s[1], s[2]
+            )
+        }
+    }
+}
+
 /// The cohort's images, in cohort order, and the cases that could not be imaged.
 #[derive(Debug, Clone)]
 pub struct CohortImages {
@@ -21,10 +88,8 @@ pub struct CohortImages {
     pub excluded: Vec<(String, String)>,
     /// What the channels are, for the report.
     pub input: String,
-    pub channels: Vec<String>,
-    /// Whether the channels hold CT intensities (true) or mask planes (false).
-    pub intensity: bool,
-    pub spacing_mm: [f64; 3],
+    /// How the images were made.
+    pub spec: ImageSpec,
     /// Cases without each channel (CT phases may be missing).
     pub missing_per_channel: Vec<(String, usize)>,
 }
@@ -102,17 +167,13 @@ fn ct_image(
 }
 
 /// One case's input: its CT phases, or its label map's planes.
-fn case_input(
-    c: &renal_cohort::Case,
-    ct: bool,
-    channels: &[String],
-    cfg: &Preprocess,
-) -> Result<CaseImage, String> {
+fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, String> {
+    let cfg = &spec.preprocess;
     let scheme = LabelScheme::default();
     let mpath = c.images.mask.as_ref().ok_or("no mask")?;
     let mask = read_labels(mpath).map_err(|e| e.to_string())?;
-    if ct {
-        return ct_image(c, &mask, channels, cfg);
+    if spec.intensity {
+        return ct_image(c, &mask, &spec.channels, cfg);
     }
     let classes = [
         ("kidney", scheme.kidney),
@@ -122,48 +183,20 @@ fn case_input(
     label_channels(&mask, cfg, &classes, &c.id).map_err(|e| e.to_string())
 }
 
-/// What the channels are, in words, for the report.
-fn describe_input(ct: bool, channels: &[String], size: usize, spacing: [f64; 3]) -> String {
-    if ct {
-        format!(
-            "CT phases ({}) at the tumor-centroid axial slice, {size}x{size} px, HU window -160..240 then min-max to [0, 1], resampled to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
-            channels.join(", "),
-            spacing[0],
-            spacing[1],
-            spacing[2]
-        )
-    } else {
-        format!(
-            "no CT intensities available: the channels are the label map's kidney, tumor and cyst planes (one-hot) at the tumor-centroid axial slice, {size}x{size} px, resampled (nearest) to the cohort median spacing {:.2} x {:.2} x {:.2} mm",
-            spacing[0], spacing[1], spacing[2]
-        )
-    }
+/// Builds every case's input with the cohort's own specification ([`ImageSpec::of_cohort`]).
+pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
+    cohort_images_with(cohort, &ImageSpec::of_cohort(cohort, size)?)
 }
 
-/// Builds every case's input (in parallel; the result does not depend on the thread count).
-pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
-    let (ct, channels) = channel_names(cohort);
-    // The cohort's median spacing, from the mask headers.
-    let spacings: Vec<[f64; 3]> = cohort
-        .cases
-        .iter()
-        .filter_map(|c| c.images.mask.as_ref())
-        .filter_map(|p| nifti::read_header(p).ok())
-        .map(|h| h.geometry.spacing_mm())
-        .collect();
-    let spacing = median_spacing(&spacings).context("no readable mask in the cohort")?;
-    let cfg = Preprocess {
-        spacing_mm: Some(spacing),
-        size,
-        tumor_labels: vec![LabelScheme::default().tumor],
-        ..Preprocess::default()
-    };
+/// Builds every case's input with a given specification (in parallel; the result does not
+/// depend on the thread count). A case that cannot be imaged is excluded with its reason.
+pub fn cohort_images_with(cohort: &Cohort, spec: &ImageSpec) -> Result<CohortImages> {
     let pb = crate::progress::progress(cohort.cases.len(), "images");
     let results: Vec<(String, Result<CaseImage, String>)> = cohort
         .cases
         .par_iter()
         .map(|c| {
-            let r = case_input(c, ct, &channels, &cfg);
+            let r = case_input(c, spec);
             pb.inc(1);
             (c.id.clone(), r)
         })
@@ -184,7 +217,8 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
             }
         }
     }
-    let missing_per_channel = channels
+    let missing_per_channel = spec
+        .channels
         .iter()
         .enumerate()
         .map(|(k, n)| (n.clone(), images.iter().filter(|i| i.missing[k]).count()))
@@ -193,10 +227,8 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
         ids,
         images,
         excluded,
-        input: describe_input(ct, &channels, size, spacing),
-        channels,
-        intensity: ct,
-        spacing_mm: spacing,
+        input: spec.describe(),
+        spec: spec.clone(),
         missing_per_channel,
     })
 }
@@ -206,7 +238,7 @@ pub fn dataset(ci: &CohortImages) -> crate::engine::encoder_client::Dataset {
     let size = ci.images.first().map(|i| i.size).unwrap_or(0);
     crate::engine::encoder_client::Dataset {
         ids: ci.ids.clone(),
-        channels: ci.channels.len(),
+        channels: ci.spec.channels.len(),
         size,
         data: ci
             .images

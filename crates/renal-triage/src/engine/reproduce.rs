@@ -16,7 +16,9 @@ use anyhow::{Context, Result};
 use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
 use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
-use crate::engine::embedding::{embed_cohort, Device, EmbedOutcome, EncoderConfig};
+use crate::engine::embedding::{
+    embed_cohort, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
+};
 use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
 use crate::engine::external::{self, External};
 use crate::engine::metrics::{model_metrics, TaskMetrics};
@@ -137,12 +139,7 @@ fn prepare_cohort(
     tracing::info!("measuring the cohort");
     let mut prepared = prepare(data, cohort, req.labels.is_some(), embeddings.as_deref())?;
     if let Some(e) = &encoder {
-        // Cases without an image input were excluded by the join: give the real reason.
-        for x in &mut prepared.cohort.excluded {
-            if let Some((_, why)) = e.images.excluded.iter().find(|(id, _)| *id == x.case) {
-                x.reason = format!("no image input: {why}");
-            }
-        }
+        explain_image_exclusions(&mut prepared.cohort.excluded, &e.images.excluded);
     }
     // Loading and measuring, without the encoder's own stage (timed on its own).
     let seconds = loading + t.elapsed().as_secs_f64();
@@ -259,12 +256,18 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
     })?;
     let external = match &req.external {
         Some(ext) => Some(timings.stage("external_validation", || {
+            let frozen = encoder.as_ref().map(|e| external::FrozenEncoder {
+                dir: e.dir.clone(),
+                device: req.device,
+            });
             let e = external::external(
                 &exp,
                 &prepared,
                 ext,
                 req.embeddings.as_deref(),
                 req.blank_modifier,
+                frozen.as_ref(),
+                &req.out.join("external"),
             )?;
             external::write_external(&e, &req.out.join("external"))?;
             Ok(e)

@@ -104,7 +104,7 @@ pub(super) fn encoder_section(e: &EmbedOutcome, out: &Path) -> Result<Section> {
                 p.file_stem()
                     .map(|s| s.to_string_lossy().to_string())
                     .unwrap_or_default(),
-                e.images.channels.join(", ")
+                e.images.spec.channels.join(", ")
             ),
             png,
             source: Some(rel(p)),

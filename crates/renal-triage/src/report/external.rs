@@ -37,10 +37,15 @@ pub(super) fn external(o: &Outcome) -> Result<Vec<Section>> {
         sections.push(Section {
             id: "external".into(),
             title: "External validation".into(),
-            blocks: vec![
-                Block::Text(format!("Models tuned by CV on the development cohort, refit on all of it, and applied unchanged (thresholds from CV) to {} ({} cases, {} excluded).", e.source, e.cases, e.excluded.len())),
-                Block::Table(Table { caption: "External validation beside the CV estimates".into(), header: ["model", "task", "CV AUC [95% CI]", "external AUC [95% CI]", "external PR-AUC", "external Brier", "CV threshold", "external sens / spec"].map(String::from).to_vec(), rows, source: Some("external/metrics.csv".into()), marked: vec![] }),
-            ],
+            blocks: [
+                Some(Block::Text(format!("Models tuned by CV on the development cohort, refit on all of it, and applied unchanged (thresholds from CV) to {} ({} cases, {} excluded).", e.source, e.cases, e.excluded.len()))),
+                e.images.as_ref().map(|i| Block::Text(format!("Image models: the external cohort's inputs were made with the development cohort's specification ({i}) and embedded by the development encoder, frozen: the external images never trained the encoder (external/embeddings.csv)."))),
+                (!e.skipped.is_empty()).then(|| Block::Text(format!("Not scored on the external cohort: {}.", e.skipped.iter().map(|(m, why)| format!("{m} ({why})")).collect::<Vec<_>>().join("; ")))),
+                Some(Block::Table(Table { caption: "External validation beside the CV estimates".into(), header: ["model", "task", "CV AUC [95% CI]", "external AUC [95% CI]", "external PR-AUC", "external Brier", "CV threshold", "external sens / spec"].map(String::from).to_vec(), rows, source: Some("external/metrics.csv".into()), marked: vec![] })),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         });
     }
     Ok(sections)
