@@ -648,3 +648,128 @@ fn a_features_and_labels_cohort_runs_the_image_model() {
     let skipped = std::fs::read_to_string(out.path().join("tables/skipped_models.csv")).unwrap();
     assert!(skipped.contains("clinical+size RF"), "{skipped}");
 }
+
+/// An image model's bundle (`train --encoder tiny`): it carries the encoder and the image
+/// specification under its hashes; `predict` on a development case (its mask, its clinical
+/// values) computes the embedding `train` computed for it and the probabilities of the
+/// pipeline `train` fitted; a modified encoder file is refused.
+#[test]
+fn an_image_model_bundle_predicts_as_the_process_that_trained_it() {
+    let Some(f) = fixture() else { return };
+    let paper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, work) = (dir.path().join("bundle"), dir.path().join("work"));
+    let model = "M7 image-PCA20+clinical+size MLP";
+    let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+        .args(["train", "--data"])
+        .arg(f.root.join("dev"))
+        .arg("--experiment")
+        .arg(&paper)
+        .args(["--model", model, "--encoder", "tiny", "--work"])
+        .arg(&work)
+        .arg("--out")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("bundle.json")).unwrap())
+            .unwrap();
+    for file in ["encoder.safetensors", "encoder.json"] {
+        assert!(manifest["files"][file].is_string(), "{file} not hashed");
+    }
+    assert_eq!(manifest["image"]["spec"]["intensity"], false);
+    assert_eq!(manifest["image"]["features"], 64);
+    // One development case: its clinical inputs as the training table had them.
+    let table = std::fs::read_to_string(work.join("table.csv")).unwrap();
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
+    let case = row[0];
+    let clinical: serde_json::Map<String, serde_json::Value> = manifest["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "clinical")
+        .filter_map(|x| {
+            let name = x["name"].as_str().unwrap();
+            let v: f64 = row[header.iter().position(|h| *h == name).unwrap()]
+                .parse()
+                .unwrap();
+            (!v.is_nan()).then(|| (name.to_string(), serde_json::json!(v)))
+        })
+        .collect();
+    let mask = f.root.join(format!("dev/cases/{case}/segmentation.nii.gz"));
+    let predict = |bundle: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+            .args(["predict", "--model"])
+            .arg(bundle)
+            .args(["--case-id", case, "--clinical"])
+            .arg(serde_json::Value::Object(clinical.clone()).to_string())
+            .arg("--mask")
+            .arg(&mask)
+            .arg("--preview")
+            .arg(dir.path().join("slice.png"))
+            .output()
+            .unwrap()
+    };
+    let o = predict(&bundle);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The embedding: as `train` computed it for this case (the same backend; batch of one).
+    // A case's numbers in a CSV of `case_id,...` rows.
+    let numbers = |file: &str| -> Vec<f64> {
+        std::fs::read_to_string(work.join(file))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with(&format!("{case},")))
+            .unwrap()
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let want = numbers("embeddings.csv");
+    let got: Vec<f64> = p["image"]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got.len(), 64);
+    for (j, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!((a - b).abs() <= 1e-5, "feature {j}: predict {a}, embed {b}");
+    }
+    // The probabilities: those of the pipeline `train` fitted, in its own process.
+    let fr = numbers("fitted.csv");
+    for (k, key) in ["p_benign", "p_indolent", "p_aggressive"]
+        .iter()
+        .enumerate()
+    {
+        let v = p[key].as_f64().unwrap();
+        assert!(
+            (v - fr[k]).abs() <= 1e-6,
+            "{key}: predict {v}, train {}",
+            fr[k]
+        );
+    }
+    assert!(p["image"]["input"]
+        .as_str()
+        .unwrap()
+        .contains("kidney, tumor and cyst planes"));
+    let png = std::fs::read(dir.path().join("slice.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    // A modified encoder is refused, naming the file.
+    let bad = dir.path().join("tampered");
+    std::fs::create_dir_all(&bad).unwrap();
+    for e in std::fs::read_dir(&bundle).unwrap().flatten() {
+        std::fs::copy(e.path(), bad.join(e.file_name())).unwrap();
+    }
+    let mut w = std::fs::read(bad.join("encoder.safetensors")).unwrap();
+    let last = w.len() - 1;
+    w[last] ^= 1;
+    std::fs::write(bad.join("encoder.safetensors"), w).unwrap();
+    let o = predict(&bad);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("encoder.safetensors was modified"), "{err}");
+}

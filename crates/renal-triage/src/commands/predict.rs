@@ -25,9 +25,17 @@ pub struct PredictArgs {
     /// Segmentation or tumor mask.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// A CT phase, `name=PATH` (repeatable; NIfTI, NRRD/MHA or a DICOM series folder), for an
+    /// image model trained on CT.
+    #[arg(long = "ct", value_name = "PHASE=PATH")]
+    pub ct: Vec<String>,
+    /// Write the image the model saw (its channels side by side) as a PNG here.
+    #[arg(long)]
+    pub preview: Option<PathBuf>,
     #[arg(long)]
     pub case_id: Option<String>,
-    /// A batch: manifest CSV (`case_id`, clinical columns, `mask`), one prediction per row.
+    /// A batch: manifest CSV (`case_id`, clinical columns, `mask`, `ct_<phase>`), one
+    /// prediction per row.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
     /// Output format.
@@ -66,10 +74,18 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
             .unwrap_or_else(|_| serde_json::Value::from(v));
         clinical.insert(k.trim().to_string(), val);
     }
+    let mut ct = BTreeMap::new();
+    for kv in &args.ct {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--ct {kv}: expected PHASE=PATH"))?;
+        ct.insert(k.trim().to_string(), PathBuf::from(v));
+    }
     Ok(PatientInput {
         case_id: args.case_id.clone(),
         clinical,
         mask: args.mask.clone(),
+        ct,
     })
 }
 
@@ -96,6 +112,13 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
                     )
                 }
                 "mask" | "label" => {}
+                _ if h.starts_with("ct_") && !v.trim().is_empty() => {
+                    let phase = h.trim_start_matches("ct_").to_string();
+                    let p = renal_cohort::manifest::resolve_inside(&base, v, h)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    input.ct.insert(phase, p);
+                }
+                _ if h.starts_with("ct_") => {}
                 _ if v.trim().is_empty() => {}
                 _ => {
                     input
@@ -172,6 +195,16 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
                 failed.push(who);
             }
         }
+    }
+    if let (Some(path), Some(img)) = (&args.preview, preds.first().and_then(|p| p.slice.as_ref())) {
+        let (w, h, px) = renal_imaging::png::channels_strip(img);
+        renal_cohort::io::write_atomic(path, &renal_imaging::png::encode_gray(w, h, &px))
+            .with_context(|| format!("writing {}", path.display()))?;
+    } else if let Some(path) = &args.preview {
+        anyhow::bail!(
+            "--preview {}: this model does not use an image",
+            path.display()
+        );
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

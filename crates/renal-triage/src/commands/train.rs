@@ -7,18 +7,20 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::engine::experiment::EMBEDDING_PREFIX;
+use crate::engine::embedding::{embed_cohort, embed_frozen_cohort, explain_image_exclusions};
+use crate::engine::experiment::{Embeddings, EMBEDDING_PREFIX};
 use crate::engine::features::{
     FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
 };
+use crate::engine::images::ImageSpec;
 use crate::engine::metrics::model_metrics;
 use crate::engine::model_run::run_model;
-use crate::engine::prepare::{load_and_prepare, model_table, skip_reason};
+use crate::engine::prepare::{load_and_prepare, model_table, prepare, skip_reason, Prepared};
 use crate::engine::reproduce::load_experiment;
 use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
-    load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, Manifest, TrainingSummary,
-    FORMAT_VERSION,
+    load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, ImageInput, Manifest,
+    TrainingSummary, ENCODER_FILES, FORMAT_VERSION,
 };
 
 #[derive(Args, Debug)]
@@ -34,8 +36,75 @@ pub struct TrainArgs {
     /// Bundle directory to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// For an image model: the encoder configuration trained (without labels) on the cohort
+    /// and stored in the bundle.
+    #[arg(long, default_value = "default")]
+    pub encoder: super::reproduce::EncoderChoice,
+    /// For an image model: an encoder already trained (a `reproduce` run's
+    /// `encoder/embeddings_encoder`), used frozen instead of training one.
+    #[arg(long, conflicts_with = "encoder")]
+    pub encoder_dir: Option<PathBuf>,
+    /// Device of the encoder (`cpu` or `cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: crate::engine::embedding::Device,
+    /// Keep the working files here (the cohort's embeddings, the encoder's folder, and the
+    /// refit model's probabilities on its training cases): by default a temporary folder.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
     #[command(flatten)]
     pub labels: super::LabelArgs,
+}
+
+/// An image model's image specification, embedding width and encoder files.
+type TrainedImages = (ImageSpec, usize, Vec<(String, Vec<u8>)>);
+
+/// The training cohort, prepared, and for an image model the encoder's files and image
+/// specification: the encoder trained on the cohort (no labels) or given, frozen.
+fn prepare_training(
+    args: &TrainArgs,
+    data: &std::path::Path,
+    uses_images: bool,
+    work: &std::path::Path,
+) -> Result<(Prepared, Option<TrainedImages>)> {
+    let blank = args.labels.blank_modifier;
+    if !uses_images {
+        return Ok((load_and_prepare(data, None, blank)?, None));
+    }
+    let cohort = crate::engine::data::load(data, blank)?;
+    let csv = work.join("embeddings.csv");
+    let (dir, no_image) = match &args.encoder_dir {
+        Some(d) => {
+            let images = embed_frozen_cohort(&cohort, d, &csv, args.device)?;
+            (d.clone(), images.excluded)
+        }
+        None => {
+            let config = args.encoder.config().context(
+                "this model uses image embeddings: give an encoder (--encoder or --encoder-dir)",
+            )?;
+            let e = embed_cohort(&cohort, &csv, &config, args.device, 256)?;
+            (e.dir, e.images.excluded)
+        }
+    };
+    let mut prepared = prepare(data, cohort, false, Some(&csv))?;
+    explain_image_exclusions(&mut prepared.cohort.excluded, &no_image);
+    let spec: ImageSpec = crate::output::read_json(&dir.join(ImageSpec::FILE))?;
+    let files = ENCODER_FILES
+        .iter()
+        .map(|name| {
+            let p = dir.join(name);
+            Ok((
+                name.to_string(),
+                std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The encoder's width: the embeddings' columns (the model may use fewer).
+    let width = std::fs::read_to_string(&csv)
+        .with_context(|| format!("reading {}", csv.display()))?
+        .lines()
+        .next()
+        .map_or(0, |h| h.split(',').count().saturating_sub(1));
+    Ok((prepared, Some((spec, width, files))))
 }
 
 /// The schema of a training table: each column's kind, range, median and missing count.
@@ -94,7 +163,13 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             )
         })?;
     let data = crate::engine::data::resolve(args.data.as_deref())?;
-    let prepared = load_and_prepare(&data, None, args.labels.blank_modifier)?;
+    let temp = tempfile::tempdir().context("creating a working folder")?;
+    let work = args
+        .work
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let uses_images = spec.embeddings != Embeddings::None;
+    let (prepared, image) = prepare_training(&args, &data, uses_images, &work)?;
     let plan = exp.plan(spec, &prepared.clinical)?;
     if let Some(why) = skip_reason(&plan, &prepared) {
         bail!(
@@ -111,6 +186,9 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let cv = exp.nested_cv();
     let tuned = cv.tune_and_fit(&plan.candidates, &table.x, &table.y, 3)?;
     let features = feature_schema(&table);
+    if args.work.is_some() {
+        write_fitted(&work, &table, &tuned.model)?;
+    }
     let mut counts = [0usize; 3];
     table.y.iter().for_each(|&c| counts[c] += 1);
     let manifest = Manifest {
@@ -131,9 +209,21 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             chosen_candidate: tuned.chosen,
             grid_size: plan.candidates.len(),
         },
+        image: image.as_ref().map(|(spec, width, files)| ImageInput {
+            spec: spec.clone(),
+            features: *width,
+            missing_phase: "a CT phase the patient lacks is a zero channel, as it was in training"
+                .into(),
+            encoder: files
+                .iter()
+                .find(|(n, _)| n == "encoder.json")
+                .and_then(|(_, b)| serde_json::from_slice(b).ok())
+                .unwrap_or_default(),
+        }),
         files: BTreeMap::new(),
     };
-    write_bundle(&args.out, manifest, &tuned.model)?;
+    let extra = image.map(|(_, _, files)| files).unwrap_or_default();
+    write_bundle(&args.out, manifest, &tuned.model, extra)?;
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",
         args.out.display(),
@@ -145,6 +235,43 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             .join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The refit model's probabilities on its own training cases (`fitted.csv` in the working
+/// folder) and its training table (`table.csv`), to check a bundle's predictions against the
+/// process that fitted it.
+fn write_fitted(
+    work: &std::path::Path,
+    table: &FeatureTable,
+    model: &renal_learn::Pipeline,
+) -> Result<()> {
+    let p = model.predict_proba(&table.x)?;
+    let rows: Vec<Vec<String>> = (0..table.x.rows)
+        .map(|i| {
+            vec![
+                table.case_ids[i].clone(),
+                format!("{}", p.get(i, 0)),
+                format!("{}", p.get(i, 1)),
+                format!("{}", p.get(i, 2)),
+            ]
+        })
+        .collect();
+    crate::output::write_csv(
+        &work.join("fitted.csv"),
+        &["case_id", "p_benign", "p_indolent", "p_aggressive"],
+        &rows,
+    )?;
+    // The training table itself (the model's inputs before its own imputation).
+    let mut header = vec!["case_id"];
+    header.extend(table.x.names.iter().map(String::as_str));
+    let rows: Vec<Vec<String>> = (0..table.x.rows)
+        .map(|i| {
+            std::iter::once(table.case_ids[i].clone())
+                .chain(table.x.row(i).iter().map(|v| format!("{v}")))
+                .collect()
+        })
+        .collect();
+    crate::output::write_csv(&work.join("table.csv"), &header, &rows)
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ use renal_cohort::Cohort;
 use renal_imaging::preprocess::{
     case_image, label_channels, median_spacing, CaseImage, Preprocess,
 };
-use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, Volume};
+use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, LabelVolume, Volume};
 
 /// How a cohort's image inputs are made. The development cohort fixes it (its channels, its
 /// median spacing); it is stored beside the encoder (`preprocess.json`) and applied unchanged
@@ -121,10 +121,11 @@ fn channel_names(cohort: &Cohort) -> (bool, Vec<String>) {
 }
 
 /// One case's CT input: one phase at a time (a CT volume is large), each giving one plane; a
-/// missing phase is a zero plane.
+/// missing phase is a zero plane (as in training).
 fn ct_image(
-    c: &renal_cohort::Case,
-    mask: &renal_imaging::LabelVolume,
+    id: &str,
+    phases: &[(String, PathBuf)],
+    mask: &LabelVolume,
     channels: &[String],
     cfg: &Preprocess,
 ) -> Result<CaseImage, String> {
@@ -134,28 +135,28 @@ fn ct_image(
     let mut data = Vec::with_capacity(channels.len() * plane);
     let mut missing = Vec::new();
     for name in channels {
-        let path = c
-            .images
-            .phases
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p);
-        match path {
+        match phases.iter().find(|(n, _)| n == name).map(|(_, p)| p) {
             None => {
                 data.extend(std::iter::repeat_n(0.0, plane));
                 missing.push(true);
             }
             Some(p) => {
-                let vol = read_phase(p).map_err(|e| format!("{}, phase {name}: {e}", c.id))?;
-                let img = case_image(vec![(name.clone(), Some(vol))], mask, cfg, &c.id)
-                    .map_err(|e| e.to_string())?;
+                let vol = read_phase(p)
+                    .map_err(|e| format!("{id}, phase {name} ({}): {e}", p.display()))?;
+                let img = case_image(vec![(name.clone(), Some(vol))], mask, cfg, id)
+                    .map_err(|e| format!("phase {name} ({}): {e}", p.display()))?;
                 data.extend_from_slice(img.plane(0));
                 missing.push(false);
                 out.get_or_insert(img);
             }
         }
     }
-    let first = out.ok_or("no CT phase")?;
+    let first = out.ok_or_else(|| {
+        format!(
+            "none of the CT phases the encoder was trained on ({})",
+            channels.join(", ")
+        )
+    })?;
     Ok(CaseImage {
         channels: channels.to_vec(),
         missing,
@@ -166,21 +167,36 @@ fn ct_image(
     })
 }
 
-/// One case's input: its CT phases, or its label map's planes.
-fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, String> {
-    let cfg = &spec.preprocess;
-    let scheme = LabelScheme::default();
-    let mpath = c.images.mask.as_ref().ok_or("no mask")?;
-    let mask = read_labels(mpath).map_err(|e| e.to_string())?;
+/// One case's input from its decoded mask (`scheme`: which labels are kidney, tumor and cyst)
+/// and its CT phases by name, made as `spec` says: the phases as channels, or the mask's
+/// planes. Used for a cohort's cases and for one new patient alike.
+pub fn image_from_mask(
+    id: &str,
+    mask: &LabelVolume,
+    scheme: LabelScheme,
+    phases: &[(String, PathBuf)],
+    spec: &ImageSpec,
+) -> Result<CaseImage, String> {
+    let cfg = Preprocess {
+        tumor_labels: vec![scheme.tumor],
+        ..spec.preprocess.clone()
+    };
     if spec.intensity {
-        return ct_image(c, &mask, &spec.channels, cfg);
+        return ct_image(id, phases, mask, &spec.channels, &cfg);
     }
     let classes = [
         ("kidney", scheme.kidney),
         ("tumor", scheme.tumor),
         ("cyst", scheme.cyst),
     ];
-    label_channels(&mask, cfg, &classes, &c.id).map_err(|e| e.to_string())
+    label_channels(mask, &cfg, &classes, id).map_err(|e| e.to_string())
+}
+
+/// One case of a cohort: its mask read, then [`image_from_mask`].
+fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, String> {
+    let mpath = c.images.mask.as_ref().ok_or("no mask")?;
+    let mask = read_labels(mpath).map_err(|e| e.to_string())?;
+    image_from_mask(&c.id, &mask, LabelScheme::default(), &c.images.phases, spec)
 }
 
 /// Builds every case's input with the cohort's own specification ([`ImageSpec::of_cohort`]).

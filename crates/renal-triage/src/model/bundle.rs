@@ -8,7 +8,11 @@
 //!   trees: per node `feature` (u32::MAX for a leaf), `threshold` (go left when value <=
 //!   threshold), `left`, `right`, and `value` (offset of the leaf's class fractions);
 //! - `mlp.safetensors`: the MLP weights (`layers.{i}.weight` [out, in], `layers.{i}.bias`
-//!   [out], float64) when the learner is an MLP.
+//!   [out], float64) when the learner is an MLP;
+//! - `encoder.safetensors` and `encoder.json`: the SimCLR encoder (weights and configuration)
+//!   when the model uses image embeddings; `bundle.json`'s `image` then holds the image
+//!   specification (channels, spacing, window, size) and the missing-phase policy. A bundle of
+//!   a model without images has neither.
 //!
 //! Loading checks the format version and every file's hash: a tampered or incompatible bundle
 //! is a clear error.
@@ -21,6 +25,7 @@ use renal_cohort::Task;
 use renal_learn::{Model, Pipeline};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::images::ImageSpec;
 use crate::engine::metrics::TaskMetrics;
 
 /// Bumped whenever the bundle layout changes incompatibly.
@@ -99,8 +104,27 @@ pub struct Manifest {
     pub thresholds: Vec<(Task, Option<f64>)>,
     pub cv: Vec<CvSummary>,
     pub training: TrainingSummary,
+    /// The image branch, for a model that uses image embeddings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInput>,
     /// sha256 of every other file of the bundle, by file name.
     pub files: BTreeMap<String, String>,
+}
+
+/// The encoder's files in a bundle (weights, configuration).
+pub const ENCODER_FILES: [&str; 2] = ["encoder.safetensors", "encoder.json"];
+
+/// How an image model's input is made and embedded (`encoder.safetensors`, `encoder.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInput {
+    /// The training cohort's image specification, applied unchanged to every patient.
+    pub spec: ImageSpec,
+    /// The encoder's output width (the model's `emb_f*` inputs are some or all of them).
+    pub features: usize,
+    /// What a CT phase the encoder was trained with but a patient lacks becomes.
+    pub missing_phase: String,
+    /// The encoder's configuration (a copy of `encoder.json`, for `inspect`).
+    pub encoder: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +143,8 @@ pub struct TrainingSummary {
 pub struct Bundle {
     pub manifest: Manifest,
     pub pipeline: Pipeline,
+    /// The encoder's files as verified at load (name, bytes), for an image model.
+    pub encoder: Vec<(String, Vec<u8>)>,
 }
 
 /// Encodes f64 tensors as safetensors (header length, JSON header, little-endian data).
@@ -197,9 +223,15 @@ pub fn safetensors_decode(bytes: &[u8]) -> Result<Tensors> {
 }
 
 /// Writes a bundle directory atomically per file; `bundle.json` last, with the hashes.
-pub fn write_bundle(dir: &Path, mut manifest: Manifest, pipeline: &Pipeline) -> Result<()> {
+/// `extra`: further files (the encoder's), hashed like the others.
+pub fn write_bundle(
+    dir: &Path,
+    mut manifest: Manifest,
+    pipeline: &Pipeline,
+    extra: Vec<(String, Vec<u8>)>,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut files: BTreeMap<String, Vec<u8>> = extra.into_iter().collect();
     let mut stored = pipeline.clone();
     if let Model::Mlp(m) = &pipeline.model {
         let tensors: Vec<(String, Vec<usize>, &[f64])> = m
@@ -297,7 +329,23 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
             l.bias = b.clone();
         }
     }
-    Ok(Bundle { manifest, pipeline })
+    let encoder = match &manifest.image {
+        None => Vec::new(),
+        Some(_) => ENCODER_FILES
+            .iter()
+            .map(|name| {
+                let bytes = contents
+                    .remove(*name)
+                    .with_context(|| format!("an image model's bundle needs {name}"))?;
+                Ok((name.to_string(), bytes))
+            })
+            .collect::<Result<_>>()?,
+    };
+    Ok(Bundle {
+        manifest,
+        pipeline,
+        encoder,
+    })
 }
 
 #[cfg(test)]
@@ -342,7 +390,7 @@ mod tests {
         }))
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        write_bundle(dir.path(), manifest, &fitted).unwrap();
+        write_bundle(dir.path(), manifest, &fitted, Vec::new()).unwrap();
         assert!(dir.path().join("mlp.safetensors").is_file());
         let loaded = load_bundle(dir.path()).unwrap();
         let (a, b) = (

@@ -1,4 +1,6 @@
 //! A trained model for new patients: the bundle on disk and prediction for one patient.
 
 pub mod bundle;
+pub mod error;
+pub mod image;
 pub mod predict;

@@ -6,13 +6,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use renal_cohort::{check_feature, ClinicalRecord, Task};
-use renal_imaging::{measure_segmentation, read_labels, CaseMeasurements, LabelScheme};
+use renal_imaging::{
+    measure_segmentation, read_labels, CaseMeasurements, LabelScheme, LabelVolume,
+};
 use renal_learn::Matrix;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::experiment::EMBEDDING_PREFIX;
 use crate::engine::features::shape_value;
 use crate::engine::tasks::score;
 use crate::model::bundle::{Bundle, CvSummary, FeatureKind};
+pub use crate::model::error::{input_err, InputError, PredictError};
+use crate::model::image::{patient_image, ImageSummary};
 
 /// One patient's inputs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -26,21 +31,10 @@ pub struct PatientInput {
     /// Segmentation or tumor mask (NIfTI).
     #[serde(default)]
     pub mask: Option<PathBuf>,
-}
-
-/// A problem with the input, naming the field: a client error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InputError {
-    pub field: String,
-    pub message: String,
-}
-
-fn input_err(field: &str, message: impl Into<String>) -> InputError {
-    InputError {
-        field: field.to_string(),
-        message: message.into(),
-    }
+    /// CT phases by name (`arterial`, `venous`, ...: NIfTI, NRRD/MHA or a DICOM series
+    /// folder), for an image model trained on CT.
+    #[serde(default)]
+    pub ct: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,6 +73,12 @@ pub struct Prediction {
     pub out_of_range: Vec<OutOfRange>,
     pub cv: Vec<CvSummary>,
     pub summary: String,
+    /// What the image model saw (image models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSummary>,
+    /// The image input itself (for a preview), not serialised.
+    #[serde(skip)]
+    pub slice: Option<renal_imaging::CaseImage>,
 }
 
 fn value_of(name: &str, v: &serde_json::Value) -> Result<Option<f64>, InputError> {
@@ -118,18 +118,11 @@ pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputErro
     Ok(rec)
 }
 
-/// Reads the mask and measures the index tumor's largest axial diameter (mm).
-fn measure_mask(
-    input: &PatientInput,
-    mask: &std::path::Path,
-) -> Result<CaseMeasurements, PredictError> {
+/// Reads the mask once (size, shape and the image slice all come from this decoded volume):
+/// a binary mask (0/1) is a tumor mask, a label map uses the KiTS scheme.
+fn read_mask(path: &std::path::Path) -> Result<(LabelVolume, LabelScheme), PredictError> {
     let labels =
-        read_labels(mask).map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
-    let what = input
-        .case_id
-        .clone()
-        .unwrap_or_else(|| "uploaded mask".into());
-    // A binary mask (0/1) is read as a tumor mask; a label map uses the KiTS scheme.
+        read_labels(path).map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
     let binary = labels.data.iter().all(|&v| v <= 1);
     let scheme = if binary {
         LabelScheme {
@@ -140,7 +133,19 @@ fn measure_mask(
     } else {
         LabelScheme::default()
     };
-    measure_segmentation(&labels, scheme, &what)
+    Ok((labels, scheme))
+}
+
+/// Measures the decoded mask (the index tumor's largest axial diameter, its shape).
+fn measure_mask(
+    input: &PatientInput,
+    (labels, scheme): &(LabelVolume, LabelScheme),
+) -> Result<CaseMeasurements, PredictError> {
+    let what = input
+        .case_id
+        .clone()
+        .unwrap_or_else(|| "uploaded mask".into());
+    measure_segmentation(labels, *scheme, &what)
         .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))
 }
 
@@ -155,6 +160,7 @@ fn input_row(
     bundle: &Bundle,
     rec: &ClinicalRecord,
     meas: Option<&CaseMeasurements>,
+    embedding: Option<&[f64]>,
 ) -> Result<Row, PredictError> {
     let tumor_size_mm = meas.map(|m| m.index_tumor().axial_diameter_mm);
     let m = &bundle.manifest;
@@ -175,10 +181,19 @@ fn input_row(
             FeatureKind::Clinical => rec.get(&f.name),
             FeatureKind::Shape => meas.and_then(|m| shape_value(m, &f.name)),
             FeatureKind::Embedding => {
-                return Err(PredictError::Input(input_err(
-                    &f.name,
-                    "this model needs image embeddings, which predict does not compute yet",
-                )))
+                let j = f
+                    .name
+                    .strip_prefix(EMBEDDING_PREFIX)
+                    .and_then(|c| c.strip_prefix('f'))
+                    .and_then(|j| j.parse::<usize>().ok());
+                let v = j.and_then(|j| embedding.and_then(|e| e.get(j)).copied());
+                if v.is_none() {
+                    return Err(PredictError::Model(format!(
+                        "input {}: the encoder gave no such feature",
+                        f.name
+                    )));
+                }
+                v
             }
         };
         match v {
@@ -255,18 +270,36 @@ pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, Pred
     let m = &bundle.manifest;
     let rec = clinical_record(input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
-    let meas = match (&input.mask, needs_mask) {
-        (Some(p), _) => Some(measure_mask(input, p)?),
+    let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);
+    let mask = match (&input.mask, needs_mask || needs_image) {
+        (Some(p), _) => Some(read_mask(p)?),
         (None, true) => {
             return Err(PredictError::Input(input_err(
                 "mask",
-                "this model uses the tumor size or shape: a mask is required",
+                "this model uses the tumor size, shape or image: a mask is required",
             )))
         }
         (None, false) => None,
     };
+    let meas = mask.as_ref().map(|l| measure_mask(input, l)).transpose()?;
+    let image = if needs_image {
+        let id = input.case_id.as_deref().unwrap_or("patient");
+        Some(patient_image(bundle, id, mask.as_ref(), &input.ct)?)
+    } else if !input.ct.is_empty() {
+        return Err(PredictError::Input(input_err(
+            "ct",
+            "this model does not use images: CT phases are not used; leave them out",
+        )));
+    } else {
+        None
+    };
     let tumor_size_mm = meas.as_ref().map(|m| m.index_tumor().axial_diameter_mm);
-    let row = input_row(bundle, &rec, meas.as_ref())?;
+    let row = input_row(
+        bundle,
+        &rec,
+        meas.as_ref(),
+        image.as_ref().map(|i| i.embedding.as_slice()),
+    )?;
     let names = m.features.iter().map(|f| f.name.clone()).collect();
     let x = Matrix::new(1, row.values.len(), row.values.clone(), names);
     let p = bundle
@@ -293,16 +326,9 @@ pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, Pred
         imputed: row.imputed,
         out_of_range: row.out_of_range,
         cv: m.cv.clone(),
+        image: image.as_ref().map(|i| i.summary.clone()),
+        slice: image.map(|i| i.image),
     })
-}
-
-/// Why a prediction failed: the input (client) or the model (server).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PredictError {
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error("model error: {0}")]
-    Model(String),
 }
 
 #[cfg(test)]

@@ -83,6 +83,12 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                     "send the mask as a multipart file upload, not as a path",
                 ));
             }
+            if let Some(name) = input.ct.keys().next() {
+                return Err(ApiError::bad(
+                    &format!("ct_{name}"),
+                    "send CT phases as multipart file uploads (ct_<phase>), not as paths",
+                ));
+            }
             (input, Uploads(Vec::new()), Vec::new())
         } else {
             return Err(ApiError {
@@ -92,6 +98,11 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
             });
         };
         check_ct(input.mask.as_deref(), &ct)?;
+        let mut input = input;
+        input.ct = ct
+            .into_iter()
+            .map(|(field, path)| (field.trim_start_matches("ct_").to_string(), path))
+            .collect();
         let r = run_prediction(state.clone(), input).await;
         drop(uploads);
         r
