@@ -12,6 +12,8 @@ use renal_testdata::{shared, under_ci};
 struct Fixture {
     _dir: tempfile::TempDir,
     bundle: PathBuf,
+    /// An image model (mask planes through a tiny SimCLR encoder, then a forest).
+    image_bundle: PathBuf,
     mask: PathBuf,
 }
 
@@ -42,8 +44,13 @@ fn fixture() -> Option<&'static Fixture> {
         let mlp = dir.path().join("bundle-mlp");
         let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "size+sex MLP", "--out"]).arg(&mlp).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let image_exp = dir.path().join("image.toml");
+        std::fs::write(&image_exp, "[experiment]\nname = \"i\"\nouter_folds = 3\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 40\nmax_features = [\"sqrt\"]\n[[model]]\nname = \"image RF\"\nembeddings = \"all\"\nlearner = \"rf\"\n").unwrap();
+        let image_bundle = dir.path().join("bundle-image");
+        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&image_exp).args(["--model", "image RF", "--encoder", "tiny", "--out"]).arg(&image_bundle).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let mask = shared.join("kits23/cases/case_00019/segmentation.nii.gz").canonicalize().unwrap();
-        Some(Fixture { _dir: dir, bundle, mask })
+        Some(Fixture { _dir: dir, bundle, image_bundle, mask })
     })
     .as_ref()
 }
@@ -605,5 +612,77 @@ fn predict_batch_manifest_as_csv_lists_failures() {
         String::from_utf8_lossy(&o.stderr).contains("p3: mask"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// An image model served: the mask uploaded, the slice made and embedded by the bundle's
+/// encoder, the same answer as `predict` on the command line; the page shows the slice the
+/// model saw; CT paths in JSON and CT phases for a mask-plane model are refused by name; the
+/// uploads are deleted.
+#[test]
+fn an_image_model_is_served_with_the_slice_it_saw() {
+    let Some(f) = fixture() else { return };
+    let o = bin()
+        .args(["predict", "--model"])
+        .arg(&f.image_bundle)
+        .arg("--mask")
+        .arg(&f.mask)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(cli["image"]["embedding"].as_array().unwrap().len(), 64);
+    let s = start(&f.image_bundle, &[]);
+    let mask = std::fs::read(&f.mask).unwrap();
+    let (ct, body) = multipart(&[], &[("mask", "seg.nii.gz", &mask)]);
+    let (code, p) = post(&format!("{}/api/v1/predict", s.url), &ct, &body);
+    assert_eq!(code, 200, "{p}");
+    for key in ["p_benign", "p_indolent", "p_aggressive"] {
+        assert_eq!(p[key], cli[key], "{key}: served and command line differ");
+    }
+    assert_eq!(p["image"]["slice"], cli["image"]["slice"]);
+    // The page's answer shows the slice, described for a screen reader.
+    let html = ureq::post(&format!("{}/predict", s.url))
+        .set("Content-Type", &ct)
+        .send_bytes(&body)
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(html.contains("<figure id=\"slice\"><img src=\"data:image/png;base64,iVBORw0KGgo"));
+    assert!(html.contains("alt=\"The image the model saw: the axial slice"));
+    // Bad input, each named.
+    let (code, e) = post(
+        &format!("{}/api/v1/predict", s.url),
+        "application/json",
+        br#"{"ct": {"venous": "/etc/passwd"}}"#,
+    );
+    assert_eq!((code, e["field"].as_str()), (400, Some("ct_venous")), "{e}");
+    let (ct2, body2) = multipart(
+        &[],
+        &[
+            ("mask", "seg.nii.gz", &mask),
+            ("ct_venous", "v.nii.gz", &mask),
+        ],
+    );
+    let (code, e) = post(&format!("{}/api/v1/predict", s.url), &ct2, &body2);
+    assert_eq!((code, e["field"].as_str()), (400, Some("ct")), "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("without CT intensities"),
+        "{e}"
+    );
+    let (code, e) = post(
+        &format!("{}/api/v1/predict", s.url),
+        &multipart(&[], &[]).0,
+        &multipart(&[], &[]).1,
+    );
+    assert_eq!((code, e["field"].as_str()), (400, Some("mask")), "{e}");
+    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        0,
+        "uploads are deleted after use"
     );
 }

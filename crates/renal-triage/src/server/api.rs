@@ -14,7 +14,7 @@ use crate::model::predict::{predict, PatientInput, Prediction};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::upload::{check_ct, check_length, read_multipart, Uploads};
+use super::upload::{attach_ct, check_ct, check_length, read_multipart, Uploads};
 
 pub(super) async fn run_prediction(
     state: Arc<AppState>,
@@ -99,10 +99,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
         };
         check_ct(input.mask.as_deref(), &ct)?;
         let mut input = input;
-        input.ct = ct
-            .into_iter()
-            .map(|(field, path)| (field.trim_start_matches("ct_").to_string(), path))
-            .collect();
+        attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;
         drop(uploads);
         r

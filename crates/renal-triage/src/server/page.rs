@@ -13,7 +13,7 @@ use crate::model::predict::Prediction;
 use super::api::run_prediction;
 use super::error::ApiError;
 use super::state::AppState;
-use super::upload::{check_ct, check_length, read_multipart};
+use super::upload::{attach_ct, check_ct, check_length, read_multipart};
 
 pub(super) fn esc(s: &str) -> String {
     renal_report::escape(s)
@@ -75,12 +75,27 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
             esc(&range)
         ));
     }
-    let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
+    let needs_mask = m.features.iter().any(|f| f.kind.needs_mask()) || m.image.is_some();
+    let ct_fields: String = match &m.image {
+        Some(i) if i.spec.intensity => i
+            .spec
+            .channels
+            .iter()
+            .map(|c| {
+                format!(
+                    "<label>CT phase: {0} (NIfTI on the mask's grid; a missing phase is a zero channel, as in training)<input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></label>",
+                    esc(c)
+                )
+            })
+            .collect(),
+        _ => String::new(),
+    };
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>\
 <form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><label>case id<input type=\"text\" name=\"case_id\" id=\"case_id\"></label>{fields}</fieldset>\
-<fieldset><legend>Images</legend><label>tumor mask or segmentation (NIfTI){}<input type=\"file\" name=\"mask\" id=\"mask\"></label></fieldset><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
+<fieldset><legend>Images</legend><label>tumor mask or segmentation (NIfTI){}<input type=\"file\" name=\"mask\" id=\"mask\"></label>{}</fieldset><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
         if needs_mask { " (required)" } else { "" },
+        ct_fields,
         model_card(&state.bundle)
     ))
 }
@@ -107,13 +122,33 @@ pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> 
                 .iter()
                 .map(|d| format!("<li>{}</li>", esc(&d.statement)))
                 .collect();
+            let slice = match (&p.slice, &p.image) {
+                (Some(img), Some(i)) => {
+                    let (w, h, px) = renal_imaging::png::channels_strip(img);
+                    let png = renal_imaging::png::encode_gray(w, h, &px);
+                    let alt = format!(
+                        "The image the model saw: the axial slice {} through the tumor centroid, channels {} side by side{}",
+                        i.slice,
+                        i.channels.join(", "),
+                        if i.missing.is_empty() { String::new() } else { format!(" ({} missing: zero)", i.missing.join(", ")) }
+                    );
+                    format!(
+                        "<figure id=\"slice\"><img src=\"data:image/png;base64,{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+                        renal_report::base64(&png),
+                        esc(&alt),
+                        esc(&i.input)
+                    )
+                }
+                _ => String::new(),
+            };
             format!(
-                "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><ul id=\"decisions\">{}</ul><p id=\"summary\">{}</p>",
+                "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><ul id=\"decisions\">{}</ul><p id=\"summary\">{}</p>{}",
                 p.case_id.as_deref().map(|c| format!(" for {}", esc(c))).unwrap_or_default(),
                 rows.join(""),
                 p.tumor_size_mm.map(|s| format!("{s:.1} mm")).unwrap_or_else(|| "-".into()),
                 dec.join(""),
-                esc(&p.summary)
+                esc(&p.summary),
+                slice
             )
         }
         Err(e) => format!(
@@ -136,8 +171,9 @@ pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Reques
         let mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| ApiError::bad("form", e.body_text()))?;
-        let (input, uploads, ct) = read_multipart(&state, mp).await?;
+        let (mut input, uploads, ct) = read_multipart(&state, mp).await?;
         check_ct(input.mask.as_deref(), &ct)?;
+        attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;
         drop(uploads);
         r

@@ -161,6 +161,15 @@ pub(super) async fn read_field(
     Ok(())
 }
 
+/// Gives the input its uploaded CT phases (`ct_<phase>` fields) by phase name, after
+/// [`check_ct`].
+pub(super) fn attach_ct(input: &mut PatientInput, ct: Vec<(String, PathBuf)>) {
+    input.ct = ct
+        .into_iter()
+        .map(|(field, path)| (field.trim_start_matches("ct_").to_string(), path))
+        .collect();
+}
+
 /// Checks every CT phase against the mask's grid.
 pub(super) fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<(), ApiError> {
     let Some(mask) = mask else {
