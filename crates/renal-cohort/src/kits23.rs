@@ -75,6 +75,17 @@ fn read_category(v: &Value, table: &[(&str, f64)]) -> Reading {
 }
 
 const SEX: &[(&str, f64)] = &[("male", 1.0), ("female", 0.0)];
+/// The KiTS23 values of an ordinal feature and their codes (`smoking_status`,
+/// `chewing_tobacco`, `alcohol_use`), for a form that names the categories as the source does.
+pub fn categories(feature: &str) -> Option<&'static [(&'static str, f64)]> {
+    match feature {
+        "smoking_status" => Some(SMOKING),
+        "chewing_tobacco" => Some(CHEWING),
+        "alcohol_use" => Some(ALCOHOL),
+        _ => None,
+    }
+}
+
 const SMOKING: &[(&str, f64)] = &[
     ("never_smoked", 0.0),
     ("previous_smoker", 1.0),

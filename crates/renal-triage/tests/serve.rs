@@ -512,7 +512,67 @@ fn web_form_in_headless_chromium() {
         &format!("/element/{sex}/click"),
         serde_json::json!({}),
     );
+    // Labels in words with units, bound to their inputs; yes/no as checkboxes; categories as
+    // the source names them; groups as fieldsets.
+    let text_of = |css: &str| {
+        let e = d.find(css);
+        d.cmd("GET", &format!("/element/{e}/text"), serde_json::json!({}))
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(text_of("label[for='age']").contains("(years"), "age label");
+    assert!(text_of("label[for='bmi']").contains("kg/m2"), "bmi label");
+    assert!(text_of("label[for='preop_egfr']").contains("ml/min/1.73m2"));
+    let hyp = d.find("#comorbidity_myocardial_infarction");
+    let kind = d.cmd(
+        "GET",
+        &format!("/element/{hyp}/attribute/type"),
+        serde_json::json!({}),
+    );
+    assert_eq!(kind, "checkbox");
+    d.cmd(
+        "POST",
+        &format!("/element/{hyp}/click"),
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        text_of("label[for='comorbidity_myocardial_infarction']"),
+        "History of myocardial infarction"
+    );
+    let smoker = d.find("#smoking_status option[value='1']");
+    assert_eq!(
+        d.cmd(
+            "GET",
+            &format!("/element/{smoker}/text"),
+            serde_json::json!({})
+        ),
+        "previous_smoker"
+    );
+    d.cmd(
+        "POST",
+        &format!("/element/{smoker}/click"),
+        serde_json::json!({}),
+    );
+    let legends = d.cmd("GET", "/source", serde_json::json!({}));
+    for g in ["Demographics", "Comorbidities", "Habits", "Kidney function"] {
+        assert!(
+            legends
+                .as_str()
+                .unwrap()
+                .contains(&format!("<legend>{g}</legend>")),
+            "group {g}"
+        );
+    }
     d.type_into("#mask", f.mask.to_str().unwrap());
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = d.cmd("GET", "/screenshot", serde_json::json!({}));
+    std::fs::write(
+        artifacts.join("serve-form.png"),
+        base64_decode(shot.as_str().unwrap()),
+    )
+    .unwrap();
     let submit = d.find("#submit");
     d.cmd(
         "POST",
@@ -534,13 +594,62 @@ fn web_form_in_headless_chromium() {
         serde_json::json!({}),
     );
     assert!(st.as_str().unwrap().contains("threshold"), "{st}");
-    // The page shows the same probability as the API for the same inputs.
+    // The answer: probability bars with the CV threshold marked, the inputs that were imputed
+    // highlighted in words, a model card without local paths.
+    let bar = d.find("#bars li .bar");
+    let name = d.cmd(
+        "GET",
+        &format!("/element/{bar}/attribute/aria-label"),
+        serde_json::json!({}),
+    );
+    assert!(name.as_str().unwrap().contains("threshold"), "{name}");
+    d.find("#bars .thr");
+    assert!(text_of("#imputed").contains("Pack-years smoked"));
+    let source = d.cmd("GET", "/source", serde_json::json!({}));
+    let tmp = f.bundle.parent().unwrap().to_str().unwrap();
+    assert!(
+        !source.as_str().unwrap().contains(tmp),
+        "a local path on the page"
+    );
+    // The page shows the same probability as the API for the same inputs (an unchecked box
+    // is a no).
     let api = format!("{}/api/v1/predict", s.url);
     let mask = std::fs::read(&f.mask).unwrap();
-    let (ct, body) = multipart(
-        &[("age", "63"), ("bmi", "29.5"), ("sex", "female")],
-        &[("mask", "seg.nii.gz", &mask)],
-    );
+    let model: serde_json::Value = ureq::get(&format!("{}/api/v1/model", s.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let mut fields = vec![
+        ("age".to_string(), "63".to_string()),
+        ("bmi".into(), "29.5".into()),
+        ("sex".into(), "female".into()),
+        ("smoking_status".into(), "1".into()),
+    ];
+    for feat in model["features"].as_array().unwrap() {
+        let n = feat["name"].as_str().unwrap();
+        if n != "sex_male"
+            && matches!(
+                renal_cohort::fields::spec(n).map(|s| s.kind),
+                Some(renal_cohort::fields::Kind::Binary)
+            )
+        {
+            fields.push((
+                n.into(),
+                if n == "comorbidity_myocardial_infarction" {
+                    "1"
+                } else {
+                    "0"
+                }
+                .into(),
+            ));
+        }
+    }
+    let texts: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (ct, body) = multipart(&texts, &[("mask", "seg.nii.gz", &mask)]);
     let (_, j) = post(&api, &ct, &body);
     assert_eq!(
         format!("{:.3}", j["p_aggressive"].as_f64().unwrap()),
@@ -548,8 +657,6 @@ fn web_form_in_headless_chromium() {
     );
     let shot = d.cmd("GET", "/screenshot", serde_json::json!({}));
     let png = base64_decode(shot.as_str().unwrap());
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
     std::fs::write(artifacts.join("serve-result.png"), &png).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
     let _ = ureq::delete(&format!("{base}/session/{}", d.session)).call();

@@ -9,6 +9,7 @@
 
 mod api;
 mod error;
+mod form;
 mod openapi;
 mod page;
 mod state;

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::model::bundle::{Bundle, FeatureKind};
+use crate::model::bundle::Bundle;
 use crate::model::predict::Prediction;
 
 use super::api::run_prediction;
@@ -21,7 +21,9 @@ pub(super) fn esc(s: &str) -> String {
 
 pub(super) const PAGE_CSS: &str = "body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em}label{display:block;margin:.4em 0}\
 input,select{margin-left:.5em}fieldset{margin:1em 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}.err{color:#a00;font-weight:600}\
-.card{background:#f6f6f6;padding:1em;margin:1em 0}";
+.card{background:#f6f6f6;padding:1em;margin:1em 0}.field{margin:.4em 0}.field label{margin-right:.5em}label.check{display:inline}\
+.bar{position:relative;height:1.4em;background:#e8e8e8;border:1px solid #888;max-width:500px}.fill{position:absolute;left:0;top:0;bottom:0;background:#3b6ea8}\
+.thr{position:absolute;top:-.3em;bottom:-.3em;width:3px;background:#c00}.warn{background:#fff3cd;border-left:4px solid #c90;padding:.3em .8em}";
 
 pub(super) fn model_card(b: &Bundle) -> String {
     let m = &b.manifest;
@@ -40,41 +42,76 @@ pub(super) fn model_card(b: &Bundle) -> String {
             .collect();
     format!(
         "<div class=\"card\" id=\"model-card\"><h2>Model card</h2><p><b>{}</b>, trained on {} cases ({} benign / {} indolent / {} aggressive) from {}.</p><p>Cross-validated performance:</p><ul>{}</ul><p>Research use only: not a medical device. Probabilities come from one development cohort; check them against your own population.</p></div>",
-        esc(&m.model_name), m.training.cases, m.training.class_counts[0], m.training.class_counts[1], m.training.class_counts[2], esc(&m.training.source), cv.join("")
+        esc(&m.model_name), m.training.cases, m.training.class_counts[0], m.training.class_counts[1], m.training.class_counts[2], esc(&cohort_name(&m.training.source)), cv.join("")
     )
+}
+
+/// The training cohort's name without the folder it was read from (no local paths on a page).
+fn cohort_name(source: &str) -> String {
+    let name = std::path::Path::new(source)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    format!("the cohort `{name}`")
+}
+
+/// The answer per task: a probability bar with the CV threshold marked, and the decision in
+/// words (also the bar's accessible name).
+fn bars(p: &Prediction) -> String {
+    let items: String = p
+        .decisions
+        .iter()
+        .map(|d| {
+            let pct = (d.probability * 100.0).clamp(0.0, 100.0);
+            let thr = d
+                .threshold
+                .map(|t| format!("<span class=\"thr\" style=\"left:{:.1}%\" title=\"threshold {t:.2}\"></span>", (t * 100.0).clamp(0.0, 100.0)))
+                .unwrap_or_default();
+            format!(
+                "<li><div class=\"bar\" role=\"img\" aria-label=\"{0}\"><span class=\"fill\" style=\"width:{pct:.1}%\"></span>{thr}</div><p>{0}</p></li>",
+                esc(&d.statement)
+            )
+        })
+        .collect();
+    format!("<ul id=\"bars\" style=\"list-style:none;padding:0\">{items}</ul>")
+}
+
+/// The inputs that were imputed or outside the training range, highlighted, in words.
+fn warnings(p: &Prediction) -> String {
+    let mut out = String::new();
+    if !p.imputed.is_empty() {
+        let names: Vec<String> = p
+            .imputed
+            .iter()
+            .map(|n| esc(&super::form::label(n)))
+            .collect();
+        out.push_str(&format!(
+            "<p class=\"warn\" id=\"imputed\">Not given, replaced by the training median: {}.</p>",
+            names.join(", ")
+        ));
+    }
+    if !p.out_of_range.is_empty() {
+        let names: Vec<String> = p
+            .out_of_range
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} = {} (training {}-{})",
+                    esc(&super::form::label(&o.feature)),
+                    o.value,
+                    o.train_min.unwrap_or(f64::NAN),
+                    o.train_max.unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        out.push_str(&format!("<p class=\"warn\" id=\"out-of-range\">Outside the training range (extrapolation, interpret with care): {}.</p>", names.join(", ")));
+    }
+    out
 }
 
 pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     let m = &state.bundle.manifest;
-    let mut fields = String::new();
-    for f in m.features.iter().filter(|f| {
-        matches!(
-            f.kind,
-            FeatureKind::Clinical | FeatureKind::RadiographicSize
-        )
-    }) {
-        // The radiographic size is entered as the record holds it, in cm.
-        if f.kind == FeatureKind::RadiographicSize {
-            fields.push_str(&format!(
-                "<label>{0} (cm, as the radiologist reported it)<input type=\"text\" name=\"{0}\" id=\"{0}\"></label>",
-                renal_cohort::RADIOGRAPHIC_SIZE_CM
-            ));
-            continue;
-        }
-        if f.name == "sex_male" {
-            fields.push_str("<label>sex<select name=\"sex\" id=\"sex\"><option value=\"\">unknown</option><option value=\"male\">male</option><option value=\"female\">female</option></select></label>");
-            continue;
-        }
-        let range = match (f.train_min, f.train_max) {
-            (Some(a), Some(b)) => format!(" (training range {a}-{b})"),
-            _ => String::new(),
-        };
-        fields.push_str(&format!(
-            "<label>{0}{1}<input type=\"text\" name=\"{0}\" id=\"{0}\"></label>",
-            esc(&f.name),
-            esc(&range)
-        ));
-    }
+    let fields = super::form::patient_fields(&state.bundle);
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask()) || m.image.is_some();
     let ct_fields: String = match &m.image {
         Some(i) if i.spec.intensity => i
@@ -83,7 +120,7 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
             .iter()
             .map(|c| {
                 format!(
-                    "<label>CT phase: {0} (NIfTI on the mask's grid; a missing phase is a zero channel, as in training)<input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></label>",
+                    "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI on the mask's grid; a missing phase is a zero channel, as in training)</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
                     esc(c)
                 )
             })
@@ -92,8 +129,8 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     };
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>\
-<form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><label>case id<input type=\"text\" name=\"case_id\" id=\"case_id\"></label>{fields}</fieldset>\
-<fieldset><legend>Images</legend><label>tumor mask or segmentation (NIfTI){}<input type=\"file\" name=\"mask\" id=\"mask\"></label>{}</fieldset><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
+<form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\"></div></fieldset>{fields}\
+<fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Tumor mask or kidney segmentation (NIfTI){}</label><input type=\"file\" name=\"mask\" id=\"mask\"></div>{}</fieldset><p>Leave a value empty when it is unknown: it is then replaced by the training median and the answer says so. An unchecked box means no.</p><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
         if needs_mask { " (required)" } else { "" },
         ct_fields,
         model_card(&state.bundle)
@@ -117,11 +154,6 @@ pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> 
                 )
             })
             .collect();
-            let dec: Vec<String> = p
-                .decisions
-                .iter()
-                .map(|d| format!("<li>{}</li>", esc(&d.statement)))
-                .collect();
             let slice = match (&p.slice, &p.image) {
                 (Some(img), Some(i)) => {
                     let (w, h, px) = renal_imaging::png::channels_strip(img);
@@ -142,11 +174,12 @@ pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> 
                 _ => String::new(),
             };
             format!(
-                "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><ul id=\"decisions\">{}</ul><p id=\"summary\">{}</p>{}",
+                "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><h3>Decisions at the cross-validated thresholds</h3>{}{}<p id=\"summary\">{}</p>{}",
                 p.case_id.as_deref().map(|c| format!(" for {}", esc(c))).unwrap_or_default(),
                 rows.join(""),
                 p.tumor_size_mm.map(|s| format!("{s:.1} mm")).unwrap_or_else(|| "-".into()),
-                dec.join(""),
+                bars(p),
+                warnings(p),
                 esc(&p.summary),
                 slice
             )
