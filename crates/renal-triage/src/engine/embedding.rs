@@ -112,8 +112,18 @@ pub fn embed_cohort(
     device: Device,
     size: usize,
 ) -> Result<EmbedOutcome> {
+    embed_images(cohort_images(cohort, size)?, csv, config, device)
+}
+
+/// Trains (or resumes) the encoder on image inputs already made and writes the embeddings.
+pub fn embed_images(
+    images: CohortImages,
+    csv: &Path,
+    config: &EncoderConfig,
+    device: Device,
+) -> Result<EmbedOutcome> {
     let dir = encoder_dir(csv);
-    let images = cohort_images(cohort, size)?;
+    let size = images.spec.preprocess.size;
     if images.ids.len() < 2 {
         anyhow::bail!(
             "only {} case(s) have an image input; the encoder needs at least 2",

@@ -218,35 +218,46 @@ pub fn cohort_images_with(cohort: &Cohort, spec: &ImageSpec) -> Result<CohortIma
         })
         .collect();
     pb.finish_and_clear();
-    let mut ids = Vec::new();
-    let mut images = Vec::new();
-    let mut excluded = Vec::new();
-    for (id, r) in results {
-        match r {
-            Ok(img) => {
-                ids.push(id);
-                images.push(img);
-            }
-            Err(reason) => {
-                tracing::warn!(case = %id, %reason, "no image input");
-                excluded.push((id, reason));
+    Ok(CohortImages::from_results(results, spec))
+}
+
+impl CohortImages {
+    /// The images of a cohort's cases (in cohort order) made with `spec`; a case that could
+    /// not be imaged is excluded with its reason.
+    pub fn from_results(
+        results: Vec<(String, Result<CaseImage, String>)>,
+        spec: &ImageSpec,
+    ) -> CohortImages {
+        let mut ids = Vec::new();
+        let mut images = Vec::new();
+        let mut excluded = Vec::new();
+        for (id, r) in results {
+            match r {
+                Ok(img) => {
+                    ids.push(id);
+                    images.push(img);
+                }
+                Err(reason) => {
+                    tracing::warn!(case = %id, %reason, "no image input");
+                    excluded.push((id, reason));
+                }
             }
         }
+        let missing_per_channel = spec
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.clone(), images.iter().filter(|i| i.missing[k]).count()))
+            .collect();
+        CohortImages {
+            ids,
+            images,
+            excluded,
+            input: spec.describe(),
+            spec: spec.clone(),
+            missing_per_channel,
+        }
     }
-    let missing_per_channel = spec
-        .channels
-        .iter()
-        .enumerate()
-        .map(|(k, n)| (n.clone(), images.iter().filter(|i| i.missing[k]).count()))
-        .collect();
-    Ok(CohortImages {
-        ids,
-        images,
-        excluded,
-        input: spec.describe(),
-        spec: spec.clone(),
-        missing_per_channel,
-    })
 }
 
 /// The images as the encoder's dataset.

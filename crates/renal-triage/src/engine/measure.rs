@@ -7,13 +7,66 @@ use crate::progress::progress;
 use rayon::prelude::*;
 use renal_cohort::Cohort;
 use renal_imaging::{
-    measure_segmentation, read_labels, BinaryMask, CaseMeasurements, LabelScheme, ShapeFeatures,
+    measure_segmentation, read_labels, BinaryMask, CaseImage, CaseMeasurements, LabelScheme,
+    ShapeFeatures,
 };
 
-/// Measures every case with a mask, in parallel (results do not depend on the thread count).
-/// A case that cannot be measured is excluded with the reason. A cohort without any mask
-/// (features and labels only) is not measured; in a cohort with masks, a case without one is
-/// excluded (its size would be missing).
+use crate::engine::images::{image_from_mask, ImageSpec};
+
+/// One case's mask, decoded once: its measurements and, when asked, its image input made from
+/// the same decoded volume.
+pub struct CaseMask {
+    pub id: String,
+    pub measured: Result<CaseMeasurements, String>,
+    pub image: Option<Result<CaseImage, String>>,
+}
+
+/// One pass over a cohort's masks, in parallel (results in cohort order, whatever the thread
+/// count): each mask read and decoded once, measured, and its image input made with `spec`
+/// when given.
+pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>) -> Vec<CaseMask> {
+    let pb = progress(cohort.cases.len(), "masks");
+    let out = cohort
+        .cases
+        .par_iter()
+        .map(|c| {
+            let decoded = match &c.images.mask {
+                None => Err("no mask".to_string()),
+                Some(p) => read_labels(p).map_err(|e| e.to_string()),
+            };
+            let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
+                let what = format!(
+                    "{} ({})",
+                    c.id,
+                    c.images
+                        .mask
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""))
+                        .display()
+                );
+                measure_segmentation(v, scheme, &what).map_err(|e| e.to_string())
+            });
+            let image = spec.map(|spec| {
+                decoded.as_ref().map_err(Clone::clone).and_then(|v| {
+                    image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec)
+                })
+            });
+            pb.inc(1);
+            CaseMask {
+                id: c.id.clone(),
+                measured,
+                image,
+            }
+        })
+        .collect();
+    pb.finish_and_clear();
+    out
+}
+
+/// Measures every case with a mask (one [`mask_pass`]). A case that cannot be measured is
+/// excluded with the reason. A cohort without any mask (features and labels only) is not
+/// measured; in a cohort with masks, a case without one is excluded (its size would be
+/// missing).
 pub fn measure_cohort(
     cohort: &mut Cohort,
     scheme: LabelScheme,
@@ -22,25 +75,21 @@ pub fn measure_cohort(
         // Features + labels only: nothing to measure, nothing to exclude.
         return BTreeMap::new();
     }
-    let pb = progress(cohort.cases.len(), "measuring");
-    let results: Vec<(String, Result<CaseMeasurements, String>)> = cohort
-        .cases
-        .par_iter()
-        .map(|c| {
-            let r = match &c.images.mask {
-                None => Err("no mask".to_string()),
-                Some(p) => read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
-                    measure_segmentation(&v, scheme, &format!("{} ({})", c.id, p.display()))
-                        .map_err(|e| e.to_string())
-                }),
-            };
-            pb.inc(1);
-            (c.id.clone(), r)
-        })
-        .collect();
-    pb.finish_and_clear();
+    let pass = mask_pass(cohort, scheme, None);
+    apply_measurements(cohort, pass.into_iter().map(|m| (m.id, m.measured)))
+}
+
+/// The measurements of a pass, for the cases still in the cohort; a case that could not be
+/// measured is excluded with the reason.
+pub fn apply_measurements(
+    cohort: &mut Cohort,
+    results: impl IntoIterator<Item = (String, Result<CaseMeasurements, String>)>,
+) -> BTreeMap<String, CaseMeasurements> {
     let mut out = BTreeMap::new();
     for (id, r) in results {
+        if !cohort.cases.iter().any(|c| c.id == id) {
+            continue;
+        }
         match r {
             Ok(m) => {
                 out.insert(id, m);
@@ -128,4 +177,53 @@ pub fn annotator_shapes(cohort: &Cohort) -> (usize, Vec<InstanceRatings>) {
         .collect();
     pb.finish_and_clear();
     (k, rated.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::images::cohort_images_with;
+
+    /// The single pass (each mask decoded once) gives exactly what measuring and imaging the
+    /// cohort separately give: the same measurements, the same pixels, the same exclusions.
+    #[test]
+    fn one_pass_equals_measuring_and_imaging_separately() {
+        let Some(shared) = renal_testdata::shared() else {
+            return;
+        };
+        let mut cohort = renal_cohort::load_kits23(&shared.join("kits23")).unwrap();
+        cohort.cases.truncate(6);
+        // A case whose mask cannot be read is excluded by both, with the same reason.
+        cohort.cases[5].images.mask = Some(shared.join("kits23/no-such-mask.nii.gz"));
+        let spec = ImageSpec::of_cohort(&cohort, 64).unwrap();
+        let pass = mask_pass(&cohort, LabelScheme::default(), Some(&spec));
+        let separate = cohort_images_with(&cohort, &spec).unwrap();
+        let mut measured = cohort.clone();
+        let meas = measure_cohort(&mut measured, LabelScheme::default());
+        assert_eq!(pass.len(), 6);
+        let mut imaged = 0;
+        for (m, c) in pass.iter().zip(&cohort.cases) {
+            assert_eq!(m.id, c.id);
+            match (&m.measured, meas.get(&m.id)) {
+                (Ok(a), Some(b)) => {
+                    assert_eq!(
+                        a.index_tumor().axial_diameter_mm,
+                        b.index_tumor().axial_diameter_mm
+                    )
+                }
+                (Err(_), None) => {}
+                other => panic!("{}: {other:?}", m.id),
+            }
+            match m.image.as_ref().unwrap() {
+                Ok(img) => {
+                    let k = separate.ids.iter().position(|i| *i == m.id).unwrap();
+                    assert_eq!(img, &separate.images[k], "{}", m.id);
+                    imaged += 1;
+                }
+                Err(why) => assert!(separate.excluded.contains(&(m.id.clone(), why.clone()))),
+            }
+        }
+        assert_eq!(imaged, 5);
+        assert!(pass[5].measured.is_err());
+    }
 }

@@ -25,9 +25,22 @@ pub struct Prepared {
 /// embeddings are joined by case id, and every mask is measured (decoded once).
 pub fn prepare(
     source: &Path,
+    cohort: Cohort,
+    from_tables: bool,
+    embeddings: Option<&Path>,
+) -> Result<Prepared> {
+    prepare_measured(source, cohort, from_tables, embeddings, None)
+}
+
+/// [`prepare`] with the masks already measured (`measured`: per case, from a
+/// [`crate::engine::measure::mask_pass`] that also made the image inputs): no mask is decoded
+/// again.
+pub fn prepare_measured(
+    source: &Path,
     mut cohort: Cohort,
     from_tables: bool,
     embeddings: Option<&Path>,
+    measured: Option<Vec<(String, Result<CaseMeasurements, String>)>>,
 ) -> Result<Prepared> {
     let mut has_embeddings = from_tables;
     if from_tables {
@@ -45,7 +58,10 @@ pub fn prepare(
         renal_cohort::join_features(&mut cohort, &table, EMBEDDING_PREFIX, e);
         has_embeddings = true;
     }
-    let meas = crate::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
+    let meas = match measured {
+        Some(m) => crate::engine::measure::apply_measurements(&mut cohort, m),
+        None => crate::engine::measure::measure_cohort(&mut cohort, LabelScheme::default()),
+    };
     let clinical = FeatureSpec::all_clinical_and_size(&cohort).clinical;
     Ok(Prepared {
         source: source.to_path_buf(),

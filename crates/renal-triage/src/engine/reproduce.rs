@@ -17,17 +17,20 @@ use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
 use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
 use crate::engine::embedding::{
-    embed_cohort, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
+    embed_images, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
 };
 use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
 use crate::engine::external::{self, External};
+use crate::engine::images::{CohortImages, ImageSpec};
+use crate::engine::measure::mask_pass;
 use crate::engine::metrics::{model_metrics, TaskMetrics};
 use crate::engine::model_run::{run_model, ModelRun};
-use crate::engine::prepare::{fold_plan, model_table, prepare, skip_reason, Prepared};
+use crate::engine::prepare::{fold_plan, model_table, prepare_measured, skip_reason, Prepared};
 use crate::engine::run_store::{fingerprint, load_run, slug, test_pause, write_model};
 use crate::engine::tables::{study_tables, Tables};
 use crate::output::{write_csv, write_json};
 use crate::progress::progress;
+use renal_imaging::LabelScheme;
 
 /// What to reproduce, and where.
 #[derive(Debug, Clone)]
@@ -117,6 +120,7 @@ fn prepare_cohort(
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;
+    let mut measured = None;
     let mut embeddings = req.embeddings.clone();
     let has_masks = cohort.cases.iter().any(|c| c.images.mask.is_some());
     if let (None, None, Some(config), true, true) = (
@@ -128,16 +132,36 @@ fn prepare_cohort(
     ) {
         tracing::info!(config = %config, "computing image embeddings");
         let csv = req.out.join("encoder").join("embeddings.csv");
+        // One pass over the masks: each decoded once for its measurements and its image.
+        let spec = ImageSpec::of_cohort(&cohort, 256)?;
+        let pass = timings.stage("masks_measured_and_imaged", || {
+            Ok(mask_pass(&cohort, LabelScheme::default(), Some(&spec)))
+        })?;
+        let mut images = Vec::with_capacity(pass.len());
+        let mut meas = Vec::with_capacity(pass.len());
+        for m in pass {
+            if let Some(img) = m.image {
+                images.push((m.id.clone(), img));
+            }
+            meas.push((m.id, m.measured));
+        }
+        let images = CohortImages::from_results(images, &spec);
         let e = timings.stage("image_inputs_and_encoder", || {
-            embed_cohort(&cohort, &csv, config, req.device, 256)
-                .context("computing image embeddings")
+            embed_images(images, &csv, config, req.device).context("computing image embeddings")
         })?;
         embeddings = Some(csv);
         encoder = Some(e);
+        measured = Some(meas);
     }
     let t = Instant::now();
     tracing::info!("measuring the cohort");
-    let mut prepared = prepare(data, cohort, req.labels.is_some(), embeddings.as_deref())?;
+    let mut prepared = prepare_measured(
+        data,
+        cohort,
+        req.labels.is_some(),
+        embeddings.as_deref(),
+        measured,
+    )?;
     if let Some(e) = &encoder {
         explain_image_exclusions(&mut prepared.cohort.excluded, &e.images.excluded);
     }
