@@ -325,6 +325,25 @@ fn the_encoder_feeds_the_image_model_identically_on_one_or_two_threads() {
     for ((na, ba), (_, bb)) in ta.iter().zip(&tb) {
         assert!(ba == bb, "{na} differs between 1 and 2 threads");
     }
+    // Started again on the same inputs: the finished encoder is reused, no image is made
+    // again (the masks are decoded once more, for the measurements only), same results.
+    let o = reproduce(f, b.path(), 2, &["--encoder", "tiny"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(log.contains("reusing the finished encoder"), "{log}");
+    let first = std::fs::read_to_string(a.path().join("manifest.json")).unwrap();
+    assert!(first.contains("image_inputs_and_encoder"), "{first}");
+    let manifest = std::fs::read_to_string(b.path().join("manifest.json")).unwrap();
+    assert!(!manifest.contains("image_inputs_and_encoder"), "{manifest}");
+    assert_eq!(
+        emb,
+        std::fs::read_to_string(b.path().join("encoder/embeddings.csv")).unwrap()
+    );
+    for ((na, ba), (_, bb)) in ta.iter().zip(&tables(b.path())) {
+        assert!(ba == bb, "{na} differs in the resumed run");
+    }
+    let html = std::fs::read_to_string(b.path().join("report.html")).unwrap();
+    assert!(html.contains("label map's kidney, tumor and cyst planes"));
 }
 
 #[test]

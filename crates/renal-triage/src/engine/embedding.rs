@@ -112,7 +112,91 @@ pub fn embed_cohort(
     device: Device,
     size: usize,
 ) -> Result<EmbedOutcome> {
-    embed_images(cohort_images(cohort, size)?, csv, config, device)
+    let images = cohort_images(cohort, size)?;
+    let fingerprint = inputs_fingerprint(cohort, &images.spec, config);
+    embed_images(images, csv, config, device, &fingerprint)
+}
+
+/// The file beside a finished encoder that records what its image inputs were made from.
+const INPUTS_FILE: &str = "inputs.sha256";
+
+/// What a cohort's image inputs are made from: the image specification, the encoder
+/// configuration and every case's files (path, size, modification time). A finished encoder
+/// whose inputs have the same fingerprint is reused without remaking the images.
+pub fn inputs_fingerprint(
+    cohort: &renal_cohort::Cohort,
+    spec: &ImageSpec,
+    config: &EncoderConfig,
+) -> String {
+    let stamp = |p: &Path| {
+        let m = std::fs::metadata(p).ok();
+        let modified = m
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{}|{}|{modified}", p.display(), m.map_or(0, |m| m.len()))
+    };
+    let mut text = serde_json::to_string(spec).unwrap_or_default();
+    text.push_str(&config.as_arg());
+    for c in &cohort.cases {
+        text.push_str(&format!("\n{}", c.id));
+        for p in c
+            .images
+            .mask
+            .iter()
+            .chain(c.images.phases.iter().map(|(_, p)| p))
+        {
+            text.push_str(&format!(";{}", stamp(p)));
+        }
+    }
+    renal_cohort::io::sha256_hex(text.as_bytes())
+}
+
+/// The outcome of a finished encoder whose inputs had `fingerprint` (trained for all its
+/// epochs, embeddings written): its records read back, no image made (the images' pixels are
+/// not kept: `images.images` is empty). `None` when anything differs or is missing.
+pub fn reuse_finished(csv: &Path, fingerprint: &str) -> Option<EmbedOutcome> {
+    let dir = encoder_dir(csv);
+    let recorded = std::fs::read_to_string(dir.join(INPUTS_FILE)).ok()?;
+    if recorded.trim() != fingerprint {
+        return None;
+    }
+    let config: serde_json::Value = read_json(&dir.join("encoder.json")).ok()?;
+    let report: TrainReport = read_json(&dir.join("train.json")).ok()?;
+    if Some(report.losses.len() as u64) != config["epochs"].as_u64() {
+        return None;
+    }
+    let spec: ImageSpec = read_json(&dir.join(ImageSpec::FILE)).ok()?;
+    let input: serde_json::Value = read_json(&dir.join("input.json")).ok()?;
+    let ids: Vec<String> = std::fs::read_to_string(csv)
+        .ok()?
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_string))
+        .collect();
+    let images = CohortImages {
+        ids,
+        images: Vec::new(),
+        excluded: serde_json::from_value(input["excluded"].clone()).ok()?,
+        input: input["input"].as_str()?.to_string(),
+        spec,
+        missing_per_channel: serde_json::from_value(input["missing_per_channel"].clone()).ok()?,
+    };
+    let mut previews: Vec<PathBuf> = std::fs::read_dir(dir.join("previews"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    previews.sort();
+    Some(EmbedOutcome {
+        csv: csv.to_path_buf(),
+        dir,
+        images,
+        config,
+        report,
+        previews,
+    })
 }
 
 /// Trains (or resumes) the encoder on image inputs already made and writes the embeddings.
@@ -121,6 +205,7 @@ pub fn embed_images(
     csv: &Path,
     config: &EncoderConfig,
     device: Device,
+    fingerprint: &str,
 ) -> Result<EmbedOutcome> {
     let dir = encoder_dir(csv);
     let size = images.spec.preprocess.size;
@@ -192,6 +277,9 @@ pub fn embed_images(
     // The specification the encoder was trained with, for every later cohort or patient.
     write_json(&dir.join(ImageSpec::FILE), &images.spec)?;
     let previews = write_previews(&images, &dir.join("previews"), usize::MAX)?;
+    // Last: what the inputs were made from, so that a later run can reuse this encoder.
+    renal_cohort::io::write_atomic(&dir.join(INPUTS_FILE), fingerprint.as_bytes())
+        .with_context(|| format!("writing {}", dir.join(INPUTS_FILE).display()))?;
     Ok(EmbedOutcome {
         csv: csv.to_path_buf(),
         dir,

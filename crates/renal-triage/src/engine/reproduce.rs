@@ -17,7 +17,8 @@ use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
 use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
 use crate::engine::embedding::{
-    embed_images, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
+    embed_images, explain_image_exclusions, inputs_fingerprint, reuse_finished, Device,
+    EmbedOutcome, EncoderConfig,
 };
 use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
 use crate::engine::external::{self, External};
@@ -132,10 +133,17 @@ fn prepare_cohort(
     ) {
         tracing::info!(config = %config, "computing image embeddings");
         let csv = req.out.join("encoder").join("embeddings.csv");
-        // One pass over the masks: each decoded once for its measurements and its image.
+        // One pass over the masks: each decoded once for its measurements and its image; no
+        // image at all when a finished encoder was made from the same inputs.
         let spec = ImageSpec::of_cohort(&cohort, 256)?;
+        let fingerprint = inputs_fingerprint(&cohort, &spec, config);
+        let reuse = reuse_finished(&csv, &fingerprint);
+        if reuse.is_some() {
+            tracing::info!("reusing the finished encoder: its inputs have not changed");
+        }
         let pass = timings.stage("masks_measured_and_imaged", || {
-            Ok(mask_pass(&cohort, LabelScheme::default(), Some(&spec)))
+            let spec = reuse.is_none().then_some(&spec);
+            Ok(mask_pass(&cohort, LabelScheme::default(), spec))
         })?;
         let mut images = Vec::with_capacity(pass.len());
         let mut meas = Vec::with_capacity(pass.len());
@@ -145,10 +153,14 @@ fn prepare_cohort(
             }
             meas.push((m.id, m.measured));
         }
-        let images = CohortImages::from_results(images, &spec);
-        let e = timings.stage("image_inputs_and_encoder", || {
-            embed_images(images, &csv, config, req.device).context("computing image embeddings")
-        })?;
+        let e = match reuse {
+            Some(e) => e,
+            None => timings.stage("image_inputs_and_encoder", || {
+                let images = CohortImages::from_results(images, &spec);
+                embed_images(images, &csv, config, req.device, &fingerprint)
+                    .context("computing image embeddings")
+            })?,
+        };
         embeddings = Some(csv);
         encoder = Some(e);
         measured = Some(meas);
