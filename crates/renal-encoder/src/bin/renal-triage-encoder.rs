@@ -51,7 +51,53 @@ enum Cmd {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Serves embeddings with a trained encoder loaded once (libtorch starts once): reads one
+    /// JSON request per line on stdin, `{"dataset": DIR, "out": CSV}`, writes the embeddings
+    /// to CSV and answers one line, `{"ok": true}` or `{"error": "..."}`; ends at end of input.
+    Worker {
+        /// The encoder's folder (`encoder.safetensors`, `encoder.json`).
+        #[arg(long)]
+        encoder: PathBuf,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     Bench(BenchArgs),
+}
+
+/// One request of the worker.
+#[derive(serde::Deserialize)]
+struct WorkerRequest {
+    dataset: PathBuf,
+    out: PathBuf,
+}
+
+fn worker(encoder: PathBuf, device: String) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let dev = renal_encoder::device(&device)?;
+    let enc = renal_encoder::Encoder::load(&encoder, dev)
+        .with_context(|| format!("loading the encoder in {}", encoder.display()))?;
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading a request")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = serde_json::from_str::<WorkerRequest>(&line)
+            .map_err(anyhow::Error::from)
+            .and_then(|r| {
+                let ds = read_dataset(&r.dataset)?;
+                let emb = enc.embed(&ds).context("embedding")?;
+                write_embeddings(&r.out, &ds.ids, &emb, enc.cfg.features())
+            });
+        let reply = match answer {
+            Ok(()) => serde_json::json!({"ok": true}),
+            Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+        };
+        let mut out = stdout.lock();
+        writeln!(out, "{reply}")?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 fn embed(dataset: PathBuf, encoder: PathBuf, out: PathBuf, device: String) -> Result<()> {
@@ -163,6 +209,7 @@ fn main() -> ExitCode {
             out,
             device,
         } => embed(dataset, encoder, out, device),
+        Cmd::Worker { encoder, device } => worker(encoder, device),
         Cmd::Bench(a) => bench(&a),
     };
     match r {

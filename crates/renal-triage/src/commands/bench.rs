@@ -97,6 +97,12 @@ pub enum Which {
         mask: PathBuf,
         #[arg(long, default_value_t = 500)]
         requests: usize,
+        /// Requests in flight at once (default: all of them); one warm-up request first.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// An image model's encoder started per request instead of kept alive.
+        #[arg(long)]
+        encoder_per_request: bool,
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
@@ -155,7 +161,15 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             model,
             mask,
             requests,
-        } => load(&model, &mask, requests),
+            concurrency,
+            encoder_per_request,
+        } => load(
+            &model,
+            &mask,
+            requests,
+            concurrency.unwrap_or(requests),
+            encoder_per_request,
+        ),
     }
 }
 
@@ -565,13 +579,21 @@ fn cold_start(model: &std::path::Path, mask: &std::path::Path, repeats: usize) -
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Result<ExitCode> {
+fn load(
+    model: &std::path::Path,
+    mask: &std::path::Path,
+    requests: usize,
+    in_flight: usize,
+    encoder_per_request: bool,
+) -> Result<ExitCode> {
     let bundle = crate::model::bundle::load_bundle(model)?;
+    let image = bundle.manifest.image.is_some();
     let args = crate::server::Config {
         addr: "127.0.0.1:0".into(),
         max_upload_mib: 512,
         timeout_s: 300,
         concurrency: rayon::current_num_threads().max(1),
+        encoder_per_request,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -589,22 +611,28 @@ fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Res
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let body = std::sync::Arc::new(body);
     let url = format!("http://{addr}/api/v1/predict");
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    // Warm-up: the first answer (caches, an image model's encoder) is not timed.
+    post_raw(&url, &ctype, &body)?;
+    let in_flight = in_flight.clamp(1, requests.max(1));
     let t0 = Instant::now();
-    let handles: Vec<_> = (0..requests)
-        .map(|_| {
-            let (body, url) = (body.clone(), url.clone());
+    // `in_flight` client threads, each sending its share of the requests one after another.
+    let handles: Vec<_> = (0..in_flight)
+        .map(|k| {
+            let (body, url, ctype) = (body.clone(), url.clone(), ctype.clone());
+            let share = requests / in_flight + usize::from(k < requests % in_flight);
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let t = Instant::now();
-                    let ok = post_raw(
-                        &url,
-                        &format!("multipart/form-data; boundary={boundary}"),
-                        &body,
-                    )
-                    .map(|code| code == 200)
-                    .unwrap_or(false);
-                    (t.elapsed().as_secs_f64() * 1000.0, ok)
+                    (0..share)
+                        .map(|_| {
+                            let t = Instant::now();
+                            let ok = post_raw(&url, &ctype, &body)
+                                .map(|code| code == 200)
+                                .unwrap_or(false);
+                            (t.elapsed().as_secs_f64() * 1000.0, ok)
+                        })
+                        .collect::<Vec<_>>()
                 })
         })
         .collect::<std::io::Result<_>>()?;
@@ -612,8 +640,16 @@ fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Res
     let mut errors = 0;
     for h in handles {
         match h.join() {
-            Ok((ms, true)) => lat.push(ms),
-            _ => errors += 1,
+            Ok(rs) => {
+                for (ms, ok) in rs {
+                    if ok {
+                        lat.push(ms);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            Err(_) => errors += 1,
         }
     }
     let wall = t0.elapsed().as_secs_f64();
@@ -626,7 +662,9 @@ fn load(model: &std::path::Path, mask: &std::path::Path, requests: usize) -> Res
         "bench": "serve_load", "requests": requests, "errors": errors, "wall_s": wall,
         "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat.last(),
         "throughput_per_s": lat.len() as f64 / wall, "peak_memory_mib": peak_memory_mib(),
-        "server_concurrency": args.concurrency,
+        "server_concurrency": args.concurrency, "in_flight": in_flight,
+        "image_model": image,
+        "encoder": if !image { "none" } else if encoder_per_request { "a process per request" } else { "kept alive (worker)" },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if errors == 0 {

@@ -36,6 +36,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             max_upload_mib: args.max_upload_mib,
             timeout_s: args.timeout_s,
             concurrency: args.concurrency,
+            encoder_per_request: false,
         },
     )?;
     Ok(ExitCode::SUCCESS)

@@ -96,6 +96,101 @@ pub fn embed_frozen(ds: &Dataset, encoder_dir: &Path, csv: &Path, device: &str) 
     Ok(())
 }
 
+/// The rows of an embeddings CSV (`case_id,f0..`), in order.
+pub fn read_embeddings(csv: &Path) -> Result<Vec<(String, Vec<f64>)>> {
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut it = l.split(',');
+            let id = it.next().unwrap_or_default().to_string();
+            let v = it
+                .map(|v| v.trim().parse::<f64>())
+                .collect::<std::result::Result<Vec<f64>, _>>()
+                .with_context(|| format!("{}: case {id}", csv.display()))?;
+            Ok((id, v))
+        })
+        .collect()
+}
+
+/// A long-lived encoder process (`renal-triage-encoder worker`): libtorch starts once, each
+/// embedding is one request over its standard input and output. Restarted if it has stopped.
+pub struct Worker {
+    encoder_dir: PathBuf,
+    device: String,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    scratch: tempfile::TempDir,
+    requests: u64,
+}
+
+impl Worker {
+    /// Starts the worker on the encoder in `encoder_dir`.
+    pub fn start(encoder_dir: &Path, device: &str) -> Result<Worker> {
+        let helper = helper()?;
+        let mut child = Command::new(&helper)
+            .arg("worker")
+            .arg("--encoder")
+            .arg(encoder_dir)
+            .arg("--device")
+            .arg(device)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {} worker", helper.display()))?;
+        let stdin = child.stdin.take().context("the worker's input")?;
+        let stdout = std::io::BufReader::new(child.stdout.take().context("the worker's output")?);
+        Ok(Worker {
+            encoder_dir: encoder_dir.to_path_buf(),
+            device: device.to_string(),
+            child,
+            stdin,
+            stdout,
+            scratch: tempfile::tempdir().context("creating the worker's folder")?,
+            requests: 0,
+        })
+    }
+
+    /// Embeds `ds` (each case's features, in order).
+    pub fn embed(&mut self, ds: &Dataset) -> Result<Vec<Vec<f64>>> {
+        use std::io::{BufRead, Write};
+        if self.child.try_wait().ok().flatten().is_some() {
+            tracing::warn!("the encoder worker had stopped: starting it again");
+            *self = Worker::start(&self.encoder_dir, &self.device)?;
+        }
+        self.requests += 1;
+        let input = self.scratch.path().join(format!("in-{}", self.requests));
+        let out = self
+            .scratch
+            .path()
+            .join(format!("out-{}.csv", self.requests));
+        write_dataset(ds, &input)?;
+        let request = serde_json::json!({"dataset": input, "out": out});
+        writeln!(self.stdin, "{request}").context("sending a request to the encoder worker")?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let _ = std::fs::remove_dir_all(&input);
+        let reply: serde_json::Value = serde_json::from_str(line.trim())
+            .with_context(|| format!("the encoder worker answered `{}`", line.trim()))?;
+        if let Some(e) = reply["error"].as_str() {
+            bail!("the encoder worker: {e}");
+        }
+        let rows = read_embeddings(&out)?;
+        let _ = std::fs::remove_file(&out);
+        Ok(rows.into_iter().map(|(_, v)| v).collect())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `renal-triage-encoder bench` with `args` and returns the JSON it prints.
 pub fn bench(args: &[String]) -> Result<serde_json::Value> {
     let helper = helper()?;

@@ -1,8 +1,10 @@
 //! The image branch of a prediction: the patient's input made with the bundle's image
 //! specification (the training cohort's channels, spacing, window and size) from the decoded
 //! mask and the CT phases, then embedded by the bundle's encoder, frozen, in the encoder
-//! process (the main binary never loads libtorch). The encoder's files are the bytes verified
-//! against the bundle's hashes at load, written to a private temporary folder for the process.
+//! process (the main binary never loads libtorch): a process per call ([`OneShot`], the
+//! command line) or one kept alive ([`KeptAlive`], the server). The encoder's files are the
+//! bytes verified against the bundle's hashes at load, written to a private temporary folder
+//! for the process.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use std::path::PathBuf;
 use renal_imaging::{CaseImage, LabelScheme, LabelVolume};
 use serde::Serialize;
 
-use crate::engine::encoder_client::{embed_frozen, Dataset};
+use crate::engine::encoder_client::{embed_frozen, read_embeddings, Dataset, Worker};
 use crate::engine::images::image_from_mask;
 use crate::model::bundle::Bundle;
 use crate::model::error::{input_err, PredictError};
@@ -36,13 +38,80 @@ pub struct PatientImage {
     pub summary: ImageSummary,
 }
 
+/// Who embeds an image with a bundle's encoder.
+pub trait Embedder: Sync {
+    fn embed(&self, ds: &Dataset) -> Result<Vec<f64>, PredictError>;
+}
+
+fn model_err(e: impl std::fmt::Display) -> PredictError {
+    PredictError::Model(format!("encoder: {e:#}"))
+}
+
+/// The bundle's encoder files (the bytes verified at load) in a private temporary folder.
+fn encoder_folder(bundle: &Bundle) -> Result<tempfile::TempDir, PredictError> {
+    let dir = tempfile::tempdir().map_err(model_err)?;
+    for (name, bytes) in &bundle.encoder {
+        std::fs::write(dir.path().join(name), bytes).map_err(model_err)?;
+    }
+    Ok(dir)
+}
+
+/// A fresh encoder process per image (the command line: one patient, one start).
+pub struct OneShot<'a>(pub &'a Bundle);
+
+impl Embedder for OneShot<'_> {
+    fn embed(&self, ds: &Dataset) -> Result<Vec<f64>, PredictError> {
+        let dir = encoder_folder(self.0)?;
+        let csv = dir.path().join("embedding.csv");
+        embed_frozen(ds, dir.path(), &csv, "cpu").map_err(model_err)?;
+        let rows = read_embeddings(&csv).map_err(model_err)?;
+        rows.into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .ok_or_else(|| model_err("no embedding written"))
+    }
+}
+
+/// An encoder process kept alive (the server: libtorch starts once, not per request).
+pub struct KeptAlive {
+    worker: std::sync::Mutex<Worker>,
+    _files: tempfile::TempDir,
+}
+
+impl KeptAlive {
+    /// Starts the worker on the bundle's verified encoder files.
+    pub fn start(bundle: &Bundle) -> anyhow::Result<KeptAlive> {
+        let files = encoder_folder(bundle).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let worker = Worker::start(files.path(), "cpu")?;
+        Ok(KeptAlive {
+            worker: std::sync::Mutex::new(worker),
+            _files: files,
+        })
+    }
+}
+
+impl Embedder for KeptAlive {
+    fn embed(&self, ds: &Dataset) -> Result<Vec<f64>, PredictError> {
+        let mut w = self
+            .worker
+            .lock()
+            .map_err(|_| model_err("the encoder worker's lock was poisoned"))?;
+        w.embed(ds)
+            .map_err(model_err)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| model_err("no embedding returned"))
+    }
+}
+
 /// Makes and embeds the patient's image input. `mask`: the decoded mask and its scheme;
-/// `ct`: the CT phases by name.
+/// `ct`: the CT phases by name; `embedder`: a process per call or a worker.
 pub fn patient_image(
     bundle: &Bundle,
     id: &str,
     mask: Option<&(LabelVolume, LabelScheme)>,
     ct: &BTreeMap<String, PathBuf>,
+    embedder: &dyn Embedder,
 ) -> Result<PatientImage, PredictError> {
     let spec = match &bundle.manifest.image {
         Some(i) => &i.spec,
@@ -88,7 +157,14 @@ pub fn patient_image(
     let field = if spec.intensity { "ct" } else { "mask" };
     let image = image_from_mask(id, labels, *scheme, &phases, spec)
         .map_err(|e| PredictError::Input(input_err(field, e)))?;
-    let embedding = embed(bundle, &image, id)?;
+    let ds = Dataset {
+        ids: vec![id.to_string()],
+        channels: image.channels.len(),
+        size: image.size,
+        data: image.data.clone(),
+        missing: vec![image.missing.clone()],
+    };
+    let embedding = embedder.embed(&ds)?;
     let summary = ImageSummary {
         input: spec.describe(),
         channels: image.channels.clone(),
@@ -107,31 +183,4 @@ pub fn patient_image(
         embedding,
         summary,
     })
-}
-
-/// The embedding of one image by the bundle's encoder, in the encoder process.
-fn embed(bundle: &Bundle, image: &CaseImage, id: &str) -> Result<Vec<f64>, PredictError> {
-    let model_err = |e: &dyn std::fmt::Display| PredictError::Model(format!("encoder: {e}"));
-    let dir = tempfile::tempdir().map_err(|e| model_err(&e))?;
-    for (name, bytes) in &bundle.encoder {
-        std::fs::write(dir.path().join(name), bytes).map_err(|e| model_err(&e))?;
-    }
-    let ds = Dataset {
-        ids: vec![id.to_string()],
-        channels: image.channels.len(),
-        size: image.size,
-        data: image.data.clone(),
-        missing: vec![image.missing.clone()],
-    };
-    let csv = dir.path().join("embedding.csv");
-    embed_frozen(&ds, dir.path(), &csv, "cpu").map_err(|e| model_err(&format!("{e:#}")))?;
-    let text = std::fs::read_to_string(&csv).map_err(|e| model_err(&e))?;
-    let row = text
-        .lines()
-        .nth(1)
-        .ok_or_else(|| model_err(&"no embedding written"))?;
-    row.split(',')
-        .skip(1)
-        .map(|v| v.trim().parse::<f64>().map_err(|e| model_err(&e)))
-        .collect()
 }

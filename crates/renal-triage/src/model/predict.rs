@@ -17,7 +17,7 @@ use crate::engine::features::shape_value;
 use crate::engine::tasks::score;
 use crate::model::bundle::{Bundle, CvSummary, FeatureKind};
 pub use crate::model::error::{input_err, InputError, PredictError};
-use crate::model::image::{patient_image, ImageSummary};
+use crate::model::image::{patient_image, Embedder, ImageSummary, OneShot};
 
 /// One patient's inputs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -265,8 +265,17 @@ fn summary(decisions: &[Decision], row: &Row) -> String {
     summary
 }
 
-/// Predicts for one patient.
+/// Predicts for one patient (an image model's encoder started for this call).
 pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, PredictError> {
+    predict_with(bundle, input, &OneShot(bundle))
+}
+
+/// Predicts for one patient, an image model's embedding from `embedder`.
+pub fn predict_with(
+    bundle: &Bundle,
+    input: &PatientInput,
+    embedder: &dyn Embedder,
+) -> Result<Prediction, PredictError> {
     let m = &bundle.manifest;
     let rec = clinical_record(input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
@@ -284,7 +293,13 @@ pub fn predict(bundle: &Bundle, input: &PatientInput) -> Result<Prediction, Pred
     let meas = mask.as_ref().map(|l| measure_mask(input, l)).transpose()?;
     let image = if needs_image {
         let id = input.case_id.as_deref().unwrap_or("patient");
-        Some(patient_image(bundle, id, mask.as_ref(), &input.ct)?)
+        Some(patient_image(
+            bundle,
+            id,
+            mask.as_ref(),
+            &input.ct,
+            embedder,
+        )?)
     } else if !input.ct.is_empty() {
         return Err(PredictError::Input(input_err(
             "ct",

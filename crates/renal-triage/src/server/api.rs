@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::model::predict::{predict, PatientInput, Prediction};
+use crate::model::predict::{predict, predict_with, PatientInput, Prediction};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -33,7 +33,10 @@ pub(super) async fn run_prediction(
             message: "shutting down".into(),
         })?;
     let st = state.clone();
-    let job = tokio::task::spawn_blocking(move || predict(&st.bundle, &input));
+    let job = tokio::task::spawn_blocking(move || match &st.encoder {
+        Some(worker) => predict_with(&st.bundle, &input, worker),
+        None => predict(&st.bundle, &input),
+    });
     match tokio::time::timeout(state.timeout, job).await {
         Err(_) => Err(ApiError {
             status: StatusCode::GATEWAY_TIMEOUT,

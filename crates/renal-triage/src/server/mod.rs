@@ -29,6 +29,7 @@ use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::model::bundle::Bundle;
+use crate::model::image::KeptAlive;
 
 use api::{api_predict, health, model_info};
 use openapi::openapi_doc;
@@ -46,6 +47,9 @@ pub struct Config {
     pub timeout_s: u64,
     /// Predictions running at once (others wait).
     pub concurrency: usize,
+    /// An image model's encoder started for each request instead of kept alive (for
+    /// comparison: `bench load --encoder-per-request`).
+    pub encoder_per_request: bool,
 }
 
 fn private_upload_dir() -> Result<PathBuf> {
@@ -58,7 +62,14 @@ fn private_upload_dir() -> Result<PathBuf> {
 
 /// Builds the router (used by `serve` and by tests).
 pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
+    let encoder = match &bundle.manifest.image {
+        Some(_) if !args.encoder_per_request => {
+            Some(KeptAlive::start(&bundle).context("starting the encoder worker")?)
+        }
+        _ => None,
+    };
     let state = Arc::new(AppState {
+        encoder,
         bundle,
         max_body: args.max_upload_mib * 1024 * 1024,
         permits: Semaphore::new(args.concurrency.max(1)),

@@ -1,4 +1,5 @@
-//! What every request handler shares: the bundle, the limits and the upload folder.
+//! What every request handler shares: the bundle (and its encoder's worker), the limits and
+//! the upload folder.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -7,9 +8,12 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::model::bundle::Bundle;
+use crate::model::image::KeptAlive;
 
 pub(crate) struct AppState {
     pub(super) bundle: Bundle,
+    /// An image model's encoder, kept alive in its own process (libtorch starts once).
+    pub(super) encoder: Option<KeptAlive>,
     /// Largest accepted body, bytes.
     pub(super) max_body: usize,
     pub(super) permits: Semaphore,
