@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::engine::embedding::{embed_cohort, embed_frozen_cohort, explain_image_exclusions};
+use crate::engine::embedding::{embed_and_measure, embed_frozen_cohort, explain_image_exclusions};
 use crate::engine::experiment::{Embeddings, EMBEDDING_PREFIX};
 use crate::engine::features::{
     FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
@@ -15,7 +15,9 @@ use crate::engine::features::{
 use crate::engine::images::ImageSpec;
 use crate::engine::metrics::model_metrics;
 use crate::engine::model_run::run_model;
-use crate::engine::prepare::{load_and_prepare, model_table, prepare, skip_reason, Prepared};
+use crate::engine::prepare::{
+    load_and_prepare, model_table, prepare_measured, skip_reason, Prepared,
+};
 use crate::engine::reproduce::load_experiment;
 use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
@@ -72,20 +74,20 @@ fn prepare_training(
     }
     let cohort = crate::engine::data::load(data, blank)?;
     let csv = work.join("embeddings.csv");
-    let (dir, no_image) = match &args.encoder_dir {
+    let (dir, no_image, measured) = match &args.encoder_dir {
         Some(d) => {
-            let images = embed_frozen_cohort(&cohort, d, &csv, args.device)?;
-            (d.clone(), images.excluded)
+            let (images, measured) = embed_frozen_cohort(&cohort, d, &csv, args.device)?;
+            (d.clone(), images.excluded, measured)
         }
         None => {
             let config = args.encoder.config().context(
                 "this model uses image embeddings: give an encoder (--encoder or --encoder-dir)",
             )?;
-            let e = embed_cohort(&cohort, &csv, &config, args.device, 256)?;
-            (e.dir, e.images.excluded)
+            let (e, measured, _) = embed_and_measure(&cohort, &csv, &config, args.device, 256)?;
+            (e.dir, e.images.excluded, measured)
         }
     };
-    let mut prepared = prepare(data, cohort, false, Some(&csv))?;
+    let mut prepared = prepare_measured(data, cohort, false, Some(&csv), Some(measured))?;
     explain_image_exclusions(&mut prepared.cohort.excluded, &no_image);
     let spec: ImageSpec = crate::output::read_json(&dir.join(ImageSpec::FILE))?;
     let files = ENCODER_FILES

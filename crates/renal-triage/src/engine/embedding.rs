@@ -7,9 +7,8 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 
 use crate::engine::encoder_client::{self, TrainReport};
-use crate::engine::images::{
-    cohort_images, cohort_images_with, dataset, write_previews, CohortImages, ImageSpec,
-};
+use crate::engine::images::{cohort_images, dataset, write_previews, CohortImages, ImageSpec};
+use crate::engine::measure::{measure_and_image, measure_only, Measured};
 use crate::output::{read_json, write_csv, write_json};
 
 /// Which encoder configuration trains the embeddings.
@@ -115,6 +114,28 @@ pub fn embed_cohort(
     let images = cohort_images(cohort, size)?;
     let fingerprint = inputs_fingerprint(cohort, &images.spec, config);
     embed_images(images, csv, config, device, &fingerprint)
+}
+
+/// Trains the encoder on the cohort's images (or reuses a finished one made from the same
+/// inputs: then no image is made), measuring the masks in the same pass, each decoded once.
+/// Returns the outcome, the measurements and whether the encoder was reused.
+pub fn embed_and_measure(
+    cohort: &renal_cohort::Cohort,
+    csv: &Path,
+    config: &EncoderConfig,
+    device: Device,
+    size: usize,
+) -> Result<(EmbedOutcome, Measured, bool)> {
+    let spec = ImageSpec::of_cohort(cohort, size)?;
+    let fingerprint = inputs_fingerprint(cohort, &spec, config);
+    if let Some(e) = reuse_finished(csv, &fingerprint) {
+        tracing::info!("reusing the finished encoder: its inputs have not changed");
+        return Ok((e, measure_only(cohort), true));
+    }
+    let (images, measured) = measure_and_image(cohort, &spec);
+    let e = embed_images(images, csv, config, device, &fingerprint)
+        .context("computing image embeddings")?;
+    Ok((e, measured, false))
 }
 
 /// The file beside a finished encoder that records what its image inputs were made from.
@@ -294,17 +315,18 @@ pub fn embed_images(
 /// frozen: the images are made with the specification stored beside it (the development
 /// cohort's channels, spacing, window and size), the encoder's weights are read, not trained.
 /// Writes `csv` (`case_id,f0..`) and returns the images (with the cases that could not be
-/// imaged, and why).
+/// imaged, and why) and the masks' measurements, from the same pass.
 pub fn embed_frozen_cohort(
     cohort: &renal_cohort::Cohort,
     encoder_dir: &Path,
     csv: &Path,
     device: Device,
-) -> Result<CohortImages> {
+) -> Result<(CohortImages, Measured)> {
     let spec_path = encoder_dir.join(ImageSpec::FILE);
     let spec: ImageSpec = read_json(&spec_path)
         .with_context(|| format!("the encoder's image specification {}", spec_path.display()))?;
-    let images = cohort_images_with(cohort, &spec)?;
+    // One pass over the masks: the images and the measurements from each decoded volume.
+    let (images, measured) = measure_and_image(cohort, &spec);
     if images.ids.is_empty() {
         anyhow::bail!(
             "no case of the cohort has an image input for the development encoder ({})",
@@ -316,7 +338,7 @@ pub fn embed_frozen_cohort(
         "embedding with the development encoder (frozen)"
     );
     encoder_client::embed_frozen(&dataset(&images), encoder_dir, csv, device.as_arg())?;
-    Ok(images)
+    Ok((images, measured))
 }
 
 /// Cases excluded by the embeddings join for want of an image input get the real reason.

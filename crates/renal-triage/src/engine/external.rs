@@ -12,7 +12,9 @@ use crate::engine::experiment::{Embeddings, Experiment};
 use crate::engine::features::{self};
 use crate::engine::metrics::{task_metrics, TaskMetrics};
 use crate::engine::model_run::OofPrediction;
-use crate::engine::prepare::{load_and_prepare, model_features, prepare, skip_reason, Prepared};
+use crate::engine::prepare::{
+    load_and_prepare, model_features, prepare_measured, skip_reason, Prepared,
+};
 use crate::engine::run_store::write_predictions;
 use crate::engine::tasks::task_thresholds;
 use crate::output::{write_csv, write_json};
@@ -63,9 +65,9 @@ fn load_external(
     };
     let cohort = crate::engine::data::load(test_path, blank)?;
     let csv = out.join("embeddings.csv");
-    let images = embed_frozen_cohort(&cohort, &enc.dir, &csv, enc.device)
+    let (images, measured) = embed_frozen_cohort(&cohort, &enc.dir, &csv, enc.device)
         .context("embedding the external cohort with the development encoder")?;
-    let mut prepared = prepare(test_path, cohort, false, Some(&csv))?;
+    let mut prepared = prepare_measured(test_path, cohort, false, Some(&csv), Some(measured))?;
     explain_image_exclusions(&mut prepared.cohort.excluded, &images.excluded);
     Ok((prepared, Some(images.input)))
 }

@@ -11,7 +11,7 @@ use renal_imaging::{
     ShapeFeatures,
 };
 
-use crate::engine::images::{image_from_mask, ImageSpec};
+use crate::engine::images::{image_from_mask, CohortImages, ImageSpec};
 
 /// One case's mask, decoded once: its measurements and, when asked, its image input made from
 /// the same decoded volume.
@@ -61,6 +61,31 @@ pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>)
         .collect();
     pb.finish_and_clear();
     out
+}
+
+/// Each case's measurements (or why it could not be measured), as [`apply_measurements`] and
+/// `prepare_measured` take them.
+pub type Measured = Vec<(String, Result<CaseMeasurements, String>)>;
+
+/// One [`mask_pass`] that measures every case and makes its image input with `spec`.
+pub fn measure_and_image(cohort: &Cohort, spec: &ImageSpec) -> (CohortImages, Measured) {
+    let mut images = Vec::with_capacity(cohort.cases.len());
+    let mut measured = Vec::with_capacity(cohort.cases.len());
+    for m in mask_pass(cohort, LabelScheme::default(), Some(spec)) {
+        if let Some(img) = m.image {
+            images.push((m.id.clone(), img));
+        }
+        measured.push((m.id, m.measured));
+    }
+    (CohortImages::from_results(images, spec), measured)
+}
+
+/// One [`mask_pass`] that only measures.
+pub fn measure_only(cohort: &Cohort) -> Measured {
+    mask_pass(cohort, LabelScheme::default(), None)
+        .into_iter()
+        .map(|m| (m.id, m.measured))
+        .collect()
 }
 
 /// Measures every case with a mask (one [`mask_pass`]). A case that cannot be measured is

@@ -17,13 +17,10 @@ use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
 use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
 use crate::engine::embedding::{
-    embed_images, explain_image_exclusions, inputs_fingerprint, reuse_finished, Device,
-    EmbedOutcome, EncoderConfig,
+    embed_and_measure, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
 };
 use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
 use crate::engine::external::{self, External};
-use crate::engine::images::{CohortImages, ImageSpec};
-use crate::engine::measure::mask_pass;
 use crate::engine::metrics::{model_metrics, TaskMetrics};
 use crate::engine::model_run::{run_model, ModelRun};
 use crate::engine::prepare::{fold_plan, model_table, prepare_measured, skip_reason, Prepared};
@@ -31,7 +28,6 @@ use crate::engine::run_store::{fingerprint, load_run, slug, test_pause, write_mo
 use crate::engine::tables::{study_tables, Tables};
 use crate::output::{write_csv, write_json};
 use crate::progress::progress;
-use renal_imaging::LabelScheme;
 
 /// What to reproduce, and where.
 #[derive(Debug, Clone)]
@@ -135,32 +131,14 @@ fn prepare_cohort(
         let csv = req.out.join("encoder").join("embeddings.csv");
         // One pass over the masks: each decoded once for its measurements and its image; no
         // image at all when a finished encoder was made from the same inputs.
-        let spec = ImageSpec::of_cohort(&cohort, 256)?;
-        let fingerprint = inputs_fingerprint(&cohort, &spec, config);
-        let reuse = reuse_finished(&csv, &fingerprint);
-        if reuse.is_some() {
-            tracing::info!("reusing the finished encoder: its inputs have not changed");
-        }
-        let pass = timings.stage("masks_measured_and_imaged", || {
-            let spec = reuse.is_none().then_some(&spec);
-            Ok(mask_pass(&cohort, LabelScheme::default(), spec))
-        })?;
-        let mut images = Vec::with_capacity(pass.len());
-        let mut meas = Vec::with_capacity(pass.len());
-        for m in pass {
-            if let Some(img) = m.image {
-                images.push((m.id.clone(), img));
-            }
-            meas.push((m.id, m.measured));
-        }
-        let e = match reuse {
-            Some(e) => e,
-            None => timings.stage("image_inputs_and_encoder", || {
-                let images = CohortImages::from_results(images, &spec);
-                embed_images(images, &csv, config, req.device, &fingerprint)
-                    .context("computing image embeddings")
-            })?,
+        let t = Instant::now();
+        let (e, meas, reused) = embed_and_measure(&cohort, &csv, config, req.device, 256)?;
+        let stage = if reused {
+            "masks_measured"
+        } else {
+            "image_inputs_and_encoder"
         };
+        timings.0.push((stage.into(), t.elapsed().as_secs_f64()));
         embeddings = Some(csv);
         encoder = Some(e);
         measured = Some(meas);
