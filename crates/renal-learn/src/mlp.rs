@@ -31,20 +31,25 @@ type Grads = Vec<(Vec<f64>, Vec<f64>)>;
 
 /// The one-layer case of [`loss_and_grads`] in one pass over each row (forward, softmax and
 /// gradient while the row is in cache): the same operations in the same order, so the same
-/// bits as the layered path. Two and three classes take the rows in pairs (one pass over the
-/// weights and the gradient for two rows); any other count one row at a time.
+/// bits as the layered path. Two and three classes take the rows four at a time (one pass over the
+/// weights and the gradient for four rows); any other count one row at a time.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) -> (f64, Grads) {
     match k {
-        2 => head_pairs::<2>(l, x, y, rows),
-        3 => head_pairs::<3>(l, x, y, rows),
+        2 => head_blocks::<2>(l, x, y, rows),
+        3 => head_blocks::<3>(l, x, y, rows),
         _ => head_rows(l, x, y, rows, k),
     }
 }
 
-/// [`linear_head`] for `N` classes, two rows per step.
+/// [`linear_head`] for `N` classes, four rows per step.
 #[inline(always)]
-fn head_pairs<const N: usize>(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize]) -> (f64, Grads) {
+fn head_blocks<const N: usize>(
+    l: &Linear,
+    x: &Matrix,
+    y: &[usize],
+    rows: &[usize],
+) -> (f64, Grads) {
     const R: usize = 4;
     let b = rows.len() as f64;
     let mut gw = vec![0.0; N * l.n_in];

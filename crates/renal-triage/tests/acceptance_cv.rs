@@ -8,7 +8,6 @@
 
 use std::sync::OnceLock;
 
-use renal_imaging::LabelScheme;
 use renal_learn::{BinaryTask, LearnerParams, LogisticParams, NestedCv, PipelineParams, Step};
 use renal_stats::roc_auc;
 use renal_testdata::shared;
@@ -18,9 +17,13 @@ fn table() -> Option<&'static FeatureTable> {
     static T: OnceLock<Option<FeatureTable>> = OnceLock::new();
     T.get_or_init(|| {
         let shared = shared()?;
-        let mut cohort = renal_cohort::load_kits23(&shared.join("kits23")).unwrap();
-        let meas =
-            renal_triage::engine::measure::measure_cohort(&mut cohort, LabelScheme::default());
+        let renal_triage::engine::prepare::Prepared { cohort, meas, .. } =
+            renal_triage::engine::prepare::load_and_prepare(
+                &shared.join("kits23"),
+                None,
+                renal_cohort::BlankModifier::default(),
+            )
+            .unwrap();
         // The reference was computed on every allow-listed field, the radiographic size
         // among them, plus the measured size: the same table here.
         let mut spec = FeatureSpec::all_clinical_and_size(&cohort);
