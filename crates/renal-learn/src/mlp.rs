@@ -30,61 +30,109 @@ fn forward_layer(l: &Linear, x: &[f64], batch: usize) -> Vec<f64> {
 type Grads = Vec<(Vec<f64>, Vec<f64>)>;
 
 /// The one-layer case of [`loss_and_grads`] in one pass over each row (forward, softmax and
-/// gradient while the row is in cache): the same operations in the same order, so the same
-/// bits as the layered path. Two and three classes take the rows four at a time (one pass over the
-/// weights and the gradient for four rows); any other count one row at a time.
+/// gradient while the row is in cache). Two and three classes take the rows four at a time
+/// (one pass over the weights and the gradient for four rows) and do one class fewer of the
+/// work (see [`head_blocks`]); any other count one row at a time.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 fn linear_head(l: &Linear, x: &Matrix, y: &[usize], rows: &[usize], k: usize) -> (f64, Grads) {
     match k {
-        2 => head_blocks::<2>(l, x, y, rows),
-        3 => head_blocks::<3>(l, x, y, rows),
+        2 => head_blocks::<2, 1>(l, x, y, rows),
+        3 => head_blocks::<3, 2>(l, x, y, rows),
         _ => head_rows(l, x, y, rows, k),
     }
 }
 
-/// [`linear_head`] for `N` classes, four rows per step.
+/// [`linear_head`] for `N` classes (`D = N - 1`), four rows per step, with two exact
+/// identities that save a class's multiply-adds: the softmax does not change when one score is
+/// subtracted from all, so the scores are `(w_o - w_0)·h + (b_o - b_0)` for the `D` classes
+/// `o >= 1` and 0 for class 0; a row's output gradient (softmax minus one-hot) sums to zero
+/// over the classes, so class 0's weight gradient is minus the sum of the others'. Both
+/// hold in exact arithmetic; the rounding differs from the direct form by a few ulps (the
+/// golden PyTorch trajectories still match to 1e-10).
 #[inline(always)]
-fn head_blocks<const N: usize>(
+fn head_blocks<const N: usize, const D: usize>(
     l: &Linear,
     x: &Matrix,
     y: &[usize],
     rows: &[usize],
 ) -> (f64, Grads) {
     const R: usize = 4;
+    debug_assert_eq!(D + 1, N);
+    let n = l.n_in;
     let b = rows.len() as f64;
-    let mut gw = vec![0.0; N * l.n_in];
-    let mut gb = [0.0; N];
-    let mut loss = 0.0;
-    // A row's scores -> its loss term, and its softmax minus the one-hot label over the batch
-    // size (the output gradient), added to the bias gradient.
-    let mut grad = |z: &mut [f64; N], r: usize| -> [f64; N] {
-        for (v, bias) in z.iter_mut().zip(&l.bias) {
-            *v += bias;
+    let inv_b = 1.0 / b;
+    // The weights of classes 1.. less class 0's, and their biases likewise.
+    let (w0, wk) = l.weight[..N * n].split_at(n);
+    let mut wd = vec![0.0; D * n];
+    for (dr, r) in wd.chunks_exact_mut(n).zip(wk.chunks_exact(n)) {
+        for ((v, a), c) in dr.iter_mut().zip(r).zip(w0) {
+            *v = a - c;
         }
-        let mut d = [0.0; N];
-        kernel::softmax_into(z, &mut d);
-        loss -= d[y[r]].ln();
+    }
+    let bd: [f64; D] = std::array::from_fn(|o| l.bias[o + 1] - l.bias[0]);
+    // The gradients of classes 1.. (class 0's is filled in at the end).
+    let mut gd = vec![0.0; D * n];
+    let mut gb = [0.0; N];
+    // The loss (the recorded step losses; it does not steer the fit) takes one logarithm per
+    // run of rows: their label probabilities multiplied while the product stays far from
+    // underflow, a tiny probability on its own (a relative error of about the run's length in
+    // ulps, against one logarithm per row).
+    let mut loss = 0.0;
+    let mut likelihood = 1.0f64;
+    // A row's score differences -> its loss term, and its softmax minus the one-hot label over
+    // the batch size (the output gradient), added to the bias gradient.
+    let mut grad = |s: &[f64; D], r: usize| -> [f64; N] {
+        let mut z = [0.0; N];
+        for ((v, si), bias) in z[1..].iter_mut().zip(s).zip(&bd) {
+            *v = si + bias;
+        }
+        // The softmax with one division per row (a reciprocal, then products: within an ulp
+        // of dividing each term, as `kernel::softmax_into` does).
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut d = z.map(|v| (v - m).exp());
+        let inv = 1.0 / d.iter().sum::<f64>();
+        d.iter_mut().for_each(|v| *v *= inv);
+        let py = d[y[r]];
+        if py < 1e-100 {
+            loss -= py.ln();
+        } else {
+            likelihood *= py;
+            if likelihood < 1e-200 {
+                loss -= likelihood.ln();
+                likelihood = 1.0;
+            }
+        }
         d[y[r]] -= 1.0;
-        d.iter_mut().for_each(|v| *v /= b);
+        d.iter_mut().for_each(|v| *v *= inv_b);
         for (g, di) in gb.iter_mut().zip(&d) {
             *g += di;
         }
         d
     };
+    let rest = |d: &[f64; N]| -> [f64; D] { std::array::from_fn(|o| d[o + 1]) };
     let mut blocks = rows.chunks_exact(R);
     for p in blocks.by_ref() {
         let hs: [&[f64]; R] = std::array::from_fn(|m| x.row(p[m]));
-        let mut z = [[0.0; N]; R];
-        kernel::dots_rows::<R, N>(&l.weight, hs, &mut z);
-        let ds: [[f64; N]; R] = std::array::from_fn(|m| grad(&mut z[m], p[m]));
-        kernel::axpys_rows::<R, N>(&ds, hs, &mut gw);
+        let mut s = [[0.0; D]; R];
+        kernel::dots_rows::<R, D>(&wd, hs, &mut s);
+        let ds: [[f64; D]; R] = std::array::from_fn(|m| rest(&grad(&s[m], p[m])));
+        kernel::axpys_rows::<R, D>(&ds, hs, &mut gd);
     }
     for &r in blocks.remainder() {
         let h = x.row(r);
-        let mut z = [[0.0; N]];
-        kernel::dots_rows::<1, N>(&l.weight, [h], &mut z);
-        let d = grad(&mut z[0], r);
-        kernel::axpys_rows::<1, N>(&[d], [h], &mut gw);
+        let mut s = [[0.0; D]];
+        kernel::dots_rows::<1, D>(&wd, [h], &mut s);
+        let d = rest(&grad(&s[0], r));
+        kernel::axpys_rows::<1, D>(&[d], [h], &mut gd);
+    }
+    let loss = loss - likelihood.ln();
+    let mut gw = vec![0.0; N * n];
+    let (g0, gk) = gw.split_at_mut(n);
+    gk.copy_from_slice(&gd);
+    for gr in gd.chunks_exact(n) {
+        for (g, v) in g0.iter_mut().zip(gr) {
+            *g -= v;
+        }
     }
     (loss / b, vec![(gw, gb.to_vec())])
 }
@@ -248,7 +296,8 @@ impl Linear {
         forward_layer(self, x, batch)
     }
 
-    /// `bias[o] + w_o · h` for each output (the same arithmetic in training and prediction).
+    /// `bias[o] + w_o · h` for each output (prediction, and training of hidden layers; the
+    /// two- and three-class head trains on score differences, see [`head_blocks`]).
     #[inline(always)]
     fn outputs(&self, h: &[f64], out: &mut [f64]) {
         kernel::matvec(&self.weight, h, out);
@@ -293,12 +342,14 @@ fn adam_update(m: &mut [f64], v: &mut [f64], p: &mut [f64], g: &[f64], t: i32, l
     let bc1 = 1.0 - b1.powi(t);
     let bc2 = 1.0 - b2.powi(t);
     let step_size = lr / bc1;
-    let bc2_sqrt = bc2.sqrt();
+    // One division per step instead of one per parameter (PyTorch divides by
+    // sqrt(bc2) itself: an ulp's difference, well inside the golden 1e-10).
+    let inv_bc2_sqrt = 1.0 / bc2.sqrt();
     for (((pi, gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         let gi = gi + wd * *pi;
         *mi = b1 * *mi + (1.0 - b1) * gi;
         *vi = b2 * *vi + (1.0 - b2) * gi * gi;
-        let denom = vi.sqrt() / bc2_sqrt + eps;
+        let denom = vi.sqrt() * inv_bc2_sqrt + eps;
         *pi -= step_size * *mi / denom;
     }
 }
@@ -442,5 +493,51 @@ impl Mlp {
             .map(|(i, &c)| p.get(i, c).ln())
             .sum::<f64>()
             / y.len() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two- and three-class head (score differences, class 0's gradient as minus the
+    /// others') against the direct one-row form (every class's dot product and gradient
+    /// summed on its own): equal up to rounding, on rows of either sign and a batch that is
+    /// not a multiple of the four-row block.
+    #[test]
+    fn the_class_saving_head_equals_the_direct_form() {
+        let mut rng = Rng::new(11);
+        let (rows, cols) = (23, 37);
+        let data: Vec<f64> = (0..rows * cols).map(|_| 4.0 * rng.f64() - 2.0).collect();
+        let x = Matrix::new(
+            rows,
+            cols,
+            data,
+            (0..cols).map(|c| format!("x{c}")).collect(),
+        );
+        let batch: Vec<usize> = (0..rows).rev().collect();
+        for k in [2usize, 3] {
+            let y: Vec<usize> = (0..rows).map(|r| (r * 7 + 3) % k).collect();
+            let l = Linear::init(cols, k, &mut rng);
+            let (loss_direct, g_direct) = head_rows(&l, &x, &y, &batch, k);
+            let (loss, g) = linear_head(&l, &x, &y, &batch, k);
+            assert!(
+                (loss - loss_direct).abs() < 1e-13,
+                "{k} classes: loss {loss} vs {loss_direct}"
+            );
+            let pairs = g[0]
+                .0
+                .iter()
+                .zip(&g_direct[0].0)
+                .chain(g[0].1.iter().zip(&g_direct[0].1));
+            let mut n = 0;
+            for (a, b) in pairs {
+                assert!((a - b).abs() < 1e-14, "{k} classes: gradient {a} vs {b}");
+                n += 1;
+            }
+            assert_eq!(n, k * cols + k);
+            // The gradient is not trivially zero: the check can fail.
+            assert!(g[0].0.iter().any(|v| v.abs() > 1e-3));
+        }
     }
 }

@@ -207,15 +207,24 @@ pub fn axpys_rows<const M: usize, const N: usize>(
 ) {
     let n = xs.iter().map(|x| x.len()).min().unwrap_or(0);
     let xs = xs.map(|x| &x[..n]);
-    for (o, yo) in y[..N * n].chunks_exact_mut(n).enumerate() {
-        let d: [f64; M] = std::array::from_fn(|m| ds[m][o]);
-        for (i, g) in yo.iter_mut().enumerate() {
-            // In a register across the rows: one store per element.
-            let mut v = *g;
+    let mut ys: [&mut [f64]; N] = {
+        let mut rest = &mut y[..N * n];
+        std::array::from_fn(|_| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
+            head
+        })
+    };
+    for i in 0..n {
+        // Each row's element read once for the N outputs; each output in a register across
+        // the rows: one store per element.
+        let x: [f64; M] = std::array::from_fn(|m| xs[m][i]);
+        for (o, yo) in ys.iter_mut().enumerate() {
+            let mut v = yo[i];
             for m in 0..M {
-                v = d[m].mul_add(xs[m][i], v);
+                v = ds[m][o].mul_add(x[m], v);
             }
-            *g = v;
+            yo[i] = v;
         }
     }
 }
