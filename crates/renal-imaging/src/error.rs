@@ -51,6 +51,12 @@ pub enum ImagingError {
     Dicom { path: PathBuf, detail: String },
     #[error("{what}: {detail}")]
     InvalidGeometry { what: String, detail: String },
+    #[error("{what}: {count} voxels are not finite (NaN or infinite), the first at voxel {first:?}: a CT phase must hold a number in every voxel")]
+    NonFiniteVoxels {
+        what: String,
+        count: usize,
+        first: [usize; 3],
+    },
 }
 
 pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

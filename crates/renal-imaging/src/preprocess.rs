@@ -308,8 +308,10 @@ impl Default for Preprocess {
     }
 }
 
-/// Checks that a CT phase is 3D and that its field of view covers every tumor voxel of the mask
-/// (phases on the mask's own grid pass trivially).
+/// Checks that a CT phase is 3D, holds a finite number in every voxel (a NaN would spread
+/// through the interpolation, or be taken for the outside of the field of view), and that its
+/// field of view covers every tumor voxel of the mask (phases on the mask's own grid pass
+/// trivially).
 pub fn check_phase(
     phase: &Volume<f32>,
     mask: &LabelVolume,
@@ -323,6 +325,17 @@ pub fn check_phase(
                 "a 3D image is needed, this one has shape {:?}",
                 phase.geometry.dims
             ),
+        });
+    }
+    // One pass that vectorises (no early exit); the position only when there is one.
+    let count = phase.data.iter().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        let i = phase.data.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        let d = phase.geometry.dims;
+        return Err(ImagingError::NonFiniteVoxels {
+            what: what.into(),
+            count,
+            first: [i % d[0], (i / d[0]) % d[1], i / (d[0] * d[1])],
         });
     }
     if mask
@@ -631,6 +644,35 @@ mod tests {
         assert_eq!(p.centroid_voxel, [2.0, 2.0, 2.0]);
         assert_eq!(p.slice, 2);
         assert_eq!(p.tumor_voxels, 27);
+    }
+
+    #[test]
+    fn a_phase_with_nan_or_infinite_voxels_is_refused_by_name_and_position() {
+        let mut v = ramp([6, 5, 4], [1.0, 1.0, 2.0]);
+        let g = v.geometry.clone();
+        let mut labels = vec![0u8; g.len()];
+        labels[g.index(2, 2, 2)] = 2;
+        let mask = Volume::new(g.clone(), labels).unwrap();
+        check_phase(&v, &mask, &[2], "case_x, phase venous (v.nii)").unwrap();
+        v.data[g.index(4, 3, 1)] = f32::NAN;
+        v.data[g.index(1, 1, 3)] = f32::INFINITY;
+        let e = check_phase(&v, &mask, &[2], "case_x, phase venous (v.nii)").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ImagingError::NonFiniteVoxels {
+                    count: 2,
+                    first: [4, 3, 1],
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("case_x, phase venous (v.nii): 2 voxels"),
+            "{e}"
+        );
     }
 
     #[test]

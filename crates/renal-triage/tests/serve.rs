@@ -2,12 +2,14 @@
 //! loopback, bad input (each a clear 4xx naming the problem, the server staying up), and the
 //! web form driven in headless Chromium through chromedriver.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use renal_testdata::{shared, under_ci};
+use common::{bin, multipart, post, start, Browser};
+use renal_testdata::shared;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -15,10 +17,6 @@ struct Fixture {
     /// An image model (mask planes through a tiny SimCLR encoder, then a forest).
     image_bundle: PathBuf,
     mask: PathBuf,
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_renal-triage"))
 }
 
 /// Trains a small bundle (clinical + size forest) on 50 KiTS23 cases.
@@ -180,69 +178,6 @@ fn predict_cli_answers_and_rejects_bad_input() {
     assert!(err(&["--clinical", "{age: 3"]).contains("--clinical"));
 }
 
-/// A running server; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(bundle: &Path, extra: &[&str]) -> Server {
-    let mut child = bin()
-        .args(["serve", "--model"])
-        .arg(bundle)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    Server { child, url }
-}
-
-/// A multipart body: text fields and file fields (name, file name, bytes).
-fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "renaltriageboundary7MA4YWxkTrZu0gW";
-    let mut b = Vec::new();
-    for (k, v) in texts {
-        write!(
-            b,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-        )
-        .unwrap();
-    }
-    for (k, fname, bytes) in files {
-        write!(b, "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{fname}\"\r\nContent-Type: application/octet-stream\r\n\r\n").unwrap();
-        b.extend_from_slice(bytes);
-        b.extend_from_slice(b"\r\n");
-    }
-    write!(b, "--{boundary}--\r\n").unwrap();
-    (format!("multipart/form-data; boundary={boundary}"), b)
-}
-
-fn post(url: &str, ctype: &str, body: &[u8]) -> (u16, serde_json::Value) {
-    match ureq::post(url).set("Content-Type", ctype).send_bytes(body) {
-        Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
-        Err(e) => panic!("{e}"),
-    }
-}
-
 #[test]
 fn json_api_answers_and_rejects_bad_input_staying_up() {
     let Some(f) = fixture() else { return };
@@ -393,115 +328,14 @@ fn declare_upload(url: &str, length: u64) -> (u16, serde_json::Value) {
     (code, serde_json::from_str(body).unwrap_or_default())
 }
 
-/// Minimal WebDriver client (chromedriver's W3C protocol over HTTP).
-struct Driver {
-    base: String,
-    session: String,
-}
-
-impl Driver {
-    fn cmd(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let url = format!("{}/session/{}{}", self.base, self.session, path);
-        let r = if method == "GET" {
-            ureq::get(&url).call()
-        } else {
-            ureq::post(&url).send_json(body)
-        };
-        match r {
-            Ok(r) => r.into_json::<serde_json::Value>().unwrap()["value"].clone(),
-            Err(ureq::Error::Status(c, r)) => panic!(
-                "webdriver {path}: {c} {}",
-                r.into_string().unwrap_or_default()
-            ),
-            Err(e) => panic!("webdriver {path}: {e}"),
-        }
-    }
-    /// Waits (up to 60 s) for an element that the page renders after an asynchronous request:
-    /// on a loaded 2-core machine the answer can arrive after the click returns.
-    fn find_when_rendered(&self, css: &str) -> String {
-        let url = format!("{}/session/{}/element", self.base, self.session);
-        let t0 = std::time::Instant::now();
-        loop {
-            match ureq::post(&url)
-                .send_json(serde_json::json!({"using": "css selector", "value": css}))
-            {
-                Err(ureq::Error::Status(404, _)) if t0.elapsed().as_secs() < 60 => {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                _ => return self.find(css),
-            }
-        }
-    }
-    fn find(&self, css: &str) -> String {
-        let v = self.cmd(
-            "POST",
-            "/element",
-            serde_json::json!({"using": "css selector", "value": css}),
-        );
-        v.as_object()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-    fn type_into(&self, css: &str, text: &str) {
-        let id = self.find(css);
-        self.cmd(
-            "POST",
-            &format!("/element/{id}/value"),
-            serde_json::json!({"text": text}),
-        );
-    }
-}
-
 #[test]
 fn web_form_in_headless_chromium() {
     let Some(f) = fixture() else { return };
-    let driver_bin = ["/usr/bin/chromedriver"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(driver_bin) = driver_bin else {
-        assert!(
-            !under_ci(),
-            "chromedriver is required under CI (.ci/run installs chromium-driver)"
-        );
-        eprintln!("SKIPPED: chromedriver not installed");
+    let Some(browser) = Browser::start() else {
         return;
     };
     let s = start(&f.bundle, &[]);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut cd = Command::new(driver_bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let t0 = std::time::Instant::now();
-    while ureq::get(&format!("{base}/status")).call().is_err() {
-        assert!(t0.elapsed().as_secs() < 20, "chromedriver did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let profile = tempfile::tempdir().unwrap();
-    let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-        "binary": "/usr/bin/chromium",
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.path().display()), "--window-size=1200,1400"]
-    }}}});
-    let resp: serde_json::Value = ureq::post(&format!("{base}/session"))
-        .send_json(caps)
-        .unwrap()
-        .into_json()
-        .unwrap();
-    let d = Driver {
-        base: base.clone(),
-        session: resp["value"]["sessionId"].as_str().unwrap().to_string(),
-    };
+    let d = &browser.d;
     d.cmd("POST", "/url", serde_json::json!({"url": s.url}));
     d.type_into("#case_id", "browser-case");
     d.type_into("#age", "63");
@@ -565,14 +399,7 @@ fn web_form_in_headless_chromium() {
         );
     }
     d.type_into("#mask", f.mask.to_str().unwrap());
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = d.cmd("GET", "/screenshot", serde_json::json!({}));
-    std::fs::write(
-        artifacts.join("serve-form.png"),
-        base64_decode(shot.as_str().unwrap()),
-    )
-    .unwrap();
+    browser.screenshot("serve-form.png");
     let submit = d.find("#submit");
     d.cmd(
         "POST",
@@ -655,39 +482,8 @@ fn web_form_in_headless_chromium() {
         format!("{:.3}", j["p_aggressive"].as_f64().unwrap()),
         text.as_str().unwrap()
     );
-    let shot = d.cmd("GET", "/screenshot", serde_json::json!({}));
-    let png = base64_decode(shot.as_str().unwrap());
-    std::fs::write(artifacts.join("serve-result.png"), &png).unwrap();
+    let png = browser.screenshot("serve-result.png");
     assert!(png.starts_with(b"\x89PNG"));
-    let _ = ureq::delete(&format!("{base}/session/{}", d.session)).call();
-    let _ = cd.kill();
-    let _ = cd.wait();
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let table = |c: u8| -> Option<u8> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    };
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for &c in s.as_bytes() {
-        let Some(v) = table(c) else { continue };
-        buf = (buf << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    out
 }
 
 #[test]

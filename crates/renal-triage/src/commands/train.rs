@@ -57,8 +57,32 @@ pub struct TrainArgs {
     pub labels: super::LabelArgs,
 }
 
-/// An image model's image specification, embedding width and encoder files.
-type TrainedImages = (ImageSpec, usize, Vec<(String, Vec<u8>)>);
+/// An image model's image specification, embedding width, encoder files, and whether a
+/// patient without one of the CT phases is refused.
+type TrainedImages = (ImageSpec, usize, Vec<(String, Vec<u8>)>, bool);
+
+/// The missing-phase policy in words, for the bundle and the page.
+fn missing_phase_policy(spec: &ImageSpec, refuse: bool) -> &'static str {
+    match (spec.intensity, refuse) {
+        (false, _) => "not applicable: the channels are the mask's planes, no CT phase is read",
+        (true, true) => "refused: every training case had every phase, so the encoder never saw a missing one",
+        (true, false) => "a CT phase the patient lacks is a zero channel, as it was for the training cases that lacked it",
+    }
+}
+
+/// Whether a CT cohort's every imaged case has every phase of `spec` (then a patient without
+/// one is refused rather than given a channel the encoder never saw).
+fn every_case_has_every_phase(cohort: &renal_cohort::Cohort, spec: &ImageSpec) -> bool {
+    cohort
+        .cases
+        .iter()
+        .filter(|c| c.images.mask.is_some())
+        .all(|c| {
+            spec.channels
+                .iter()
+                .all(|ch| c.images.phases.iter().any(|(n, _)| n == ch))
+        })
+}
 
 /// The training cohort, prepared, and for an image model the encoder's files and image
 /// specification: the encoder trained on the cohort (no labels) or given, frozen.
@@ -87,9 +111,11 @@ fn prepare_training(
             (e.dir, e.images.excluded, measured)
         }
     };
+    let spec: ImageSpec = crate::output::read_json(&dir.join(ImageSpec::FILE))?;
+    // (With `--encoder-dir`, the cohort at hand stands for the encoder's own training cohort.)
+    let refuse = spec.intensity && every_case_has_every_phase(&cohort, &spec);
     let mut prepared = prepare_measured(data, cohort, false, Some(&csv), Some(measured))?;
     explain_image_exclusions(&mut prepared.cohort.excluded, &no_image);
-    let spec: ImageSpec = crate::output::read_json(&dir.join(ImageSpec::FILE))?;
     let files = ENCODER_FILES
         .iter()
         .map(|name| {
@@ -106,7 +132,7 @@ fn prepare_training(
         .lines()
         .next()
         .map_or(0, |h| h.split(',').count().saturating_sub(1));
-    Ok((prepared, Some((spec, width, files))))
+    Ok((prepared, Some((spec, width, files, refuse))))
 }
 
 /// The schema of a training table: each column's kind, range, median and missing count.
@@ -211,20 +237,22 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             chosen_candidate: tuned.chosen,
             grid_size: plan.candidates.len(),
         },
-        image: image.as_ref().map(|(spec, width, files)| ImageInput {
-            spec: spec.clone(),
-            features: *width,
-            missing_phase: "a CT phase the patient lacks is a zero channel, as it was in training"
-                .into(),
-            encoder: files
-                .iter()
-                .find(|(n, _)| n == "encoder.json")
-                .and_then(|(_, b)| serde_json::from_slice(b).ok())
-                .unwrap_or_default(),
-        }),
+        image: image
+            .as_ref()
+            .map(|(spec, width, files, refuse)| ImageInput {
+                spec: spec.clone(),
+                features: *width,
+                missing_phase: missing_phase_policy(spec, *refuse).into(),
+                refuse_missing_phase: *refuse,
+                encoder: files
+                    .iter()
+                    .find(|(n, _)| n == "encoder.json")
+                    .and_then(|(_, b)| serde_json::from_slice(b).ok())
+                    .unwrap_or_default(),
+            }),
         files: BTreeMap::new(),
     };
-    let extra = image.map(|(_, _, files)| files).unwrap_or_default();
+    let extra = image.map(|(_, _, files, _)| files).unwrap_or_default();
     write_bundle(&args.out, manifest, &tuned.model, extra)?;
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",

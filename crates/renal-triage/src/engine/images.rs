@@ -128,7 +128,7 @@ fn ct_image(
     mask: &LabelVolume,
     channels: &[String],
     cfg: &Preprocess,
-) -> Result<CaseImage, String> {
+) -> Result<CaseImage, InputFault> {
     let size = cfg.size;
     let mut out: Option<CaseImage> = None;
     let plane = size * size;
@@ -141,21 +141,25 @@ fn ct_image(
                 missing.push(true);
             }
             Some(p) => {
-                let vol = read_phase(p)
-                    .map_err(|e| format!("{id}, phase {name} ({}): {e}", p.display()))?;
-                let img = case_image(vec![(name.clone(), Some(vol))], mask, cfg, id)
-                    .map_err(|e| format!("phase {name} ({}): {e}", p.display()))?;
+                let fault = |e: renal_imaging::ImagingError| InputFault {
+                    phase: Some(name.clone()),
+                    message: format!("{id}, phase {name} ({}): {e}", p.display()),
+                };
+                let vol = read_phase(p).map_err(fault)?;
+                let img =
+                    case_image(vec![(name.clone(), Some(vol))], mask, cfg, id).map_err(fault)?;
                 data.extend_from_slice(img.plane(0));
                 missing.push(false);
                 out.get_or_insert(img);
             }
         }
     }
-    let first = out.ok_or_else(|| {
-        format!(
+    let first = out.ok_or_else(|| InputFault {
+        phase: None,
+        message: format!(
             "none of the CT phases the encoder was trained on ({})",
             channels.join(", ")
-        )
+        ),
     })?;
     Ok(CaseImage {
         channels: channels.to_vec(),
@@ -165,6 +169,14 @@ fn ct_image(
         position: first.position,
         spacing_mm: first.spacing_mm,
     })
+}
+
+/// Why one case's image input could not be made, and the CT phase at fault when one is (the
+/// mask otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFault {
+    pub phase: Option<String>,
+    pub message: String,
 }
 
 /// One case's input from its decoded mask (`scheme`: which labels are kidney, tumor and cyst)
@@ -177,6 +189,17 @@ pub fn image_from_mask(
     phases: &[(String, PathBuf)],
     spec: &ImageSpec,
 ) -> Result<CaseImage, String> {
+    image_or_fault(id, mask, scheme, phases, spec).map_err(|f| f.message)
+}
+
+/// [`image_from_mask`], saying which phase was at fault.
+pub fn image_or_fault(
+    id: &str,
+    mask: &LabelVolume,
+    scheme: LabelScheme,
+    phases: &[(String, PathBuf)],
+    spec: &ImageSpec,
+) -> Result<CaseImage, InputFault> {
     let cfg = Preprocess {
         tumor_labels: vec![scheme.tumor],
         ..spec.preprocess.clone()
@@ -189,7 +212,10 @@ pub fn image_from_mask(
         ("tumor", scheme.tumor),
         ("cyst", scheme.cyst),
     ];
-    label_channels(mask, &cfg, &classes, id).map_err(|e| e.to_string())
+    label_channels(mask, &cfg, &classes, id).map_err(|e| InputFault {
+        phase: None,
+        message: e.to_string(),
+    })
 }
 
 /// One case of a cohort: its mask read, then [`image_from_mask`].

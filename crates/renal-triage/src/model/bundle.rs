@@ -121,8 +121,14 @@ pub struct ImageInput {
     pub spec: ImageSpec,
     /// The encoder's output width (the model's `emb_f*` inputs are some or all of them).
     pub features: usize,
-    /// What a CT phase the encoder was trained with but a patient lacks becomes.
+    /// What a CT phase the encoder was trained with but a patient lacks becomes, in words.
     pub missing_phase: String,
+    /// The policy behind it: a patient without one of the phases is refused (the training
+    /// cohort had every phase for every case, so the encoder never saw a zero channel), or the
+    /// phase is a zero channel (as it was for the training cases that lacked it). Bundles
+    /// written before the policy was recorded zero the channel.
+    #[serde(default)]
+    pub refuse_missing_phase: bool,
     /// The encoder's configuration (a copy of `encoder.json`, for `inspect`).
     pub encoder: serde_json::Value,
 }
@@ -341,11 +347,36 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
             })
             .collect::<Result<_>>()?,
     };
+    if let Some(image) = &manifest.image {
+        check_encoder_channels(image, &encoder)?;
+    }
     Ok(Bundle {
         manifest,
         pipeline,
         encoder,
     })
+}
+
+/// An image model's encoder must take as many channels as its image specification makes.
+fn check_encoder_channels(image: &ImageInput, encoder: &[(String, Vec<u8>)]) -> Result<()> {
+    let config = encoder
+        .iter()
+        .find(|(n, _)| n == "encoder.json")
+        .context("an image model's bundle needs encoder.json")?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&config.1).context("encoder.json: invalid JSON")?;
+    let channels = config["in_channels"]
+        .as_u64()
+        .context("encoder.json: no `in_channels`")?;
+    let spec = &image.spec.channels;
+    if channels != spec.len() as u64 {
+        bail!(
+            "encoder.json: the encoder takes {channels} channels, but the bundle's image specification makes {} ({}): the bundle is inconsistent",
+            spec.len(),
+            spec.join(", ")
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use renal_imaging::{CaseImage, LabelScheme, LabelVolume};
 use serde::Serialize;
 
 use crate::engine::encoder_client::{embed_frozen, read_embeddings, Dataset, Worker};
-use crate::engine::images::image_from_mask;
+use crate::engine::images::image_or_fault;
 use crate::model::bundle::Bundle;
 use crate::model::error::{input_err, PredictError};
 
@@ -113,8 +113,8 @@ pub fn patient_image(
     ct: &BTreeMap<String, PathBuf>,
     embedder: &dyn Embedder,
 ) -> Result<PatientImage, PredictError> {
-    let spec = match &bundle.manifest.image {
-        Some(i) => &i.spec,
+    let input = match &bundle.manifest.image {
+        Some(i) => i,
         None => {
             return Err(PredictError::Input(input_err(
                 "model",
@@ -122,6 +122,7 @@ pub fn patient_image(
             )))
         }
     };
+    let spec = &input.spec;
     let (labels, scheme) = mask.ok_or_else(|| {
         input_err(
             "mask",
@@ -131,7 +132,7 @@ pub fn patient_image(
     if spec.intensity {
         if let Some(name) = ct.keys().find(|n| !spec.channels.contains(n)) {
             return Err(PredictError::Input(input_err(
-                &format!("ct.{name}"),
+                &format!("ct_{name}"),
                 format!(
                     "not a phase of this model (its phases: {})",
                     spec.channels.join(", ")
@@ -147,6 +148,18 @@ pub fn patient_image(
                 ),
             )));
         }
+        if input.refuse_missing_phase {
+            if let Some(name) = spec.channels.iter().find(|n| !ct.contains_key(*n)) {
+                return Err(PredictError::Input(input_err(
+                    &format!("ct_{name}"),
+                    format!(
+                        "phase {name} is missing: this model needs every phase it was trained on ({}); {}",
+                        spec.channels.join(", "),
+                        input.missing_phase
+                    ),
+                )));
+            }
+        }
     } else if !ct.is_empty() {
         return Err(PredictError::Input(input_err(
             "ct",
@@ -154,9 +167,14 @@ pub fn patient_image(
         )));
     }
     let phases: Vec<(String, PathBuf)> = ct.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let field = if spec.intensity { "ct" } else { "mask" };
-    let image = image_from_mask(id, labels, *scheme, &phases, spec)
-        .map_err(|e| PredictError::Input(input_err(field, e)))?;
+    let image = image_or_fault(id, labels, *scheme, &phases, spec).map_err(|f| {
+        let field = match (&f.phase, spec.intensity) {
+            (Some(p), _) => format!("ct_{p}"),
+            (None, true) => "ct".into(),
+            (None, false) => "mask".into(),
+        };
+        PredictError::Input(input_err(&field, f.message))
+    })?;
     let ds = Dataset {
         ids: vec![id.to_string()],
         channels: image.channels.len(),

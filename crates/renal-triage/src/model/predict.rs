@@ -202,7 +202,18 @@ fn input_row(
                 row.values.push(f64::NAN);
             }
             Some(x) => {
-                if f.train_min.is_some_and(|lo| x < lo) || f.train_max.is_some_and(|hi| x > hi) {
+                // An image embedding made for one patient may differ from the training batch's
+                // by about 1e-7 (another batch through the same network): a training case at
+                // the edge of the range is not an extrapolation. Other features compare exactly.
+                let slack = if f.kind == FeatureKind::Embedding {
+                    let (lo, hi) = (f.train_min.unwrap_or(0.0), f.train_max.unwrap_or(0.0));
+                    1e-5 * (hi - lo).abs().max(lo.abs()).max(hi.abs())
+                } else {
+                    0.0
+                };
+                if f.train_min.is_some_and(|lo| x < lo - slack)
+                    || f.train_max.is_some_and(|hi| x > hi + slack)
+                {
                     row.out_of_range.push(OutOfRange {
                         feature: f.name.clone(),
                         value: x,

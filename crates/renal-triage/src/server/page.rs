@@ -120,8 +120,9 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
             .iter()
             .map(|c| {
                 format!(
-                    "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI on the mask's grid; a missing phase is a zero channel, as in training)</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
-                    esc(c)
+                    "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI on the mask's grid; if missing: {1})</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
+                    esc(c),
+                    esc(&i.missing_phase)
                 )
             })
             .collect(),
