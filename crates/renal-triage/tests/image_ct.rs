@@ -196,7 +196,8 @@ fn a_ct_model_predicts_from_its_phases_as_train_fitted_it() {
         .starts_with("CT phases (arterial, venous)"));
     assert_eq!(&std::fs::read(&preview).unwrap()[..4], b"\x89PNG");
     // The embedding and the probabilities: those `train` computed for this case in its own
-    // process (embeddings.csv, fitted.csv of its working folder).
+    // process with libtorch (embeddings.csv, fitted.csv of its working folder); the command
+    // line's default encoder is the plain-Rust network.
     let numbers = |file: &str| -> Vec<f64> {
         std::fs::read_to_string(f.work.join(file))
             .unwrap()
@@ -351,7 +352,9 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     let o = predict(f, &f.bundle, &ct);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let s = start(&f.bundle, &[]);
+    // The server with the plain-Rust network, as the command line's default (the libtorch
+    // worker is `serve.rs`'s).
+    let s = start(&f.bundle, &["--encoder-backend", "rust"]);
     let api = format!("{}/api/v1/predict", s.url);
     let mask = std::fs::read(f.case.join("mask.nii.gz")).unwrap();
     let arterial = std::fs::read(&phases[0].1).unwrap();

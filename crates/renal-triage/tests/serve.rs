@@ -525,8 +525,10 @@ fn predict_batch_manifest_as_csv_lists_failures() {
 #[test]
 fn an_image_model_is_served_with_the_slice_it_saw() {
     let Some(f) = fixture() else { return };
+    // The server's default encoder: the libtorch process kept alive; the command line's here
+    // the same (its default, the plain-Rust network, is `image_ct.rs`'s).
     let o = bin()
-        .args(["predict", "--model"])
+        .args(["predict", "--encoder-backend", "libtorch", "--model"])
         .arg(&f.image_bundle)
         .arg("--mask")
         .arg(&f.mask)

@@ -103,6 +103,9 @@ pub enum Which {
         /// An image model's encoder started per request instead of kept alive.
         #[arg(long)]
         encoder_per_request: bool,
+        /// Who runs an image model's encoder (the libtorch process, or plain Rust).
+        #[arg(long, value_enum, default_value_t = crate::model::image::EncoderBackend::Libtorch)]
+        encoder_backend: crate::model::image::EncoderBackend,
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
@@ -163,12 +166,13 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             requests,
             concurrency,
             encoder_per_request,
+            encoder_backend,
         } => load(
             &model,
             &mask,
-            requests,
-            concurrency.unwrap_or(requests),
+            (requests, concurrency.unwrap_or(requests)),
             encoder_per_request,
+            encoder_backend,
         ),
     }
 }
@@ -582,9 +586,9 @@ fn cold_start(model: &std::path::Path, mask: &std::path::Path, repeats: usize) -
 fn load(
     model: &std::path::Path,
     mask: &std::path::Path,
-    requests: usize,
-    in_flight: usize,
+    (requests, in_flight): (usize, usize),
     encoder_per_request: bool,
+    encoder: crate::model::image::EncoderBackend,
 ) -> Result<ExitCode> {
     let bundle = crate::model::bundle::load_bundle(model)?;
     let image = bundle.manifest.image.is_some();
@@ -594,6 +598,7 @@ fn load(
         timeout_s: 300,
         concurrency: rayon::current_num_threads().max(1),
         encoder_per_request,
+        encoder,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -664,7 +669,7 @@ fn load(
         "throughput_per_s": lat.len() as f64 / wall, "peak_memory_mib": peak_memory_mib(),
         "server_concurrency": args.concurrency, "in_flight": in_flight,
         "image_model": image,
-        "encoder": if !image { "none" } else if encoder_per_request { "a process per request" } else { "kept alive (worker)" },
+        "encoder": if !image { "none" } else if encoder_per_request { "a libtorch process per request" } else if encoder == crate::model::image::EncoderBackend::Rust { "plain Rust in the server's process" } else { "a libtorch process kept alive (worker)" },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if errors == 0 {

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::model::bundle::load_bundle;
-use crate::model::predict::{predict, PatientInput, Prediction};
+use crate::model::image::{embedder, EncoderBackend, OneShot};
+use crate::model::predict::{predict_with, PatientInput, Prediction};
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -41,6 +42,11 @@ pub struct PredictArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+    /// Who runs an image model's encoder: the network in plain Rust in this process (the
+    /// default: no process to start, so a cold call is faster), or the libtorch encoder
+    /// process (one for the whole call; docs/bench/README.md compares them).
+    #[arg(long, value_enum, default_value_t = EncoderBackend::Rust)]
+    pub encoder_backend: EncoderBackend,
 }
 
 /// How predictions are printed.
@@ -180,10 +186,14 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         Some(m) => batch_inputs(m)?,
         None => vec![single_input(&args)?],
     };
+    let embedder = match bundle.manifest.image {
+        Some(_) => embedder(&bundle, args.encoder_backend, inputs.len() > 1)?,
+        None => Box::new(OneShot(&bundle)),
+    };
     let mut preds = Vec::new();
     let mut failed = Vec::new();
     for i in &inputs {
-        match predict(&bundle, i) {
+        match predict_with(&bundle, i, embedder.as_ref()) {
             Ok(p) => preds.push(p),
             Err(e) => {
                 let who = i.case_id.clone().unwrap_or_else(|| "input".into());

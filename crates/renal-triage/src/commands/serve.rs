@@ -25,7 +25,14 @@ pub struct ServeArgs {
     /// Predictions running at once (others wait).
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Who runs an image model's encoder: the libtorch encoder process, kept alive (the
+    /// default: faster per request once warm), or the network in plain Rust in the server's
+    /// process (docs/bench/README.md compares them).
+    #[arg(long, value_enum, default_value_t = EncoderBackend::Libtorch)]
+    pub encoder_backend: EncoderBackend,
 }
+
+use crate::model::image::EncoderBackend;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
@@ -37,6 +44,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             timeout_s: args.timeout_s,
             concurrency: args.concurrency,
             encoder_per_request: false,
+            encoder: args.encoder_backend,
         },
     )?;
     Ok(ExitCode::SUCCESS)

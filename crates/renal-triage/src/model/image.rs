@@ -56,6 +56,63 @@ fn encoder_folder(bundle: &Bundle) -> Result<tempfile::TempDir, PredictError> {
     Ok(dir)
 }
 
+/// Who runs a bundle's encoder: the libtorch encoder process (kept alive by the server, one
+/// per call on the command line), or the network in plain Rust in this process
+/// ([`crate::model::resnet`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncoderBackend {
+    /// The libtorch encoder process (`renal-triage-encoder`).
+    Libtorch,
+    /// The ResNet in plain Rust, in this process (no libtorch).
+    Rust,
+}
+
+/// An embedder for a bundle: `backend`, and for libtorch a process kept alive (`keep`) or one
+/// per image.
+pub fn embedder(
+    bundle: &Bundle,
+    backend: EncoderBackend,
+    keep: bool,
+) -> anyhow::Result<Box<dyn Embedder + Send + '_>> {
+    Ok(match (backend, keep) {
+        (EncoderBackend::Rust, _) => Box::new(InProcess::new(bundle)?),
+        (EncoderBackend::Libtorch, true) => Box::new(KeptAlive::start(bundle)?),
+        (EncoderBackend::Libtorch, false) => Box::new(OneShot(bundle)),
+    })
+}
+
+/// The encoder's ResNet in plain Rust, in this process.
+pub struct InProcess(crate::model::resnet::ResNetCpu);
+
+impl InProcess {
+    /// The network of the bundle's verified encoder files.
+    pub fn new(bundle: &Bundle) -> Result<InProcess, PredictError> {
+        let file = |name: &str| {
+            bundle
+                .encoder
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.as_slice())
+                .ok_or_else(|| model_err(format!("the bundle has no {name}")))
+        };
+        crate::model::resnet::ResNetCpu::from_files(
+            file("encoder.json")?,
+            file("encoder.safetensors")?,
+        )
+        .map(InProcess)
+    }
+}
+
+impl Embedder for InProcess {
+    fn embed(&self, ds: &Dataset) -> Result<Vec<f64>, PredictError> {
+        self.0
+            .embed(ds)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| model_err("no embedding"))
+    }
+}
+
 /// A fresh encoder process per image (the command line: one patient, one start).
 pub struct OneShot<'a>(pub &'a Bundle);
 

@@ -4,3 +4,4 @@ pub mod bundle;
 pub mod error;
 pub mod image;
 pub mod predict;
+pub mod resnet;

@@ -34,7 +34,7 @@ pub(super) async fn run_prediction(
         })?;
     let st = state.clone();
     let job = tokio::task::spawn_blocking(move || match &st.encoder {
-        Some(worker) => predict_with(&st.bundle, &input, worker),
+        Some(worker) => predict_with(&st.bundle, &input, worker.as_ref()),
         None => predict(&st.bundle, &input),
     });
     match tokio::time::timeout(state.timeout, job).await {

@@ -29,7 +29,7 @@ use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::model::bundle::Bundle;
-use crate::model::image::KeptAlive;
+use crate::model::image::{Embedder, EncoderBackend, InProcess, KeptAlive};
 
 use api::{api_predict, health, model_info};
 use openapi::openapi_doc;
@@ -50,6 +50,8 @@ pub struct Config {
     /// An image model's encoder started for each request instead of kept alive (for
     /// comparison: `bench load --encoder-per-request`).
     pub encoder_per_request: bool,
+    /// Who runs an image model's encoder.
+    pub encoder: EncoderBackend,
 }
 
 fn private_upload_dir() -> Result<PathBuf> {
@@ -62,11 +64,17 @@ fn private_upload_dir() -> Result<PathBuf> {
 
 /// Builds the router (used by `serve` and by tests).
 pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
-    let encoder = match &bundle.manifest.image {
-        Some(_) if !args.encoder_per_request => {
-            Some(KeptAlive::start(&bundle).context("starting the encoder worker")?)
-        }
-        _ => None,
+    let encoder: Option<Box<dyn Embedder + Send>> = match &bundle.manifest.image {
+        None => None,
+        Some(_) if args.encoder_per_request => None,
+        Some(_) => Some(match args.encoder {
+            EncoderBackend::Libtorch => {
+                Box::new(KeptAlive::start(&bundle).context("starting the encoder worker")?)
+            }
+            EncoderBackend::Rust => {
+                Box::new(InProcess::new(&bundle).context("loading the encoder")?)
+            }
+        }),
     };
     let state = Arc::new(AppState {
         encoder,

@@ -8,12 +8,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::model::bundle::Bundle;
-use crate::model::image::KeptAlive;
+use crate::model::image::Embedder;
 
 pub(crate) struct AppState {
     pub(super) bundle: Bundle,
-    /// An image model's encoder, kept alive in its own process (libtorch starts once).
-    pub(super) encoder: Option<KeptAlive>,
+    /// An image model's encoder, started once: kept alive in its own process (libtorch starts
+    /// once) or in plain Rust in this one.
+    pub(super) encoder: Option<Box<dyn Embedder + Send>>,
     /// Largest accepted body, bytes.
     pub(super) max_body: usize,
     pub(super) permits: Semaphore,
