@@ -51,6 +51,8 @@ pub enum ImagingError {
     Dicom { path: PathBuf, detail: String },
     #[error("{what}: {detail}")]
     InvalidGeometry { what: String, detail: String },
+    #[error("{path}: {detail}")]
+    Format { path: PathBuf, detail: String },
     #[error("{what}: {count} voxels are not finite (NaN or infinite), the first at voxel {first:?}: a CT phase must hold a number in every voxel")]
     NonFiniteVoxels {
         what: String,

@@ -2,6 +2,7 @@
 //!
 //! - [`dicom`]: CT series from uncompressed DICOM (reader, writer, series assembly);
 //! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
+//! - [`formats`]: a volume from NIfTI, NRRD (Slicer's `.seg.nrrd` included) or MetaImage, by name;
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
 //! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
 //! - [`shape`], [`mesh`], [`hull`]: pyradiomics-compatible shape features and exact diameters;
@@ -12,6 +13,7 @@
 
 pub mod dicom;
 pub mod error;
+pub mod formats;
 pub mod hull;
 pub mod mask;
 pub mod measure;
@@ -24,9 +26,10 @@ pub mod shape;
 pub mod volume;
 
 pub use error::{ImagingError, Result};
+pub use formats::{read_geometry, read_labels, read_scalar};
 pub use mask::{components_26, BinaryMask};
 pub use measure::{measure_segmentation, CaseMeasurements, LabelScheme, TumorComponent};
-pub use nifti::{read_labels, read_scalar, write_nifti, WriteOptions};
+pub use nifti::{write_nifti, WriteOptions};
 pub use phantom::{PhantomConfig, Phase};
 pub use preprocess::{case_image, label_channels, CaseImage, Interpolation, Preprocess, Window};
 pub use shape::{shape_features, ShapeFeatures};

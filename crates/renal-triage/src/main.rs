@@ -8,7 +8,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use renal_triage::commands::{bench, cohort, embed, fetch, predict, reproduce, serve, train};
+use renal_triage::commands::{
+    bench, cohort, convert, embed, fetch, predict, reproduce, serve, train,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,6 +49,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Benchmarks that print JSON.
     Bench(bench::BenchArgs),
+    /// Write any volume this tool reads (NIfTI, NRRD, .seg.nrrd, MetaImage, DICOM) as NIfTI.
+    Convert(convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => train::inspect(a),
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Convert(a) => convert::run(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_linear;
 pub mod bench_support;
 pub mod cohort;
+pub mod convert;
 pub mod embed;
 pub mod fetch;
 pub mod predict;

@@ -26,7 +26,7 @@ pub struct PredictArgs {
     /// Segmentation or tumor mask.
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// A CT phase, `name=PATH` (repeatable; NIfTI, NRRD/MHA or a DICOM series folder), for an
+    /// A CT phase, `name=PATH` (repeatable; NIfTI, NRRD, MetaImage or a DICOM series folder), for an
     /// image model trained on CT.
     #[arg(long = "ct", value_name = "PHASE=PATH")]
     pub ct: Vec<String>,

@@ -10,7 +10,7 @@ use renal_cohort::Cohort;
 use renal_imaging::preprocess::{
     case_image, label_channels, median_spacing, CaseImage, Preprocess,
 };
-use renal_imaging::{dicom, nifti, read_labels, read_scalar, LabelScheme, LabelVolume, Volume};
+use renal_imaging::{dicom, read_labels, read_scalar, LabelScheme, LabelVolume, Volume};
 
 /// How a cohort's image inputs are made. The development cohort fixes it (its channels, its
 /// median spacing); it is stored beside the encoder (`preprocess.json`) and applied unchanged
@@ -37,8 +37,8 @@ impl ImageSpec {
             .cases
             .iter()
             .filter_map(|c| c.images.mask.as_ref())
-            .filter_map(|p| nifti::read_header(p).ok())
-            .map(|h| h.geometry.spacing_mm())
+            .filter_map(|p| renal_imaging::read_geometry(p).ok())
+            .map(|g| g.spacing_mm())
             .collect();
         let spacing = median_spacing(&spacings).context("no readable mask in the cohort")?;
         Ok(ImageSpec {

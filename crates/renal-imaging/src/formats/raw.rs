@@ -1,0 +1,141 @@
+//! What NRRD and MetaImage files have in common once their headers are read: a 3D grid, an
+//! element type, a byte order and the voxel bytes (decompressed).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{ImagingError, Result};
+use crate::volume::Geometry;
+
+/// A voxel's storage type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    F32,
+    F64,
+}
+
+impl Elem {
+    pub fn size(self) -> usize {
+        match self {
+            Elem::I8 | Elem::U8 => 1,
+            Elem::I16 | Elem::U16 => 2,
+            Elem::I32 | Elem::U32 | Elem::F32 => 4,
+            Elem::F64 => 8,
+        }
+    }
+}
+
+/// A decoded file: its grid (RAS+ affine, as NIfTI's), voxel type and bytes, and, for a
+/// segmentation, its segments' names by label value.
+#[derive(Debug, Clone)]
+pub struct Raster {
+    pub path: PathBuf,
+    pub geometry: Geometry,
+    pub elem: Elem,
+    pub big_endian: bool,
+    pub bytes: Vec<u8>,
+    pub segments: Vec<(u8, String)>,
+}
+
+pub fn format_err(path: &Path, detail: impl Into<String>) -> ImagingError {
+    ImagingError::Format {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+/// The RAS+ affine of a grid given in a patient space: the axes' direction vectors (each the
+/// spacing times the unit direction) and the origin, in LPS (`lps = true`, DICOM's and ITK's
+/// convention) or RAS.
+pub fn affine_from(dirs: [[f64; 3]; 3], origin: [f64; 3], lps: bool) -> [[f64; 4]; 3] {
+    let flip = |r: usize| if lps && r < 2 { -1.0 } else { 1.0 };
+    let mut a = [[0.0; 4]; 3];
+    for (r, row) in a.iter_mut().enumerate() {
+        for (c, d) in dirs.iter().enumerate() {
+            row[c] = flip(r) * d[r];
+        }
+        row[3] = flip(r) * origin[r];
+    }
+    a
+}
+
+impl Raster {
+    /// Checks that the bytes hold exactly the grid's voxels.
+    pub fn check_size(&self) -> Result<()> {
+        let want = self.geometry.len() * self.elem.size();
+        if self.bytes.len() < want {
+            return Err(ImagingError::Truncated {
+                path: self.path.clone(),
+                expected: want,
+                offset: 0,
+                found: self.bytes.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Calls `f(index, value)` for every voxel, in file order (axis 0 fastest).
+    pub fn for_each(&self, mut f: impl FnMut(usize, f64)) {
+        let n = self.geometry.len();
+        let s = self.elem.size();
+        let be = self.big_endian;
+        macro_rules! each {
+            ($t:ty) => {
+                for (i, c) in self.bytes[..n * s].chunks_exact(s).enumerate() {
+                    let mut a = [0u8; std::mem::size_of::<$t>()];
+                    a.copy_from_slice(c);
+                    let v = if be {
+                        <$t>::from_be_bytes(a)
+                    } else {
+                        <$t>::from_le_bytes(a)
+                    };
+                    f(i, v as f64);
+                }
+            };
+        }
+        match self.elem {
+            Elem::I8 => each!(i8),
+            Elem::U8 => each!(u8),
+            Elem::I16 => each!(i16),
+            Elem::U16 => each!(u16),
+            Elem::I32 => each!(i32),
+            Elem::U32 => each!(u32),
+            Elem::F32 => each!(f32),
+            Elem::F64 => each!(f64),
+        }
+    }
+}
+
+/// zlib or gzip decompression of a data block (MetaImage writes zlib, NRRD gzip).
+pub fn inflate(path: &Path, raw: &[u8], gzip: bool) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let r = if gzip {
+        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)
+    } else {
+        flate2::read::ZlibDecoder::new(raw).read_to_end(&mut out)
+    };
+    r.map_err(|e| ImagingError::Gzip {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+/// `"a b c"` (or `"(a,b,c)"`) as numbers, naming the field on error.
+pub fn numbers(path: &Path, field: &str, s: &str) -> Result<Vec<f64>> {
+    s.split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format_err(path, format!("`{field}`: `{t}` is not a finite number")))
+        })
+        .collect()
+}

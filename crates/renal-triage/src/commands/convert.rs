@@ -1,0 +1,60 @@
+//! `convert IN OUT.nii[.gz]`: any volume this tool reads (NIfTI, NRRD, Slicer's `.seg.nrrd`,
+//! MetaImage, a DICOM series folder) written as NIfTI, for inspection in any viewer: the voxels
+//! and the grid as every command of this tool sees them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use renal_imaging::{dicom, read_labels, read_scalar, write_nifti, WriteOptions};
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The volume to read (a DICOM series: its folder).
+    pub input: PathBuf,
+    /// The NIfTI file to write (`.nii` or `.nii.gz`).
+    pub output: PathBuf,
+    /// Read a segmentation: integer labels, a `.seg.nrrd`'s segments mapped to kidney 1,
+    /// tumor 2, cyst 3; written as 8-bit labels (otherwise intensities, written as float32).
+    #[arg(long)]
+    pub labels: bool,
+}
+
+pub fn run(a: ConvertArgs) -> Result<ExitCode> {
+    let name = a.output.to_string_lossy().to_ascii_lowercase();
+    let gzip = name.ends_with(".nii.gz");
+    if !gzip && !name.ends_with(".nii") {
+        bail!(
+            "{}: the output is written as NIfTI; name it .nii or .nii.gz",
+            a.output.display()
+        );
+    }
+    let opts = WriteOptions {
+        gzip,
+        ..WriteOptions::default()
+    };
+    let dims = if a.labels {
+        let v = read_labels(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
+        write_nifti(&a.output, &v.geometry, &v.data, opts)?;
+        v.geometry.dims
+    } else {
+        let v = if a.input.is_dir() {
+            dicom::read_series(&a.input)
+        } else {
+            read_scalar(&a.input)
+        }
+        .with_context(|| format!("reading {}", a.input.display()))?;
+        write_nifti(&a.output, &v.geometry, &v.data, opts)?;
+        v.geometry.dims
+    };
+    println!(
+        "{} -> {} ({} x {} x {} voxels)",
+        a.input.display(),
+        a.output.display(),
+        dims[0],
+        dims[1],
+        dims[2]
+    );
+    Ok(ExitCode::SUCCESS)
+}
