@@ -121,6 +121,19 @@ fn bad_nrrd_and_metaimage_files_are_refused_naming_file_and_field() {
         e.contains("segment `Liver` (label 1): not a kidney, tumor or cyst segment"),
         "{e}"
     );
+    // Sizes a hostile header could claim: refused before any allocation.
+    let huge = write("huge.nrrd", b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 100000 100000 100000\nspace: RAS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: gzip\n\n");
+    let e = read_labels(&huge).unwrap_err().to_string();
+    assert!(e.contains("more voxels than one volume can hold"), "{e}");
+    let zero = write(
+        "zero.mha",
+        b"NDims = 3\nDimSize = 0 2 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n",
+    );
+    let e = read_labels(&zero).unwrap_err().to_string();
+    assert!(
+        e.contains("`DimSize`") && e.contains("whole sizes of at least 1"),
+        "{e}"
+    );
     let garbage = write("x.mha", b"\x89PNG\r\n\x1a\n");
     assert!(read_scalar(&garbage).is_err());
 }

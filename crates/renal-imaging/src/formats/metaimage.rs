@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::raw::{affine_from, format_err, inflate, numbers, Elem, Raster};
+use super::raw::{affine_from, format_err, inflate, numbers, voxel_count, Elem, Raster};
 use crate::error::{ImagingError, Result};
 use crate::volume::Geometry;
 
@@ -98,7 +98,8 @@ pub fn read(path: &Path) -> Result<Raster> {
         <[f64; 3]>::try_from(n.as_slice())
             .map_err(|_| format_err(path, format!("`{k}` does not hold 3 numbers")))
     };
-    let dims = three("DimSize", key("DimSize")?)?;
+    let dims = voxel_count(path, "DimSize", &three("DimSize", key("DimSize")?)?)?;
+    let elem = elem(path, key("ElementType")?)?;
     let spacing = match keys
         .get("ElementSpacing")
         .or_else(|| keys.get("ElementSize"))
@@ -128,11 +129,8 @@ pub fn read(path: &Path) -> Result<Raster> {
     };
     let dirs: [[f64; 3]; 3] =
         std::array::from_fn(|a| std::array::from_fn(|r| cosines[a * 3 + r] * spacing[a]));
-    if dims.iter().any(|&d| d < 1.0 || d.fract() != 0.0) {
-        return Err(format_err(path, format!("`DimSize` = {dims:?}")));
-    }
     let geometry = Geometry {
-        dims: dims.map(|d| d as usize),
+        dims,
         affine: affine_from(dirs, origin, true),
     };
     let block = match data_file.as_str() {
@@ -149,7 +147,12 @@ pub fn read(path: &Path) -> Result<Raster> {
         }
     };
     let bytes = if truth(keys.get("CompressedData")) {
-        inflate(path, &block, false)?
+        inflate(
+            path,
+            &block,
+            false,
+            dims.iter().product::<usize>() * elem.size(),
+        )?
     } else {
         block
     };
@@ -160,7 +163,7 @@ pub fn read(path: &Path) -> Result<Raster> {
     let r = Raster {
         path: path.to_path_buf(),
         geometry,
-        elem: elem(path, key("ElementType")?)?,
+        elem,
         big_endian,
         bytes,
         segments: Vec::new(),

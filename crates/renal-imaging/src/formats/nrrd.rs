@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::raw::{affine_from, format_err, inflate, numbers, Elem, Raster};
+use super::raw::{affine_from, format_err, inflate, numbers, voxel_count, Elem, Raster};
 use crate::error::{ImagingError, Result};
 use crate::volume::Geometry;
 
@@ -184,10 +184,18 @@ pub fn read(path: &Path) -> Result<Raster> {
             .ok_or_else(|| format_err(path, format!("no `{k}` field")))
     };
     let elem = elem(path, field("type")?)?;
-    let sizes: Vec<usize> = numbers(path, "sizes", field("sizes")?)?
-        .iter()
-        .map(|&v| v as usize)
-        .collect();
+    let sizes: Vec<f64> = numbers(path, "sizes", field("sizes")?)?;
+    if sizes.is_empty()
+        || sizes
+            .iter()
+            .any(|&v| v.fract() != 0.0 || !(1.0..=2f64.powi(31)).contains(&v))
+    {
+        return Err(format_err(
+            path,
+            format!("`sizes` = {sizes:?}: whole sizes of at least 1 expected"),
+        ));
+    }
+    let sizes: Vec<usize> = sizes.iter().map(|&v| v as usize).collect();
     let lps = match field("space")?.trim().to_ascii_lowercase().as_str() {
         "left-posterior-superior" | "lps" => true,
         "right-anterior-superior" | "ras" => false,
@@ -199,6 +207,7 @@ pub fn read(path: &Path) -> Result<Raster> {
         }
     };
     let (dirs, dims) = directions(path, f, &sizes)?;
+    let dims = voxel_count(path, "sizes", &dims.map(|d| d as f64))?;
     let origin = match f.get("space origin") {
         Some(o) => {
             let v = numbers(path, "space origin", o)?;
@@ -240,7 +249,12 @@ pub fn read(path: &Path) -> Result<Raster> {
     };
     let bytes = match field("encoding")?.trim().to_ascii_lowercase().as_str() {
         "raw" => block,
-        "gzip" | "gz" => inflate(path, &block, true)?,
+        "gzip" | "gz" => inflate(
+            path,
+            &block,
+            true,
+            dims.iter().product::<usize>() * elem.size(),
+        )?,
         other => {
             return Err(format_err(
                 path,

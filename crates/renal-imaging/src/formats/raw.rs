@@ -111,20 +111,46 @@ impl Raster {
     }
 }
 
-/// zlib or gzip decompression of a data block (MetaImage writes zlib, NRRD gzip).
-pub fn inflate(path: &Path, raw: &[u8], gzip: bool) -> Result<Vec<u8>> {
+/// zlib or gzip decompression of a data block (MetaImage writes zlib, NRRD gzip), stopping
+/// after `limit` bytes: the voxels the header announces, so that a small file cannot expand
+/// into more memory than its grid needs (a surplus is an error of [`Raster::check_size`]'s kind).
+pub fn inflate(path: &Path, raw: &[u8], gzip: bool, limit: usize) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut out = Vec::new();
+    let cap = limit.saturating_add(1) as u64;
     let r = if gzip {
-        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)
+        flate2::read::MultiGzDecoder::new(raw)
+            .take(cap)
+            .read_to_end(&mut out)
     } else {
-        flate2::read::ZlibDecoder::new(raw).read_to_end(&mut out)
+        flate2::read::ZlibDecoder::new(raw)
+            .take(cap)
+            .read_to_end(&mut out)
     };
     r.map_err(|e| ImagingError::Gzip {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
     Ok(out)
+}
+
+/// The voxel count of a grid of `dims`, each in 1..=2^31 and the product within memory's reach
+/// (at most 2^34 voxels), or an error naming the field.
+pub fn voxel_count(path: &Path, field: &str, dims: &[f64]) -> Result<[usize; 3]> {
+    let ok = |d: f64| d.fract() == 0.0 && (1.0..=2f64.powi(31)).contains(&d);
+    if dims.len() != 3 || !dims.iter().all(|&d| ok(d)) {
+        return Err(format_err(
+            path,
+            format!("`{field}` = {dims:?}: three whole sizes of at least 1 expected"),
+        ));
+    }
+    if dims.iter().product::<f64>() > 2f64.powi(34) {
+        return Err(format_err(
+            path,
+            format!("`{field}` = {dims:?}: more voxels than one volume can hold here"),
+        ));
+    }
+    Ok([dims[0] as usize, dims[1] as usize, dims[2] as usize])
 }
 
 /// `"a b c"` (or `"(a,b,c)"`) as numbers, naming the field on error.
