@@ -472,4 +472,54 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     );
     let png = browser.screenshot("serve-ct-result.png");
     assert!(png.starts_with(b"\x89PNG"));
+    // The one-page patient report of the same answer: it renders, shows the slice, and
+    // prints on one A4 page.
+    let report = f.dir.path().join("patient-report.html");
+    let mut c = bin();
+    c.args(["predict", "--model"])
+        .arg(&f.bundle)
+        .args(["--case-id", &f.case_id, "--mask"])
+        .arg(f.case.join("mask.nii.gz"))
+        .arg("--report")
+        .arg(&report);
+    for (n, p) in &ct {
+        c.arg("--ct").arg(format!("{n}={}", p.display()));
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    d.cmd(
+        "POST",
+        "/url",
+        serde_json::json!({"url": format!("file://{}", report.display())}),
+    );
+    let cell = d.find("#p-malignant-aggressive");
+    let shown = d.cmd(
+        "GET",
+        &format!("/element/{cell}/text"),
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        shown.as_str().unwrap(),
+        format!("{:.3}", cli["p_aggressive"].as_f64().unwrap())
+    );
+    d.find("#slice img");
+    d.find("#model-card");
+    let png = browser.screenshot("patient-report.png");
+    assert!(png.starts_with(b"\x89PNG"));
+    let pdf = d.cmd(
+        "POST",
+        "/print",
+        serde_json::json!({"page": {"width": 21.0, "height": 29.7}}),
+    );
+    let pdf = common::base64_decode(pdf.as_str().unwrap());
+    assert!(pdf.starts_with(b"%PDF"));
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/test-artifacts/patient-report.pdf"),
+        &pdf,
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert_eq!(pages, 1, "the patient report prints on one A4 page");
 }

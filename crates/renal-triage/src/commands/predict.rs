@@ -33,6 +33,10 @@ pub struct PredictArgs {
     /// Write the image the model saw (its channels side by side) as a PNG here.
     #[arg(long)]
     pub preview: Option<PathBuf>,
+    /// Write a one-page patient report here (HTML that prints on A4: the answer, the slice an
+    /// image model saw, the model card); one patient only.
+    #[arg(long, conflicts_with = "manifest")]
+    pub report: Option<PathBuf>,
     #[arg(long)]
     pub case_id: Option<String>,
     /// A batch: manifest CSV (`case_id`, clinical columns, `mask`, `ct_<phase>`), one
@@ -215,6 +219,11 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             "--preview {}: this model does not use an image",
             path.display()
         );
+    }
+    if let (Some(path), Some(p)) = (&args.report, preds.first()) {
+        let html = crate::server::patient_report(&bundle, p);
+        renal_cohort::io::write_atomic(path, html.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

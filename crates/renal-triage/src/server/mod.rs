@@ -12,6 +12,7 @@ mod error;
 mod form;
 mod openapi;
 mod page;
+pub use page::patient_report;
 mod state;
 mod upload;
 

@@ -138,53 +138,57 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     ))
 }
 
-pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> Response {
-    let body = match &r {
-        Ok(p) => {
-            let rows: Vec<String> = [
-                ("benign", p.p_benign),
-                ("malignant-indolent", p.p_indolent),
-                ("malignant-aggressive", p.p_aggressive),
-                ("malignant (any)", p.p_malignant),
-            ]
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<tr><td>{k}</td><td id=\"p-{}\">{v:.3}</td></tr>",
-                    k.replace([' ', '(', ')'], "")
-                )
-            })
-            .collect();
-            let slice = match (&p.slice, &p.image) {
-                (Some(img), Some(i)) => {
-                    let (w, h, px) = renal_imaging::png::channels_strip(img);
-                    let png = renal_imaging::png::encode_gray(w, h, &px);
-                    let alt = format!(
-                        "The image the model saw: the axial slice {} through the tumor centroid, channels {} side by side{}",
-                        i.slice,
-                        i.channels.join(", "),
-                        if i.missing.is_empty() { String::new() } else { format!(" ({} missing: zero)", i.missing.join(", ")) }
-                    );
-                    format!(
-                        "<figure id=\"slice\"><img src=\"data:image/png;base64,{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-                        renal_report::base64(&png),
-                        esc(&alt),
-                        esc(&i.input)
-                    )
-                }
-                _ => String::new(),
-            };
+/// The answer for one patient: the probabilities, the decisions at the CV thresholds with
+/// their bars, the inputs imputed or out of range, and the slice an image model saw.
+fn answer(p: &Prediction) -> String {
+    let rows: Vec<String> = [
+        ("benign", p.p_benign),
+        ("malignant-indolent", p.p_indolent),
+        ("malignant-aggressive", p.p_aggressive),
+        ("malignant (any)", p.p_malignant),
+    ]
+    .iter()
+    .map(|(k, v)| {
+        format!(
+            "<tr><td>{k}</td><td id=\"p-{}\">{v:.3}</td></tr>",
+            k.replace([' ', '(', ')'], "")
+        )
+    })
+    .collect();
+    let slice = match (&p.slice, &p.image) {
+        (Some(img), Some(i)) => {
+            let (w, h, px) = renal_imaging::png::channels_strip(img);
+            let png = renal_imaging::png::encode_gray(w, h, &px);
+            let alt = format!(
+                "The image the model saw: the axial slice {} through the tumor centroid, channels {} side by side{}",
+                i.slice,
+                i.channels.join(", "),
+                if i.missing.is_empty() { String::new() } else { format!(" ({} missing: zero)", i.missing.join(", ")) }
+            );
             format!(
-                "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><h3>Decisions at the cross-validated thresholds</h3>{}{}<p id=\"summary\">{}</p>{}",
-                p.case_id.as_deref().map(|c| format!(" for {}", esc(c))).unwrap_or_default(),
-                rows.join(""),
-                p.tumor_size_mm.map(|s| format!("{s:.1} mm")).unwrap_or_else(|| "-".into()),
-                bars(p),
-                warnings(p),
-                esc(&p.summary),
-                slice
+                "<figure id=\"slice\"><img src=\"data:image/png;base64,{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+                renal_report::base64(&png),
+                esc(&alt),
+                esc(&i.input)
             )
         }
+        _ => String::new(),
+    };
+    format!(
+        "<h2>Result{}</h2><table id=\"result\"><tr><th>class</th><th>probability</th></tr>{}</table><p>Tumor size measured: {}</p><h3>Decisions at the cross-validated thresholds</h3>{}{}<p id=\"summary\">{}</p>{}",
+        p.case_id.as_deref().map(|c| format!(" for {}", esc(c))).unwrap_or_default(),
+        rows.join(""),
+        p.tumor_size_mm.map(|s| format!("{s:.1} mm")).unwrap_or_else(|| "-".into()),
+        bars(p),
+        warnings(p),
+        esc(&p.summary),
+        slice
+    )
+}
+
+pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> Response {
+    let body = match &r {
+        Ok(p) => answer(p),
         Err(e) => format!(
             "<p class=\"err\" id=\"error\">{}: {}</p>",
             esc(&e.field),
@@ -198,6 +202,29 @@ pub(super) fn result_page(state: &AppState, r: Result<Prediction, ApiError>) -> 
     let html = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage result</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>{body}<p><a href=\"/\">New prediction</a></p>{}</body></html>", model_card(&state.bundle));
     (status, Html(html)).into_response()
 }
+
+/// A one-page patient report (`predict --report`): the answer as on the web page, the model
+/// and its card (intended use and limits), laid out to print on one A4 page.
+pub fn patient_report(bundle: &Bundle, p: &Prediction) -> String {
+    let m = &bundle.manifest;
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage patient report{}</title><style>{PAGE_CSS}{REPORT_CSS}</style></head><body><h1>Renal mass triage: patient report</h1><p class=\"meta\">Model <b>{}</b>, renal-triage {} (bundle format {}). Not a medical device: for research use, next to the radiologist's reading.</p>{}{}</body></html>",
+        p.case_id.as_deref().map(|c| format!(": {}", esc(c))).unwrap_or_default(),
+        esc(&m.model_name),
+        esc(&m.tool_version),
+        m.format_version,
+        answer(p),
+        model_card(bundle)
+    )
+}
+
+/// Print layout of the patient report: A4, small margins, the slice and the card kept whole.
+const REPORT_CSS: &str =
+    "@page{size:A4;margin:12mm}body{max-width:180mm;margin:1em auto;font-size:10.5pt}\
+h1{font-size:16pt;margin:.2em 0}h2{font-size:13pt}h3{font-size:11pt}.meta{color:#444}\
+figure{margin:.5em 0;break-inside:avoid}figure img{max-width:100%;max-height:60mm}\
+.card{break-inside:avoid;padding:.3em 1em}@media print{body{margin:0;font-size:9.5pt}p,ul{margin:.25em 0}\
+h2,h3{margin:.4em 0 .2em}figure img{max-height:48mm}.card h2{margin-top:0}}";
 
 pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let r = async {
