@@ -22,7 +22,7 @@ const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
-type Tag = (u16, u16);
+pub(crate) type Tag = (u16, u16);
 const SERIES_UID: Tag = (0x0020, 0x000E);
 const POSITION: Tag = (0x0020, 0x0032);
 const ORIENTATION: Tag = (0x0020, 0x0037);
@@ -513,7 +513,7 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
 
 // ------------------------------------------------------------------------------------ writing
 
-fn push_element(out: &mut Vec<u8>, tag: Tag, vr: &[u8; 2], value: &[u8]) {
+pub(crate) fn push_element(out: &mut Vec<u8>, tag: Tag, vr: &[u8; 2], value: &[u8]) {
     let mut v = value.to_vec();
     if v.len() % 2 == 1 {
         v.push(if vr == b"UI" || vr == b"OB" { 0 } else { b' ' });
@@ -530,7 +530,7 @@ fn push_element(out: &mut Vec<u8>, tag: Tag, vr: &[u8; 2], value: &[u8]) {
     out.extend_from_slice(&v);
 }
 
-fn ds_text(v: &[f64]) -> Vec<u8> {
+pub(crate) fn ds_text(v: &[f64]) -> Vec<u8> {
     v.iter()
         .map(|x| {
             // DS values are at most 16 characters.
@@ -632,16 +632,11 @@ fn slice_dataset(vol: &Volume<f32>, k: usize, info: &SeriesInfo, sop: &str) -> V
 }
 
 /// A Part 10 file: preamble, DICM, the file meta group (explicit VR little endian), the data set.
-fn part10(sop: &str, implicit: bool, dataset: &[u8]) -> Vec<u8> {
+pub(crate) fn part10(sop_class: &str, sop: &str, implicit: bool, dataset: &[u8]) -> Vec<u8> {
     let ts = if implicit { IMPLICIT_LE } else { EXPLICIT_LE };
     let mut meta = Vec::new();
     push_element(&mut meta, (0x0002, 0x0001), b"OB", &[0, 1]);
-    push_element(
-        &mut meta,
-        (0x0002, 0x0002),
-        b"UI",
-        CT_IMAGE_STORAGE.as_bytes(),
-    );
+    push_element(&mut meta, (0x0002, 0x0002), b"UI", sop_class.as_bytes());
     push_element(&mut meta, (0x0002, 0x0003), b"UI", sop.as_bytes());
     push_element(&mut meta, (0x0002, 0x0010), b"UI", ts.as_bytes());
     push_element(
@@ -669,7 +664,12 @@ pub fn write_series(dir: &Path, vol: &Volume<f32>, info: &SeriesInfo) -> Result<
     let mut paths = Vec::new();
     for k in 0..vol.geometry.dims[2] {
         let sop = format!("{}.{}", info.series_uid, k + 1);
-        let file = part10(&sop, info.implicit, &slice_dataset(vol, k, info, &sop));
+        let file = part10(
+            CT_IMAGE_STORAGE,
+            &sop,
+            info.implicit,
+            &slice_dataset(vol, k, info, &sop),
+        );
         // Scrambled names: the slice order must come from the positions.
         let name = format!("IM{:05}.dcm", (k * 7919 + 13) % 100_003);
         let path = dir.join(name);

@@ -8,6 +8,7 @@
 //! - [`shape`], [`mesh`], [`hull`]: pyradiomics-compatible shape features and exact diameters;
 //! - [`measure`]: per-case tumor and kidney measurements from a label map;
 //! - [`preprocess`]: resampling, HU window, centroid slices and channel stacking (the study's image input);
+//! - [`sr`]: DICOM Comprehensive SR documents (a TID 1500-style measurement report out);
 //! - [`phantom`]: synthetic multi-phase CT around a label map, for tests and benchmarks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -23,6 +24,7 @@ pub mod phantom;
 pub mod png;
 pub mod preprocess;
 pub mod shape;
+pub mod sr;
 pub mod volume;
 
 pub use error::{ImagingError, Result};

@@ -139,6 +139,16 @@ fn fixture() -> Option<&'static Fixture> {
 
 /// `predict` of the fixture's bundle on its first case, with `ct` as `PHASE=PATH` arguments.
 fn predict(f: &Fixture, bundle: &Path, ct: &[(&str, &Path)]) -> std::process::Output {
+    predict_to(f, bundle, ct, None)
+}
+
+/// [`predict`], writing an extra output (`--preview`, `--report` or `--sr` and its path).
+fn predict_to(
+    f: &Fixture,
+    bundle: &Path,
+    ct: &[(&str, &Path)],
+    out: Option<(&str, &Path)>,
+) -> std::process::Output {
     let mut c = bin();
     c.args(["predict", "--model"])
         .arg(bundle)
@@ -146,6 +156,9 @@ fn predict(f: &Fixture, bundle: &Path, ct: &[(&str, &Path)]) -> std::process::Ou
         .arg(f.case.join("mask.nii.gz"));
     for (phase, path) in ct {
         c.arg("--ct").arg(format!("{phase}={}", path.display()));
+    }
+    if let Some((flag, path)) = out {
+        c.arg(flag).arg(path);
     }
     c.output().unwrap()
 }
@@ -172,17 +185,7 @@ fn a_ct_model_predicts_from_its_phases_as_train_fitted_it() {
     let phases = both_phases(f);
     let ct: Vec<(&str, &Path)> = phases.iter().map(|(n, p)| (*n, p.as_path())).collect();
     let preview = f.dir.path().join("ct-slice.png");
-    let mut c = bin();
-    c.args(["predict", "--model"])
-        .arg(&f.bundle)
-        .args(["--case-id", &f.case_id, "--mask"])
-        .arg(f.case.join("mask.nii.gz"))
-        .arg("--preview")
-        .arg(&preview);
-    for (n, p) in &ct {
-        c.arg("--ct").arg(format!("{n}={}", p.display()));
-    }
-    let o = c.output().unwrap();
+    let o = predict_to(f, &f.bundle, &ct, Some(("--preview", &preview)));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
@@ -216,6 +219,7 @@ fn a_ct_model_predicts_from_its_phases_as_train_fitted_it() {
         let a = a.as_f64().unwrap();
         assert!((a - b).abs() <= 1e-5, "feature {j}: predict {a}, embed {b}");
     }
+    sr_is_read_by_dcmtk(f, &ct, &p);
     // A training case's embedding, remade for one patient, is not an extrapolation.
     assert_eq!(p["out_of_range"], serde_json::json!([]), "{p}");
     let fitted = numbers("fitted.csv");
@@ -475,17 +479,7 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     // The one-page patient report of the same answer: it renders, shows the slice, and
     // prints on one A4 page.
     let report = f.dir.path().join("patient-report.html");
-    let mut c = bin();
-    c.args(["predict", "--model"])
-        .arg(&f.bundle)
-        .args(["--case-id", &f.case_id, "--mask"])
-        .arg(f.case.join("mask.nii.gz"))
-        .arg("--report")
-        .arg(&report);
-    for (n, p) in &ct {
-        c.arg("--ct").arg(format!("{n}={}", p.display()));
-    }
-    let o = c.output().unwrap();
+    let o = predict_to(f, &f.bundle, &ct, Some(("--report", &report)));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     d.cmd(
         "POST",
@@ -522,4 +516,56 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     let text = String::from_utf8_lossy(&pdf);
     let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
     assert_eq!(pages, 1, "the patient report prints on one A4 page");
+}
+
+/// `predict --sr`: dcmtk's `dsrdump` reads the DICOM SR without error and shows the
+/// measurement report's values (required under CI, which installs dcmtk).
+fn sr_is_read_by_dcmtk(f: &Fixture, ct: &[(&str, &Path)], p: &serde_json::Value) {
+    if std::process::Command::new("dsrdump")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            !renal_testdata::under_ci(),
+            "dcmtk's dsrdump is required under CI"
+        );
+        eprintln!("SKIPPED: dcmtk not installed");
+        return;
+    }
+    let sr = f.dir.path().join("answer.dcm");
+    let o = predict_to(f, &f.bundle, ct, Some(("--sr", &sr)));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = std::process::Command::new("dsrdump")
+        .args(["+Pl", "+Pc"])
+        .arg(&sr)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("E:"), "{err}\n{out}");
+    // A DS value as written: six decimals, trailing zeros dropped.
+    let ds = |x: f64| {
+        let s = format!("{x:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    for needle in [
+        "(126000,DCM,\"Imaging Measurement Report\")".to_string(),
+        "(126880001,SCT,\"Neoplasm of kidney\")".to_string(),
+        format!(
+            "(81827009,SCT,\"Diameter\")=\"{}\" (mm,UCUM,\"millimeter\")",
+            ds(p["tumor_size_mm"].as_f64().unwrap())
+        ),
+        format!(
+            "\"Probability of benign\")=\"{}\"",
+            ds(p["p_benign"].as_f64().unwrap())
+        ),
+        format!(
+            "\"Probability of malignant-aggressive\")=\"{}\"",
+            ds(p["p_aggressive"].as_f64().unwrap())
+        ),
+        format!("=\"{}\"", p["decisions"][0]["statement"].as_str().unwrap()),
+    ] {
+        assert!(out.contains(&needle), "`{needle}` not in:\n{out}");
+    }
 }

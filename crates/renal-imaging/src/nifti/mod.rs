@@ -17,4 +17,5 @@ mod write;
 
 pub use header::{parse_header, DataType, NiftiHeader};
 pub use read::{read_header, read_labels, read_maybe_gzip, read_scalar};
+pub(crate) use write::write_atomic;
 pub use write::{encode_nifti, write_nifti, NiftiValue, WriteOptions};

@@ -123,11 +123,17 @@ pub fn write_nifti<T: NiftiValue>(
     opts: WriteOptions,
 ) -> Result<()> {
     let bytes = encode_nifti(geometry, data, opts)?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename
+/// (a reader never sees half a file).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| ImagingError::Io {
         path: path.to_path_buf(),
         source,
     };
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(io)?;
+    std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -37,6 +37,10 @@ pub struct PredictArgs {
     /// image model saw, the model card); one patient only.
     #[arg(long, conflicts_with = "manifest")]
     pub report: Option<PathBuf>,
+    /// Write the answer as a DICOM Comprehensive SR here (a TID 1500-style measurement report:
+    /// tumor size, probabilities, thresholds, decisions, model); one patient only.
+    #[arg(long, conflicts_with = "manifest")]
+    pub sr: Option<PathBuf>,
     #[arg(long)]
     pub case_id: Option<String>,
     /// A batch: manifest CSV (`case_id`, clinical columns, `mask`, `ct_<phase>`), one
@@ -223,6 +227,10 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     if let (Some(path), Some(p)) = (&args.report, preds.first()) {
         let html = crate::server::patient_report(&bundle, p);
         renal_cohort::io::write_atomic(path, html.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), Some(p)) = (&args.sr, preds.first()) {
+        crate::model::sr::write_prediction_sr(path, &bundle, p)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let stdout = std::io::stdout();

@@ -5,3 +5,4 @@ pub mod error;
 pub mod image;
 pub mod predict;
 pub mod resnet;
+pub mod sr;

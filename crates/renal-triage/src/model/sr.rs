@@ -1,0 +1,193 @@
+//! A prediction as a DICOM Comprehensive SR (`predict --sr`), shaped as a TID 1500 imaging
+//! measurement report: the device observer (this tool and the model), one measurement group
+//! for the renal mass with its largest axial diameter (SNOMED CT "Diameter", mm), the class
+//! probabilities, the thresholds and the decisions in words. Concepts with no standard code
+//! (the class probabilities, the model's thresholds) use the private coding scheme
+//! `99RTRIAGE`, as DICOM allows for local concepts.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use renal_imaging::sr::{write_sr, Code, Document, Item, Value};
+
+use crate::model::bundle::Bundle;
+use crate::model::predict::Prediction;
+
+fn item(relationship: &'static str, concept: Code, value: Value) -> Item {
+    Item {
+        relationship,
+        concept,
+        value,
+    }
+}
+
+fn private(value: &str, meaning: &str) -> Code {
+    Code::new(value, "99RTRIAGE", meaning)
+}
+
+/// A UID under the `2.25` root (a 128-bit random number, PS3.5 B.2), seeded from the clock
+/// and the process.
+fn uid(salt: u64) -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut rng = renal_stats::Rng::new((t as u64) ^ ((std::process::id() as u64) << 32) ^ salt);
+    let hi = (rng.f64() * 2f64.powi(53)) as u128;
+    let lo = (rng.f64() * 2f64.powi(53)) as u128;
+    format!("2.25.{}", (hi << 53) | lo)
+}
+
+/// Today's date and time (UTC) as DICOM `DA` and `TM`.
+fn now() -> (String, String) {
+    let s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, secs) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        format!("{y:04}{m:02}{d:02}"),
+        format!("{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60),
+    )
+}
+
+/// The measurement group of the renal mass.
+fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
+    let unitless = || Code::new("1", "UCUM", "no units");
+    let mut g = vec![
+        item(
+            "HAS OBS CONTEXT",
+            Code::new("112039", "DCM", "Tracking Identifier"),
+            Value::Text("renal mass".into()),
+        ),
+        item(
+            "CONTAINS",
+            Code::new("121071", "DCM", "Finding"),
+            Value::Code(Code::new("126880001", "SCT", "Neoplasm of kidney")),
+        ),
+    ];
+    if let Some(s) = p.tumor_size_mm {
+        g.push(item(
+            "CONTAINS",
+            Code::new("81827009", "SCT", "Diameter"),
+            Value::Num(s, Code::new("mm", "UCUM", "millimeter")),
+        ));
+    }
+    for (v, meaning, x) in [
+        ("P-BENIGN", "Probability of benign", p.p_benign),
+        (
+            "P-INDOLENT",
+            "Probability of malignant-indolent",
+            p.p_indolent,
+        ),
+        (
+            "P-AGGRESSIVE",
+            "Probability of malignant-aggressive",
+            p.p_aggressive,
+        ),
+        ("P-MALIGNANT", "Probability of malignant", p.p_malignant),
+    ] {
+        g.push(item(
+            "CONTAINS",
+            private(v, meaning),
+            Value::Num(x, unitless()),
+        ));
+    }
+    for d in &p.decisions {
+        if let Some(t) = d.threshold {
+            let name = format!("Cross-validated threshold, {}", d.task.name());
+            g.push(item(
+                "CONTAINS",
+                private(
+                    &format!("THR-{}", d.task.name().to_ascii_uppercase()),
+                    &name,
+                ),
+                Value::Num(t, unitless()),
+            ));
+        }
+        g.push(item(
+            "CONTAINS",
+            private("DECISION", "Decision at the threshold"),
+            Value::Text(d.statement.clone()),
+        ));
+    }
+    let m = &bundle.manifest;
+    let cv: Vec<String> =
+        m.cv.iter()
+            .map(|c| format!("{} AUC {:.3}", c.task.name(), c.auc))
+            .collect();
+    g.push(item(
+        "CONTAINS",
+        private("MODEL", "Model"),
+        Value::Text(format!(
+            "{}; trained on {} cases; cross-validated {}; research use only, not a medical device",
+            m.model_name,
+            m.training.cases,
+            cv.join(", ")
+        )),
+    ));
+    g
+}
+
+/// Writes the prediction's SR to `path`.
+pub fn write_prediction_sr(
+    path: &Path,
+    bundle: &Bundle,
+    p: &Prediction,
+) -> renal_imaging::Result<()> {
+    let (date, time) = now();
+    let content = vec![
+        item(
+            "HAS CONCEPT MOD",
+            Code::new("121049", "DCM", "Language of Content Item and Descendants"),
+            Value::Code(Code::new("en-US", "RFC5646", "English (United States)")),
+        ),
+        item(
+            "HAS OBS CONTEXT",
+            Code::new("121005", "DCM", "Observer Type"),
+            Value::Code(Code::new("121007", "DCM", "Device")),
+        ),
+        item(
+            "HAS OBS CONTEXT",
+            Code::new("121013", "DCM", "Device Observer Name"),
+            Value::Text(format!("renal-triage {}", env!("CARGO_PKG_VERSION"))),
+        ),
+        item(
+            "HAS OBS CONTEXT",
+            Code::new("121015", "DCM", "Device Observer Model Name"),
+            Value::Text(bundle.manifest.model_name.clone()),
+        ),
+        item(
+            "CONTAINS",
+            Code::new("126010", "DCM", "Imaging Measurements"),
+            Value::Container(vec![item(
+                "CONTAINS",
+                Code::new("125007", "DCM", "Measurement Group"),
+                Value::Container(group(bundle, p)),
+            )]),
+        ),
+    ];
+    let doc = Document {
+        patient_id: p.case_id.clone().unwrap_or_default(),
+        study_uid: uid(1),
+        series_uid: uid(2),
+        sop_uid: uid(3),
+        date,
+        time,
+        series_description: "renal-triage prediction".into(),
+        title: Code::new("126000", "DCM", "Imaging Measurement Report"),
+        template: "1500".into(),
+        content,
+    };
+    write_sr(path, &doc)
+}
