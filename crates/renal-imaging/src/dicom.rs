@@ -9,8 +9,9 @@
 //! the mean step between consecutive positions, which must be even (a missing slice is an error,
 //! not a silently stretched volume).
 //!
-//! Compressed (encapsulated) transfer syntaxes and big-endian files are refused with an error
-//! naming the file and the transfer syntax.
+//! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless is decoded ([`crate::rle`]);
+//! the others and big-endian files are refused with an error naming the file and the transfer
+//! syntax.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::volume::{Geometry, Volume};
 
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
 pub(crate) type Tag = (u16, u16);
@@ -153,6 +155,27 @@ fn skip_undefined(r: &mut Reader, explicit: bool) -> Result<()> {
     }
 }
 
+/// Encapsulated pixel data: the fragments after the basic offset table, concatenated (one
+/// frame per file, as a CT slice is).
+fn fragments(r: &mut Reader) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut first = true;
+    loop {
+        let (tag, _, len) = header(r, true)?;
+        match tag {
+            (0xFFFE, 0xE0DD) => return Ok(out),
+            (0xFFFE, 0xE000) if len != u32::MAX => {
+                let v = r.take(len as usize)?;
+                if !first {
+                    out.extend_from_slice(v);
+                }
+                first = false;
+            }
+            _ => return Err(err(r.path, "malformed encapsulated pixel data")),
+        }
+    }
+}
+
 /// The elements of `wanted` found at the top level of a data set.
 fn read_elements(r: &mut Reader, explicit: bool) -> Result<BTreeMap<Tag, Vec<u8>>> {
     let mut out = BTreeMap::new();
@@ -160,10 +183,8 @@ fn read_elements(r: &mut Reader, explicit: bool) -> Result<BTreeMap<Tag, Vec<u8>
         let (tag, _, len) = header(r, explicit)?;
         if len == u32::MAX {
             if tag == PIXEL_DATA {
-                return Err(err(
-                    r.path,
-                    "encapsulated (compressed) pixel data is not supported",
-                ));
+                out.insert(PIXEL_DATA, fragments(r)?);
+                continue;
             }
             skip_undefined(r, explicit)?;
             continue;
@@ -252,8 +273,26 @@ impl Elements<'_> {
     }
 }
 
-/// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR.
-fn read_meta(r: &mut Reader, path: &Path) -> Result<bool> {
+/// A transfer syntax's name, for messages.
+fn syntax_name(uid: &str) -> &'static str {
+    match uid {
+        "1.2.840.10008.1.2.2" => "Explicit VR Big Endian",
+        "1.2.840.10008.1.2.4.50" => "JPEG Baseline",
+        "1.2.840.10008.1.2.4.51" => "JPEG Extended",
+        "1.2.840.10008.1.2.4.57" => "JPEG Lossless",
+        "1.2.840.10008.1.2.4.70" => "JPEG Lossless SV1",
+        "1.2.840.10008.1.2.4.80" => "JPEG-LS Lossless",
+        "1.2.840.10008.1.2.4.81" => "JPEG-LS Near-Lossless",
+        "1.2.840.10008.1.2.4.90" => "JPEG 2000 Lossless",
+        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
+        "1.2.840.10008.1.2.1.99" => "Deflated Explicit VR Little Endian",
+        _ => "unknown",
+    }
+}
+
+/// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR
+/// and whether its pixel data are RLE-compressed.
+fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, bool)> {
     let b = r.b;
     if b.len() < 132 || &b[128..132] != b"DICM" {
         return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
@@ -270,11 +309,12 @@ fn read_meta(r: &mut Reader, path: &Path) -> Result<bool> {
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
     match ts.as_str() {
-        EXPLICIT_LE => Ok(true),
-        IMPLICIT_LE => Ok(false),
+        EXPLICIT_LE => Ok((true, false)),
+        IMPLICIT_LE => Ok((false, false)),
+        RLE_LOSSLESS => Ok((true, true)),
         other => Err(err(
             path,
-            format!("unreadable transfer syntax {other} (only uncompressed little endian: {IMPLICIT_LE}, {EXPLICIT_LE})"),
+            format!("unreadable transfer syntax {other} ({}; read here: uncompressed little endian {IMPLICIT_LE}, {EXPLICIT_LE}, and RLE Lossless {RLE_LOSSLESS}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
         )),
     }
 }
@@ -335,13 +375,19 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
         pos: 0,
         path,
     };
-    let explicit = read_meta(&mut r, path)?;
-    let e = Elements {
+    let (explicit, rle) = read_meta(&mut r, path)?;
+    let mut e = Elements {
         e: read_elements(&mut r, explicit)?,
         path,
     };
     let rows = e.us(ROWS, "Rows")?;
     let columns = e.us(COLUMNS, "Columns")?;
+    if rle {
+        let bytes = e.us(BITS_ALLOCATED, "BitsAllocated")? / 8;
+        let frame = e.get(PIXEL_DATA, "PixelData")?;
+        let native = crate::rle::decode_frame(path, frame, rows * columns, bytes)?;
+        e.e.insert(PIXEL_DATA, native);
+    }
     let hu = pixels_hu(&e, rows, columns)?;
     let p = e.ds(POSITION, "ImagePositionPatient", 3)?;
     let o = e.ds(ORIENTATION, "ImageOrientationPatient", 6)?;

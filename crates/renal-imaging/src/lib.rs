@@ -23,6 +23,7 @@ pub mod nifti;
 pub mod phantom;
 pub mod png;
 pub mod preprocess;
+mod rle;
 pub mod shape;
 pub mod sr;
 pub mod volume;
