@@ -2,14 +2,15 @@
 # Compressed DICOM fixtures (issue 15, item 1), written by independent tools: SimpleITK (GDCM)
 # writes the uncompressed CT series of the formats fixture's phantom CT
 # (crates/renal-imaging/tests/fixtures/formats/ct.nii.gz, an oblique grid), then dcmtk
-# re-encodes every file: RLE Lossless (dcmcrle), JPEG Lossless SV1 (dcmcjpeg +e1) and
+# re-encodes every file: RLE Lossless (dcmcrle), JPEG Lossless SV1 (dcmcjpeg +e1), JPEG
+# Lossless with selection values 4 and 7 (dcmcjpeg +el +sv N) and
 # JPEG-LS Lossless (dcmcjpls). Run from the repository root:
 #     pip install SimpleITK && apt-get install dcmtk
 #     bash scripts/make_dicom_fixtures.sh
 set -euo pipefail
 src=crates/renal-imaging/tests/fixtures/formats/ct.nii.gz
 out=crates/renal-imaging/tests/fixtures/dicom
-rm -rf "$out" && mkdir -p "$out/uncompressed" "$out/rle" "$out/jpeg_lossless" "$out/jpegls"
+rm -rf "$out" && mkdir -p "$out/uncompressed" "$out/rle" "$out/jpeg_lossless" "$out/jpeg_lossless_sv4" "$out/jpeg_lossless_sv7" "$out/jpegls"
 python3 - "$src" "$out/uncompressed" <<'PY'
 import sys
 import SimpleITK as sitk
@@ -37,6 +38,8 @@ for f in "$out"/uncompressed/*.dcm; do
   n=$(basename "$f")
   dcmcrle "$f" "$out/rle/$n"
   dcmcjpeg +e1 "$f" "$out/jpeg_lossless/$n"
+  dcmcjpeg +el +sv 4 "$f" "$out/jpeg_lossless_sv4/$n"
+  dcmcjpeg +el +sv 7 "$f" "$out/jpeg_lossless_sv7/$n"
   dcmcjpls "$f" "$out/jpegls/$n"
 done
 echo "written under $out"

@@ -9,9 +9,9 @@
 //! the mean step between consecutive positions, which must be even (a missing slice is an error,
 //! not a silently stretched volume).
 //!
-//! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless is decoded ([`crate::rle`]);
-//! the others and big-endian files are refused with an error naming the file and the transfer
-//! syntax.
+//! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless ([`crate::rle`]) and
+//! lossless JPEG (process 14, [`crate::ljpeg`]) are decoded; the others and big-endian files
+//! are refused with an error naming the file and the transfer syntax.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,16 @@ use crate::volume::{Geometry, Volume};
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+
+/// How a data set's pixel data are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pixels {
+    Native,
+    Rle,
+    LosslessJpeg,
+}
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
 pub(crate) type Tag = (u16, u16);
@@ -291,8 +301,8 @@ fn syntax_name(uid: &str) -> &'static str {
 }
 
 /// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR
-/// and whether its pixel data are RLE-compressed.
-fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, bool)> {
+/// and how its pixel data are stored.
+fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, Pixels)> {
     let b = r.b;
     if b.len() < 132 || &b[128..132] != b"DICM" {
         return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
@@ -309,12 +319,13 @@ fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, bool)> {
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
     match ts.as_str() {
-        EXPLICIT_LE => Ok((true, false)),
-        IMPLICIT_LE => Ok((false, false)),
-        RLE_LOSSLESS => Ok((true, true)),
+        EXPLICIT_LE => Ok((true, Pixels::Native)),
+        IMPLICIT_LE => Ok((false, Pixels::Native)),
+        RLE_LOSSLESS => Ok((true, Pixels::Rle)),
+        JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Ok((true, Pixels::LosslessJpeg)),
         other => Err(err(
             path,
-            format!("unreadable transfer syntax {other} ({}; read here: uncompressed little endian {IMPLICIT_LE}, {EXPLICIT_LE}, and RLE Lossless {RLE_LOSSLESS}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
+            format!("unreadable transfer syntax {other} ({}; read here: uncompressed little endian {IMPLICIT_LE}, {EXPLICIT_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
         )),
     }
 }
@@ -375,17 +386,20 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
         pos: 0,
         path,
     };
-    let (explicit, rle) = read_meta(&mut r, path)?;
+    let (explicit, pixels) = read_meta(&mut r, path)?;
     let mut e = Elements {
         e: read_elements(&mut r, explicit)?,
         path,
     };
     let rows = e.us(ROWS, "Rows")?;
     let columns = e.us(COLUMNS, "Columns")?;
-    if rle {
+    if pixels != Pixels::Native {
         let bytes = e.us(BITS_ALLOCATED, "BitsAllocated")? / 8;
         let frame = e.get(PIXEL_DATA, "PixelData")?;
-        let native = crate::rle::decode_frame(path, frame, rows * columns, bytes)?;
+        let native = match pixels {
+            Pixels::Rle => crate::rle::decode_frame(path, frame, rows * columns, bytes)?,
+            _ => crate::ljpeg::decode_frame(path, frame, rows, columns, bytes)?,
+        };
         e.e.insert(PIXEL_DATA, native);
     }
     let hu = pixels_hu(&e, rows, columns)?;

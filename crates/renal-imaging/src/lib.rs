@@ -16,6 +16,7 @@ pub mod dicom;
 pub mod error;
 pub mod formats;
 pub mod hull;
+mod ljpeg;
 pub mod mask;
 pub mod measure;
 pub mod mesh;

@@ -17,6 +17,14 @@ fn bad(path: &Path, detail: impl Into<String>) -> ImagingError {
 /// One PackBits segment, decoded to exactly `n` bytes (a longer run is the even-length
 /// padding; a shorter one is an error).
 fn packbits(path: &Path, seg: &[u8], n: usize, which: usize) -> Result<Vec<u8>> {
+    // Two bytes of PackBits give at most 128: a segment too short for `n` bytes is refused
+    // before any allocation.
+    if n > seg.len().saturating_mul(64) {
+        return Err(bad(
+            path,
+            format!("segment {which}: {} bytes cannot hold {n}", seg.len()),
+        ));
+    }
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while out.len() < n && i < seg.len() {

@@ -1,7 +1,8 @@
 //! Compressed DICOM (issue 15, item 1, first part): a CT series written by SimpleITK (GDCM) and
-//! re-encoded by dcmtk (`scripts/make_dicom_fixtures.sh`). RLE Lossless decodes to exactly the
-//! voxels and grid of the uncompressed series, which equal the NIfTI it was written from; the
-//! syntaxes not decoded yet are refused naming the file and the syntax.
+//! re-encoded by dcmtk (`scripts/make_dicom_fixtures.sh`). RLE Lossless (`dcmcrle`) and lossless
+//! JPEG (`dcmcjpeg +e1`, process 14 SV1, and `+el +sv 4`, `+sv 7`: other predictors) decode to exactly the voxels and grid of the
+//! uncompressed series, which equal the NIfTI it was written from; the syntaxes not decoded
+//! yet (JPEG-LS here) are refused naming the file and the syntax.
 
 use std::path::{Path, PathBuf};
 
@@ -15,11 +16,18 @@ fn dir(name: &str) -> PathBuf {
 }
 
 #[test]
-fn rle_lossless_decodes_to_the_uncompressed_series() {
+fn rle_and_lossless_jpeg_decode_to_the_uncompressed_series() {
     let plain = read_series(&dir("uncompressed")).unwrap();
-    let rle = read_series(&dir("rle")).unwrap();
-    assert_eq!(rle.geometry, plain.geometry);
-    assert_eq!(rle.data, plain.data);
+    for folder in [
+        "rle",
+        "jpeg_lossless",
+        "jpeg_lossless_sv4",
+        "jpeg_lossless_sv7",
+    ] {
+        let v = read_series(&dir(folder)).unwrap();
+        assert_eq!(v.geometry, plain.geometry, "{folder}: grid");
+        assert!(v.data == plain.data, "{folder}: voxels differ");
+    }
     // The series holds the NIfTI's voxels (stored as 16-bit integers, rescale 1/0) on its grid
     // (the NIfTI's affine is float32: 1e-4 mm).
     let source = read_scalar(
@@ -27,7 +35,14 @@ fn rle_lossless_decodes_to_the_uncompressed_series() {
     )
     .unwrap();
     assert_eq!(plain.geometry.dims, source.geometry.dims);
-    assert_eq!(plain.data, source.data);
+    assert!(
+        plain.data == source.data,
+        "the series' voxels differ from the NIfTI's"
+    );
+    assert!(
+        plain.data.iter().any(|&v| v < 0.0),
+        "signed samples are exercised"
+    );
     for r in 0..3 {
         for c in 0..4 {
             let (a, b) = (plain.geometry.affine[r][c], source.geometry.affine[r][c]);
@@ -38,15 +53,10 @@ fn rle_lossless_decodes_to_the_uncompressed_series() {
 
 #[test]
 fn syntaxes_not_decoded_yet_are_refused_by_name() {
-    for (folder, name) in [
-        ("jpeg_lossless", "JPEG Lossless SV1"),
-        ("jpegls", "JPEG-LS Lossless"),
-    ] {
-        let e = read_series(&dir(folder)).unwrap_err().to_string();
-        assert!(e.contains(folder) && e.contains(".dcm"), "{e}");
-        assert!(
-            e.contains(name) && e.contains("decompress the series first"),
-            "{e}"
-        );
-    }
+    let e = read_series(&dir("jpegls")).unwrap_err().to_string();
+    assert!(e.contains("jpegls") && e.contains(".dcm"), "{e}");
+    assert!(
+        e.contains("JPEG-LS Lossless") && e.contains("decompress the series first"),
+        "{e}"
+    );
 }
