@@ -3,14 +3,15 @@
 # writes the uncompressed CT series of the formats fixture's phantom CT
 # (crates/renal-imaging/tests/fixtures/formats/ct.nii.gz, an oblique grid), then dcmtk
 # re-encodes every file: RLE Lossless (dcmcrle), JPEG Lossless SV1 (dcmcjpeg +e1), JPEG
-# Lossless with selection values 4 and 7 (dcmcjpeg +el +sv N) and
+# Lossless with selection values 4 and 7 (dcmcjpeg +el +sv N), explicit VR big endian and
+# deflated explicit VR little endian (dcmconv +tb, +td) and
 # JPEG-LS Lossless (dcmcjpls). Run from the repository root:
 #     pip install SimpleITK && apt-get install dcmtk
 #     bash scripts/make_dicom_fixtures.sh
 set -euo pipefail
 src=crates/renal-imaging/tests/fixtures/formats/ct.nii.gz
 out=crates/renal-imaging/tests/fixtures/dicom
-rm -rf "$out" && mkdir -p "$out/uncompressed" "$out/rle" "$out/jpeg_lossless" "$out/jpeg_lossless_sv4" "$out/jpeg_lossless_sv7" "$out/jpegls"
+rm -rf "$out" && mkdir -p "$out/uncompressed" "$out/rle" "$out/jpeg_lossless" "$out/jpeg_lossless_sv4" "$out/jpeg_lossless_sv7" "$out/jpegls" "$out/bigendian" "$out/deflated"
 python3 - "$src" "$out/uncompressed" <<'PY'
 import sys
 import SimpleITK as sitk
@@ -41,5 +42,7 @@ for f in "$out"/uncompressed/*.dcm; do
   dcmcjpeg +el +sv 4 "$f" "$out/jpeg_lossless_sv4/$n"
   dcmcjpeg +el +sv 7 "$f" "$out/jpeg_lossless_sv7/$n"
   dcmcjpls "$f" "$out/jpegls/$n"
+  dcmconv +tb "$f" "$out/bigendian/$n"
+  dcmconv +td "$f" "$out/deflated/$n"
 done
 echo "written under $out"

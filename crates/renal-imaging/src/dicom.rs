@@ -1,6 +1,6 @@
-//! CT series from DICOM: a small Part 10 reader and writer for the uncompressed little-endian
-//! transfer syntaxes (implicit and explicit VR), and the series assembly (slice order, spacing,
-//! orientation, rescale to HU).
+//! CT series from DICOM: a small Part 10 reader (implicit and explicit VR little endian,
+//! explicit VR big endian, deflated, RLE Lossless, lossless JPEG) and writer (uncompressed
+//! little endian), and the series assembly (slice order, spacing, orientation, rescale to HU).
 //!
 //! # Geometry
 //! DICOM positions are in patient LPS millimetres; volumes here are NIfTI RAS+ (x and y negated).
@@ -10,8 +10,9 @@
 //! not a silently stretched volume).
 //!
 //! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless ([`crate::rle`]) and
-//! lossless JPEG (process 14, [`crate::ljpeg`]) are decoded; the others and big-endian files
-//! are refused with an error naming the file and the transfer syntax.
+//! lossless JPEG (process 14, [`crate::ljpeg`]) are decoded; the others (JPEG baseline and
+//! extended, JPEG-LS, JPEG 2000) are refused with an error naming the file and the transfer
+//! syntax.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,17 @@ const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+const DEFLATED_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// What the transfer syntax says of the data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Syntax {
+    explicit: bool,
+    pixels: Pixels,
+    big: bool,
+    deflated: bool,
+}
 
 /// How a data set's pixel data are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +85,8 @@ struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
     path: &'a Path,
+    /// Explicit VR big endian (retired, still found in old archives).
+    big: bool,
 }
 
 impl Reader<'_> {
@@ -89,11 +103,21 @@ impl Reader<'_> {
     }
     fn u16(&mut self) -> Result<u16> {
         let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
+        let a = [s[0], s[1]];
+        Ok(if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        })
     }
     fn u32(&mut self) -> Result<u32> {
         let s = self.take(4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        let a = [s[0], s[1], s[2], s[3]];
+        Ok(if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
     }
     fn done(&self) -> bool {
         self.pos >= self.b.len()
@@ -283,6 +307,46 @@ impl Elements<'_> {
     }
 }
 
+fn syntax(explicit: bool, pixels: Pixels) -> Syntax {
+    Syntax {
+        explicit,
+        pixels,
+        big: false,
+        deflated: false,
+    }
+}
+
+/// The raw-deflated data set of the Deflated Explicit VR Little Endian syntax.
+fn inflate_dataset(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(raw)
+        .take((raw.len() as u64).saturating_mul(64))
+        .read_to_end(&mut out)
+        .map_err(|e| err(path, format!("deflated data set: {e}")))?;
+    Ok(out)
+}
+
+/// The big-endian binary values this reader uses, turned little endian: the unsigned shorts
+/// of the image pixel module and 16-bit pixel data (text values have no byte order).
+fn to_little_endian(e: &mut BTreeMap<Tag, Vec<u8>>) {
+    let swap = |v: &mut Vec<u8>| v.chunks_exact_mut(2).for_each(|c| c.swap(0, 1));
+    for t in [ROWS, COLUMNS, SAMPLES, BITS_ALLOCATED, PIXEL_REPRESENTATION] {
+        if let Some(v) = e.get_mut(&t) {
+            swap(v);
+        }
+    }
+    let bits = e
+        .get(&BITS_ALLOCATED)
+        .and_then(|v| v.get(..2))
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if bits == Some(16) {
+        if let Some(v) = e.get_mut(&PIXEL_DATA) {
+            swap(v);
+        }
+    }
+}
+
 /// A transfer syntax's name, for messages.
 fn syntax_name(uid: &str) -> &'static str {
     match uid {
@@ -302,7 +366,7 @@ fn syntax_name(uid: &str) -> &'static str {
 
 /// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR
 /// and how its pixel data are stored.
-fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, Pixels)> {
+fn read_meta(r: &mut Reader, path: &Path) -> Result<Syntax> {
     let b = r.b;
     if b.len() < 132 || &b[128..132] != b"DICM" {
         return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
@@ -319,13 +383,21 @@ fn read_meta(r: &mut Reader, path: &Path) -> Result<(bool, Pixels)> {
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
     match ts.as_str() {
-        EXPLICIT_LE => Ok((true, Pixels::Native)),
-        IMPLICIT_LE => Ok((false, Pixels::Native)),
-        RLE_LOSSLESS => Ok((true, Pixels::Rle)),
-        JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Ok((true, Pixels::LosslessJpeg)),
+        EXPLICIT_LE => Ok(syntax(true, Pixels::Native)),
+        IMPLICIT_LE => Ok(syntax(false, Pixels::Native)),
+        RLE_LOSSLESS => Ok(syntax(true, Pixels::Rle)),
+        JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Ok(syntax(true, Pixels::LosslessJpeg)),
+        EXPLICIT_BE => Ok(Syntax {
+            big: true,
+            ..syntax(true, Pixels::Native)
+        }),
+        DEFLATED_LE => Ok(Syntax {
+            deflated: true,
+            ..syntax(true, Pixels::Native)
+        }),
         other => Err(err(
             path,
-            format!("unreadable transfer syntax {other} ({}; read here: uncompressed little endian {IMPLICIT_LE}, {EXPLICIT_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
+            format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
         )),
     }
 }
@@ -385,12 +457,35 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
         b: &b,
         pos: 0,
         path,
+        big: false,
     };
-    let (explicit, pixels) = read_meta(&mut r, path)?;
+    let Syntax {
+        explicit,
+        pixels,
+        big,
+        deflated,
+    } = read_meta(&mut r, path)?;
+    // A deflated data set: the rest of the file, inflated (at most 64 times its size).
+    let inflated;
+    let body: &[u8] = if deflated {
+        inflated = inflate_dataset(path, &b[r.pos..])?;
+        &inflated
+    } else {
+        &b[r.pos..]
+    };
+    let mut r = Reader {
+        b: body,
+        pos: 0,
+        path,
+        big,
+    };
     let mut e = Elements {
         e: read_elements(&mut r, explicit)?,
         path,
     };
+    if big {
+        to_little_endian(&mut e.e);
+    }
     let rows = e.us(ROWS, "Rows")?;
     let columns = e.us(COLUMNS, "Columns")?;
     if pixels != Pixels::Native {

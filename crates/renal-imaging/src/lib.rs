@@ -1,6 +1,7 @@
 //! Medical volumes and tumor measurements for renal-triage.
 //!
-//! - [`dicom`]: CT series from uncompressed DICOM (reader, writer, series assembly);
+//! - [`dicom`]: CT series from DICOM (uncompressed either byte order, deflated, RLE Lossless, lossless
+//!   JPEG; reader, writer, series assembly);
 //! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
 //! - [`formats`]: a volume from NIfTI, NRRD (Slicer's `.seg.nrrd` included) or MetaImage, by name;
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);

@@ -1,6 +1,7 @@
 //! Compressed DICOM (issue 15, item 1, first part): a CT series written by SimpleITK (GDCM) and
 //! re-encoded by dcmtk (`scripts/make_dicom_fixtures.sh`). RLE Lossless (`dcmcrle`) and lossless
-//! JPEG (`dcmcjpeg +e1`, process 14 SV1, and `+el +sv 4`, `+sv 7`: other predictors) decode to exactly the voxels and grid of the
+//! JPEG (`dcmcjpeg +e1`, process 14 SV1, and `+el +sv 4`, `+sv 7`: other predictors), and
+//! the explicit VR big endian and deflated syntaxes (`dcmconv +tb`, `+td`) decode to exactly the voxels and grid of the
 //! uncompressed series, which equal the NIfTI it was written from; the syntaxes not decoded
 //! yet (JPEG-LS here) are refused naming the file and the syntax.
 
@@ -16,13 +17,15 @@ fn dir(name: &str) -> PathBuf {
 }
 
 #[test]
-fn rle_and_lossless_jpeg_decode_to_the_uncompressed_series() {
+fn every_decoded_syntax_gives_the_uncompressed_series() {
     let plain = read_series(&dir("uncompressed")).unwrap();
     for folder in [
         "rle",
         "jpeg_lossless",
         "jpeg_lossless_sv4",
         "jpeg_lossless_sv7",
+        "bigendian",
+        "deflated",
     ] {
         let v = read_series(&dir(folder)).unwrap();
         assert_eq!(v.geometry, plain.geometry, "{folder}: grid");
