@@ -17,33 +17,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::dicom_syntax::{Pixels, Syntax, EXPLICIT_LE, IMPLICIT_LE};
 use crate::error::{ImagingError, Result};
 use crate::volume::{Geometry, Volume};
 
-const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
-const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
-const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
-const DEFLATED_LE: &str = "1.2.840.10008.1.2.1.99";
-
-/// What the transfer syntax says of the data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Syntax {
-    explicit: bool,
-    pixels: Pixels,
-    big: bool,
-    deflated: bool,
-}
-
-/// How a data set's pixel data are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pixels {
-    Native,
-    Rle,
-    LosslessJpeg,
-}
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
 pub(crate) type Tag = (u16, u16);
@@ -307,26 +284,6 @@ impl Elements<'_> {
     }
 }
 
-fn syntax(explicit: bool, pixels: Pixels) -> Syntax {
-    Syntax {
-        explicit,
-        pixels,
-        big: false,
-        deflated: false,
-    }
-}
-
-/// The raw-deflated data set of the Deflated Explicit VR Little Endian syntax.
-fn inflate_dataset(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(raw)
-        .take((raw.len() as u64).saturating_mul(64))
-        .read_to_end(&mut out)
-        .map_err(|e| err(path, format!("deflated data set: {e}")))?;
-    Ok(out)
-}
-
 /// The big-endian binary values this reader uses, turned little endian: the unsigned shorts
 /// of the image pixel module and 16-bit pixel data (text values have no byte order).
 fn to_little_endian(e: &mut BTreeMap<Tag, Vec<u8>>) {
@@ -344,23 +301,6 @@ fn to_little_endian(e: &mut BTreeMap<Tag, Vec<u8>>) {
         if let Some(v) = e.get_mut(&PIXEL_DATA) {
             swap(v);
         }
-    }
-}
-
-/// A transfer syntax's name, for messages.
-fn syntax_name(uid: &str) -> &'static str {
-    match uid {
-        "1.2.840.10008.1.2.2" => "Explicit VR Big Endian",
-        "1.2.840.10008.1.2.4.50" => "JPEG Baseline",
-        "1.2.840.10008.1.2.4.51" => "JPEG Extended",
-        "1.2.840.10008.1.2.4.57" => "JPEG Lossless",
-        "1.2.840.10008.1.2.4.70" => "JPEG Lossless SV1",
-        "1.2.840.10008.1.2.4.80" => "JPEG-LS Lossless",
-        "1.2.840.10008.1.2.4.81" => "JPEG-LS Near-Lossless",
-        "1.2.840.10008.1.2.4.90" => "JPEG 2000 Lossless",
-        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
-        "1.2.840.10008.1.2.1.99" => "Deflated Explicit VR Little Endian",
-        _ => "unknown",
     }
 }
 
@@ -382,24 +322,7 @@ fn read_meta(r: &mut Reader, path: &Path) -> Result<Syntax> {
         }
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
-    match ts.as_str() {
-        EXPLICIT_LE => Ok(syntax(true, Pixels::Native)),
-        IMPLICIT_LE => Ok(syntax(false, Pixels::Native)),
-        RLE_LOSSLESS => Ok(syntax(true, Pixels::Rle)),
-        JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Ok(syntax(true, Pixels::LosslessJpeg)),
-        EXPLICIT_BE => Ok(Syntax {
-            big: true,
-            ..syntax(true, Pixels::Native)
-        }),
-        DEFLATED_LE => Ok(Syntax {
-            deflated: true,
-            ..syntax(true, Pixels::Native)
-        }),
-        other => Err(err(
-            path,
-            format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", syntax_name(other)),
-        )),
-    }
+    Syntax::of(&ts).map_err(|detail| err(path, detail))
 }
 
 /// The pixel data of a grayscale image, rescaled to HU (`raw * slope + intercept`).
@@ -468,7 +391,7 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
     // A deflated data set: the rest of the file, inflated (at most 64 times its size).
     let inflated;
     let body: &[u8] = if deflated {
-        inflated = inflate_dataset(path, &b[r.pos..])?;
+        inflated = crate::dicom_syntax::inflate_dataset(&b[r.pos..]).map_err(|d| err(path, d))?;
         &inflated
     } else {
         &b[r.pos..]

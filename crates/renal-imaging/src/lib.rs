@@ -14,6 +14,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dicom;
+mod dicom_syntax;
 pub mod error;
 pub mod formats;
 pub mod hull;

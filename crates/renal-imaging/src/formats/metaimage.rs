@@ -35,16 +35,11 @@ fn truth(s: Option<&String>) -> bool {
     s.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// Reads a MetaImage file's grid and voxel bytes.
-pub fn read(path: &Path) -> Result<Raster> {
-    let raw = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    // Header lines up to and including `ElementDataFile = ...`.
+/// The header's `Key = Value` lines up to `ElementDataFile`, that file's name, and where the
+/// data start.
+fn header(path: &Path, raw: &[u8]) -> Result<(BTreeMap<String, String>, String, usize)> {
     let mut keys: BTreeMap<String, String> = BTreeMap::new();
     let mut at = 0;
-    let mut data_file = None;
     while at < raw.len() {
         let end = raw[at..]
             .iter()
@@ -62,58 +57,32 @@ pub fn read(path: &Path) -> Result<Raster> {
         })?;
         let (k, v) = (k.trim().to_string(), v.trim().to_string());
         if k == "ElementDataFile" {
-            data_file = Some(v);
-            break;
+            return Ok((keys, v, at.min(raw.len())));
         }
         keys.insert(k, v);
     }
-    let data_file = data_file.ok_or_else(|| format_err(path, "no `ElementDataFile` line"))?;
-    let key = |k: &str| {
-        keys.get(k)
-            .ok_or_else(|| format_err(path, format!("no `{k}`")))
-    };
-    if let Some(t) = keys.get("ObjectType").filter(|t| *t != "Image") {
-        return Err(format_err(
-            path,
-            format!("`ObjectType` = `{t}`: an Image expected"),
-        ));
+    Err(format_err(path, "no `ElementDataFile` line"))
+}
+
+/// The first of `names` present, as three numbers.
+fn three(path: &Path, keys: &BTreeMap<String, String>, names: &[&str]) -> Result<Option<[f64; 3]>> {
+    match names.iter().find_map(|k| keys.get(*k).map(|v| (*k, v))) {
+        Some((k, v)) => {
+            let n = numbers(path, k, v)?;
+            <[f64; 3]>::try_from(n.as_slice())
+                .map(Some)
+                .map_err(|_| format_err(path, format!("`{k}` does not hold 3 numbers")))
+        }
+        None => Ok(None),
     }
-    if key("NDims")?.trim() != "3" {
-        return Err(format_err(
-            path,
-            format!("`NDims` = {}: one 3D volume expected", key("NDims")?),
-        ));
-    }
-    if let Some(c) = keys
-        .get("ElementNumberOfChannels")
-        .filter(|c| c.trim() != "1")
-    {
-        return Err(format_err(
-            path,
-            format!("`ElementNumberOfChannels` = {c}: a scalar image expected"),
-        ));
-    }
-    let three = |k: &str, v: &str| -> Result<[f64; 3]> {
-        let n = numbers(path, k, v)?;
-        <[f64; 3]>::try_from(n.as_slice())
-            .map_err(|_| format_err(path, format!("`{k}` does not hold 3 numbers")))
-    };
-    let dims = voxel_count(path, "DimSize", &three("DimSize", key("DimSize")?)?)?;
-    let elem = elem(path, key("ElementType")?)?;
-    let spacing = match keys
-        .get("ElementSpacing")
-        .or_else(|| keys.get("ElementSize"))
-    {
-        Some(s) => three("ElementSpacing", s)?,
-        None => [1.0; 3],
-    };
-    let origin = match ["Offset", "Position", "Origin"]
-        .iter()
-        .find_map(|k| keys.get(*k).map(|v| (*k, v)))
-    {
-        Some((k, v)) => three(k, v)?,
-        None => [0.0; 3],
-    };
+}
+
+/// The grid: sizes, spacing, origin and direction cosines (LPS).
+fn geometry(path: &Path, keys: &BTreeMap<String, String>) -> Result<Geometry> {
+    let sizes = three(path, keys, &["DimSize"])?.ok_or_else(|| format_err(path, "no `DimSize`"))?;
+    let dims = voxel_count(path, "DimSize", &sizes)?;
+    let spacing = three(path, keys, &["ElementSpacing", "ElementSize"])?.unwrap_or([1.0; 3]);
+    let origin = three(path, keys, &["Offset", "Position", "Origin"])?.unwrap_or([0.0; 3]);
     let cosines = match ["TransformMatrix", "Orientation", "Rotation"]
         .iter()
         .find_map(|k| keys.get(*k).map(|v| (*k, v)))
@@ -129,12 +98,57 @@ pub fn read(path: &Path) -> Result<Raster> {
     };
     let dirs: [[f64; 3]; 3] =
         std::array::from_fn(|a| std::array::from_fn(|r| cosines[a * 3 + r] * spacing[a]));
-    let geometry = Geometry {
+    Ok(Geometry {
         dims,
         affine: affine_from(dirs, origin, true),
-    };
+    })
+}
+
+/// Checks the keys that make the file one 3D scalar image.
+fn check_kind(path: &Path, keys: &BTreeMap<String, String>) -> Result<()> {
+    if let Some(t) = keys.get("ObjectType").filter(|t| *t != "Image") {
+        return Err(format_err(
+            path,
+            format!("`ObjectType` = `{t}`: an Image expected"),
+        ));
+    }
+    let ndims = keys
+        .get("NDims")
+        .ok_or_else(|| format_err(path, "no `NDims`"))?;
+    if ndims.trim() != "3" {
+        return Err(format_err(
+            path,
+            format!("`NDims` = {ndims}: one 3D volume expected"),
+        ));
+    }
+    if let Some(c) = keys
+        .get("ElementNumberOfChannels")
+        .filter(|c| c.trim() != "1")
+    {
+        return Err(format_err(
+            path,
+            format!("`ElementNumberOfChannels` = {c}: a scalar image expected"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a MetaImage file's grid and voxel bytes.
+pub fn read(path: &Path) -> Result<Raster> {
+    let raw = std::fs::read(path).map_err(|source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (keys, data_file, at) = header(path, &raw)?;
+    check_kind(path, &keys)?;
+    let geometry = geometry(path, &keys)?;
+    let elem = elem(
+        path,
+        keys.get("ElementType")
+            .ok_or_else(|| format_err(path, "no `ElementType`"))?,
+    )?;
     let block = match data_file.as_str() {
-        "LOCAL" => raw[at.min(raw.len())..].to_vec(),
+        "LOCAL" => raw[at..].to_vec(),
         name if name.starts_with("LIST") || name.contains('%') => {
             return Err(format_err(
                 path,
@@ -147,12 +161,7 @@ pub fn read(path: &Path) -> Result<Raster> {
         }
     };
     let bytes = if truth(keys.get("CompressedData")) {
-        inflate(
-            path,
-            &block,
-            false,
-            dims.iter().product::<usize>() * elem.size(),
-        )?
+        inflate(path, &block, false, geometry.len() * elem.size())?
     } else {
         block
     };

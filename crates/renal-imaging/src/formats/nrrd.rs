@@ -169,6 +169,35 @@ fn directions(
     Ok(([dirs[0], dirs[1], dirs[2]], [dims[0], dims[1], dims[2]]))
 }
 
+/// The data block: the detached `data file`, or what follows the header's empty line.
+fn data_block(path: &Path, h: &Header, raw: &[u8]) -> Result<Vec<u8>> {
+    let f = &h.fields;
+    if let Some(s) = f.get("byte skip").filter(|s| s.trim() != "0") {
+        return Err(format_err(
+            path,
+            format!("`byte skip` = {s} is not supported"),
+        ));
+    }
+    match f.get("data file").or_else(|| f.get("datafile")) {
+        Some(name) => {
+            if name.starts_with("LIST") || name.contains('%') {
+                return Err(format_err(
+                    path,
+                    format!("`data file` = `{name}`: a list of data files is not supported"),
+                ));
+            }
+            let p = path.parent().unwrap_or(Path::new(".")).join(name.trim());
+            std::fs::read(&p).map_err(|source| ImagingError::Io { path: p, source })
+        }
+        None => {
+            let at = h.data_at.ok_or_else(|| {
+                format_err(path, "no empty line after the header, and no `data file`")
+            })?;
+            Ok(raw.get(at..).unwrap_or_default().to_vec())
+        }
+    }
+}
+
 /// Reads a NRRD file's grid and voxel bytes.
 pub fn read(path: &Path) -> Result<Raster> {
     let io = |source| ImagingError::Io {
@@ -223,30 +252,7 @@ pub fn read(path: &Path) -> Result<Raster> {
         Some("little") | None => false,
         Some(other) => return Err(format_err(path, format!("`endian` = `{other}`"))),
     };
-    if let Some(s) = f.get("byte skip").filter(|s| s.trim() != "0") {
-        return Err(format_err(
-            path,
-            format!("`byte skip` = {s} is not supported"),
-        ));
-    }
-    let block = match f.get("data file").or_else(|| f.get("datafile")) {
-        Some(name) => {
-            if name.starts_with("LIST") || name.contains('%') {
-                return Err(format_err(
-                    path,
-                    format!("`data file` = `{name}`: a list of data files is not supported"),
-                ));
-            }
-            let p = path.parent().unwrap_or(Path::new(".")).join(name.trim());
-            std::fs::read(&p).map_err(|source| ImagingError::Io { path: p, source })?
-        }
-        None => {
-            let at = h.data_at.ok_or_else(|| {
-                format_err(path, "no empty line after the header, and no `data file`")
-            })?;
-            raw[at..].to_vec()
-        }
-    };
+    let block = data_block(path, &h, &raw)?;
     let bytes = match field("encoding")?.trim().to_ascii_lowercase().as_str() {
         "raw" => block,
         "gzip" | "gz" => inflate(

@@ -1,0 +1,88 @@
+//! DICOM transfer syntaxes: what each one read here says of the data set (VR, byte order,
+//! deflation, pixel encoding), and their names for messages.
+
+/// Implicit VR little endian.
+pub(crate) const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+/// Explicit VR little endian.
+pub(crate) const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+const DEFLATED_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// How a data set's pixel data are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pixels {
+    Native,
+    Rle,
+    LosslessJpeg,
+}
+
+/// What the transfer syntax says of the data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Syntax {
+    pub explicit: bool,
+    pub pixels: Pixels,
+    pub big: bool,
+    pub deflated: bool,
+}
+
+impl Syntax {
+    fn plain(explicit: bool, pixels: Pixels) -> Syntax {
+        Syntax {
+            explicit,
+            pixels,
+            big: false,
+            deflated: false,
+        }
+    }
+
+    /// The syntax of a transfer syntax UID, or why it is not read.
+    pub fn of(uid: &str) -> Result<Syntax, String> {
+        Ok(match uid {
+            EXPLICIT_LE => Syntax::plain(true, Pixels::Native),
+            IMPLICIT_LE => Syntax::plain(false, Pixels::Native),
+            RLE_LOSSLESS => Syntax::plain(true, Pixels::Rle),
+            JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Syntax::plain(true, Pixels::LosslessJpeg),
+            EXPLICIT_BE => Syntax {
+                big: true,
+                ..Syntax::plain(true, Pixels::Native)
+            },
+            DEFLATED_LE => Syntax {
+                deflated: true,
+                ..Syntax::plain(true, Pixels::Native)
+            },
+            other => return Err(format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", name(other))),
+        })
+    }
+}
+
+/// A transfer syntax's name, for messages.
+fn name(uid: &str) -> &'static str {
+    match uid {
+        "1.2.840.10008.1.2.4.50" => "JPEG Baseline",
+        "1.2.840.10008.1.2.4.51" => "JPEG Extended",
+        "1.2.840.10008.1.2.4.80" => "JPEG-LS Lossless",
+        "1.2.840.10008.1.2.4.81" => "JPEG-LS Near-Lossless",
+        "1.2.840.10008.1.2.4.90" => "JPEG 2000 Lossless",
+        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
+        "1.2.840.10008.1.2.4.100" | "1.2.840.10008.1.2.4.101" => "MPEG-2",
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            "HTJ2K"
+        }
+        _ => "unknown",
+    }
+}
+
+/// The raw-deflated data set of the Deflated Explicit VR Little Endian syntax (at most 64
+/// times its compressed size).
+pub(crate) fn inflate_dataset(raw: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(raw)
+        .take((raw.len() as u64).saturating_mul(64))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("deflated data set: {e}"))?;
+    Ok(out)
+}
