@@ -417,6 +417,31 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     }
     let (code, _) = post(&api, &ctype, &body);
     assert_eq!(code, 200, "the server answers after the bad requests");
+    // The same mask uploaded as NRRD (written here by hand: a header and the raw labels) gives
+    // the same answer: an upload keeps its format.
+    let m = renal_imaging::read_labels(&f.case.join("mask.nii.gz")).unwrap();
+    let (d, a) = (m.geometry.dims, m.geometry.affine);
+    let col = |c: usize| format!("({:?},{:?},{:?})", a[0][c], a[1][c], a[2][c]);
+    let mut nrrd = format!(
+        "NRRD0004\ntype: uchar\ndimension: 3\nsizes: {} {} {}\nspace: RAS\nspace directions: {} {} {}\nspace origin: {}\nencoding: raw\n\n",
+        d[0], d[1], d[2], col(0), col(1), col(2), col(3)
+    )
+    .into_bytes();
+    nrrd.extend_from_slice(&m.data);
+    let (ctype2, body2) = multipart(
+        &id,
+        &[
+            ("mask", "mask.nrrd", &nrrd),
+            ("ct_arterial", "a.nii.gz", &arterial),
+            ("ct_venous", "v.nii.gz", &venous),
+        ],
+    );
+    let (code, q) = post(&api, &ctype2, &body2);
+    assert_eq!(code, 200, "{q}");
+    for key in ["p_benign", "p_indolent", "p_aggressive", "tumor_size_mm"] {
+        let (x, y) = (q[key].as_f64().unwrap(), p[key].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-4, "{key}: NRRD {x}, NIfTI {y}");
+    }
     let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
     assert_eq!(
         std::fs::read_dir(&uploads).unwrap().count(),

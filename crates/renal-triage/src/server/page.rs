@@ -120,7 +120,7 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
             .iter()
             .map(|c| {
                 format!(
-                    "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI on the mask's grid; if missing: {1})</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
+                    "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI, NRRD or MetaImage .mha on the mask's grid; if missing: {1})</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
                     esc(c),
                     esc(&i.missing_phase)
                 )
@@ -131,7 +131,7 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>\
 <form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\"></div></fieldset>{fields}\
-<fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Tumor mask or kidney segmentation (NIfTI){}</label><input type=\"file\" name=\"mask\" id=\"mask\"></div>{}</fieldset><p>Leave a value empty when it is unknown: it is then replaced by the training median and the answer says so. An unchecked box means no.</p><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
+<fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Tumor mask or kidney segmentation (NIfTI, NRRD, Slicer .seg.nrrd or MetaImage .mha){}</label><input type=\"file\" name=\"mask\" id=\"mask\"></div>{}</fieldset><p>Leave a value empty when it is unknown: it is then replaced by the training median and the answer says so. An unchecked box means no.</p><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
         if needs_mask { " (required)" } else { "" },
         ct_fields,
         model_card(&state.bundle)

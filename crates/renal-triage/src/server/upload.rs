@@ -37,6 +37,18 @@ pub(super) fn check_file_name(field: &str, name: Option<&str>) -> Result<(), Api
     Ok(())
 }
 
+/// The extension an upload is stored with: the client's file name's, when it is a format the
+/// readers know (NRRD, Slicer's `.seg.nrrd`, MetaImage `.mha`, NIfTI), NIfTI (gzip or plain,
+/// told apart by its content) otherwise. Only these fixed strings reach the file system.
+pub(super) fn stored_extension(name: Option<&str>) -> &'static str {
+    let n = name.unwrap_or("").to_ascii_lowercase();
+    [".seg.nrrd", ".nrrd", ".mha", ".nii.gz", ".nii"]
+        .into_iter()
+        .find(|e| n.ends_with(e))
+        .map(|e| if e == ".nii" { ".nii.gz" } else { e })
+        .unwrap_or(".nii.gz")
+}
+
 /// Refuses a request whose declared length exceeds the limit before reading any of it, so a
 /// client that waits for `100 Continue` (as curl does for large uploads) never sends the body.
 pub(super) fn check_length(state: &AppState, req: &Request) -> Result<(), ApiError> {
@@ -109,6 +121,7 @@ pub(super) async fn read_field(
     let name = field.name().unwrap_or("").to_string();
     if name == "mask" || name.starts_with("ct_") {
         let bad_name = check_file_name(&name, field.file_name()).err();
+        let ext = stored_extension(field.file_name());
         let bytes = field.bytes().await.map_err(|e| ApiError {
             status: e.status(),
             field: name.clone(),
@@ -123,7 +136,7 @@ pub(super) async fn read_field(
         let id = state.counter.fetch_add(1, Ordering::Relaxed);
         let path = state
             .uploads
-            .join(format!("upload-{}-{id}.nii.gz", std::process::id()));
+            .join(format!("upload-{}-{id}{ext}", std::process::id()));
         tokio::fs::write(&path, &bytes)
             .await
             .map_err(|e| ApiError {
@@ -184,13 +197,11 @@ pub(super) fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<
     if ct.is_empty() {
         return Ok(());
     }
-    let mh = renal_imaging::nifti::read_header(mask)
-        .map_err(|e| ApiError::bad("mask", e.to_string()))?;
+    let mh =
+        renal_imaging::read_geometry(mask).map_err(|e| ApiError::bad("mask", e.to_string()))?;
     for (name, p) in ct {
-        let h =
-            renal_imaging::nifti::read_header(p).map_err(|e| ApiError::bad(name, e.to_string()))?;
-        mh.geometry
-            .check_same_grid(&h.geometry, name, 1e-3)
+        let h = renal_imaging::read_geometry(p).map_err(|e| ApiError::bad(name, e.to_string()))?;
+        mh.check_same_grid(&h, name, 1e-3)
             .map_err(|e| ApiError::bad(name, format!("does not match the mask: {e}")))?;
     }
     Ok(())
