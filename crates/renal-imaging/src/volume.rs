@@ -153,6 +153,33 @@ pub struct Volume<T> {
     pub data: Vec<T>,
 }
 
+/// A label map from the values a reader visits (`each` calls its argument with every voxel's
+/// index and value): each must be an integer in 0..=255; the first that is not is an error
+/// naming the file, the voxel index and the value.
+pub(crate) fn labels_from_values(
+    path: &std::path::Path,
+    geometry: Geometry,
+    each: impl FnOnce(&mut dyn FnMut(usize, f64)),
+) -> Result<Volume<u8>> {
+    let mut out = vec![0u8; geometry.len()];
+    let mut bad: Option<(usize, f64)> = None;
+    each(&mut |i, v| {
+        if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
+            out[i] = v as u8;
+        } else if bad.is_none() {
+            bad = Some((i, v));
+        }
+    });
+    if let Some((index, value)) = bad {
+        return Err(ImagingError::InvalidLabel {
+            path: path.to_path_buf(),
+            value,
+            index,
+        });
+    }
+    Volume::new(geometry, out)
+}
+
 impl<T: Copy> Volume<T> {
     /// Wraps data, checking that its length matches the geometry.
     pub fn new(geometry: Geometry, data: Vec<T>) -> Result<Self> {

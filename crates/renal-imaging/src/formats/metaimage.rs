@@ -169,14 +169,5 @@ pub fn read(path: &Path) -> Result<Raster> {
         keys.get("ElementByteOrderMSB")
             .or_else(|| keys.get("BinaryDataByteOrderMSB")),
     );
-    let r = Raster {
-        path: path.to_path_buf(),
-        geometry,
-        elem,
-        big_endian,
-        bytes,
-        segments: Vec::new(),
-    };
-    r.check_size()?;
-    Ok(r)
+    Raster::new(path, geometry, (elem, big_endian), bytes, Vec::new())
 }

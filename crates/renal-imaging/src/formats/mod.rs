@@ -13,9 +13,9 @@ mod raw;
 
 use std::path::Path;
 
-use crate::error::{ImagingError, Result};
+use crate::error::Result;
 use crate::nifti;
-use crate::volume::{Geometry, LabelVolume, Volume};
+use crate::volume::{labels_from_values, Geometry, LabelVolume, Volume};
 use raw::format_err;
 
 /// The file formats read here.
@@ -85,30 +85,15 @@ pub fn read_labels(path: &Path) -> Result<LabelVolume> {
         return nifti::read_labels(path);
     }
     let r = raster(path, f)?;
-    let mut map: [u8; 256] = std::array::from_fn(|v| v as u8);
+    let mut v = labels_from_values(path, r.geometry.clone(), |f| r.for_each(f))?;
     if !r.segments.is_empty() {
-        map = [0; 256];
+        let mut map = [0u8; 256];
         for (value, name) in &r.segments {
             map[*value as usize] = label_for(path, *value, name)?;
         }
+        v.data.iter_mut().for_each(|x| *x = map[*x as usize]);
     }
-    let mut out = vec![0u8; r.geometry.len()];
-    let mut bad: Option<(usize, f64)> = None;
-    r.for_each(|i, v| {
-        if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
-            out[i] = map[v as usize];
-        } else if bad.is_none() {
-            bad = Some((i, v));
-        }
-    });
-    if let Some((index, value)) = bad {
-        return Err(ImagingError::InvalidLabel {
-            path: path.to_path_buf(),
-            value,
-            index,
-        });
-    }
-    Volume::new(r.geometry, out)
+    Ok(v)
 }
 
 /// The grid of a file (NIfTI: from the header alone; the others: from the whole file).

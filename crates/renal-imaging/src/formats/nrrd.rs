@@ -272,14 +272,6 @@ pub fn read(path: &Path) -> Result<Raster> {
         dims,
         affine: affine_from(dirs, origin, lps),
     };
-    let r = Raster {
-        path: path.to_path_buf(),
-        geometry,
-        elem,
-        big_endian,
-        bytes,
-        segments: segments(path, &h.pairs)?,
-    };
-    r.check_size()?;
-    Ok(r)
+    let segments = segments(path, &h.pairs)?;
+    Raster::new(path, geometry, (elem, big_endian), bytes, segments)
 }

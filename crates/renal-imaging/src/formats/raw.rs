@@ -65,8 +65,28 @@ pub fn affine_from(dirs: [[f64; 3]; 3], origin: [f64; 3], lps: bool) -> [[f64; 4
 }
 
 impl Raster {
+    /// A decoded file, once its bytes are checked to hold the grid's voxels.
+    pub fn new(
+        path: &Path,
+        geometry: Geometry,
+        (elem, big_endian): (Elem, bool),
+        bytes: Vec<u8>,
+        segments: Vec<(u8, String)>,
+    ) -> Result<Raster> {
+        let r = Raster {
+            path: path.to_path_buf(),
+            geometry,
+            elem,
+            big_endian,
+            bytes,
+            segments,
+        };
+        r.check_size()?;
+        Ok(r)
+    }
+
     /// Checks that the bytes hold exactly the grid's voxels.
-    pub fn check_size(&self) -> Result<()> {
+    fn check_size(&self) -> Result<()> {
         let want = self.geometry.len() * self.elem.size();
         if self.bytes.len() < want {
             return Err(ImagingError::Truncated {

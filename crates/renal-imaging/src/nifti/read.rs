@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{ImagingError, Result};
-use crate::volume::{LabelVolume, Volume};
+use crate::volume::{labels_from_values, LabelVolume, Volume};
 
 use super::header::*;
 
@@ -68,24 +68,10 @@ pub fn read_labels(path: &Path) -> Result<LabelVolume> {
     }
     let data = voxel_bytes(path, &h, &b)?;
     let (slope, inter) = h.scaling.unwrap_or((1.0, 0.0));
-    let mut out = vec![0u8; h.geometry.len()];
-    let mut bad: Option<(usize, f64)> = None;
-    for_each_value(&h, data, |i, v| {
-        let s = v * slope + inter;
-        if s.fract() == 0.0 && (0.0..=255.0).contains(&s) {
-            out[i] = s as u8;
-        } else if bad.is_none() {
-            bad = Some((i, s));
-        }
-    });
-    if let Some((index, value)) = bad {
-        return Err(ImagingError::InvalidLabel {
-            path: path.to_path_buf(),
-            value,
-            index,
-        });
-    }
-    Volume::new(h.geometry, out)
+    let geometry = h.geometry.clone();
+    labels_from_values(path, geometry, |f| {
+        for_each_value(&h, data, |i, v| f(i, v * slope + inter))
+    })
 }
 
 /// Reads an intensity image (e.g. CT in HU) as f32 with the scaling applied.
