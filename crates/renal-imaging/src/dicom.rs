@@ -23,7 +23,8 @@ use crate::volume::{Geometry, Volume};
 
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
-pub(crate) type Tag = (u16, u16);
+pub(crate) use crate::dicom_parse::Tag;
+use crate::dicom_parse::{err, long_vr, text, Value, PIXEL_DATA};
 const SERIES_UID: Tag = (0x0020, 0x000E);
 const POSITION: Tag = (0x0020, 0x0032);
 const ORIENTATION: Tag = (0x0020, 0x0037);
@@ -35,7 +36,6 @@ const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
 const PIXEL_REPRESENTATION: Tag = (0x0028, 0x0103);
 const INTERCEPT: Tag = (0x0028, 0x1052);
 const SLOPE: Tag = (0x0028, 0x1053);
-const PIXEL_DATA: Tag = (0x7FE0, 0x0010);
 const WANTED: [Tag; 12] = [
     SERIES_UID,
     POSITION,
@@ -50,170 +50,6 @@ const WANTED: [Tag; 12] = [
     SLOPE,
     PIXEL_DATA,
 ];
-
-fn err(path: &Path, detail: impl Into<String>) -> ImagingError {
-    ImagingError::Dicom {
-        path: path.to_path_buf(),
-        detail: detail.into(),
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-    path: &'a Path,
-    /// Explicit VR big endian (retired, still found in old archives).
-    big: bool,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if self.pos + n > self.b.len() {
-            return Err(err(
-                self.path,
-                format!("truncated: {n} bytes needed at offset {}", self.pos),
-            ));
-        }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u16(&mut self) -> Result<u16> {
-        let s = self.take(2)?;
-        let a = [s[0], s[1]];
-        Ok(if self.big {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        })
-    }
-    fn u32(&mut self) -> Result<u32> {
-        let s = self.take(4)?;
-        let a = [s[0], s[1], s[2], s[3]];
-        Ok(if self.big {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
-    }
-    fn done(&self) -> bool {
-        self.pos >= self.b.len()
-    }
-}
-
-/// VRs whose explicit-VR header has two reserved bytes and a 4-byte length.
-fn long_vr(vr: &[u8]) -> bool {
-    matches!(
-        vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
-    )
-}
-
-/// Reads one element header: tag, VR (if explicit) and length.
-fn header(r: &mut Reader, explicit: bool) -> Result<(Tag, Option<[u8; 2]>, u32)> {
-    let tag = (r.u16()?, r.u16()?);
-    // Item and delimitation tags never carry a VR.
-    if tag.0 == 0xFFFE || !explicit {
-        return Ok((tag, None, r.u32()?));
-    }
-    let v = r.take(2)?;
-    let vr = [v[0], v[1]];
-    let len = if long_vr(&vr) {
-        r.take(2)?;
-        r.u32()?
-    } else {
-        r.u16()? as u32
-    };
-    Ok((tag, Some(vr), len))
-}
-
-/// Skips the content of an undefined-length element (a sequence or encapsulated pixel data).
-fn skip_undefined(r: &mut Reader, explicit: bool) -> Result<()> {
-    loop {
-        let (tag, _, len) = header(r, explicit)?;
-        match tag {
-            (0xFFFE, 0xE0DD) => return Ok(()), // sequence delimiter
-            (0xFFFE, 0xE000) if len == u32::MAX => {
-                // Item of undefined length: elements until the item delimiter.
-                loop {
-                    let (t, _, l) = header(r, explicit)?;
-                    if t == (0xFFFE, 0xE00D) {
-                        break;
-                    }
-                    if l == u32::MAX {
-                        skip_undefined(r, explicit)?;
-                    } else {
-                        r.take(l as usize)?;
-                    }
-                }
-            }
-            _ => {
-                r.take(len as usize)?;
-            }
-        }
-    }
-}
-
-/// Encapsulated pixel data: the fragments after the basic offset table, concatenated (one
-/// frame per file, as a CT slice is).
-fn fragments(r: &mut Reader) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut first = true;
-    loop {
-        let (tag, _, len) = header(r, true)?;
-        match tag {
-            (0xFFFE, 0xE0DD) => return Ok(out),
-            (0xFFFE, 0xE000) if len != u32::MAX => {
-                let v = r.take(len as usize)?;
-                if !first {
-                    out.extend_from_slice(v);
-                }
-                first = false;
-            }
-            _ => return Err(err(r.path, "malformed encapsulated pixel data")),
-        }
-    }
-}
-
-/// The elements of `wanted` found at the top level of a data set.
-fn read_elements(r: &mut Reader, explicit: bool) -> Result<BTreeMap<Tag, Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    while !r.done() {
-        let (tag, _, len) = header(r, explicit)?;
-        if len == u32::MAX {
-            if tag == PIXEL_DATA {
-                out.insert(PIXEL_DATA, fragments(r)?);
-                continue;
-            }
-            skip_undefined(r, explicit)?;
-            continue;
-        }
-        let v = r.take(len as usize)?;
-        if WANTED.contains(&tag) {
-            out.insert(tag, v.to_vec());
-        }
-    }
-    Ok(out)
-}
-
-fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(v)
-        .trim_end_matches(['\0', ' '])
-        .trim()
-        .to_string()
-}
 
 /// One slice of a CT series, with its pixels in HU.
 #[derive(Debug, Clone, PartialEq)]
@@ -304,27 +140,6 @@ fn to_little_endian(e: &mut BTreeMap<Tag, Vec<u8>>) {
     }
 }
 
-/// Reads the Part 10 preamble and file meta group; returns whether the data set is explicit VR
-/// and how its pixel data are stored.
-fn read_meta(r: &mut Reader, path: &Path) -> Result<Syntax> {
-    let b = r.b;
-    if b.len() < 132 || &b[128..132] != b"DICM" {
-        return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
-    }
-    r.pos = 132;
-    // File meta group: always explicit VR little endian.
-    let mut ts = None;
-    while r.pos + 4 <= b.len() && u16::from_le_bytes([b[r.pos], b[r.pos + 1]]) == 0x0002 {
-        let (tag, _, len) = header(r, true)?;
-        let v = r.take(len as usize)?;
-        if tag == (0x0002, 0x0010) {
-            ts = Some(text(v));
-        }
-    }
-    let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
-    Syntax::of(&ts).map_err(|detail| err(path, detail))
-}
-
 /// The pixel data of a grayscale image, rescaled to HU (`raw * slope + intercept`).
 fn pixels_hu(e: &Elements, rows: usize, columns: usize) -> Result<Vec<f32>> {
     let path = e.path;
@@ -372,40 +187,21 @@ fn pixels_hu(e: &Elements, rows: usize, columns: usize) -> Result<Vec<f32>> {
 
 /// Reads one Part 10 file.
 pub fn read_slice(path: &Path) -> Result<DicomSlice> {
-    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut r = Reader {
-        b: &b,
-        pos: 0,
-        path,
-        big: false,
-    };
-    let Syntax {
-        explicit,
-        pixels,
-        big,
-        deflated,
-    } = read_meta(&mut r, path)?;
-    // A deflated data set: the rest of the file, inflated (at most 64 times its size).
-    let inflated;
-    let body: &[u8] = if deflated {
-        inflated = crate::dicom_syntax::inflate_dataset(&b[r.pos..]).map_err(|d| err(path, d))?;
-        &inflated
-    } else {
-        &b[r.pos..]
-    };
-    let mut r = Reader {
-        b: body,
-        pos: 0,
-        path,
-        big,
-    };
-    let mut e = Elements {
-        e: read_elements(&mut r, explicit)?,
-        path,
-    };
+    let crate::dicom_parse::Part10 { syntax, data } = crate::dicom_parse::read_file(path)?;
+    let Syntax { pixels, big, .. } = syntax;
+    let mut map = BTreeMap::new();
+    for (tag, v) in data.e {
+        match v {
+            Value::Bytes(b) if WANTED.contains(&tag) => {
+                map.insert(tag, b);
+            }
+            Value::Fragments(_, frags) if tag == PIXEL_DATA => {
+                map.insert(tag, frags.concat());
+            }
+            _ => {}
+        }
+    }
+    let mut e = Elements { e: map, path };
     if big {
         to_little_endian(&mut e.e);
     }
@@ -434,6 +230,11 @@ pub fn read_slice(path: &Path) -> Result<DicomSlice> {
         columns,
         hu,
     })
+}
+
+/// A single DICOM file as a volume (one slice).
+pub fn read_slice_volume(path: &Path) -> Result<Volume<f32>> {
+    assemble(path, vec![read_slice(path)?])
 }
 
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {

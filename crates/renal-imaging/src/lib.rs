@@ -3,7 +3,9 @@
 //! - [`dicom`]: CT series from DICOM (uncompressed either byte order, deflated, RLE Lossless, lossless
 //!   JPEG; reader, writer, series assembly);
 //! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
-//! - [`formats`]: a volume from NIfTI, NRRD (Slicer's `.seg.nrrd` included) or MetaImage, by name;
+//! - [`formats`]: a volume from NIfTI, NRRD (Slicer's `.seg.nrrd` included) or MetaImage, by name,
+//!   and masks from those or DICOM SEG / RTSTRUCT ([`dicom_mask`]), with a [`labelmap`] saying which
+//!   label is the kidney, the tumor and the cyst;
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
 //! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
 //! - [`shape`], [`mesh`], [`hull`]: pyradiomics-compatible shape features and exact diameters;
@@ -14,10 +16,14 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dicom;
+pub mod dicom_mask;
+mod dicom_parse;
+mod dicom_seg;
 mod dicom_syntax;
 pub mod error;
 pub mod formats;
 pub mod hull;
+pub mod labelmap;
 mod ljpeg;
 pub mod mask;
 pub mod measure;
@@ -27,12 +33,14 @@ pub mod phantom;
 pub mod png;
 pub mod preprocess;
 mod rle;
+mod rtstruct;
 pub mod shape;
 pub mod sr;
 pub mod volume;
 
 pub use error::{ImagingError, Result};
-pub use formats::{read_geometry, read_labels, read_scalar};
+pub use formats::{read_geometry, read_labels, read_mask, read_scalar};
+pub use labelmap::LabelMap;
 pub use mask::{components_26, BinaryMask};
 pub use measure::{measure_segmentation, CaseMeasurements, LabelScheme, TumorComponent};
 pub use nifti::{write_nifti, WriteOptions};

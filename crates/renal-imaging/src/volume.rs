@@ -113,6 +113,36 @@ impl Geometry {
     }
 
     /// Checks that `other` is the same grid (shape, spacing and affine within `tol_mm`).
+    /// The continuous voxel index of a RAS point (the inverse of [`Geometry::world`]); `None`
+    /// when the affine is singular.
+    pub fn index_of(&self, p: [f64; 3]) -> Option<[f64; 3]> {
+        let a = &self.affine;
+        let m = [
+            [a[0][0], a[0][1], a[0][2]],
+            [a[1][0], a[1][1], a[1][2]],
+            [a[2][0], a[2][1], a[2][2]],
+        ];
+        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        if det.abs() < 1e-12 || !det.is_finite() {
+            return None;
+        }
+        let d = [p[0] - a[0][3], p[1] - a[1][3], p[2] - a[2][3]];
+        // Cramer's rule: column c of m replaced by d.
+        let solve = |c: usize| {
+            let mut n = m;
+            for r in 0..3 {
+                n[r][c] = d[r];
+            }
+            (n[0][0] * (n[1][1] * n[2][2] - n[1][2] * n[2][1])
+                - n[0][1] * (n[1][0] * n[2][2] - n[1][2] * n[2][0])
+                + n[0][2] * (n[1][0] * n[2][1] - n[1][1] * n[2][0]))
+                / det
+        };
+        Some([solve(0), solve(1), solve(2)])
+    }
+
     pub fn check_same_grid(&self, other: &Geometry, what: &str, tol_mm: f64) -> Result<()> {
         if self.dims != other.dims {
             return Err(ImagingError::GeometryMismatch {

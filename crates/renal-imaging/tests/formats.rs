@@ -118,9 +118,14 @@ fn bad_nrrd_and_metaimage_files_are_refused_naming_file_and_field() {
     let named = write("other.seg.nrrd", b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 1 1 2\nspace: LPS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\nSegment0_Name:=Liver\nSegment0_LabelValue:=1\nSegment0_Layer:=0\n\n\x00\x01");
     let e = read_labels(&named).unwrap_err().to_string();
     assert!(
-        e.contains("segment `Liver` (label 1): not a kidney, tumor or cyst segment"),
+        e.contains("segment 1 (`Liver`): not named kidney, tumor or cyst")
+            && e.contains("--label-map"),
         "{e}"
     );
+    // Said which is which, the same file reads: the named segment is the tumor.
+    let map = renal_imaging::LabelMap::parse("tumor=Liver").unwrap();
+    let v = renal_imaging::read_mask(&named, &[], Some(&map)).unwrap();
+    assert_eq!(v.data, vec![0, 2]);
     // Sizes a hostile header could claim: refused before any allocation.
     let huge = write("huge.nrrd", b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 100000 100000 100000\nspace: RAS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: gzip\n\n");
     let e = read_labels(&huge).unwrap_err().to_string();

@@ -1,5 +1,5 @@
 //! Hostile files for the readers added in issue 15: seeded random mutations (bytes changed,
-//! runs cut out, the file truncated) of every NRRD, MetaImage and compressed-DICOM fixture must
+//! runs cut out, the file truncated) of every NRRD, MetaImage, compressed-DICOM, SEG and RTSTRUCT fixture must
 //! give a value or an error, never a panic. (A replayable, deterministic smoke test; the
 //! coverage-guided fuzzing of issue 17 goes further.)
 
@@ -52,7 +52,11 @@ fn mutated_files_give_an_error_never_a_panic() {
         ("dicom/jpeg_lossless_sv7/slice010.dcm", "x.dcm"),
         ("dicom/bigendian/slice010.dcm", "x.dcm"),
         ("dicom/deflated/slice010.dcm", "x.dcm"),
+        ("seg/seg_binary.dcm", "seg.dcm"),
+        ("seg/seg_fractional.dcm", "seg.dcm"),
+        ("seg/rtstruct.dcm", "seg.dcm"),
     ];
+    let ct = [fixture("dicom/uncompressed")];
     let t = tempfile::tempdir().unwrap();
     let mut m = Rng::new(20261129);
     let mut errors = 0;
@@ -63,7 +67,9 @@ fn mutated_files_give_an_error_never_a_panic() {
             let bytes = mutate(&orig, &mut m);
             std::fs::write(&path, &bytes).unwrap();
             let r = std::panic::catch_unwind(|| {
-                if name.ends_with(".dcm") {
+                if name == "seg.dcm" {
+                    renal_imaging::read_mask(&path, &ct, None).is_err()
+                } else if name.ends_with(".dcm") {
                     read_slice(&path).is_err()
                 } else {
                     read_scalar(&path).is_err() | read_labels(&path).is_err()

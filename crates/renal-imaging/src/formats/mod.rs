@@ -4,8 +4,13 @@
 //! fastest), so a volume is the same whichever file it came from (`tests/formats.rs` checks
 //! this on files written by SimpleITK and pynrrd).
 //!
+//! Masks may also be DICOM Segmentation objects or RT Structure Sets (`.dcm`, or any file
+//! with the DICOM preamble), rebuilt on the grid of the CT series they reference
+//! ([`crate::dicom_mask`]).
+//!
 //! A segmentation's segments named kidney, tumor (tumour) or cyst take the label values the
-//! measurements expect (1, 2, 3, KiTS23's); a segment with another name is an error naming it.
+//! measurements expect (1, 2, 3, KiTS23's); a segment with another name is an error naming it,
+//! unless a [`LabelMap`] says which label or segment is which ([`read_mask`]).
 
 mod metaimage;
 mod nrrd;
@@ -14,6 +19,7 @@ mod raw;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::labelmap::{segment_role, LabelMap, Selector};
 use crate::nifti;
 use crate::volume::{labels_from_values, Geometry, LabelVolume, Volume};
 use raw::format_err;
@@ -24,6 +30,8 @@ pub enum Format {
     Nifti,
     Nrrd,
     MetaImage,
+    /// A DICOM SEG or RTSTRUCT (masks only; a CT series is a folder, read by `dicom`).
+    Dicom,
 }
 
 /// The format of a file, by its name.
@@ -36,6 +44,10 @@ pub fn format_of(path: &Path) -> Format {
         Format::Nrrd
     } else if name.ends_with(".mha") || name.ends_with(".mhd") {
         Format::MetaImage
+    } else if name.ends_with(".dcm")
+        || (!name.contains(".nii") && crate::dicom_parse::is_part10(path))
+    {
+        Format::Dicom
     } else {
         Format::Nifti
     }
@@ -51,8 +63,10 @@ fn raster(path: &Path, f: Format) -> Result<raw::Raster> {
 /// An intensity image (e.g. CT in HU) as f32.
 pub fn read_scalar(path: &Path) -> Result<Volume<f32>> {
     let f = format_of(path);
-    if f == Format::Nifti {
-        return nifti::read_scalar(path);
+    match f {
+        Format::Nifti => return nifti::read_scalar(path),
+        Format::Dicom => return crate::dicom::read_slice_volume(path),
+        _ => {}
     }
     let r = raster(path, f)?;
     let mut out = vec![0f32; r.geometry.len()];
@@ -60,38 +74,55 @@ pub fn read_scalar(path: &Path) -> Result<Volume<f32>> {
     Volume::new(r.geometry, out)
 }
 
-/// The label value the measurements use for a segment's name (kidney 1, tumor 2, cyst 3).
-fn label_for(path: &Path, value: u8, name: &str) -> Result<u8> {
-    let n = name.to_ascii_lowercase();
-    if n.contains("cyst") {
-        Ok(3)
-    } else if n.contains("tumor") || n.contains("tumour") {
-        Ok(2)
-    } else if n.contains("kidney") {
-        Ok(1)
-    } else {
-        Err(format_err(
-            path,
-            format!("segment `{name}` (label {value}): not a kidney, tumor or cyst segment; name the segments so, or export a label map with kidney = 1, tumor = 2, cyst = 3"),
-        ))
-    }
-}
-
 /// A label map (segmentation or mask): integer values in 0..=255; a segmentation's named
 /// segments mapped to kidney 1, tumor 2, cyst 3.
 pub fn read_labels(path: &Path) -> Result<LabelVolume> {
+    read_mask(path, &[], None)
+}
+
+/// A mask in any format read here, with kidney 1, tumor 2, cyst 3: a DICOM SEG or RTSTRUCT
+/// rebuilt on its referenced CT series (looked for in `references`, then beside the file);
+/// with `map`, the labels or segments it names take their roles and the others are background.
+pub fn read_mask(
+    path: &Path,
+    references: &[std::path::PathBuf],
+    map: Option<&LabelMap>,
+) -> Result<LabelVolume> {
     let f = format_of(path);
-    if f == Format::Nifti {
-        return nifti::read_labels(path);
-    }
-    let r = raster(path, f)?;
-    let mut v = labels_from_values(path, r.geometry.clone(), |f| r.for_each(f))?;
-    if !r.segments.is_empty() {
-        let mut map = [0u8; 256];
-        for (value, name) in &r.segments {
-            map[*value as usize] = label_for(path, *value, name)?;
+    let mut v = match f {
+        Format::Dicom => return crate::dicom_mask::read_dicom_mask(path, references, map),
+        Format::Nifti => nifti::read_labels(path)?,
+        _ => {
+            let r = raster(path, f)?;
+            let mut v = labels_from_values(path, r.geometry.clone(), |f| r.for_each(f))?;
+            if !r.segments.is_empty() {
+                let mut roles = [0u8; 256];
+                for (value, name) in &r.segments {
+                    let role = segment_role(map, *value as u32, &[name])
+                        .map_err(|d| format_err(path, d))?;
+                    roles[*value as usize] = role.unwrap_or(0);
+                }
+                v.data.iter_mut().for_each(|x| *x = roles[*x as usize]);
+                return Ok(v);
+            }
+            v
         }
-        v.data.iter_mut().for_each(|x| *x = map[*x as usize]);
+    };
+    if let Some(m) = map {
+        if m.entries
+            .iter()
+            .all(|(_, s)| matches!(s, Selector::Name(_)))
+        {
+            return Err(format_err(
+                path,
+                format!("the label map `{m}` names segments, but this file is a plain label map without segment names: give label values (e.g. tumor=2)"),
+            ));
+        }
+        let mut roles = [0u8; 256];
+        for (value, r) in roles.iter_mut().enumerate() {
+            *r = m.role_of_value(value as u32).unwrap_or(0);
+        }
+        v.data.iter_mut().for_each(|x| *x = roles[*x as usize]);
     }
     Ok(v)
 }
@@ -100,6 +131,7 @@ pub fn read_labels(path: &Path) -> Result<LabelVolume> {
 pub fn read_geometry(path: &Path) -> Result<Geometry> {
     match format_of(path) {
         Format::Nifti => Ok(nifti::read_header(path)?.geometry),
+        Format::Dicom => Ok(read_labels(path)?.geometry),
         f => Ok(raster(path, f)?.geometry),
     }
 }

@@ -1,0 +1,510 @@
+//! The DICOM Part 10 parser every DICOM reader here shares: the file meta group, then the data
+//! set as a tree (sequences parsed into their items, encapsulated pixel data kept as its
+//! fragments), in any of the transfer syntaxes of [`crate::dicom_syntax`].
+//!
+//! Sequences are recognised by their VR (explicit VR), by an undefined length, by a VR of UN
+//! with an undefined length (parsed as implicit VR little endian, as the standard says), and in
+//! implicit VR by a value that starts with an item tag. Nesting is bounded (a hostile file
+//! cannot exhaust the stack) and every length is checked against the bytes left.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::dicom_syntax::{inflate_dataset, Syntax};
+use crate::error::{ImagingError, Result};
+
+pub(crate) type Tag = (u16, u16);
+pub(crate) const PIXEL_DATA: Tag = (0x7FE0, 0x0010);
+const ITEM: Tag = (0xFFFE, 0xE000);
+const ITEM_END: Tag = (0xFFFE, 0xE00D);
+const SEQ_END: Tag = (0xFFFE, 0xE0DD);
+const UNDEFINED: u32 = u32::MAX;
+/// Sequences nested deeper than this are refused (real files nest a handful of levels).
+const MAX_DEPTH: usize = 24;
+
+pub(crate) fn err(path: &Path, detail: impl Into<String>) -> ImagingError {
+    ImagingError::Dicom {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+/// One element's value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// Bytes as stored (numbers in the data set's byte order).
+    Bytes(Vec<u8>),
+    /// A sequence's items.
+    Seq(Vec<DataSet>),
+    /// Encapsulated pixel data: the basic offset table, then the fragments.
+    Fragments(Vec<u8>, Vec<Vec<u8>>),
+}
+
+/// A data set (the file's, or a sequence item's).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct DataSet {
+    pub e: BTreeMap<Tag, Value>,
+    /// Numbers stored big endian (the retired explicit VR big endian syntax).
+    pub big: bool,
+}
+
+/// A parsed Part 10 file.
+pub(crate) struct Part10 {
+    pub syntax: Syntax,
+    pub data: DataSet,
+}
+
+pub(crate) fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v)
+        .trim_end_matches(['\0', ' '])
+        .trim()
+        .to_string()
+}
+
+fn tag_name(t: Tag, name: &str) -> String {
+    format!("{name} ({:04X},{:04X})", t.0, t.1)
+}
+
+impl DataSet {
+    pub fn bytes(&self, t: Tag) -> Option<&[u8]> {
+        match self.e.get(&t) {
+            Some(Value::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, t: Tag) -> Option<String> {
+        self.bytes(t).map(text)
+    }
+
+    /// A required text value.
+    pub fn req_text(&self, t: Tag, name: &str) -> std::result::Result<String, String> {
+        self.text(t)
+            .ok_or_else(|| format!("missing element {}", tag_name(t, name)))
+    }
+
+    /// An unsigned short (US), in the data set's byte order.
+    pub fn us(&self, t: Tag, name: &str) -> std::result::Result<usize, String> {
+        let v = self
+            .bytes(t)
+            .ok_or_else(|| format!("missing element {}", tag_name(t, name)))?;
+        let a = v
+            .get(..2)
+            .ok_or_else(|| format!("{name}: value too short"))?;
+        let a = [a[0], a[1]];
+        Ok(if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        } as usize)
+    }
+
+    /// Every number of a decimal (DS) or integer (IS) string, finite.
+    pub fn numbers(&self, t: Tag, name: &str) -> std::result::Result<Vec<f64>, String> {
+        let s = self.req_text(t, name)?;
+        let v: Vec<f64> = s
+            .split('\\')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| format!("{name}: `{}` is not a list of numbers", short(&s)))?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(format!("{name}: `{}` holds a non-finite number", short(&s)));
+        }
+        Ok(v)
+    }
+
+    /// Exactly `n` numbers of a DS or IS.
+    pub fn ds(&self, t: Tag, name: &str, n: usize) -> std::result::Result<Vec<f64>, String> {
+        let v = self.numbers(t, name)?;
+        if v.len() != n {
+            return Err(format!("{name}: {} numbers, {n} expected", v.len()));
+        }
+        Ok(v)
+    }
+
+    /// A single IS as an integer.
+    pub fn int(&self, t: Tag, name: &str) -> std::result::Result<i64, String> {
+        let v = self.ds(t, name, 1)?[0];
+        if v.fract() != 0.0 || v.abs() > 1e15 {
+            return Err(format!("{name}: {v} is not an integer"));
+        }
+        Ok(v as i64)
+    }
+
+    /// A sequence's items (none when the element is absent).
+    pub fn seq(&self, t: Tag) -> &[DataSet] {
+        match self.e.get(&t) {
+            Some(Value::Seq(items)) => items,
+            _ => &[],
+        }
+    }
+
+    /// A sequence's first item.
+    pub fn item(&self, t: Tag, name: &str) -> std::result::Result<&DataSet, String> {
+        self.seq(t)
+            .first()
+            .ok_or_else(|| format!("missing or empty sequence {}", tag_name(t, name)))
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.len() > 60 {
+        format!("{}...", s.chars().take(60).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+pub(crate) struct Reader<'a> {
+    pub b: &'a [u8],
+    pub pos: usize,
+    pub path: &'a Path,
+    /// Explicit VR big endian (retired, still found in old archives).
+    pub big: bool,
+}
+
+impl<'a> Reader<'a> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.b.len() - self.pos {
+            return Err(err(
+                self.path,
+                format!("truncated: {n} bytes needed at offset {}", self.pos),
+            ));
+        }
+        let b: &'a [u8] = self.b;
+        let s = &b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16> {
+        let s = self.take(2)?;
+        let a = [s[0], s[1]];
+        Ok(if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        })
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let s = self.take(4)?;
+        let a = [s[0], s[1], s[2], s[3]];
+        Ok(if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    }
+    fn done(&self) -> bool {
+        self.pos >= self.b.len()
+    }
+}
+
+/// VRs whose explicit-VR header has two reserved bytes and a 4-byte length.
+pub(crate) fn long_vr(vr: &[u8]) -> bool {
+    matches!(
+        vr,
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
+    )
+}
+
+/// Reads one element header: tag, VR (if explicit) and length.
+pub(crate) fn header(r: &mut Reader, explicit: bool) -> Result<(Tag, Option<[u8; 2]>, u32)> {
+    let tag = (r.u16()?, r.u16()?);
+    // Item and delimitation tags never carry a VR.
+    if tag.0 == 0xFFFE || !explicit {
+        return Ok((tag, None, r.u32()?));
+    }
+    let v = r.take(2)?;
+    let vr = [v[0], v[1]];
+    let len = if long_vr(&vr) {
+        r.take(2)?;
+        r.u32()?
+    } else {
+        r.u16()? as u32
+    };
+    Ok((tag, Some(vr), len))
+}
+
+/// Encapsulated pixel data: the basic offset table and the fragments, up to the delimiter.
+fn fragments(r: &mut Reader) -> Result<Value> {
+    let mut table = None;
+    let mut frags = Vec::new();
+    loop {
+        let (tag, _, len) = header(r, true)?;
+        match tag {
+            SEQ_END => return Ok(Value::Fragments(table.unwrap_or_default(), frags)),
+            ITEM if len != UNDEFINED => {
+                let v = r.take(len as usize)?.to_vec();
+                if table.is_none() {
+                    table = Some(v);
+                } else {
+                    frags.push(v);
+                }
+            }
+            _ => return Err(err(r.path, "malformed encapsulated pixel data")),
+        }
+    }
+}
+
+/// A sequence's items, read from `r` until its end (defined length: the reader's end;
+/// undefined: the sequence delimiter).
+fn items(r: &mut Reader, explicit: bool, depth: usize) -> Result<Vec<DataSet>> {
+    if depth > MAX_DEPTH {
+        return Err(err(
+            r.path,
+            format!("sequences nested deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let mut out = Vec::new();
+    while !r.done() {
+        let (tag, _, len) = header(r, explicit)?;
+        match tag {
+            SEQ_END => return Ok(out),
+            ITEM if len == UNDEFINED => {
+                out.push(elements(r, explicit, depth + 1, true)?);
+            }
+            ITEM => {
+                let body = r.take(len as usize)?;
+                let mut sub = Reader { b: body, ..*r };
+                sub.pos = 0;
+                out.push(elements(&mut sub, explicit, depth + 1, false)?);
+            }
+            _ => {
+                return Err(err(
+                    r.path,
+                    format!(
+                        "({:04X},{:04X}) inside a sequence where an item was expected",
+                        tag.0, tag.1
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a defined-length implicit-VR value looks like a sequence (starts with an item tag).
+fn looks_like_items(v: &[u8], big: bool) -> bool {
+    let item = if big {
+        [0xFF, 0xFE, 0xE0, 0x00]
+    } else {
+        [0xFE, 0xFF, 0x00, 0xE0]
+    };
+    v.len() >= 8 && v[..4] == item
+}
+
+/// A data set's elements until the reader's end, or until an item delimiter when `in_item`.
+fn elements(r: &mut Reader, explicit: bool, depth: usize, in_item: bool) -> Result<DataSet> {
+    let mut ds = DataSet {
+        e: BTreeMap::new(),
+        big: r.big,
+    };
+    while !r.done() {
+        let (tag, vr, len) = header(r, explicit)?;
+        if tag == ITEM_END {
+            if in_item {
+                return Ok(ds);
+            }
+            continue;
+        }
+        let value = if len == UNDEFINED {
+            if tag == PIXEL_DATA {
+                fragments(r)?
+            } else if vr == Some(*b"UN") {
+                // An unknown-VR sequence of undefined length is implicit VR little endian.
+                let mut sub = Reader {
+                    big: false,
+                    b: r.b,
+                    pos: r.pos,
+                    path: r.path,
+                };
+                let v = Value::Seq(items(&mut sub, false, depth + 1)?);
+                r.pos = sub.pos;
+                v
+            } else {
+                Value::Seq(items(r, explicit, depth + 1)?)
+            }
+        } else {
+            let body = r.take(len as usize)?;
+            if vr == Some(*b"SQ") || (!explicit && looks_like_items(body, r.big)) {
+                let mut sub = Reader { b: body, ..*r };
+                sub.pos = 0;
+                match items(&mut sub, explicit, depth + 1) {
+                    Ok(v) => Value::Seq(v),
+                    Err(e) if vr == Some(*b"SQ") => return Err(e),
+                    Err(_) => Value::Bytes(body.to_vec()),
+                }
+            } else {
+                Value::Bytes(body.to_vec())
+            }
+        };
+        ds.e.insert(tag, value);
+    }
+    if in_item {
+        return Err(err(r.path, "truncated: an item without its delimiter"));
+    }
+    Ok(ds)
+}
+
+/// Reads the Part 10 preamble and file meta group; leaves the reader at the data set.
+fn read_meta(r: &mut Reader) -> Result<Syntax> {
+    let (b, path) = (r.b, r.path);
+    if b.len() < 132 || &b[128..132] != b"DICM" {
+        return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
+    }
+    r.pos = 132;
+    // File meta group: always explicit VR little endian.
+    let mut ts = None;
+    while r.pos + 4 <= b.len() && u16::from_le_bytes([b[r.pos], b[r.pos + 1]]) == 0x0002 {
+        let (tag, _, len) = header(r, true)?;
+        let v = r.take(len as usize)?;
+        if tag == (0x0002, 0x0010) {
+            ts = Some(text(v));
+        }
+    }
+    let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
+    Syntax::of(&ts).map_err(|detail| err(path, detail))
+}
+
+/// Parses a whole Part 10 file held in memory.
+pub(crate) fn parse(b: &[u8], path: &Path) -> Result<Part10> {
+    let mut r = Reader {
+        b,
+        pos: 0,
+        path,
+        big: false,
+    };
+    let syntax = read_meta(&mut r)?;
+    // A deflated data set: the rest of the file, inflated (at most 64 times its size).
+    let inflated;
+    let body: &[u8] = if syntax.deflated {
+        inflated = inflate_dataset(&b[r.pos..]).map_err(|d| err(path, d))?;
+        &inflated
+    } else {
+        &b[r.pos..]
+    };
+    let mut r = Reader {
+        b: body,
+        pos: 0,
+        path,
+        big: syntax.big,
+    };
+    let data = elements(&mut r, syntax.explicit, 0, false)?;
+    Ok(Part10 { syntax, data })
+}
+
+/// Reads and parses a Part 10 file.
+pub(crate) fn read_file(path: &Path) -> Result<Part10> {
+    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&b, path)
+}
+
+/// Whether a file starts as a DICOM Part 10 file (preamble and `DICM`).
+pub fn is_part10(path: &Path) -> bool {
+    use std::io::Read;
+    let mut b = [0u8; 132];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map(|_| &b[128..132] == b"DICM")
+        .unwrap_or(false)
+}
+
+/// The frames of pixel data: native pixel data cut into `n` frames of `frame_bits` bits each
+/// (binary segmentations pack frames without byte alignment, so a frame is returned as the bits
+/// from its first), or the encapsulated fragments as frames (the basic offset table when
+/// present, else one fragment per frame, else all fragments as the single frame).
+pub(crate) fn frames(
+    v: &Value,
+    n: usize,
+    frame_bytes: usize,
+) -> std::result::Result<Vec<Vec<u8>>, String> {
+    match v {
+        Value::Bytes(b) => {
+            let need = n
+                .checked_mul(frame_bytes)
+                .ok_or("pixel data size overflows")?;
+            if b.len() < need {
+                return Err(format!(
+                    "pixel data: {} bytes for {n} frames of {frame_bytes} bytes",
+                    b.len()
+                ));
+            }
+            Ok(b.chunks(frame_bytes.max(1))
+                .take(n)
+                .map(<[u8]>::to_vec)
+                .collect())
+        }
+        Value::Fragments(table, frags) => {
+            if n == 1 {
+                return Ok(vec![frags.concat()]);
+            }
+            if !table.is_empty() {
+                return split_by_table(table, frags, n);
+            }
+            if frags.len() == n {
+                return Ok(frags.clone());
+            }
+            Err(format!(
+                "{} fragments for {n} frames and no offset table",
+                frags.len()
+            ))
+        }
+        Value::Seq(_) => Err("pixel data is a sequence".into()),
+    }
+}
+
+fn split_by_table(
+    table: &[u8],
+    frags: &[Vec<u8>],
+    n: usize,
+) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let offsets: Vec<usize> = table
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    if offsets.len() != n {
+        return Err(format!(
+            "offset table lists {} frames, {n} expected",
+            offsets.len()
+        ));
+    }
+    // Each fragment sits at an offset (its item header of 8 bytes included).
+    let mut starts = Vec::with_capacity(frags.len());
+    let mut at = 0usize;
+    for f in frags {
+        starts.push(at);
+        at += 8 + f.len();
+    }
+    let mut out = Vec::with_capacity(n);
+    for (k, &o) in offsets.iter().enumerate() {
+        let end = offsets.get(k + 1).copied().unwrap_or(usize::MAX);
+        let first = starts
+            .iter()
+            .position(|&s| s == o)
+            .ok_or_else(|| format!("frame {}: offset {o} is not a fragment's start", k + 1))?;
+        let mut frame = Vec::new();
+        for (s, f) in starts[first..].iter().zip(&frags[first..]) {
+            if *s >= end {
+                break;
+            }
+            frame.extend_from_slice(f);
+        }
+        out.push(frame);
+    }
+    Ok(out)
+}

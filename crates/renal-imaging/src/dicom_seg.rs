@@ -1,0 +1,333 @@
+//! DICOM Segmentation objects (binary, fractional and label-map SEG) rebuilt on the referenced
+//! CT's grid.
+//!
+//! A SEG stores frames only where a segment is present, each with its plane position (and the
+//! orientation and pixel spacing, per frame or shared). Each frame is placed on the CT's grid:
+//! its first pixel and its row and column steps must fall on the grid's voxel lattice (within
+//! 1% of a voxel; any axis order or flip of the CT is accepted), and every set pixel must lie
+//! inside the grid. A frame that does not is an error naming the frame and its segment.
+//! Fractional frames count a pixel in from half the maximum fractional value. Overlapping
+//! segments resolve by [`crate::labelmap::precedence`].
+
+use std::path::Path;
+
+use crate::dicom_parse::{err, frames, DataSet, Tag, PIXEL_DATA};
+use crate::dicom_syntax::{Pixels, Syntax};
+use crate::error::Result;
+use crate::labelmap::{precedence, segment_role, LabelMap};
+use crate::volume::{Geometry, LabelVolume, Volume};
+
+const SEGMENTATION_TYPE: Tag = (0x0062, 0x0001);
+const SEGMENT_SEQUENCE: Tag = (0x0062, 0x0002);
+const SEGMENT_NUMBER: Tag = (0x0062, 0x0004);
+const SEGMENT_LABEL: Tag = (0x0062, 0x0005);
+const PROPERTY_TYPE: Tag = (0x0062, 0x000F);
+const CODE_MEANING: Tag = (0x0008, 0x0104);
+const SEGMENT_IDENTIFICATION: Tag = (0x0062, 0x000A);
+const REFERENCED_SEGMENT: Tag = (0x0062, 0x000B);
+const MAX_FRACTIONAL: Tag = (0x0062, 0x000E);
+const SHARED_GROUPS: Tag = (0x5200, 0x9229);
+const PER_FRAME_GROUPS: Tag = (0x5200, 0x9230);
+const PLANE_POSITION: Tag = (0x0020, 0x9113);
+const PLANE_ORIENTATION: Tag = (0x0020, 0x9116);
+const PIXEL_MEASURES: Tag = (0x0028, 0x9110);
+pub(crate) const POSITION: Tag = (0x0020, 0x0032);
+pub(crate) const ORIENTATION: Tag = (0x0020, 0x0037);
+pub(crate) const PIXEL_SPACING: Tag = (0x0028, 0x0030);
+const ROWS: Tag = (0x0028, 0x0010);
+const COLUMNS: Tag = (0x0028, 0x0011);
+const NUMBER_OF_FRAMES: Tag = (0x0028, 0x0008);
+const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Binary,
+    Fractional(u32),
+    LabelMap,
+}
+
+/// A functional group macro of frame `f`: its own, else the shared one.
+pub(crate) fn group<'a>(
+    per_frame: &'a DataSet,
+    shared: Option<&'a DataSet>,
+    t: Tag,
+) -> Option<&'a DataSet> {
+    per_frame
+        .seq(t)
+        .first()
+        .or_else(|| shared.and_then(|s| s.seq(t).first()))
+}
+
+/// Where one frame lies on a grid: the continuous voxel index of its first pixel and the
+/// index steps of one column and one row.
+pub(crate) struct Placement {
+    pub origin: [f64; 3],
+    pub col_step: [f64; 3],
+    pub row_step: [f64; 3],
+}
+
+/// The placement of a plane (LPS position, orientation, spacing) on `grid`.
+pub(crate) fn place(
+    grid: &Geometry,
+    position: &[f64],
+    orientation: &[f64],
+    spacing: &[f64],
+) -> std::result::Result<Placement, String> {
+    let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
+    let p = ras([position[0], position[1], position[2]]);
+    let idx = |q: [f64; 3]| grid.index_of(q).ok_or("the CT's affine is singular");
+    let origin = idx(p)?;
+    let step = |dir: [f64; 3], mm: f64| -> std::result::Result<[f64; 3], String> {
+        let d = ras(dir);
+        let q = idx([p[0] + d[0] * mm, p[1] + d[1] * mm, p[2] + d[2] * mm])?;
+        Ok([q[0] - origin[0], q[1] - origin[1], q[2] - origin[2]])
+    };
+    let o = orientation;
+    // Pixel Spacing is (between rows, between columns).
+    Ok(Placement {
+        origin,
+        col_step: step([o[0], o[1], o[2]], spacing[1])?,
+        row_step: step([o[3], o[4], o[5]], spacing[0])?,
+    })
+}
+
+impl Placement {
+    /// Whether the frame lies on the grid's lattice: integer origin, unit axis steps.
+    pub fn on_lattice(&self) -> bool {
+        let near = |x: f64| (x - x.round()).abs() < 0.01;
+        let unit = |s: &[f64; 3]| {
+            s.iter().all(|&x| near(x)) && s.iter().map(|x| x.round().abs()).sum::<f64>() == 1.0
+        };
+        self.origin.iter().all(|&x| near(x)) && unit(&self.col_step) && unit(&self.row_step)
+    }
+
+    /// The voxel of pixel (row, column), if inside `dims`.
+    pub fn voxel(&self, row: usize, col: usize, dims: [usize; 3]) -> Option<[usize; 3]> {
+        let mut v = [0usize; 3];
+        for a in 0..3 {
+            let x =
+                (self.origin[a] + self.col_step[a] * col as f64 + self.row_step[a] * row as f64)
+                    .round();
+            if x < 0.0 || x >= dims[a] as f64 {
+                return None;
+            }
+            v[a] = x as usize;
+        }
+        Some(v)
+    }
+}
+
+/// The segments' roles, by segment number (index), `None` for background segments.
+fn segment_roles(path: &Path, data: &DataSet, map: Option<&LabelMap>) -> Result<Vec<Option<u8>>> {
+    let mut roles = vec![None; 1];
+    for s in data.seq(SEGMENT_SEQUENCE) {
+        let n = s
+            .us(SEGMENT_NUMBER, "SegmentNumber")
+            .map_err(|d| err(path, d))?;
+        let label = s.text(SEGMENT_LABEL).unwrap_or_default();
+        let meaning = s
+            .seq(PROPERTY_TYPE)
+            .first()
+            .and_then(|c| c.text(CODE_MEANING))
+            .unwrap_or_default();
+        let role = segment_role(map, n as u32, &[&label, &meaning]).map_err(|d| err(path, d))?;
+        if roles.len() <= n {
+            roles.resize(n + 1, None);
+        }
+        roles[n] = role;
+    }
+    if roles.len() == 1 {
+        return Err(err(path, "the SEG has no SegmentSequence (0062,0002)"));
+    }
+    Ok(roles)
+}
+
+/// Rebuilds a SEG's segments on `grid` as a label map (kidney 1, tumor 2, cyst 3).
+pub(crate) fn read(
+    path: &Path,
+    data: &DataSet,
+    syntax: Syntax,
+    grid: &Geometry,
+    map: Option<&LabelMap>,
+) -> Result<LabelVolume> {
+    let e = |d: String| err(path, d);
+    let kind = match data.text(SEGMENTATION_TYPE).as_deref() {
+        Some("BINARY") => Kind::Binary,
+        Some("FRACTIONAL") => {
+            let max = data
+                .us(MAX_FRACTIONAL, "MaximumFractionalValue")
+                .map_err(e)?;
+            Kind::Fractional(max.max(1) as u32)
+        }
+        Some("LABELMAP") => Kind::LabelMap,
+        other => {
+            return Err(e(format!(
+                "SegmentationType {other:?} is not BINARY, FRACTIONAL or LABELMAP"
+            )))
+        }
+    };
+    let roles = segment_roles(path, data, map)?;
+    let rows = data.us(ROWS, "Rows").map_err(e)?;
+    let cols = data.us(COLUMNS, "Columns").map_err(e)?;
+    let n = data.int(NUMBER_OF_FRAMES, "NumberOfFrames").map_err(e)?;
+    let bits = data.us(BITS_ALLOCATED, "BitsAllocated").map_err(e)?;
+    let per_frame = data.seq(PER_FRAME_GROUPS);
+    if n < 1 || per_frame.len() as i64 != n {
+        return Err(e(format!(
+            "{n} frames but {} per-frame functional groups",
+            per_frame.len()
+        )));
+    }
+    let n = n as usize;
+    let shared = data.seq(SHARED_GROUPS).first();
+    let pixels = frame_pixels(path, data, syntax, kind, bits, rows * cols, n).map_err(e)?;
+    let mut out = vec![0u8; grid.len()];
+    for (f, fg) in per_frame.iter().enumerate() {
+        let at = |d: String| err(path, format!("frame {}: {d}", f + 1));
+        let segment = match kind {
+            Kind::LabelMap => 0,
+            _ => group(fg, shared, SEGMENT_IDENTIFICATION)
+                .ok_or("no SegmentIdentificationSequence".to_string())
+                .and_then(|g| g.us(REFERENCED_SEGMENT, "ReferencedSegmentNumber"))
+                .map_err(at)?,
+        };
+        let pl = frame_placement(grid, fg, shared).map_err(at)?;
+        let what = format!("frame {} (segment {segment})", f + 1);
+        if !pl.on_lattice() {
+            return Err(err(path, format!("{what}: not on the referenced CT's grid (its first pixel falls at voxel {:.2?})", pl.origin)));
+        }
+        for r in 0..rows {
+            for c in 0..cols {
+                let value = pixels.get(f, r * cols + c);
+                let seg = if kind == Kind::LabelMap {
+                    value as usize
+                } else {
+                    segment
+                };
+                if value == 0 {
+                    continue;
+                }
+                let role = match roles.get(seg) {
+                    Some(Some(role)) => *role,
+                    Some(None) => continue,
+                    None => {
+                        return Err(err(
+                            path,
+                            format!("{what}: segment {seg} is not in the SegmentSequence"),
+                        ))
+                    }
+                };
+                let v = pl.voxel(r, c, grid.dims).ok_or_else(|| {
+                    err(path, format!("{what}: pixel (row {r}, column {c}) lies outside the referenced CT's grid"))
+                })?;
+                let i = grid.index(v[0], v[1], v[2]);
+                if precedence(role) > precedence(out[i]) {
+                    out[i] = role;
+                }
+            }
+        }
+    }
+    Volume::new(grid.clone(), out)
+}
+
+fn frame_placement(
+    grid: &Geometry,
+    fg: &DataSet,
+    shared: Option<&DataSet>,
+) -> std::result::Result<Placement, String> {
+    let position = group(fg, shared, PLANE_POSITION)
+        .ok_or("no PlanePositionSequence")?
+        .ds(POSITION, "ImagePositionPatient", 3)?;
+    let orientation = group(fg, shared, PLANE_ORIENTATION)
+        .ok_or("no PlaneOrientationSequence")?
+        .ds(ORIENTATION, "ImageOrientationPatient", 6)?;
+    let spacing = group(fg, shared, PIXEL_MEASURES)
+        .ok_or("no PixelMeasuresSequence")?
+        .ds(PIXEL_SPACING, "PixelSpacing", 2)?;
+    place(grid, &position, &orientation, &spacing)
+}
+
+/// The frames' pixel values: 0/1 for binary, else the stored value with fractional values
+/// thresholded at half the maximum.
+struct FramePixels {
+    data: Vec<Vec<u8>>,
+    kind: Kind,
+    bits: usize,
+    per_frame: usize,
+    /// Binary frames packed one after the other, not byte-aligned (native pixel data).
+    packed: bool,
+}
+
+impl FramePixels {
+    fn get(&self, f: usize, p: usize) -> u32 {
+        let v = match (self.bits, self.packed) {
+            (1, true) => {
+                let bit = f * self.per_frame + p;
+                ((self.data[0][bit / 8] >> (bit % 8)) & 1) as u32
+            }
+            (1, false) => ((self.data[f][p / 8] >> (p % 8)) & 1) as u32,
+            (16, _) => u16::from_le_bytes([self.data[f][2 * p], self.data[f][2 * p + 1]]) as u32,
+            _ => self.data[f][p] as u32,
+        };
+        match self.kind {
+            Kind::Fractional(max) => u32::from(2 * v >= max),
+            _ => v,
+        }
+    }
+}
+
+fn frame_pixels(
+    path: &Path,
+    data: &DataSet,
+    syntax: Syntax,
+    kind: Kind,
+    bits: usize,
+    per_frame: usize,
+    n: usize,
+) -> std::result::Result<FramePixels, String> {
+    let ok = match kind {
+        Kind::Binary => bits == 1,
+        Kind::Fractional(_) => bits == 8,
+        Kind::LabelMap => bits == 8 || bits == 16,
+    };
+    if !ok {
+        return Err(format!(
+            "BitsAllocated {bits} does not fit the segmentation type"
+        ));
+    }
+    let v = data.e.get(&PIXEL_DATA).ok_or("no PixelData")?;
+    let frame_bytes = (per_frame * bits).div_ceil(8);
+    let packed = syntax.pixels == Pixels::Native && bits == 1;
+    let mut frames_v = if packed {
+        let total = (n * per_frame).div_ceil(8);
+        frames(v, 1, total)?
+    } else {
+        frames(v, n, frame_bytes)?
+    };
+    match syntax.pixels {
+        Pixels::Native => {
+            if syntax.big && bits == 16 {
+                frames_v
+                    .iter_mut()
+                    .for_each(|f| f.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)));
+            }
+        }
+        Pixels::Rle if bits > 1 => {
+            for f in frames_v.iter_mut() {
+                *f = crate::rle::decode_frame(path, f, per_frame, bits / 8)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        _ => return Err("compressed SEG pixel data other than RLE of 8- or 16-bit frames is not read here; decompress it first (e.g. dcmtk's dcmdrle, dcmdjpeg)".into()),
+    }
+    if frames_v.iter().any(|f| f.len() < frame_bytes) && !packed {
+        return Err("a frame is shorter than Rows x Columns".into());
+    }
+    Ok(FramePixels {
+        data: frames_v,
+        kind,
+        bits,
+        per_frame,
+        packed,
+    })
+}
