@@ -24,6 +24,9 @@ pub struct Images {
     /// CT phases by name (arterial, venous, ...), in manifest order.
     pub phases: Vec<(String, PathBuf)>,
     pub annotations: Vec<Annotation>,
+    /// Which of the mask's labels or segments are the kidney, the tumor and the cyst
+    /// (`kidney=1,tumor=2,cyst=3`, or segment names), when its names or values do not say so.
+    pub label_map: Option<String>,
 }
 
 /// Descriptive fields for Table 1 that are not features (sex as text, the histology string).

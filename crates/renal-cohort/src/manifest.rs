@@ -9,7 +9,8 @@
 //! | `sex` | `male`/`female` (or `m`/`f`), mapped to `sex_male` |
 //! | `malignant`, `histologic_subtype`, `isup_grade`, `pathology_t_stage`, `tumor_necrosis`, `sarcomatoid_features`, `pathologic_size_cm` | histology, labelled by the Bhindi rules |
 //! | `label` | explicit class (`benign`/`indolent`/`aggressive` or `0`/`1`/`2`); wins over histology |
-//! | `mask` | segmentation/mask path, relative to the manifest's folder |
+//! | `mask` | segmentation/mask path, relative to the manifest's folder: NIfTI, NRRD (`.seg.nrrd`), MetaImage, or a DICOM SEG / RTSTRUCT file (rebuilt on the case's CT series) |
+//! | `label_map` | which mask labels or segments are the kidney, tumor and cyst, e.g. `kidney=1,tumor=2,cyst=3` or `tumor=Lesion` (default: KiTS23's values, or the segments' names) |
 //! | `ct_<phase>` | CT phase paths (e.g. `ct_arterial`, `ct_venous`), relative to the manifest's folder |
 //!
 //! Paths must exist and stay inside the manifest's folder. Other columns are ignored (they can
@@ -113,6 +114,7 @@ fn parse_row(
             "sarcomatoid_features" => hist.sarcomatoid = parse_bool(name, v)?,
             "pathologic_size_cm" => hist.pathologic_size_cm = parse_num(name, v)?,
             "mask" if !v.is_empty() => case.images.mask = Some(resolve_inside(base, v, name)?),
+            "label_map" if !v.is_empty() => case.images.label_map = Some(v.to_string()),
             n if n.starts_with("ct_") && !v.is_empty() => {
                 let phase = n["ct_".len()..].to_string();
                 case.images

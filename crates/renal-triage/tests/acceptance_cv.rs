@@ -22,6 +22,7 @@ fn table() -> Option<&'static FeatureTable> {
                 &shared.join("kits23"),
                 None,
                 renal_cohort::BlankModifier::default(),
+                None,
             )
             .unwrap();
         // The reference was computed on every allow-listed field, the radiographic size

@@ -20,6 +20,7 @@ fn table() -> Option<&'static FeatureTable> {
                 &shared.join("kits23"),
                 None,
                 renal_cohort::BlankModifier::default(),
+                None,
             )
             .unwrap();
         let spec = FeatureSpec {

@@ -117,3 +117,154 @@ fn a_cohort_with_nrrd_seg_nrrd_and_metaimage_masks_is_measured_as_with_nifti() {
         "{excluded}"
     );
 }
+
+fn imaging_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../renal-imaging/tests/fixtures")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+const E2E_EXPERIMENT: &str = r#"
+[experiment]
+name = "formats"
+seed = 5
+outer_folds = 3
+inner_folds = 2
+bootstrap = 20
+tasks = ["malignant_vs_benign", "aggressive_vs_rest"]
+
+[rf]
+trees = 20
+max_features = ["sqrt"]
+min_samples_leaf = [1]
+
+[[model]]
+name = "size RF"
+size = true
+learner = "rf"
+
+[[model]]
+name = "image RF"
+embeddings = "all"
+learner = "rf"
+"#;
+
+/// Issue 15's end-to-end acceptance: a manifest whose CT is compressed DICOM (RLE, lossless
+/// JPEG, deflated, big endian) and whose masks are DICOM SEG, RTSTRUCT, NRRD, `.seg.nrrd`,
+/// MetaImage and NIfTI runs through `cohort` and `reproduce` (with the CT encoder).
+#[test]
+fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks() {
+    let t = tempfile::tempdir().unwrap();
+    let f = imaging_fixtures();
+    let cts = [
+        "rle",
+        "jpeg_lossless",
+        "jpeg_lossless_sv7",
+        "deflated",
+        "bigendian",
+    ];
+    for c in cts {
+        copy_dir(&f.join("dicom").join(c), &t.path().join("ct").join(c));
+    }
+    let masks = [
+        "seg/seg_binary.dcm",
+        "seg/seg_fractional.dcm",
+        "seg/rtstruct.dcm",
+        "seg/rtstruct_fine.dcm",
+        "formats/mask.seg.nrrd",
+        "formats/mask.nrrd",
+        "formats/mask.mha",
+        "formats/mask.nii.gz",
+    ];
+    std::fs::create_dir_all(t.path().join("masks")).unwrap();
+    for m in masks {
+        let name = m.replace('/', "_");
+        std::fs::copy(f.join(m), t.path().join("masks").join(name)).unwrap();
+    }
+    let mut manifest = String::from("case_id,label,age,mask,ct_venous,label_map\n");
+    let n = 24;
+    for i in 0..n {
+        let mask = masks[i % masks.len()].replace('/', "_");
+        let ct = cts[i % cts.len()];
+        let label = ["benign", "indolent", "aggressive"][i % 3];
+        // One row says which segment is the tumor by name (a SEG read with a label map).
+        let map = if i == 8 {
+            "\"tumor=TUMOR,kidney=KIDNEY\""
+        } else {
+            ""
+        };
+        manifest.push_str(&format!(
+            "c{i:02},{label},{},masks/{mask},ct/{ct},{map}\n",
+            40 + i
+        ));
+    }
+    std::fs::write(t.path().join("manifest.csv"), manifest).unwrap();
+    let out = t.path().join("cohort");
+    let o = bin()
+        .args(["cohort", "--data"])
+        .arg(t.path().join("manifest.csv"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "tumor_size_mm").unwrap();
+    let sizes: Vec<(String, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].to_string(), c[col].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(sizes.len(), n, "every case measured:\n{text}");
+    // SEG, NRRD, MetaImage: the NIfTI's size; RTSTRUCT within one voxel spacing (2.5 mm).
+    let nifti = sizes[7].1;
+    for (i, (id, s)) in sizes.iter().enumerate() {
+        let tol = if masks[i % masks.len()].contains("rtstruct") {
+            2.5
+        } else {
+            1e-5
+        };
+        assert!(
+            (s - nifti).abs() <= tol,
+            "{id} ({}): {s} vs {nifti}",
+            masks[i % masks.len()]
+        );
+    }
+    let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap_or_default();
+    assert!(excluded.lines().count() <= 1, "{excluded}");
+
+    std::fs::write(t.path().join("experiment.toml"), E2E_EXPERIMENT).unwrap();
+    let run = t.path().join("run");
+    let o = bin()
+        .args(["reproduce", "--encoder", "tiny", "--data"])
+        .arg(t.path().join("manifest.csv"))
+        .arg("--experiment")
+        .arg(t.path().join("experiment.toml"))
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["cases"], n);
+    assert_eq!(
+        m["models_run"],
+        serde_json::json!(["size RF", "image RF"]),
+        "{m}"
+    );
+    let emb = std::fs::read_to_string(run.join("embeddings.csv"))
+        .or_else(|_| std::fs::read_to_string(run.join("encoder/embeddings.csv")))
+        .unwrap();
+    assert_eq!(emb.lines().count(), n + 1, "one embedding per case");
+}

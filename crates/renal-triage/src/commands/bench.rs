@@ -433,6 +433,7 @@ fn reproduce(
         encoder: None,
         device: crate::engine::embedding::Device::Cpu,
         blank_modifier: renal_cohort::BlankModifier::default(),
+        label_map: None,
     };
     let t0 = Instant::now();
     let mut o = crate::engine::reproduce::reproduce(&req)?;

@@ -41,6 +41,7 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     let data = data::resolve(args.data.as_deref())?;
     tracing::info!(data = %data.display(), "loading cohort");
     let mut cohort = data::load(&data, args.labels.blank_modifier)?;
+    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
     let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;

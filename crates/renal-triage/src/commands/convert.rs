@@ -1,5 +1,6 @@
 //! `convert IN OUT.nii[.gz]`: any volume this tool reads (NIfTI, NRRD, Slicer's `.seg.nrrd`,
-//! MetaImage, a DICOM series folder) written as NIfTI, for inspection in any viewer: the voxels
+//! MetaImage, a DICOM series folder; with `--labels`, also a DICOM SEG or RTSTRUCT rebuilt on
+//! its CT series) written as NIfTI, for inspection in any viewer: the voxels
 //! and the grid as every command of this tool sees them.
 
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use renal_imaging::{dicom, read_labels, read_scalar, write_nifti, WriteOptions};
+use renal_imaging::{dicom, read_mask, read_scalar, write_nifti, LabelMap, WriteOptions};
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
@@ -19,6 +20,14 @@ pub struct ConvertArgs {
     /// tumor 2, cyst 3; written as 8-bit labels (otherwise intensities, written as float32).
     #[arg(long)]
     pub labels: bool,
+    /// With `--labels`: the CT series folder a DICOM SEG or RTSTRUCT is rebuilt on (default:
+    /// the series it references, looked for beside it).
+    #[arg(long, requires = "labels")]
+    pub reference: Option<PathBuf>,
+    /// With `--labels`: which labels or segments are the kidney, the tumor and the cyst
+    /// (`kidney=1,tumor=2,cyst=3`, or segment names); the others are written as background.
+    #[arg(long, requires = "labels", value_parser = super::parse_label_map)]
+    pub label_map: Option<String>,
 }
 
 pub fn run(a: ConvertArgs) -> Result<ExitCode> {
@@ -35,7 +44,15 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         ..WriteOptions::default()
     };
     let dims = if a.labels {
-        let v = read_labels(&a.input).with_context(|| format!("reading {}", a.input.display()))?;
+        let map = a
+            .label_map
+            .as_deref()
+            .map(LabelMap::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let refs: Vec<PathBuf> = a.reference.iter().cloned().collect();
+        let v = read_mask(&a.input, &refs, map.as_ref())
+            .with_context(|| format!("reading {}", a.input.display()))?;
         write_nifti(&a.output, &v.geometry, &v.data, opts)?;
         v.geometry.dims
     } else {

@@ -21,4 +21,15 @@ pub struct LabelArgs {
     /// are counted in Table 1) or `exclude` (the case is excluded).
     #[arg(long, default_value = "absent")]
     pub blank_modifier: renal_cohort::BlankModifier,
+    /// Which mask labels or segments are the kidney, the tumor and the cyst, for cases whose
+    /// manifest row has no `label_map`: label values (`kidney=1,tumor=2,cyst=3`, `tumor=2+5`)
+    /// or segment / ROI names (`tumor=Lesion 1,kidney=Left kidney`); labels it does not name
+    /// are background. Default: KiTS23's values, or the segments' names.
+    #[arg(long, value_parser = parse_label_map)]
+    pub label_map: Option<String>,
+}
+
+/// Checks a `--label-map` when the command line is read.
+pub fn parse_label_map(s: &str) -> Result<String, String> {
+    renal_imaging::LabelMap::parse(s).map(|_| s.to_string())
 }

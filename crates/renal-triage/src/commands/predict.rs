@@ -23,9 +23,15 @@ pub struct PredictArgs {
     /// One clinical value, `name=value` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
-    /// Segmentation or tumor mask.
+    /// Segmentation or tumor mask: NIfTI, NRRD (`.seg.nrrd`), MetaImage, or a DICOM SEG or
+    /// RTSTRUCT (rebuilt on the CT series it references: a `--ct` folder, or one beside it).
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Which mask labels or segments are the kidney, the tumor and the cyst
+    /// (`kidney=1,tumor=2,cyst=3`, or segment names: `tumor=Lesion 1`); default: KiTS23's
+    /// values, or the segments' names. In a batch, a `label_map` column overrides it per row.
+    #[arg(long, value_parser = super::parse_label_map)]
+    pub label_map: Option<String>,
     /// A CT phase, `name=PATH` (repeatable; NIfTI, NRRD, MetaImage or a DICOM series folder), for an
     /// image model trained on CT.
     #[arg(long = "ct", value_name = "PHASE=PATH")]
@@ -99,6 +105,7 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         case_id: args.case_id.clone(),
         clinical,
         mask: args.mask.clone(),
+        label_map: args.label_map.clone(),
         ct,
     })
 }
@@ -125,7 +132,8 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
                             .map_err(|e| anyhow::anyhow!("{e}"))?,
                     )
                 }
-                "mask" | "label" => {}
+                "label_map" if !v.trim().is_empty() => input.label_map = Some(v.to_string()),
+                "mask" | "label" | "label_map" => {}
                 _ if h.starts_with("ct_") && !v.trim().is_empty() => {
                     let phase = h.trim_start_matches("ct_").to_string();
                     let p = renal_cohort::manifest::resolve_inside(&base, v, h)
@@ -190,10 +198,15 @@ fn csv_row(p: &Prediction) -> Vec<String> {
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
-    let inputs = match &args.manifest {
+    let mut inputs = match &args.manifest {
         Some(m) => batch_inputs(m)?,
         None => vec![single_input(&args)?],
     };
+    if let Some(m) = &args.label_map {
+        for i in &mut inputs {
+            i.label_map.get_or_insert_with(|| m.clone());
+        }
+    }
     let embedder = match bundle.manifest.image {
         Some(_) => embedder(&bundle, args.encoder_backend, inputs.len() > 1)?,
         None => Box::new(OneShot(&bundle)),

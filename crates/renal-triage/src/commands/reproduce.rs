@@ -90,6 +90,7 @@ impl ReproduceArgs {
             encoder: self.encoder.config(),
             device: self.device,
             blank_modifier: self.labels_from.blank_modifier,
+            label_map: self.labels_from.label_map.clone(),
         }
     }
 }
@@ -137,6 +138,7 @@ impl ValidateArgs {
             encoder: self.encoder.config(),
             device: self.device,
             blank_modifier: self.labels_from.blank_modifier,
+            label_map: self.labels_from.label_map.clone(),
         }
     }
 }

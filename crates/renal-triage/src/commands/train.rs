@@ -94,9 +94,13 @@ fn prepare_training(
 ) -> Result<(Prepared, Option<TrainedImages>)> {
     let blank = args.labels.blank_modifier;
     if !uses_images {
-        return Ok((load_and_prepare(data, None, blank)?, None));
+        return Ok((
+            load_and_prepare(data, None, blank, args.labels.label_map.as_deref())?,
+            None,
+        ));
     }
-    let cohort = crate::engine::data::load(data, blank)?;
+    let mut cohort = crate::engine::data::load(data, blank)?;
+    crate::engine::data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
     let csv = work.join("embeddings.csv");
     let (dir, no_image, measured) = match &args.encoder_dir {
         Some(d) => {

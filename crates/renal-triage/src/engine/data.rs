@@ -60,6 +60,15 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
+/// Gives `map` (a `--label-map`) to every case whose manifest row does not have its own.
+pub fn set_label_map(cohort: &mut Cohort, map: Option<&str>) {
+    if let Some(m) = map {
+        for c in &mut cohort.cases {
+            c.images.label_map.get_or_insert_with(|| m.to_string());
+        }
+    }
+}
+
 /// Loads a cohort from a KiTS23 folder or a manifest CSV; `blank` says what a blank pathology
 /// modifier means for the label.
 pub fn load(path: &Path, blank: BlankModifier) -> Result<Cohort> {

@@ -61,7 +61,7 @@ fn load_external(
 ) -> Result<(Prepared, Option<String>)> {
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let Some(enc) = encoder.filter(|_| wants_images && embeddings.is_none()) else {
-        return Ok((load_and_prepare(test_path, embeddings, blank)?, None));
+        return Ok((load_and_prepare(test_path, embeddings, blank, None)?, None));
     };
     let cohort = crate::engine::data::load(test_path, blank)?;
     let csv = out.join("embeddings.csv");

@@ -10,7 +10,7 @@ use renal_cohort::Cohort;
 use renal_imaging::preprocess::{
     case_image, label_channels, median_spacing, CaseImage, Preprocess,
 };
-use renal_imaging::{dicom, read_labels, read_scalar, LabelScheme, LabelVolume, Volume};
+use renal_imaging::{dicom, read_scalar, LabelScheme, LabelVolume, Volume};
 
 /// How a cohort's image inputs are made. The development cohort fixes it (its channels, its
 /// median spacing); it is stored beside the encoder (`preprocess.json`) and applied unchanged
@@ -218,10 +218,23 @@ pub fn image_or_fault(
     })
 }
 
+/// A case's mask in any format read here, with the case's label map; a DICOM SEG or RTSTRUCT
+/// is rebuilt on the series it references, looked for among the case's CT phases first.
+pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, String> {
+    let path = images.mask.as_ref().ok_or("no mask")?;
+    let map = images
+        .label_map
+        .as_deref()
+        .map(renal_imaging::LabelMap::parse)
+        .transpose()
+        .map_err(|e| format!("label_map: {e}"))?;
+    let refs: Vec<std::path::PathBuf> = images.phases.iter().map(|(_, p)| p.clone()).collect();
+    renal_imaging::read_mask(path, &refs, map.as_ref()).map_err(|e| e.to_string())
+}
+
 /// One case of a cohort: its mask read, then [`image_from_mask`].
 fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, String> {
-    let mpath = c.images.mask.as_ref().ok_or("no mask")?;
-    let mask = read_labels(mpath).map_err(|e| e.to_string())?;
+    let mask = read_case_mask(&c.images)?;
     image_from_mask(&c.id, &mask, LabelScheme::default(), &c.images.phases, spec)
 }
 

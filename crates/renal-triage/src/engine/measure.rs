@@ -11,7 +11,7 @@ use renal_imaging::{
     ShapeFeatures,
 };
 
-use crate::engine::images::{image_from_mask, CohortImages, ImageSpec};
+use crate::engine::images::{image_from_mask, read_case_mask, CohortImages, ImageSpec};
 
 /// One case's mask, decoded once: its measurements and, when asked, its image input made from
 /// the same decoded volume.
@@ -30,10 +30,7 @@ pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>)
         .cases
         .par_iter()
         .map(|c| {
-            let decoded = match &c.images.mask {
-                None => Err("no mask".to_string()),
-                Some(p) => read_labels(p).map_err(|e| e.to_string()),
-            };
+            let decoded = read_case_mask(&c.images);
             let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
                 let what = format!(
                     "{} ({})",

@@ -77,8 +77,10 @@ pub fn load_and_prepare(
     path: &Path,
     embeddings: Option<&Path>,
     blank: renal_cohort::BlankModifier,
+    label_map: Option<&str>,
 ) -> Result<Prepared> {
-    let cohort = crate::engine::data::load(path, blank)?;
+    let mut cohort = crate::engine::data::load(path, blank)?;
+    crate::engine::data::set_label_map(&mut cohort, label_map);
     prepare(path, cohort, false, embeddings)
 }
 

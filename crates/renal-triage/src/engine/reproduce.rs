@@ -53,6 +53,8 @@ pub struct Request {
     pub device: Device,
     /// What a blank pathology modifier means for the label (both cohorts).
     pub blank_modifier: renal_cohort::BlankModifier,
+    /// `--label-map` for the development cohort's cases without their own.
+    pub label_map: Option<String>,
 }
 
 /// What a reproduction produced, for the report and the benchmark.
@@ -113,7 +115,8 @@ fn prepare_cohort(
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
     tracing::info!(data = %data.display(), "loading the cohort");
-    let cohort = data::load_with_labels(data, req.labels.as_deref(), req.blank_modifier)?;
+    let mut cohort = data::load_with_labels(data, req.labels.as_deref(), req.blank_modifier)?;
+    data::set_label_map(&mut cohort, req.label_map.as_deref());
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;

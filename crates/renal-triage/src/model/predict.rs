@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use renal_cohort::{check_feature, ClinicalRecord, Task};
-use renal_imaging::{
-    measure_segmentation, read_labels, CaseMeasurements, LabelScheme, LabelVolume,
-};
+use renal_imaging::{measure_segmentation, CaseMeasurements, LabelScheme, LabelVolume};
 use renal_learn::Matrix;
 use serde::{Deserialize, Serialize};
 
@@ -28,9 +26,14 @@ pub struct PatientInput {
     /// Pre-operative values by feature name (numbers; `sex` may be "male"/"female").
     #[serde(default)]
     pub clinical: BTreeMap<String, serde_json::Value>,
-    /// Segmentation or tumor mask (NIfTI).
+    /// Segmentation or tumor mask (NIfTI, NRRD, MetaImage, or a DICOM SEG / RTSTRUCT rebuilt
+    /// on the CT series it references: one of `ct`, or a folder beside it).
     #[serde(default)]
     pub mask: Option<PathBuf>,
+    /// Which mask labels or segments are the kidney, tumor and cyst (`kidney=1,tumor=2`, or
+    /// segment names); default: KiTS23's values, or the segments' names.
+    #[serde(default)]
+    pub label_map: Option<String>,
     /// CT phases by name (`arterial`, `venous`, ...: NIfTI, NRRD/MHA or a DICOM series
     /// folder), for an image model trained on CT.
     #[serde(default)]
@@ -119,11 +122,22 @@ pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputErro
 }
 
 /// Reads the mask once (size, shape and the image slice all come from this decoded volume):
-/// a binary mask (0/1) is a tumor mask, a label map uses the KiTS scheme.
-fn read_mask(path: &std::path::Path) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    let labels =
-        read_labels(path).map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
-    let binary = labels.data.iter().all(|&v| v <= 1);
+/// a binary mask (0/1) is a tumor mask, a label map uses the KiTS scheme (or the input's
+/// label map, which says which label is which).
+fn read_mask(
+    input: &PatientInput,
+    path: &std::path::Path,
+) -> Result<(LabelVolume, LabelScheme), PredictError> {
+    let map = input
+        .label_map
+        .as_deref()
+        .map(renal_imaging::LabelMap::parse)
+        .transpose()
+        .map_err(|e| PredictError::Input(input_err("label_map", e)))?;
+    let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
+    let labels = renal_imaging::read_mask(path, &refs, map.as_ref())
+        .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
+    let binary = map.is_none() && labels.data.iter().all(|&v| v <= 1);
     let scheme = if binary {
         LabelScheme {
             kidney: 255,
@@ -292,7 +306,7 @@ pub fn predict_with(
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);
     let mask = match (&input.mask, needs_mask || needs_image) {
-        (Some(p), _) => Some(read_mask(p)?),
+        (Some(p), _) => Some(read_mask(input, p)?),
         (None, true) => {
             return Err(PredictError::Input(input_err(
                 "mask",
