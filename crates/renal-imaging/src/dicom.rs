@@ -14,7 +14,6 @@
 //! extended, JPEG-LS, JPEG 2000) are refused with an error naming the file and the transfer
 //! syntax.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::dicom_syntax::{Pixels, Syntax, EXPLICIT_LE, IMPLICIT_LE};
@@ -24,32 +23,25 @@ use crate::volume::{Geometry, Volume};
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
 pub(crate) use crate::dicom_parse::Tag;
-use crate::dicom_parse::{err, long_vr, text, Value, PIXEL_DATA};
+use crate::dicom_parse::{err, long_vr, DataSet, PIXEL_DATA};
 const SERIES_UID: Tag = (0x0020, 0x000E);
 const POSITION: Tag = (0x0020, 0x0032);
 const ORIENTATION: Tag = (0x0020, 0x0037);
 const ROWS: Tag = (0x0028, 0x0010);
 const COLUMNS: Tag = (0x0028, 0x0011);
 const PIXEL_SPACING: Tag = (0x0028, 0x0030);
+const NUMBER_OF_FRAMES: Tag = (0x0028, 0x0008);
+const SHARED_GROUPS: Tag = (0x5200, 0x9229);
+const PER_FRAME_GROUPS: Tag = (0x5200, 0x9230);
+const PLANE_POSITION: Tag = (0x0020, 0x9113);
+const PLANE_ORIENTATION: Tag = (0x0020, 0x9116);
+const PIXEL_MEASURES: Tag = (0x0028, 0x9110);
+const PIXEL_VALUE_TRANSFORMATION: Tag = (0x0028, 0x9145);
 const SAMPLES: Tag = (0x0028, 0x0002);
 const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
 const PIXEL_REPRESENTATION: Tag = (0x0028, 0x0103);
 const INTERCEPT: Tag = (0x0028, 0x1052);
 const SLOPE: Tag = (0x0028, 0x1053);
-const WANTED: [Tag; 12] = [
-    SERIES_UID,
-    POSITION,
-    ORIENTATION,
-    ROWS,
-    COLUMNS,
-    PIXEL_SPACING,
-    SAMPLES,
-    BITS_ALLOCATED,
-    PIXEL_REPRESENTATION,
-    INTERCEPT,
-    SLOPE,
-    PIXEL_DATA,
-];
 
 /// One slice of a CT series, with its pixels in HU.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,173 +60,205 @@ pub struct DicomSlice {
     pub hu: Vec<f32>,
 }
 
-/// A data set's elements, with typed accessors whose errors name the file and the element.
-struct Elements<'a> {
-    e: BTreeMap<Tag, Vec<u8>>,
-    path: &'a Path,
+/// How a file's stored samples become HU.
+struct Samples {
+    bits: usize,
+    signed: bool,
 }
 
-impl Elements<'_> {
-    fn get(&self, t: Tag, name: &str) -> Result<&[u8]> {
-        self.e.get(&t).map(Vec::as_slice).ok_or_else(|| {
-            err(
-                self.path,
-                format!("missing element {name} ({:04X},{:04X})", t.0, t.1),
-            )
-        })
-    }
-
-    /// An unsigned short (US).
-    fn us(&self, t: Tag, name: &str) -> Result<usize> {
-        let v = self.get(t, name)?;
-        if v.len() < 2 {
-            return Err(err(self.path, format!("{name}: value too short")));
-        }
-        Ok(u16::from_le_bytes([v[0], v[1]]) as usize)
-    }
-
-    /// `n` decimal strings (DS), finite.
-    fn ds(&self, t: Tag, name: &str, n: usize) -> Result<Vec<f64>> {
-        let s = text(self.get(t, name)?);
-        let v: Vec<f64> = s
-            .split('\\')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| err(self.path, format!("{name}: `{s}` is not {n} numbers")))?;
-        if v.len() != n || v.iter().any(|x| !x.is_finite()) {
+impl Samples {
+    fn of(e: &DataSet, path: &Path) -> Result<Samples> {
+        let at = |d: String| err(path, d);
+        let samples =
+            e.e.get(&SAMPLES)
+                .map(|_| e.us(SAMPLES, "SamplesPerPixel"))
+                .transpose()
+                .map_err(at)?;
+        if samples.unwrap_or(1) != 1 {
             return Err(err(
-                self.path,
-                format!("{name}: `{s}` is not {n} finite numbers"),
+                path,
+                "only single-sample (grayscale) images are supported",
             ));
         }
-        Ok(v)
+        let bits = e.us(BITS_ALLOCATED, "BitsAllocated").map_err(at)?;
+        if !(bits == 8 || bits == 16) {
+            return Err(err(path, format!("BitsAllocated {bits}: 8 or 16 expected")));
+        }
+        let signed = e
+            .us(PIXEL_REPRESENTATION, "PixelRepresentation")
+            .map_err(at)?
+            == 1;
+        Ok(Samples { bits, signed })
     }
 
-    /// An optional single DS, `default` when absent.
-    fn ds_or(&self, t: Tag, name: &str, default: f64) -> Result<f64> {
-        if self.e.contains_key(&t) {
-            Ok(self.ds(t, name, 1)?[0])
-        } else {
-            Ok(default)
+    /// One frame's native samples (little endian), rescaled to HU.
+    fn hu(&self, path: &Path, px: &[u8], n: usize, slope: f64, intercept: f64) -> Result<Vec<f32>> {
+        if slope == 0.0 {
+            return Err(err(path, "RescaleSlope is 0"));
         }
+        if px.len() < n * self.bits / 8 {
+            return Err(err(
+                path,
+                format!(
+                    "pixel data: {} bytes for {n} pixels at {} bits",
+                    px.len(),
+                    self.bits
+                ),
+            ));
+        }
+        Ok((0..n)
+            .map(|i| {
+                let raw = match (self.bits, self.signed) {
+                    (8, false) => px[i] as f64,
+                    (8, true) => px[i] as i8 as f64,
+                    (_, false) => u16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
+                    (_, true) => i16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
+                };
+                (raw * slope + intercept) as f32
+            })
+            .collect())
     }
 }
 
-/// The big-endian binary values this reader uses, turned little endian: the unsigned shorts
-/// of the image pixel module and 16-bit pixel data (text values have no byte order).
-fn to_little_endian(e: &mut BTreeMap<Tag, Vec<u8>>) {
-    let swap = |v: &mut Vec<u8>| v.chunks_exact_mut(2).for_each(|c| c.swap(0, 1));
-    for t in [ROWS, COLUMNS, SAMPLES, BITS_ALLOCATED, PIXEL_REPRESENTATION] {
-        if let Some(v) = e.get_mut(&t) {
-            swap(v);
-        }
-    }
-    let bits = e
-        .get(&BITS_ALLOCATED)
-        .and_then(|v| v.get(..2))
-        .map(|b| u16::from_le_bytes([b[0], b[1]]));
-    if bits == Some(16) {
-        if let Some(v) = e.get_mut(&PIXEL_DATA) {
-            swap(v);
-        }
-    }
-}
-
-/// The pixel data of a grayscale image, rescaled to HU (`raw * slope + intercept`).
-fn pixels_hu(e: &Elements, rows: usize, columns: usize) -> Result<Vec<f32>> {
-    let path = e.path;
-    let samples =
-        e.e.get(&SAMPLES)
-            .map(|_| e.us(SAMPLES, "SamplesPerPixel"))
-            .transpose()?;
-    if samples.unwrap_or(1) != 1 {
-        return Err(err(
-            path,
-            "only single-sample (grayscale) images are supported",
-        ));
-    }
-    let bits = e.us(BITS_ALLOCATED, "BitsAllocated")?;
-    let signed = e.us(PIXEL_REPRESENTATION, "PixelRepresentation")? == 1;
-    let slope = e.ds_or(SLOPE, "RescaleSlope", 1.0)?;
-    let intercept = e.ds_or(INTERCEPT, "RescaleIntercept", 0.0)?;
-    if slope == 0.0 {
-        return Err(err(path, "RescaleSlope is 0"));
-    }
-    let px = e.get(PIXEL_DATA, "PixelData")?;
-    let n = rows * columns;
+/// One frame's stored bytes as native little-endian samples.
+fn native_frame(
+    path: &Path,
+    syntax: Syntax,
+    frame: Vec<u8>,
+    rows: usize,
+    columns: usize,
+    bits: usize,
+) -> Result<Vec<u8>> {
     let bytes = bits / 8;
-    if !(bits == 8 || bits == 16) || px.len() < n * bytes {
-        return Err(err(
-            path,
-            format!(
-                "pixel data: {} bytes for {rows}x{columns} at {bits} bits",
-                px.len()
-            ),
-        ));
-    }
-    Ok((0..n)
-        .map(|i| {
-            let raw = match (bits, signed) {
-                (8, false) => px[i] as f64,
-                (8, true) => px[i] as i8 as f64,
-                (_, false) => u16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
-                (_, true) => i16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
-            };
-            (raw * slope + intercept) as f32
-        })
-        .collect())
-}
-
-/// Reads one Part 10 file.
-pub fn read_slice(path: &Path) -> Result<DicomSlice> {
-    let crate::dicom_parse::Part10 { syntax, data } = crate::dicom_parse::read_file(path)?;
-    let Syntax { pixels, big, .. } = syntax;
-    let mut map = BTreeMap::new();
-    for (tag, v) in data.e {
-        match v {
-            Value::Bytes(b) if WANTED.contains(&tag) => {
-                map.insert(tag, b);
-            }
-            Value::Fragments(_, frags) if tag == PIXEL_DATA => {
-                map.insert(tag, frags.concat());
-            }
-            _ => {}
+    Ok(match syntax.pixels {
+        Pixels::Native if syntax.big && bits == 16 => {
+            let mut f = frame;
+            f.chunks_exact_mut(2).for_each(|c| c.swap(0, 1));
+            f
         }
-    }
-    let mut e = Elements { e: map, path };
-    if big {
-        to_little_endian(&mut e.e);
-    }
-    let rows = e.us(ROWS, "Rows")?;
-    let columns = e.us(COLUMNS, "Columns")?;
-    if pixels != Pixels::Native {
-        let bytes = e.us(BITS_ALLOCATED, "BitsAllocated")? / 8;
-        let frame = e.get(PIXEL_DATA, "PixelData")?;
-        let native = match pixels {
-            Pixels::Rle => crate::rle::decode_frame(path, frame, rows * columns, bytes)?,
-            _ => crate::ljpeg::decode_frame(path, frame, rows, columns, bytes)?,
-        };
-        e.e.insert(PIXEL_DATA, native);
-    }
-    let hu = pixels_hu(&e, rows, columns)?;
-    let p = e.ds(POSITION, "ImagePositionPatient", 3)?;
-    let o = e.ds(ORIENTATION, "ImageOrientationPatient", 6)?;
-    let s = e.ds(PIXEL_SPACING, "PixelSpacing", 2)?;
-    Ok(DicomSlice {
-        path: path.to_path_buf(),
-        series_uid: text(e.get(SERIES_UID, "SeriesInstanceUID")?),
-        position: [p[0], p[1], p[2]],
-        orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
-        pixel_spacing: [s[0], s[1]],
-        rows,
-        columns,
-        hu,
+        Pixels::Native => frame,
+        Pixels::Rle => crate::rle::decode_frame(path, &frame, rows * columns, bytes)?,
+        Pixels::LosslessJpeg => crate::ljpeg::decode_frame(path, &frame, rows, columns, bytes)?,
     })
 }
 
-/// A single DICOM file as a volume (one slice).
+/// Reads a single-frame Part 10 file (a multi-frame file is an error: see [`read_slices`]).
+pub fn read_slice(path: &Path) -> Result<DicomSlice> {
+    let mut v = read_slices(path)?;
+    if v.len() != 1 {
+        return Err(err(
+            path,
+            format!("{} frames in one file: read it as a series", v.len()),
+        ));
+    }
+    Ok(v.remove(0))
+}
+
+/// The functional groups of an enhanced multi-frame image: the per-frame items and the
+/// shared one.
+struct Groups<'a> {
+    per_frame: &'a [DataSet],
+    shared: Option<&'a DataSet>,
+}
+
+impl Groups<'_> {
+    /// An element of frame `f`'s functional group `group` (per-frame, else shared), else the
+    /// top-level element (single-frame files keep them there).
+    fn value<'b>(&'b self, top: &'b DataSet, f: usize, group: Tag, tag: Tag) -> &'b DataSet {
+        let g = self
+            .per_frame
+            .get(f)
+            .and_then(|pf| crate::dicom_parse::group(pf, self.shared, group));
+        match g {
+            Some(g) if g.e.contains_key(&tag) => g,
+            _ => top,
+        }
+    }
+}
+
+/// Reads one Part 10 file: its slice, or one slice per frame of an enhanced (or legacy
+/// converted enhanced) multi-frame image, each with its own plane position, orientation,
+/// pixel spacing and rescale from the functional groups.
+pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
+    let crate::dicom_parse::Part10 { syntax, data } = crate::dicom_parse::read_file(path)?;
+    let rows = data.us(ROWS, "Rows").map_err(|d| err(path, d))?;
+    let columns = data.us(COLUMNS, "Columns").map_err(|d| err(path, d))?;
+    let samples = Samples::of(&data, path)?;
+    let groups = Groups {
+        per_frame: data.seq(PER_FRAME_GROUPS),
+        shared: data.seq(SHARED_GROUPS).first(),
+    };
+    let n = if data.e.contains_key(&NUMBER_OF_FRAMES) {
+        data.int(NUMBER_OF_FRAMES, "NumberOfFrames")
+            .map_err(|d| err(path, d))?
+    } else {
+        1
+    };
+    if !(1..=100_000).contains(&n) || (n > 1 && groups.per_frame.len() as i64 != n) {
+        return Err(err(
+            path,
+            format!(
+                "NumberOfFrames {n} with {} per-frame functional groups",
+                groups.per_frame.len()
+            ),
+        ));
+    }
+    let n = n as usize;
+    let pixel = data
+        .e
+        .get(&PIXEL_DATA)
+        .ok_or_else(|| err(path, "missing element PixelData (7FE0,0010)"))?;
+    let frame_bytes = rows * columns * samples.bits / 8;
+    let frames = crate::dicom_parse::frames(pixel, n, frame_bytes).map_err(|d| err(path, d))?;
+    let series_uid = data
+        .req_text(SERIES_UID, "SeriesInstanceUID")
+        .map_err(|d| err(path, d))?;
+    let mut out = Vec::with_capacity(n);
+    for (f, frame) in frames.into_iter().enumerate() {
+        let fpath = if n > 1 {
+            PathBuf::from(format!("{} (frame {})", path.display(), f + 1))
+        } else {
+            path.to_path_buf()
+        };
+        let at = |d: String| err(&fpath, d);
+        let num = |group: Tag, tag: Tag, name: &str, k: usize| {
+            groups
+                .value(&data, f, group, tag)
+                .ds(tag, name, k)
+                .map_err(at)
+        };
+        let p = num(PLANE_POSITION, POSITION, "ImagePositionPatient", 3)?;
+        let o = num(PLANE_ORIENTATION, ORIENTATION, "ImageOrientationPatient", 6)?;
+        let s = num(PIXEL_MEASURES, PIXEL_SPACING, "PixelSpacing", 2)?;
+        let rescale = |tag: Tag, name: &str, default: f64| {
+            let d = groups.value(&data, f, PIXEL_VALUE_TRANSFORMATION, tag);
+            if d.e.contains_key(&tag) {
+                d.ds(tag, name, 1).map(|v| v[0]).map_err(at)
+            } else {
+                Ok(default)
+            }
+        };
+        let slope = rescale(SLOPE, "RescaleSlope", 1.0)?;
+        let intercept = rescale(INTERCEPT, "RescaleIntercept", 0.0)?;
+        let native = native_frame(&fpath, syntax, frame, rows, columns, samples.bits)?;
+        let hu = samples.hu(&fpath, &native, rows * columns, slope, intercept)?;
+        out.push(DicomSlice {
+            path: fpath,
+            series_uid: series_uid.clone(),
+            position: [p[0], p[1], p[2]],
+            orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
+            pixel_spacing: [s[0], s[1]],
+            rows,
+            columns,
+            hu,
+        });
+    }
+    Ok(out)
+}
+
+/// A single DICOM file as a volume (one slice, or the frames of a multi-frame image).
 pub fn read_slice_volume(path: &Path) -> Result<Volume<f32>> {
-    assemble(path, vec![read_slice(path)?])
+    assemble(path, read_slices(path)?)
 }
 
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -264,10 +288,10 @@ pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
     if files.is_empty() {
         return Err(err(dir, "no DICOM file in the folder"));
     }
-    let slices = files
-        .iter()
-        .map(|f| read_slice(f))
-        .collect::<Result<Vec<_>>>()?;
+    let mut slices = Vec::new();
+    for f in &files {
+        slices.extend(read_slices(f)?);
+    }
     assemble(dir, slices)
 }
 

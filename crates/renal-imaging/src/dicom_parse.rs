@@ -155,6 +155,18 @@ fn short(s: &str) -> String {
     }
 }
 
+/// A functional group macro of a frame: its own, else the shared one.
+pub(crate) fn group<'a>(
+    per_frame: &'a DataSet,
+    shared: Option<&'a DataSet>,
+    t: Tag,
+) -> Option<&'a DataSet> {
+    per_frame
+        .seq(t)
+        .first()
+        .or_else(|| shared.and_then(|s| s.seq(t).first()))
+}
+
 pub(crate) struct Reader<'a> {
     pub b: &'a [u8],
     pub pos: usize,

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use crate::dicom_parse::{err, frames, DataSet, Tag, PIXEL_DATA};
+use crate::dicom_parse::{err, frames, group, DataSet, Tag, PIXEL_DATA};
 use crate::dicom_syntax::{Pixels, Syntax};
 use crate::error::Result;
 use crate::labelmap::{precedence, segment_role, LabelMap};
@@ -44,18 +44,6 @@ enum Kind {
     Binary,
     Fractional(u32),
     LabelMap,
-}
-
-/// A functional group macro of frame `f`: its own, else the shared one.
-pub(crate) fn group<'a>(
-    per_frame: &'a DataSet,
-    shared: Option<&'a DataSet>,
-    t: Tag,
-) -> Option<&'a DataSet> {
-    per_frame
-        .seq(t)
-        .first()
-        .or_else(|| shared.and_then(|s| s.seq(t).first()))
 }
 
 /// Where one frame lies on a grid: the continuous voxel index of its first pixel and the

@@ -3,7 +3,8 @@
 //! JPEG (`dcmcjpeg +e1`, process 14 SV1, and `+el +sv 4`, `+sv 7`: other predictors), and
 //! the explicit VR big endian and deflated syntaxes (`dcmconv +tb`, `+td`) decode to exactly the voxels and grid of the
 //! uncompressed series, which equal the NIfTI it was written from; the syntaxes not decoded
-//! yet (JPEG-LS here) are refused naming the file and the syntax.
+//! yet (JPEG-LS here) are refused naming the file and the syntax; enhanced multi-frame CT
+//! (highdicom) gives the same series.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,36 @@ fn syntaxes_not_decoded_yet_are_refused_by_name() {
     assert!(e.contains("jpegls") && e.contains(".dcm"), "{e}");
     assert!(
         e.contains("JPEG-LS Lossless") && e.contains("decompress the series first"),
+        "{e}"
+    );
+}
+
+/// Enhanced multi-frame CT (highdicom's Legacy Converted Enhanced CT, uncompressed and RLE,
+/// from the same series; `scripts/make_enhanced_fixtures.py`): one file gives the series'
+/// voxels and grid, as a file and as a folder; inconsistent functional groups are refused
+/// naming the file and the frame.
+#[test]
+fn an_enhanced_multiframe_ct_gives_the_series() {
+    let plain = read_series(&dir("uncompressed")).unwrap();
+    for folder in ["enhanced", "enhanced_rle"] {
+        let v = read_series(&dir(folder)).unwrap();
+        assert_eq!(v.geometry.dims, plain.geometry.dims, "{folder}");
+        for r in 0..3 {
+            for c in 0..4 {
+                let (a, b) = (v.geometry.affine[r][c], plain.geometry.affine[r][c]);
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "{folder}: affine[{r}][{c}]: {a} vs {b}"
+                );
+            }
+        }
+        assert!(v.data == plain.data, "{folder}: voxels differ");
+        let one = read_scalar(&dir(folder).join("ct.dcm")).unwrap();
+        assert!(one.data == plain.data, "{folder}: the file alone");
+    }
+    let e = read_series(&dir("bad_enhanced")).unwrap_err().to_string();
+    assert!(
+        e.contains("ct.dcm (frame 5)") && e.contains("orientation"),
         "{e}"
     );
 }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use renal_imaging::dicom::read_slice;
 use renal_imaging::{read_labels, read_scalar};
 use renal_stats::Rng;
 
@@ -52,6 +51,8 @@ fn mutated_files_give_an_error_never_a_panic() {
         ("dicom/jpeg_lossless_sv7/slice010.dcm", "x.dcm"),
         ("dicom/bigendian/slice010.dcm", "x.dcm"),
         ("dicom/deflated/slice010.dcm", "x.dcm"),
+        ("dicom/enhanced/ct.dcm", "x.dcm"),
+        ("dicom/enhanced_rle/ct.dcm", "x.dcm"),
         ("seg/seg_binary.dcm", "seg.dcm"),
         ("seg/seg_fractional.dcm", "seg.dcm"),
         ("seg/rtstruct.dcm", "seg.dcm"),
@@ -70,7 +71,7 @@ fn mutated_files_give_an_error_never_a_panic() {
                 if name == "seg.dcm" {
                     renal_imaging::read_mask(&path, &ct, None).is_err()
                 } else if name.ends_with(".dcm") {
-                    read_slice(&path).is_err()
+                    renal_imaging::dicom::read_slices(&path).is_err()
                 } else {
                     read_scalar(&path).is_err() | read_labels(&path).is_err()
                 }
