@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine: the Rust components, a C compiler, and libtorch for the encoder
+# Set-up on a fresh machine: the Rust components, C and C++ compilers and cmake, and libtorch for the encoder
 # (the Python torch wheel, whose libtorch tch builds against: LIBTORCH_USE_PYTORCH=1 is set in
 # .cargo/config.toml). Idempotent: installs only what is missing.
 set -euo pipefail
@@ -9,8 +9,9 @@ TORCH_VERSION=2.13.0   # tch 0.26 is built for PyTorch 2.13
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
 fi
-if ! command -v cc >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc g++ >/dev/null
+# gcc builds libdeflate and ring; g++ and cmake build CharLS (the JPEG-LS decoder).
+if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1 || ! command -v cmake >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc g++ cmake >/dev/null
 fi
 have=$(python3 -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
 if [ "$have" != "$TORCH_VERSION" ]; then

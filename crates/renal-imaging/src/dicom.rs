@@ -129,7 +129,6 @@ fn native_frame(
     columns: usize,
     bits: usize,
 ) -> Result<Vec<u8>> {
-    let bytes = bits / 8;
     Ok(match syntax.pixels {
         Pixels::Native if syntax.big && bits == 16 => {
             let mut f = frame;
@@ -137,8 +136,7 @@ fn native_frame(
             f
         }
         Pixels::Native => frame,
-        Pixels::Rle => crate::rle::decode_frame(path, &frame, rows * columns, bytes)?,
-        Pixels::LosslessJpeg => crate::ljpeg::decode_frame(path, &frame, rows, columns, bytes)?,
+        p => crate::codecs::decode_frame(path, p, &frame, rows, columns, bits)?,
     })
 }
 

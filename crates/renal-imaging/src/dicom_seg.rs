@@ -168,7 +168,7 @@ pub(crate) fn read(
     }
     let n = n as usize;
     let shared = data.seq(SHARED_GROUPS).first();
-    let pixels = frame_pixels(path, data, syntax, kind, bits, rows * cols, n).map_err(e)?;
+    let pixels = frame_pixels(path, data, syntax, kind, bits, (rows, cols), n).map_err(e)?;
     let mut out = vec![0u8; grid.len()];
     for (f, fg) in per_frame.iter().enumerate() {
         let at = |d: String| err(path, format!("frame {}: {d}", f + 1));
@@ -270,9 +270,10 @@ fn frame_pixels(
     syntax: Syntax,
     kind: Kind,
     bits: usize,
-    per_frame: usize,
+    (rows, cols): (usize, usize),
     n: usize,
 ) -> std::result::Result<FramePixels, String> {
+    let per_frame = rows * cols;
     let ok = match kind {
         Kind::Binary => bits == 1,
         Kind::Fractional(_) => bits == 8,
@@ -300,13 +301,16 @@ fn frame_pixels(
                     .for_each(|f| f.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)));
             }
         }
-        Pixels::Rle if bits > 1 => {
+        p if bits > 1 => {
             for f in frames_v.iter_mut() {
-                *f = crate::rle::decode_frame(path, f, per_frame, bits / 8)
+                *f = crate::codecs::decode_frame(path, p, f, rows, cols, bits)
                     .map_err(|e| e.to_string())?;
             }
         }
-        _ => return Err("compressed SEG pixel data other than RLE of 8- or 16-bit frames is not read here; decompress it first (e.g. dcmtk's dcmdrle, dcmdjpeg)".into()),
+        _ => return Err(
+            "a compressed binary SEG is not read here; decompress it first (e.g. dcmtk's dcmdrle)"
+                .into(),
+        ),
     }
     if frames_v.iter().any(|f| f.len() < frame_bytes) && !packed {
         return Err("a frame is shorter than Rows x Columns".into());

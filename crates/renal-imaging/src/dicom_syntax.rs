@@ -9,6 +9,12 @@ const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
 const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_NEAR: &str = "1.2.840.10008.1.2.4.81";
+const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
+const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
 const DEFLATED_LE: &str = "1.2.840.10008.1.2.1.99";
 
 /// How a data set's pixel data are stored.
@@ -17,6 +23,10 @@ pub(crate) enum Pixels {
     Native,
     Rle,
     LosslessJpeg,
+    /// JPEG baseline or extended (8-bit samples decoded).
+    Jpeg,
+    JpegLs,
+    Jpeg2000,
 }
 
 /// What the transfer syntax says of the data set.
@@ -45,6 +55,9 @@ impl Syntax {
             IMPLICIT_LE => Syntax::plain(false, Pixels::Native),
             RLE_LOSSLESS => Syntax::plain(true, Pixels::Rle),
             JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => Syntax::plain(true, Pixels::LosslessJpeg),
+            JPEG_BASELINE | JPEG_EXTENDED => Syntax::plain(true, Pixels::Jpeg),
+            JPEG_LS_LOSSLESS | JPEG_LS_NEAR => Syntax::plain(true, Pixels::JpegLs),
+            JPEG_2000_LOSSLESS | JPEG_2000 => Syntax::plain(true, Pixels::Jpeg2000),
             EXPLICIT_BE => Syntax {
                 big: true,
                 ..Syntax::plain(true, Pixels::Native)
@@ -53,7 +66,7 @@ impl Syntax {
                 deflated: true,
                 ..Syntax::plain(true, Pixels::Native)
             },
-            other => return Err(format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS} and lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls)", name(other))),
+            other => return Err(format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS}, lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}, 8-bit JPEG {JPEG_BASELINE}, {JPEG_EXTENDED}, JPEG-LS {JPEG_LS_LOSSLESS}, {JPEG_LS_NEAR}, JPEG 2000 {JPEG_2000_LOSSLESS}, {JPEG_2000}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls, or gdcmconv --raw)", name(other))),
         })
     }
 }

@@ -1,9 +1,11 @@
 //! Compressed DICOM (issue 15, item 1, first part): a CT series written by SimpleITK (GDCM) and
 //! re-encoded by dcmtk (`scripts/make_dicom_fixtures.sh`). RLE Lossless (`dcmcrle`) and lossless
 //! JPEG (`dcmcjpeg +e1`, process 14 SV1, and `+el +sv 4`, `+sv 7`: other predictors), and
-//! the explicit VR big endian and deflated syntaxes (`dcmconv +tb`, `+td`) decode to exactly the voxels and grid of the
-//! uncompressed series, which equal the NIfTI it was written from; the syntaxes not decoded
-//! yet (JPEG-LS here) are refused naming the file and the syntax; enhanced multi-frame CT
+//! the explicit VR big endian and deflated syntaxes (`dcmconv +tb`, `+td`), JPEG-LS lossless
+//! (`dcmcjpls`) and JPEG 2000 lossless (OpenJPEG's `opj_compress`, wrapped by pydicom:
+//! `scripts/make_codec_fixtures.py`) decode to exactly the voxels and grid of the
+//! uncompressed series, which equal the NIfTI it was written from; lossy syntaxes decode
+//! within their codec's error; 12-bit lossy JPEG is refused naming the file and the syntax; enhanced multi-frame CT
 //! (highdicom) gives the same series.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ fn every_decoded_syntax_gives_the_uncompressed_series() {
         "jpeg_lossless_sv7",
         "bigendian",
         "deflated",
+        "jpegls",
+        "j2k",
     ] {
         let v = read_series(&dir(folder)).unwrap();
         assert_eq!(v.geometry, plain.geometry, "{folder}: grid");
@@ -55,12 +59,44 @@ fn every_decoded_syntax_gives_the_uncompressed_series() {
     }
 }
 
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Lossy syntaxes: JPEG-LS near-lossless within its stated bound (NEAR = 2 stored values,
+/// 2 HU here), and JPEG baseline and lossy JPEG 2000 as their own reference decoders (dcmtk's
+/// dcmdjpeg, OpenJPEG's opj_decompress) decode the same files: within 1 HU of libjpeg's
+/// integer IDCT for JPEG (a different IDCT), equal for JPEG 2000 (the same algorithm).
+#[test]
+fn lossy_syntaxes_decode_within_the_codecs_error() {
+    let plain = read_series(&dir("uncompressed")).unwrap();
+    let near = read_series(&dir("jpegls_near")).unwrap();
+    assert_eq!(near.geometry, plain.geometry);
+    let d = max_abs_diff(&near.data, &plain.data);
+    assert!(d <= 2.0 && d > 0.0, "JPEG-LS NEAR=2: max error {d}");
+    for (folder, tol) in [("jpeg_baseline", 1.0), ("j2k_lossy", 0.0)] {
+        let v = read_series(&dir(folder)).unwrap();
+        assert_eq!(v.geometry, plain.geometry, "{folder}");
+        let reference = read_scalar(&dir("reference").join(format!("{folder}.nii.gz"))).unwrap();
+        let d = max_abs_diff(&v.data, &reference.data);
+        let lossy = max_abs_diff(&v.data, &plain.data);
+        eprintln!("{folder}: {d} HU from the reference decoder, {lossy} HU from the original");
+        assert!(d <= tol, "{folder}: {d} HU from the reference decoder");
+        assert!(lossy > 0.0, "{folder}: lossy, yet equal to the original");
+    }
+}
+
 #[test]
 fn syntaxes_not_decoded_yet_are_refused_by_name() {
-    let e = read_series(&dir("jpegls")).unwrap_err().to_string();
-    assert!(e.contains("jpegls") && e.contains(".dcm"), "{e}");
+    let e = read_series(&dir("jpeg_extended12"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("jpeg_extended12") && e.contains(".dcm"), "{e}");
     assert!(
-        e.contains("JPEG-LS Lossless") && e.contains("decompress the series first"),
+        e.contains("12-bit JPEG Extended is not decoded") && e.contains("dcmdjpeg"),
         "{e}"
     );
 }

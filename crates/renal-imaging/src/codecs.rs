@@ -1,0 +1,167 @@
+//! The compressed DICOM pixel encodings decoded through libraries: JPEG baseline and extended
+//! with 8-bit samples (`jpeg-decoder`), JPEG-LS lossless and near-lossless (CharLS), JPEG 2000
+//! lossless and lossy (OpenJPEG's Rust port, through `jpeg2k`). Each gives one frame's samples
+//! as native little-endian bytes of the data set's BitsAllocated, after checking the
+//! codestream's size against Rows x Columns (so a hostile header cannot claim a huge image).
+//! A library that panics on a malformed codestream is contained: the frame is an error.
+//!
+//! Not decoded: JPEG with 12-bit samples (process 4; `jpeg-decoder` reads 8-bit DCT only) and
+//! HTJ2K; those are refused naming the file and what to do.
+
+use std::path::Path;
+
+use crate::dicom_parse::err;
+use crate::dicom_syntax::Pixels;
+use crate::error::Result;
+
+/// One encapsulated frame decoded to native little-endian samples of `bits` (8 or 16).
+pub(crate) fn decode_frame(
+    path: &Path,
+    pixels: Pixels,
+    frame: &[u8],
+    rows: usize,
+    columns: usize,
+    bits: usize,
+) -> Result<Vec<u8>> {
+    match pixels {
+        Pixels::Native => Ok(frame.to_vec()),
+        Pixels::Rle => crate::rle::decode_frame(path, frame, rows * columns, bits / 8),
+        Pixels::LosslessJpeg => crate::ljpeg::decode_frame(path, frame, rows, columns, bits / 8),
+        Pixels::Jpeg => jpeg(path, frame, rows, columns, bits),
+        Pixels::JpegLs => jpeg_ls(path, frame, rows, columns, bits),
+        Pixels::Jpeg2000 => jpeg_2000(path, frame, rows, columns, bits),
+    }
+}
+
+/// Runs a decoder, turning a panic inside the library into an error.
+fn contained<T>(path: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(err(
+            path,
+            format!("{what}: the decoder failed on this codestream"),
+        ))
+    })
+}
+
+fn check_size(
+    path: &Path,
+    what: &str,
+    got: (usize, usize),
+    rows: usize,
+    columns: usize,
+) -> Result<()> {
+    if got != (columns, rows) {
+        return Err(err(
+            path,
+            format!(
+                "{what}: the codestream holds {}x{} pixels, the data set says {columns}x{rows}",
+                got.0, got.1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// JPEG baseline or extended (DCT, Huffman) with 8-bit samples.
+fn jpeg(path: &Path, data: &[u8], rows: usize, columns: usize, bits: usize) -> Result<Vec<u8>> {
+    contained(path, "JPEG", || {
+        let jerr = |e: jpeg_decoder::Error| {
+            let s = e.to_string();
+            if s.to_ascii_lowercase().contains("precision") {
+                err(path, format!("JPEG: {s}: 12-bit JPEG Extended is not decoded here; decompress the series first, e.g. with dcmtk's dcmdjpeg"))
+            } else {
+                err(path, format!("JPEG: {s}"))
+            }
+        };
+        let mut d = jpeg_decoder::Decoder::new(data);
+        d.read_info().map_err(jerr)?;
+        let info = d.info().ok_or_else(|| err(path, "JPEG: no frame header"))?;
+        check_size(
+            path,
+            "JPEG",
+            (info.width as usize, info.height as usize),
+            rows,
+            columns,
+        )?;
+        if info.pixel_format != jpeg_decoder::PixelFormat::L8 || bits != 8 {
+            return Err(err(
+                path,
+                format!("JPEG: {:?} samples with BitsAllocated {bits}: only 8-bit grayscale lossy JPEG is decoded here (12-bit JPEG Extended is not; decompress the series first, e.g. with dcmtk's dcmdjpeg)", info.pixel_format),
+            ));
+        }
+        d.decode().map_err(jerr)
+    })
+}
+
+/// JPEG-LS, lossless or near-lossless.
+fn jpeg_ls(path: &Path, data: &[u8], rows: usize, columns: usize, bits: usize) -> Result<Vec<u8>> {
+    let mut c = charls::CharLS::default();
+    let info = c
+        .get_frame_info(data)
+        .map_err(|e| err(path, format!("JPEG-LS: {e}")))?;
+    check_size(
+        path,
+        "JPEG-LS",
+        (info.width as usize, info.height as usize),
+        rows,
+        columns,
+    )?;
+    let sample_bytes = if info.bits_per_sample <= 8 { 1 } else { 2 };
+    if info.component_count != 1 || sample_bytes != bits / 8 {
+        return Err(err(
+            path,
+            format!(
+                "JPEG-LS: {} components of {} bits, the data set says 1 of {bits}",
+                info.component_count, info.bits_per_sample
+            ),
+        ));
+    }
+    // A fresh decoder: CharLS keeps state from reading the header.
+    let mut c = charls::CharLS::default();
+    let mut out = c
+        .decode(data)
+        .map_err(|e| err(path, format!("JPEG-LS: {e}")))?;
+    if sample_bytes == 2 && cfg!(target_endian = "big") {
+        out.chunks_exact_mut(2).for_each(|p| p.swap(0, 1));
+    }
+    Ok(out)
+}
+
+/// JPEG 2000 (a J2K codestream or a JP2 file), lossless or lossy.
+fn jpeg_2000(
+    path: &Path,
+    data: &[u8],
+    rows: usize,
+    columns: usize,
+    bits: usize,
+) -> Result<Vec<u8>> {
+    contained(path, "JPEG 2000", || {
+        let img =
+            jpeg2k::Image::from_bytes(data).map_err(|e| err(path, format!("JPEG 2000: {e}")))?;
+        let comps = img.components();
+        let c = match comps {
+            [c] => c,
+            _ => {
+                return Err(err(
+                    path,
+                    format!("JPEG 2000: {} components, 1 expected", comps.len()),
+                ))
+            }
+        };
+        check_size(
+            path,
+            "JPEG 2000",
+            (c.width() as usize, c.height() as usize),
+            rows,
+            columns,
+        )?;
+        let mut out = Vec::with_capacity(rows * columns * bits / 8);
+        for &v in c.data() {
+            match bits {
+                8 => out.push(v as u8),
+                _ => out.extend_from_slice(&(v as u16).to_le_bytes()),
+            }
+        }
+        Ok(out)
+    })
+}
