@@ -7,6 +7,8 @@ mask, on an oblique grid) and the label map it was made from (formats/mask.nii.g
   the slices where a segment is present (highdicom's default omits empty frames);
 - seg_fractional.dcm: highdicom, FRACTIONAL (max 255), segments labelled only "region 1..3",
   their meaning given by the segmented property type code (Kidney, Neoplasm, Cyst);
+- seg_labelmap_rle.dcm: highdicom, LABELMAP (the label-map SEG of DICOM 2024, one frame per
+  slice holding the segment numbers), RLE Lossless;
 - rtstruct.dcm: rt-utils, one ROI per label (kidney, tumor, cyst), closed planar contours
   traced through the boundary pixels' centres (as rt-utils always draws them);
 - rtstruct_fine.dcm: rt-utils' contours of the same labels traced on a series upsampled 2x
@@ -96,6 +98,13 @@ def main():
         series_instance_uid=hd.UID(), sop_instance_uid=hd.UID(),
         **{**common, "pixel_array": masks.astype(np.float32)})
     frac.save_as(OUT / "seg_fractional.dcm")
+    lm = hd.seg.Segmentation(
+        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+        segment_descriptions=[segment(i, n, None, c) for i, (n, c) in enumerate(zip(NAMES, [kidney, tumor, cyst]))],
+        series_instance_uid=hd.UID(), sop_instance_uid=hd.UID(),
+        transfer_syntax_uid="1.2.840.10008.1.2.5",
+        **{**common, "pixel_array": lab})
+    lm.save_as(OUT / "seg_labelmap_rle.dcm")
 
     rt = RTStructBuilder.create_new(dicom_series_path=str(for_rtutils(CT)))
     for v, name in zip((1, 2, 3), NAMES):
@@ -196,12 +205,17 @@ def bad(ds):
     f.ImagePositionPatient = [float(x) + 1000.0 for x in f.ImagePositionPatient]
     s.save_as(b / "seg_frame_off_grid.dcm")
     r = pydicom.dcmread(OUT / "rtstruct.dcm")
-    tumor = r.ROIContourSequence[1].ContourSequence
+    # The bad copies keep the tumor ROI only (number 2, the second item), to stay small.
+    keep = [i for i, roi in enumerate(r.ROIContourSequence) if roi.ReferencedROINumber == 2]
+    assert keep == [1]
+    r.ROIContourSequence = pydicom.Sequence([r.ROIContourSequence[1]])
+    r.StructureSetROISequence = pydicom.Sequence([s for s in r.StructureSetROISequence if s.ROINumber == 2])
+    r.RTROIObservationsSequence = pydicom.Sequence([s for s in r.RTROIObservationsSequence if s.ReferencedROINumber == 2])
     o = copy.deepcopy(r)
-    o.ROIContourSequence[1].ContourSequence[2].ContourGeometricType = "OPEN_PLANAR"
+    o.ROIContourSequence[0].ContourSequence[2].ContourGeometricType = "OPEN_PLANAR"
     o.save_as(b / "rt_open_contour.dcm")
     x = copy.deepcopy(r)
-    c = x.ROIContourSequence[1].ContourSequence[2]
+    c = x.ROIContourSequence[0].ContourSequence[2]
     pts = [float(v) for v in c.ContourData]
     n = len(pts) // 3
     assert n >= 6
@@ -211,7 +225,7 @@ def bad(ds):
     c.ContourData = [v for q in p for v in q]
     x.save_as(b / "rt_self_intersecting.dcm")
     z = copy.deepcopy(r)
-    c = z.ROIContourSequence[1].ContourSequence[2]
+    c = z.ROIContourSequence[0].ContourSequence[2]
     # Move a contour half a slice along the slice normal: on no slice.
     o6 = np.array(ds[0].ImageOrientationPatient, float)
     normal = np.cross(o6[:3], o6[3:])

@@ -112,6 +112,9 @@ fn segment_roles(path: &Path, data: &DataSet, map: Option<&LabelMap>) -> Result<
         let n = s
             .us(SEGMENT_NUMBER, "SegmentNumber")
             .map_err(|d| err(path, d))?;
+        if n == 0 {
+            continue; // a label-map SEG may describe its background as segment 0
+        }
         let label = s.text(SEGMENT_LABEL).unwrap_or_default();
         let meaning = s
             .seq(PROPERTY_TYPE)

@@ -89,6 +89,46 @@ fn lossy_syntaxes_decode_within_the_codecs_error() {
     }
 }
 
+/// A corrupt compressed fragment: an error naming the file, never a panic or wrong voxels
+/// taken silently (JPEG-LS and JPEG 2000 check their codestream; the slice is refused).
+#[test]
+fn a_corrupt_fragment_is_refused_naming_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    for folder in ["jpegls", "j2k", "jpeg_baseline", "rle", "jpeg_lossless"] {
+        let src = dir(folder).join("slice010.dcm");
+        let mut b = std::fs::read(&src).unwrap();
+        // Cut the last 40% of the file (the end of the pixel data's fragment).
+        let keep = b.len() * 6 / 10;
+        b.truncate(keep);
+        let p = t.path().join(format!("{folder}.dcm"));
+        std::fs::write(&p, &b).unwrap();
+        let e = renal_imaging::dicom::read_slice(&p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("{folder}.dcm")), "{folder}: {e}");
+        // The fragment kept whole but its codestream cut short inside.
+        let mut b = std::fs::read(&src).unwrap();
+        let n = b.len();
+        b[n - 120..n - 20].iter_mut().for_each(|x| *x = 0xFF);
+        std::fs::write(&p, &b).unwrap();
+        match renal_imaging::dicom::read_slice(&p) {
+            Err(e) => assert!(
+                e.to_string().contains(&format!("{folder}.dcm")),
+                "{folder}: {e}"
+            ),
+            // Some codecs resynchronise on a damaged entropy-coded segment: then the voxels
+            // must differ from the original's (the damage is not hidden).
+            Ok(s) => {
+                let orig = renal_imaging::dicom::read_slice(&src).unwrap();
+                assert!(
+                    s.hu != orig.hu,
+                    "{folder}: damaged data read as the original"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn syntaxes_not_decoded_yet_are_refused_by_name() {
     let e = read_series(&dir("jpeg_extended12"))

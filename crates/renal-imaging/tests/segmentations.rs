@@ -23,9 +23,13 @@ fn binary_and_fractional_seg_equal_the_source_mask_voxel_for_voxel() {
     let source = read_labels(&fixture("formats/mask.nii.gz")).unwrap();
     let counts = |d: &[u8]| [1u8, 2, 3].map(|l| d.iter().filter(|&&x| x == l).count());
     assert!(counts(&source.data).iter().all(|&n| n > 0));
-    // Segments by label (binary) and by property-type code meaning only (fractional: labels
-    // "region 1..3", meanings Kidney, Neoplasm, Cyst).
-    for name in ["seg/seg_binary.dcm", "seg/seg_fractional.dcm"] {
+    // Segments by label (binary; label map, RLE-compressed) and by property-type code meaning
+    // only (fractional: labels "region 1..3", meanings Kidney, Neoplasm, Cyst).
+    for name in [
+        "seg/seg_binary.dcm",
+        "seg/seg_fractional.dcm",
+        "seg/seg_labelmap_rle.dcm",
+    ] {
         let v = read_mask(&fixture(name), &ct(), None).unwrap();
         source
             .geometry

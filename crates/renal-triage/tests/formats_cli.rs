@@ -69,6 +69,28 @@ fn convert_writes_each_format_as_the_same_nifti() {
     assert!(!t.path().join("x.png").exists());
 }
 
+/// Runs `cohort` on a manifest; each measured case's tumor size.
+fn cohort_sizes(manifest: &Path, out: &Path) -> Vec<(String, f64)> {
+    let o = bin()
+        .args(["cohort", "--data"])
+        .arg(manifest)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "tumor_size_mm").unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].to_string(), c[col].parse().unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn a_cohort_with_nrrd_seg_nrrd_and_metaimage_masks_is_measured_as_with_nifti() {
     let t = tempfile::tempdir().unwrap();
@@ -88,23 +110,11 @@ fn a_cohort_with_nrrd_seg_nrrd_and_metaimage_masks_is_measured_as_with_nifti() {
     }
     std::fs::write(t.path().join("manifest.csv"), manifest).unwrap();
     let out = t.path().join("out");
-    let o = bin()
-        .args(["cohort", "--data"])
-        .arg(t.path().join("manifest.csv"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "tumor_size_mm").unwrap();
-    let sizes: Vec<f64> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+    let sizes: Vec<f64> = cohort_sizes(&t.path().join("manifest.csv"), &out)
+        .into_iter()
+        .map(|(_, s)| s)
         .collect();
-    assert_eq!(sizes.len(), 4, "{text}");
+    assert_eq!(sizes.len(), 4, "{sizes:?}");
     // NIfTI keeps the spacing in float32: the same size to its precision.
     for s in &sizes[1..] {
         assert!((s - sizes[0]).abs() < 1e-5, "{sizes:?}");
@@ -168,10 +178,24 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
         "jpeg_lossless_sv7",
         "deflated",
         "bigendian",
+        "jpegls",
+        "j2k",
+        "enhanced",
     ];
+    std::fs::create_dir_all(t.path().join("masks")).unwrap();
     for c in cts {
         copy_dir(&f.join("dicom").join(c), &t.path().join("ct").join(c));
     }
+    // A series with a corrupt JPEG-LS file (its fragment cut short).
+    let bad_ct = t.path().join("ct/jpegls_bad");
+    copy_dir(&f.join("dicom/jpegls"), &bad_ct);
+    let b = std::fs::read(bad_ct.join("slice010.dcm")).unwrap();
+    std::fs::write(bad_ct.join("slice010.dcm"), &b[..b.len() * 6 / 10]).unwrap();
+    std::fs::copy(
+        f.join("seg/bad/seg_frame_off_grid.dcm"),
+        t.path().join("masks/seg_frame_off_grid.dcm"),
+    )
+    .unwrap();
     let masks = [
         "seg/seg_binary.dcm",
         "seg/seg_fractional.dcm",
@@ -182,7 +206,6 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
         "formats/mask.mha",
         "formats/mask.nii.gz",
     ];
-    std::fs::create_dir_all(t.path().join("masks")).unwrap();
     for m in masks {
         let name = m.replace('/', "_");
         std::fs::copy(f.join(m), t.path().join("masks").join(name)).unwrap();
@@ -204,31 +227,16 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
             40 + i
         ));
     }
+    // Two bad cases: a corrupt CT file (the mask is fine) and a SEG frame off the CT's grid.
+    manifest.push_str("c98,benign,70,masks/formats_mask.nii.gz,ct/jpegls_bad,\n");
+    manifest.push_str("c99,indolent,71,masks/seg_frame_off_grid.dcm,ct/rle,\n");
     std::fs::write(t.path().join("manifest.csv"), manifest).unwrap();
     let out = t.path().join("cohort");
-    let o = bin()
-        .args(["cohort", "--data"])
-        .arg(t.path().join("manifest.csv"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "tumor_size_mm").unwrap();
-    let sizes: Vec<(String, f64)> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            (c[0].to_string(), c[col].parse().unwrap())
-        })
-        .collect();
-    assert_eq!(sizes.len(), n, "every case measured:\n{text}");
+    let sizes = cohort_sizes(&t.path().join("manifest.csv"), &out);
+    assert_eq!(sizes.len(), n + 1, "every good mask measured: {sizes:?}");
     // SEG, NRRD, MetaImage: the NIfTI's size; RTSTRUCT within one voxel spacing (2.5 mm).
     let nifti = sizes[7].1;
-    for (i, (id, s)) in sizes.iter().enumerate() {
+    for (i, (id, s)) in sizes.iter().take(n).enumerate() {
         let tol = if masks[i % masks.len()].contains("rtstruct") {
             2.5
         } else {
@@ -241,7 +249,14 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
         );
     }
     let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap_or_default();
-    assert!(excluded.lines().count() <= 1, "{excluded}");
+    let bad: Vec<&str> = excluded.lines().skip(1).collect();
+    assert_eq!(bad.len(), 1, "{excluded}");
+    assert!(
+        bad[0].starts_with("c99")
+            && bad[0].contains("frame 4")
+            && bad[0].contains("not on the referenced CT's grid"),
+        "{excluded}"
+    );
 
     std::fs::write(t.path().join("experiment.toml"), E2E_EXPERIMENT).unwrap();
     let run = t.path().join("run");
@@ -257,7 +272,22 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["cases"], n);
+    // Both bad cases are excluded (the image models need every case's image), each with its
+    // reason; the others run.
+    assert_eq!(m["cases"], n, "{m}");
+    assert_eq!(m["excluded"], 2, "{m}");
+    let excluded = std::fs::read_to_string(run.join("cohort/excluded.csv")).unwrap();
+    let c98 = excluded
+        .lines()
+        .find(|l| l.starts_with("c98"))
+        .unwrap_or_default();
+    assert!(c98.contains("slice010.dcm"), "{excluded}");
+    assert!(
+        excluded
+            .lines()
+            .any(|l| l.starts_with("c99") && l.contains("frame 4")),
+        "{excluded}"
+    );
     assert_eq!(
         m["models_run"],
         serde_json::json!(["size RF", "image RF"]),
@@ -266,5 +296,29 @@ fn cohort_and_reproduce_run_on_compressed_dicom_with_seg_rtstruct_and_nrrd_masks
     let emb = std::fs::read_to_string(run.join("embeddings.csv"))
         .or_else(|_| std::fs::read_to_string(run.join("encoder/embeddings.csv")))
         .unwrap();
-    assert_eq!(emb.lines().count(), n + 1, "one embedding per case");
+    assert_eq!(emb.lines().count(), n + 1, "one embedding per good case");
+    let cases = find_file(&run.join("encoder"), "cases.csv").expect("the encoder's cases.csv");
+    let cases = std::fs::read_to_string(cases).unwrap();
+    let c98 = cases
+        .lines()
+        .find(|l| l.starts_with("c98"))
+        .unwrap_or_default();
+    assert!(
+        c98.contains("excluded") && c98.contains("slice010.dcm"),
+        "{cases}"
+    );
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()? {
+        let p = e.ok()?.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+    }
+    None
 }
