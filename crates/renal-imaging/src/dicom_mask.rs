@@ -26,6 +26,11 @@ const RTSTRUCT_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.481.3";
 /// At most this many folders are opened while looking for a referenced series.
 const MAX_CANDIDATES: usize = 256;
 
+/// Whether a file is a DICOM Part 10 file (by its preamble).
+pub fn is_dicom(path: &Path) -> bool {
+    crate::dicom_parse::is_part10(path)
+}
+
 /// A DICOM SEG or RTSTRUCT file as a label map (kidney 1, tumor 2, cyst 3) on the grid of
 /// the CT series it references, found among `references` or beside the file.
 pub fn read_dicom_mask(

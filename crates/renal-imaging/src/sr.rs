@@ -1,7 +1,9 @@
 //! DICOM Structured Report writing: a Comprehensive SR document (explicit VR little endian)
 //! from a content tree of containers, numeric measurements, codes and texts, shaped as a
 //! TID 1500 measurement report by the caller. Only what a report needs is written: the SR
-//! document's identifiers, its general and content modules, and the tree.
+//! document's identifiers, its general and content modules, the tree, and the evidence it
+//! was made from (the Current Requested Procedure Evidence Sequence: the studies, series and
+//! instances of the input images, read by [`evidence`]), in whose study and patient it files.
 //!
 //! Reference: DICOM PS3.3 C.17 (SR Document modules) and PS3.16 TID 1500.
 
@@ -50,10 +52,74 @@ pub struct Item {
     pub value: Value,
 }
 
+/// A series the document was made from, and the patient its files name.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evidence {
+    pub study_uid: String,
+    pub series_uid: String,
+    /// (SOP Class UID, SOP Instance UID) of each file.
+    pub instances: Vec<(String, String)>,
+    /// Patient's Name, ID, Birth Date and Sex as the first file has them.
+    pub patient: [String; 4],
+}
+
+/// The evidence of a DICOM input: a series folder (every file) or one file (an enhanced
+/// multi-frame image, a SEG, an RTSTRUCT). Files of another series in a folder are an error.
+pub fn evidence(path: &Path) -> Result<Evidence> {
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut v: Vec<_> = std::fs::read_dir(path)
+            .map_err(|source| crate::error::ImagingError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut ev = Evidence::default();
+    for (k, f) in files.iter().enumerate() {
+        let d = crate::dicom_parse::read_file(f)?.data;
+        let get = |t: Tag, name: &str| {
+            d.req_text(t, name)
+                .map_err(|e| crate::dicom_parse::err(f, e))
+        };
+        let (study, series) = (
+            get((0x0020, 0x000D), "StudyInstanceUID")?,
+            get((0x0020, 0x000E), "SeriesInstanceUID")?,
+        );
+        if k == 0 {
+            ev.study_uid = study;
+            ev.series_uid = series;
+            ev.patient = [
+                (0x0010, 0x0010),
+                (0x0010, 0x0020),
+                (0x0010, 0x0030),
+                (0x0010, 0x0040),
+            ]
+            .map(|t| d.text(t).unwrap_or_default());
+        } else if series != ev.series_uid {
+            return Err(crate::dicom_parse::err(
+                f,
+                format!("series {series}, not the folder's {}", ev.series_uid),
+            ));
+        }
+        ev.instances.push((
+            get((0x0008, 0x0016), "SOPClassUID")?,
+            get((0x0008, 0x0018), "SOPInstanceUID")?,
+        ));
+    }
+    Ok(ev)
+}
+
 /// The document's identifiers and the root container.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
-    pub patient_id: String,
+    /// Patient's Name, ID, Birth Date and Sex (empty when unknown).
+    pub patient: [String; 4],
     pub study_uid: String,
     pub series_uid: String,
     pub sop_uid: String,
@@ -65,6 +131,45 @@ pub struct Document {
     pub title: Code,
     pub template: String,
     pub content: Vec<Item>,
+    /// The inputs' studies, series and instances (none when the inputs were not DICOM).
+    pub evidence: Vec<Evidence>,
+}
+
+/// The Current Requested Procedure Evidence Sequence: one item per study, its series and
+/// their instances.
+fn evidence_sequence(out: &mut Vec<u8>, ev: &[Evidence]) {
+    let mut studies: Vec<&str> = ev.iter().map(|e| e.study_uid.as_str()).collect();
+    studies.dedup();
+    let items: Vec<Vec<u8>> = studies
+        .iter()
+        .map(|study| {
+            let series: Vec<Vec<u8>> = ev
+                .iter()
+                .filter(|e| e.study_uid == *study)
+                .map(|e| {
+                    let sops: Vec<Vec<u8>> = e
+                        .instances
+                        .iter()
+                        .map(|(class, inst)| {
+                            let mut o = Vec::new();
+                            push_element(&mut o, (0x0008, 0x1150), b"UI", class.as_bytes());
+                            push_element(&mut o, (0x0008, 0x1155), b"UI", inst.as_bytes());
+                            o
+                        })
+                        .collect();
+                    let mut o = Vec::new();
+                    sequence(&mut o, (0x0008, 0x1199), &sops);
+                    push_element(&mut o, (0x0020, 0x000E), b"UI", e.series_uid.as_bytes());
+                    o
+                })
+                .collect();
+            let mut o = Vec::new();
+            sequence(&mut o, (0x0008, 0x1115), &series);
+            push_element(&mut o, (0x0020, 0x000D), b"UI", study.as_bytes());
+            o
+        })
+        .collect();
+    sequence(out, (0x0040, 0xA375), &items);
 }
 
 const ITEM: Tag = (0xFFFE, 0xE000);
@@ -152,10 +257,10 @@ fn dataset(d: &Document) -> Vec<u8> {
     e((0x0008, 0x103E), b"LO", d.series_description.as_bytes());
     sequence(&mut o, (0x0008, 0x1111), &[]);
     let mut e = |t: Tag, vr: &[u8; 2], v: &[u8]| push_element(&mut o, t, vr, v);
-    e((0x0010, 0x0010), b"PN", b"");
-    e((0x0010, 0x0020), b"LO", d.patient_id.as_bytes());
-    e((0x0010, 0x0030), b"DA", b"");
-    e((0x0010, 0x0040), b"CS", b"");
+    e((0x0010, 0x0010), b"PN", d.patient[0].as_bytes());
+    e((0x0010, 0x0020), b"LO", d.patient[1].as_bytes());
+    e((0x0010, 0x0030), b"DA", d.patient[2].as_bytes());
+    e((0x0010, 0x0040), b"CS", d.patient[3].as_bytes());
     e((0x0020, 0x000D), b"UI", d.study_uid.as_bytes());
     e((0x0020, 0x000E), b"UI", d.series_uid.as_bytes());
     e((0x0020, 0x0010), b"SH", b"");
@@ -165,6 +270,9 @@ fn dataset(d: &Document) -> Vec<u8> {
     sequence(&mut o, (0x0040, 0xA043), &[code_item(&d.title)]);
     push_element(&mut o, (0x0040, 0xA050), b"CS", b"SEPARATE");
     sequence(&mut o, (0x0040, 0xA372), &[]);
+    if !d.evidence.is_empty() {
+        evidence_sequence(&mut o, &d.evidence);
+    }
     push_element(&mut o, (0x0040, 0xA491), b"CS", b"COMPLETE");
     push_element(&mut o, (0x0040, 0xA493), b"CS", b"UNVERIFIED");
     let mut tpl = Vec::new();

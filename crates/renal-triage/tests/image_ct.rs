@@ -593,4 +593,46 @@ fn sr_is_read_by_dcmtk(f: &Fixture, ct: &[(&str, &Path)], p: &serde_json::Value)
     ] {
         assert!(out.contains(&needle), "`{needle}` not in:\n{out}");
     }
+    // With the venous phase given as a DICOM series, the SR references it (every instance)
+    // and files in its study, under its patient.
+    let series = f.dir.path().join("venous-dicom");
+    let venous = renal_imaging::read_scalar(&f.case.join("venous.nii.gz")).unwrap();
+    let info = renal_imaging::dicom::SeriesInfo {
+        patient_id: "P-0042".into(),
+        study_uid: "1.2.826.0.1.3680043.10.77".into(),
+        series_uid: "1.2.826.0.1.3680043.10.77.1".into(),
+        rescale_intercept: -1024.0,
+        rescale_slope: 1.0,
+        implicit: false,
+    };
+    let files = renal_imaging::dicom::write_series(&series, &venous, &info).unwrap();
+    let arterial = f.case.join("arterial.nii.gz");
+    let sr = f.dir.path().join("answer-dicom.dcm");
+    let o = predict_to(
+        f,
+        &f.bundle,
+        &[("arterial", &arterial), ("venous", &series)],
+        Some(("--sr", &sr)),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = std::process::Command::new("dcmdump")
+        .arg(&sr)
+        .output()
+        .unwrap();
+    let dump = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dump.contains("CurrentRequestedProcedureEvidenceSequence"),
+        "{dump}"
+    );
+    assert_eq!(
+        dump.matches("ReferencedSOPInstanceUID").count(),
+        files.len(),
+        "{dump}"
+    );
+    assert!(dump.contains("[1.2.826.0.1.3680043.10.77.1]"), "{dump}");
+    assert!(
+        dump.contains("(0020,000d) UI [1.2.826.0.1.3680043.10.77]"),
+        "{dump}"
+    );
+    assert!(dump.contains("(0010,0020) LO [P-0042]"), "{dump}");
 }

@@ -243,7 +243,14 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let (Some(path), Some(p)) = (&args.sr, preds.first()) {
-        crate::model::sr::write_prediction_sr(path, &bundle, p)
+        let input = &inputs[0];
+        let sources: Vec<PathBuf> = input
+            .ct
+            .values()
+            .chain(input.mask.iter())
+            .cloned()
+            .collect();
+        crate::model::sr::write_prediction_sr(path, &bundle, p, &sources)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let stdout = std::io::stdout();

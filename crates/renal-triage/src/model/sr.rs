@@ -139,12 +139,30 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
     g
 }
 
-/// Writes the prediction's SR to `path`.
+/// Writes the prediction's SR to `path`. `sources` are the patient's input images: those
+/// that are DICOM (a series folder, a multi-frame file, a SEG or RTSTRUCT mask) become the
+/// document's evidence, and the SR files in their study and under their patient (the case
+/// id is the patient ID otherwise).
 pub fn write_prediction_sr(
     path: &Path,
     bundle: &Bundle,
     p: &Prediction,
+    sources: &[std::path::PathBuf],
 ) -> renal_imaging::Result<()> {
+    let mut evidence = Vec::new();
+    for s in sources {
+        let dicom = if s.is_dir() {
+            std::fs::read_dir(s)
+                .ok()
+                .and_then(|mut d| d.find_map(|e| e.ok()))
+                .is_some_and(|e| renal_imaging::dicom_mask::is_dicom(&e.path()))
+        } else {
+            renal_imaging::dicom_mask::is_dicom(s)
+        };
+        if dicom {
+            evidence.push(renal_imaging::sr::evidence(s)?);
+        }
+    }
     let (date, time) = now();
     let content = vec![
         item(
@@ -177,9 +195,22 @@ pub fn write_prediction_sr(
             )]),
         ),
     ];
+    let patient = match evidence.first() {
+        Some(e) => e.patient.clone(),
+        None => [
+            String::new(),
+            p.case_id.clone().unwrap_or_default(),
+            String::new(),
+            String::new(),
+        ],
+    };
+    let study_uid = evidence
+        .first()
+        .map(|e| e.study_uid.clone())
+        .unwrap_or_else(|| uid(1));
     let doc = Document {
-        patient_id: p.case_id.clone().unwrap_or_default(),
-        study_uid: uid(1),
+        patient,
+        study_uid,
         series_uid: uid(2),
         sop_uid: uid(3),
         date,
@@ -188,6 +219,7 @@ pub fn write_prediction_sr(
         title: Code::new("126000", "DCM", "Imaging Measurement Report"),
         template: "1500".into(),
         content,
+        evidence,
     };
     write_sr(path, &doc)
 }
