@@ -271,9 +271,8 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-/// Reads every file of a folder as one CT series (files that are not DICOM are an error too:
-/// a series folder should hold the series only).
-pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
+/// The files of a series folder, sorted by name (none is an error).
+pub(crate) fn series_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ImagingError::Io {
             path: dir.to_path_buf(),
@@ -286,6 +285,13 @@ pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
     if files.is_empty() {
         return Err(err(dir, "no DICOM file in the folder"));
     }
+    Ok(files)
+}
+
+/// Reads every file of a folder as one CT series (files that are not DICOM are an error too:
+/// a series folder should hold the series only).
+pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
+    let files = series_files(dir)?;
     let mut slices = Vec::new();
     for f in &files {
         slices.extend(read_slices(f)?);

@@ -66,17 +66,8 @@ pub struct Evidence {
 /// The evidence of a DICOM input: a series folder (every file) or one file (an enhanced
 /// multi-frame image, a SEG, an RTSTRUCT). Files of another series in a folder are an error.
 pub fn evidence(path: &Path) -> Result<Evidence> {
-    let files: Vec<std::path::PathBuf> = if path.is_dir() {
-        let mut v: Vec<_> = std::fs::read_dir(path)
-            .map_err(|source| crate::error::ImagingError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        v.sort();
-        v
+    let files = if path.is_dir() {
+        crate::dicom::series_files(path)?
     } else {
         vec![path.to_path_buf()]
     };
