@@ -106,17 +106,20 @@ impl Samples {
                 ),
             ));
         }
-        Ok((0..n)
-            .map(|i| {
-                let raw = match (self.bits, self.signed) {
-                    (8, false) => px[i] as f64,
-                    (8, true) => px[i] as i8 as f64,
-                    (_, false) => u16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
-                    (_, true) => i16::from_le_bytes([px[2 * i], px[2 * i + 1]]) as f64,
-                };
-                (raw * slope + intercept) as f32
-            })
-            .collect())
+        let f = |raw: f64| (raw * slope + intercept) as f32;
+        // One loop per sample type (no per-voxel dispatch).
+        Ok(match (self.bits, self.signed) {
+            (8, false) => px[..n].iter().map(|&b| f(b as f64)).collect(),
+            (8, true) => px[..n].iter().map(|&b| f(b as i8 as f64)).collect(),
+            (_, false) => px[..2 * n]
+                .chunks_exact(2)
+                .map(|c| f(u16::from_le_bytes([c[0], c[1]]) as f64))
+                .collect(),
+            (_, true) => px[..2 * n]
+                .chunks_exact(2)
+                .map(|c| f(i16::from_le_bytes([c[0], c[1]]) as f64))
+                .collect(),
+        })
     }
 }
 
@@ -178,7 +181,11 @@ impl Groups<'_> {
 /// converted enhanced) multi-frame image, each with its own plane position, orientation,
 /// pixel spacing and rescale from the functional groups.
 pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
-    let crate::dicom_parse::Part10 { syntax, data } = crate::dicom_parse::read_file(path)?;
+    let crate::dicom_parse::Part10 { syntax, mut data } = crate::dicom_parse::read_file(path)?;
+    let pixel = data
+        .e
+        .remove(&PIXEL_DATA)
+        .ok_or_else(|| err(path, "missing element PixelData (7FE0,0010)"))?;
     let rows = data.us(ROWS, "Rows").map_err(|d| err(path, d))?;
     let columns = data.us(COLUMNS, "Columns").map_err(|d| err(path, d))?;
     let samples = Samples::of(&data, path)?;
@@ -202,12 +209,12 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         ));
     }
     let n = n as usize;
-    let pixel = data
-        .e
-        .get(&PIXEL_DATA)
-        .ok_or_else(|| err(path, "missing element PixelData (7FE0,0010)"))?;
     let frame_bytes = rows * columns * samples.bits / 8;
-    let frames = crate::dicom_parse::frames(pixel, n, frame_bytes).map_err(|d| err(path, d))?;
+    let frames = match pixel {
+        // One native frame: the bytes as read, not copied.
+        crate::dicom_parse::Value::Bytes(b) if n == 1 && b.len() >= frame_bytes => vec![b],
+        p => crate::dicom_parse::frames(&p, n, frame_bytes).map_err(|d| err(path, d))?,
+    };
     let series_uid = data
         .req_text(SERIES_UID, "SeriesInstanceUID")
         .map_err(|d| err(path, d))?;
@@ -291,11 +298,14 @@ pub(crate) fn series_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Reads every file of a folder as one CT series (files that are not DICOM are an error too:
 /// a series folder should hold the series only).
 pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
+    use rayon::prelude::*;
     let files = series_files(dir)?;
-    let mut slices = Vec::new();
-    for f in &files {
-        slices.extend(read_slices(f)?);
-    }
+    // Files decoded in parallel (compressed syntaxes cost most here); the order is the files'.
+    let per_file = files
+        .par_iter()
+        .map(|f| read_slices(f))
+        .collect::<Result<Vec<_>>>()?;
+    let slices: Vec<DicomSlice> = per_file.into_iter().flatten().collect();
     assemble(dir, slices)
 }
 

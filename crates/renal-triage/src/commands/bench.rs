@@ -111,12 +111,18 @@ pub enum Which {
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
     Encoder(crate::engine::encoder_client::BenchArgs),
     /// The CT path on a phantom around a real mask (512 x 512 x N, four phases): phantom
-    /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing.
+    /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing; then
+    /// (unless `--decode false`) the decoding of the same 512 x 512 series (32 slices through
+    /// the tumor) in each compressed transfer syntax against the uncompressed read and against
+    /// pydicom (pylibjpeg, pyjpegls) and dcmtk's decoders on the same files
+    /// (scripts/bench_dicom_decode.py).
     Ct {
         #[arg(long)]
         data: Option<PathBuf>,
         #[arg(long, default_value = "case_00000")]
         case: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        decode: bool,
     },
     /// Paired DeLong test on n scores.
     Delong {
@@ -154,7 +160,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             sklearn,
         } => reproduce(data, experiment, sklearn),
         Which::Encoder(a) => encoder(&a),
-        Which::Ct { data, case } => ct(data, &case),
+        Which::Ct { data, case, decode } => super::bench_ct::ct(data, &case, decode),
         Which::Predict {
             model,
             mask,
@@ -261,90 +267,6 @@ fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn ct(data: Option<PathBuf>, case: &str) -> Result<ExitCode> {
-    use renal_imaging::dicom::{read_series, write_series, SeriesInfo};
-    use renal_imaging::phantom::{phantom, PhantomConfig};
-    use renal_imaging::preprocess::{case_image, Preprocess};
-    let data = crate::engine::data::resolve(data.as_deref())?;
-    let cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
-    let c = cohort
-        .cases
-        .iter()
-        .find(|c| c.id == case)
-        .with_context(|| format!("case {case} not in {}", data.display()))?;
-    let mask_path = c.images.mask.as_ref().context("case without a mask")?;
-    let mask = renal_imaging::read_labels(mask_path)?;
-    let dir = std::env::temp_dir().join(format!("renal-bench-ct-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let t = Instant::now();
-    let phases = phantom(&mask, case, &PhantomConfig::default());
-    let t_phantom = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut paths = Vec::new();
-    for (p, v) in &phases {
-        let stored: Vec<i16> = v
-            .data
-            .iter()
-            .map(|h| h.round().clamp(-1024.0, 3071.0) as i16)
-            .collect();
-        let path = dir.join(format!("{}.nii.gz", p.name()));
-        renal_imaging::write_nifti(
-            &path,
-            &v.geometry,
-            &stored,
-            renal_imaging::WriteOptions::default(),
-        )?;
-        paths.push(path);
-    }
-    let t_nifti_write = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let vols = paths
-        .iter()
-        .map(|p| renal_imaging::read_scalar(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let t_nifti_read = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let input: Vec<(String, Option<renal_imaging::Volume<f32>>)> = phases
-        .iter()
-        .zip(vols)
-        .map(|((p, _), v)| (p.name().to_string(), Some(v)))
-        .collect();
-    let img = case_image(input, &mask, &Preprocess::default(), case)?;
-    let t_pre = t.elapsed().as_secs_f64();
-    let info = SeriesInfo {
-        patient_id: case.into(),
-        study_uid: "1.2.826.0.1.3680043.10.9".into(),
-        series_uid: "1.2.826.0.1.3680043.10.9.1".into(),
-        rescale_intercept: -1024.0,
-        rescale_slope: 1.0,
-        implicit: false,
-    };
-    let t = Instant::now();
-    write_series(&dir.join("dicom"), &phases[1].1, &info)?;
-    let t_dicom_write = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let back = read_series(&dir.join("dicom"))?;
-    let t_dicom_read = t.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&dir);
-    let report = json!({
-        "bench": "ct_path_on_phantom",
-        "case": case,
-        "dims": mask.geometry.dims,
-        "phases": phases.len(),
-        "slice": img.position.slice,
-        "phantom_s": t_phantom,
-        "nifti_write_4_phases_s": t_nifti_write,
-        "nifti_read_4_phases_s": t_nifti_read,
-        "preprocess_4_phases_s": t_pre,
-        "dicom_write_1_phase_s": t_dicom_write,
-        "dicom_read_1_phase_s": t_dicom_read,
-        "dicom_slices": back.geometry.dims[2],
-        "peak_memory_mib": peak_memory_mib(),
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
-}
-
 fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
     let mut args = a.to_args();
     let ours = crate::engine::encoder_client::bench(&args)?;
@@ -407,7 +329,7 @@ fn delong(n: usize) -> Result<ExitCode> {
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
-fn peak_memory_mib() -> Option<f64> {
+pub(crate) fn peak_memory_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -2,6 +2,7 @@
 //! or server, and what is printed.
 
 pub mod bench;
+pub mod bench_ct;
 pub mod bench_linear;
 pub mod bench_support;
 pub mod cohort;
