@@ -84,4 +84,22 @@ fn the_sr_references_the_series_it_was_made_from() {
         2,
         "{dump}"
     );
+    // dicom3tools' dciodvfy (the IOD and module checker) finds no error, where installed
+    // (CI installs it).
+    match std::process::Command::new("dciodvfy").arg(&out).output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stderr).to_string()
+                + &String::from_utf8_lossy(&o.stdout);
+            let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("Error")).collect();
+            eprintln!("dciodvfy:\n{text}");
+            assert!(errors.is_empty(), "dciodvfy:\n{text}");
+        }
+        Err(_) => {
+            assert!(
+                !renal_testdata::under_ci(),
+                "dicom3tools' dciodvfy is required under CI"
+            );
+            eprintln!("SKIPPED: dicom3tools not installed");
+        }
+    }
 }

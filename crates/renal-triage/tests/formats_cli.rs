@@ -322,3 +322,56 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// `convert --labels` writes a DICOM SEG or RTSTRUCT, rebuilt on the CT series it is told of
+/// (`--reference`), as the NIfTI label map it was made from; `--label-map` keeps the named
+/// roles only.
+#[test]
+fn convert_writes_a_seg_and_an_rtstruct_as_their_source_label_map() {
+    let t = tempfile::tempdir().unwrap();
+    let f = imaging_fixtures();
+    let source = read_labels(&f.join("formats/mask.nii.gz")).unwrap();
+    for name in ["seg/seg_binary.dcm", "seg/rtstruct_fine.dcm"] {
+        let out = t.path().join("mask.nii.gz");
+        let o = bin()
+            .arg("convert")
+            .arg(f.join(name))
+            .arg(&out)
+            .arg("--labels")
+            .arg("--reference")
+            .arg(f.join("dicom/uncompressed"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let back = read_labels(&out).unwrap();
+        assert_eq!(back.geometry.dims, source.geometry.dims);
+        assert!(back.data == source.data, "{name}");
+    }
+    let out = t.path().join("tumor.nii.gz");
+    let o = bin()
+        .arg("convert")
+        .arg(f.join("seg/seg_binary.dcm"))
+        .arg(&out)
+        .args(["--labels", "--label-map", "tumor=tumor", "--reference"])
+        .arg(f.join("dicom/uncompressed"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let back = read_labels(&out).unwrap();
+    let want: Vec<u8> = source
+        .data
+        .iter()
+        .map(|&x| if x == 2 { 2 } else { 0 })
+        .collect();
+    assert!(back.data == want);
+    // Without the series beside it or given, the SEG is refused naming the missing series.
+    let o = bin()
+        .arg("convert")
+        .arg(f.join("seg/seg_binary.dcm"))
+        .arg(&out)
+        .arg("--labels")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("referenced CT series"));
+}

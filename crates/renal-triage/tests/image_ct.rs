@@ -635,4 +635,19 @@ fn sr_is_read_by_dcmtk(f: &Fixture, ct: &[(&str, &Path)], p: &serde_json::Value)
         "{dump}"
     );
     assert!(dump.contains("(0010,0020) LO [P-0042]"), "{dump}");
+    // dicom3tools' dciodvfy (IOD, modules, attribute values) reports no error.
+    match std::process::Command::new("dciodvfy").arg(&sr).output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stderr).to_string()
+                + &String::from_utf8_lossy(&o.stdout);
+            assert!(
+                !text.lines().any(|l| l.starts_with("Error")),
+                "dciodvfy:\n{text}"
+            );
+        }
+        Err(_) => assert!(
+            !renal_testdata::under_ci(),
+            "dicom3tools' dciodvfy is required under CI"
+        ),
+    }
 }

@@ -21,8 +21,28 @@ fn item(relationship: &'static str, concept: Code, value: Value) -> Item {
     }
 }
 
+/// A code of this tool's private scheme. A Code Value is an SH (at most 16 characters): a
+/// longer value becomes its first 7 characters and a 9-digit FNV hash of the whole, so that
+/// it stays unique and recognisable.
 fn private(value: &str, meaning: &str) -> Code {
-    Code::new(value, "99RTRIAGE", meaning)
+    if value.len() <= 16 {
+        return Code::new(value, "99RTRIAGE", meaning);
+    }
+    let h = value.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let short = format!("{}{:09}", &value[..7], h % 1_000_000_000);
+    Code::new(&short, "99RTRIAGE", meaning)
+}
+
+/// A threshold's code: `THR-` and the task's initials (`THR-MVB` for malignant_vs_benign).
+fn threshold_code(task: &str) -> String {
+    let initials: String = task
+        .split('_')
+        .filter_map(|w| w.chars().next())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    format!("THR-{initials}")
 }
 
 /// A UID under the `2.25` root (a 128-bit random number, PS3.5 B.2), seeded from the clock
@@ -108,10 +128,7 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
             let name = format!("Cross-validated threshold, {}", d.task.name());
             g.push(item(
                 "CONTAINS",
-                private(
-                    &format!("THR-{}", d.task.name().to_ascii_uppercase()),
-                    &name,
-                ),
+                private(&threshold_code(d.task.name()), &name),
                 Value::Num(t, unitless()),
             ));
         }
@@ -222,4 +239,20 @@ pub fn write_prediction_sr(
         evidence,
     };
     write_sr(path, &doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_code_values_fit_an_sh() {
+        assert_eq!(threshold_code("malignant_vs_benign"), "THR-MVB");
+        assert_eq!(threshold_code("aggressive_vs_rest"), "THR-AVR");
+        let long = private("A-VERY-LONG-CODE-VALUE", "x");
+        assert_eq!(long.value.len(), 16);
+        assert!(long.value.starts_with("A-VERY-"));
+        assert_ne!(long.value, private("A-VERY-LONG-CODE-VALUF", "x").value);
+        assert_eq!(private("P-BENIGN", "x").value, "P-BENIGN");
+    }
 }
