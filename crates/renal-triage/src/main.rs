@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use renal_triage::commands::{
-    bench, cohort, convert, embed, fetch, predict, reproduce, serve, train,
+    bench, cohort, convert, embed, fetch, merge, predict, reproduce, serve, train,
 };
 
 #[derive(Parser, Debug)]
@@ -30,8 +30,11 @@ struct Cli {
 enum Command {
     /// Download KiTS23 (clinical records and segmentations) into the local layout.
     Fetch(fetch::FetchArgs),
-    /// Load a cohort, label it, measure every tumor and write the cohort tables.
+    /// Load a cohort, label it, measure every tumor and write the cohort tables (or one shard
+    /// of the per-case work, `--shard I/N --work DIR`).
     Cohort(cohort::CohortArgs),
+    /// Gather a sharded `cohort` run's work folder into the files one `cohort` run writes.
+    Merge(merge::MergeArgs),
     /// Image inputs of a cohort, SimCLR encoder training (no labels) and per-case embeddings.
     Embed(embed::EmbedArgs),
     /// Run the study's analysis (every model of an experiment under nested CV) and write the
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Fetch(a) => fetch::run(a),
         Command::Cohort(a) => cohort::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Embed(a) => embed::run(&a).map(|_| ExitCode::SUCCESS),
         Command::Reproduce(a) => reproduce::run(a.request()),

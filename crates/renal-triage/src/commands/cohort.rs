@@ -21,6 +21,38 @@ pub struct CohortArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub labels: super::LabelArgs,
+    /// Run one shard of the per-case work (`I/N`, 0-based) into `--work`, instead of the whole
+    /// cohort into `--out`; `renal-triage merge WORK` then writes the cohort's files.
+    #[arg(long, requires = "work", value_parser = parse_shard)]
+    pub shard: Option<String>,
+    /// With `--work`: the shard count, the shard number coming from `$SLURM_ARRAY_TASK_ID`.
+    #[arg(long, requires = "work", conflicts_with = "shard")]
+    pub shards: Option<usize>,
+    /// The shared work folder of a sharded run.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<String, String> {
+    crate::engine::shard::Shard::parse(s).map(|_| s.to_string())
+}
+
+/// The configuration a sharded run's work folder records.
+pub fn work_config(
+    data: &std::path::Path,
+    labels: &super::LabelArgs,
+    cases: usize,
+) -> crate::engine::shard::WorkConfig {
+    crate::engine::shard::WorkConfig {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        data: std::fs::canonicalize(data)
+            .unwrap_or_else(|_| data.to_path_buf())
+            .display()
+            .to_string(),
+        blank_modifier: labels.blank_modifier,
+        label_map: labels.label_map.clone(),
+        cases,
+    }
 }
 
 fn print_table1(rows: &[[String; 5]], excluded: usize) {
@@ -38,10 +70,28 @@ fn print_table1(rows: &[[String; 5]], excluded: usize) {
 }
 
 pub fn run(args: CohortArgs) -> Result<ExitCode> {
-    let data = data::resolve(args.data.as_deref())?;
+    let mut data = data::resolve(args.data.as_deref())?;
+    if args.work.is_some() {
+        // Shards and their merge read the cohort through one absolute path.
+        data = std::fs::canonicalize(&data).unwrap_or(data);
+    }
     tracing::info!(data = %data.display(), "loading cohort");
     let mut cohort = data::load(&data, args.labels.blank_modifier)?;
     data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
+    let shard = crate::engine::shard::Shard::from_args(args.shard.as_deref(), args.shards)
+        .map_err(anyhow::Error::msg)?;
+    if let (Some(shard), Some(work)) = (shard, args.work.as_deref()) {
+        let config = work_config(&data, &args.labels, cohort.cases.len());
+        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work)?;
+        println!(
+            "shard {}/{}: {} cases done, {} skipped (already done), {} failed (listed in {}/shards/{}-of-{}/failures.csv)",
+            shard.index, shard.count, s.done, s.skipped, s.failed, work.display(), shard.index, shard.count
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.work.is_some() {
+        anyhow::bail!("--work needs --shard I/N (or --shards N inside a Slurm array task)");
+    }
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
     let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;

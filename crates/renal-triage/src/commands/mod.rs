@@ -9,6 +9,7 @@ pub mod cohort;
 pub mod convert;
 pub mod embed;
 pub mod fetch;
+pub mod merge;
 pub mod predict;
 pub mod reproduce;
 pub mod serve;

@@ -9,7 +9,7 @@ use renal_imaging::CaseMeasurements;
 use renal_stats::{bland_altman, icc, pearson, IccForm};
 use serde::Serialize;
 
-use crate::engine::measure::{annotator_shapes, ICC_FEATURES};
+use crate::engine::measure::{annotator_shapes, InstanceRatings, ICC_FEATURES};
 use crate::output::{cell, write_csv, write_json};
 
 fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
@@ -340,8 +340,7 @@ fn size_agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) ->
     }
 }
 
-fn annotator_agreement(cohort: &Cohort) -> AnnotatorAgreement {
-    let (k, rated) = annotator_shapes(cohort);
+fn annotator_agreement(k: usize, rated: &[InstanceRatings]) -> AnnotatorAgreement {
     let mut features = BTreeMap::new();
     let mut iccs = Vec::new();
     for (name, f) in ICC_FEATURES {
@@ -378,8 +377,19 @@ fn annotator_agreement(cohort: &Cohort) -> AnnotatorAgreement {
 /// Size agreement (computed index-tumor axial diameter vs radiographic size, mm) and
 /// inter-annotator ICC(3,1) per shape feature.
 pub fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> Agreement {
+    let (k, rated) = annotator_shapes(cohort);
+    agreement_with(cohort, meas, k, &rated)
+}
+
+/// [`agreement`] with the annotators' shapes already measured (a sharded run's merge).
+pub fn agreement_with(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    k: usize,
+    rated: &[InstanceRatings],
+) -> Agreement {
     Agreement {
-        annotators: annotator_agreement(cohort),
+        annotators: annotator_agreement(k, rated),
         size: size_agreement(cohort, meas),
     }
 }
@@ -389,6 +399,18 @@ pub fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> 
 pub fn write_cohort_outputs(
     cohort: &Cohort,
     meas: &BTreeMap<String, CaseMeasurements>,
+    out: &std::path::Path,
+) -> Result<Agreement> {
+    let (k, rated) = annotator_shapes(cohort);
+    write_cohort_outputs_with(cohort, meas, k, &rated, out)
+}
+
+/// [`write_cohort_outputs`] with the annotators' shapes already measured.
+pub fn write_cohort_outputs_with(
+    cohort: &Cohort,
+    meas: &BTreeMap<String, CaseMeasurements>,
+    k: usize,
+    rated: &[InstanceRatings],
     out: &std::path::Path,
 ) -> Result<Agreement> {
     let t1 = table1(cohort);
@@ -461,7 +483,7 @@ pub fn write_cohort_outputs(
         .collect();
     write_csv(&out.join("features.csv"), &header, &feats)?;
     write_measurements(cohort, meas, out)?;
-    let agree = agreement(cohort, meas);
+    let agree = agreement_with(cohort, meas, k, rated);
     write_json(&out.join("agreement.json"), &agree)?;
     Ok(agree)
 }

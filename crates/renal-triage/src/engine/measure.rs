@@ -141,22 +141,24 @@ pub const ICC_FEATURES: &[(&str, FeatureFn)] = &[
 ];
 
 /// Shape of one annotator's mask of one tumor instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AnnotatorShape {
     pub shape: ShapeFeatures,
     pub axial_diameter_mm: f64,
 }
 
 /// One tumor instance rated by every annotator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InstanceRatings {
     pub annotators: Vec<AnnotatorShape>,
 }
 
-/// Measures the per-annotator masks of every instance that all `k` annotators delineated
-/// (`k` = the largest number of annotators of any instance). Unreadable masks are skipped with
-/// a warning (they do not affect the cohort).
-pub fn annotator_shapes(cohort: &Cohort) -> (usize, Vec<InstanceRatings>) {
+/// The (case, instance) groups of annotator masks that all `k` annotators delineated (`k` =
+/// the largest number of annotators of any instance; none when fewer than 2), in case id then
+/// instance order.
+pub type AnnotatorGroups = (usize, Vec<((String, u32), Vec<std::path::PathBuf>)>);
+
+pub fn annotator_groups(cohort: &Cohort) -> AnnotatorGroups {
     let mut groups: BTreeMap<(String, u32), Vec<std::path::PathBuf>> = BTreeMap::new();
     for c in &cohort.cases {
         for a in &c.images.annotations {
@@ -167,34 +169,55 @@ pub fn annotator_shapes(cohort: &Cohort) -> (usize, Vec<InstanceRatings>) {
         }
     }
     let k = groups.values().map(Vec::len).max().unwrap_or(0);
-    let complete: Vec<((String, u32), Vec<std::path::PathBuf>)> = groups
+    let complete = groups
         .into_iter()
         .filter(|(_, v)| v.len() == k && k >= 2)
         .collect();
+    (k, complete)
+}
+
+/// Measures one instance's annotator masks; `None` (with a warning) when one cannot be read.
+pub fn rate_instance(
+    case: &str,
+    instance: u32,
+    paths: &[std::path::PathBuf],
+) -> Option<InstanceRatings> {
+    let mut annotators = Vec::new();
+    for p in paths {
+        let shape = read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
+            let axial = v.geometry.axial_axis().map_err(|e| e.to_string())?;
+            let spacing = v.geometry.spacing_mm();
+            let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0)
+                .ok_or_else(|| "empty mask".to_string())?;
+            let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
+            Ok(AnnotatorShape {
+                shape: renal_imaging::shape_features(&m, spacing),
+                axial_diameter_mm: d,
+            })
+        });
+        match shape {
+            Ok(s) => annotators.push(s),
+            Err(e) => {
+                tracing::warn!(case = %case, instance, file = %p.display(), error = %e, "annotator mask skipped");
+                return None;
+            }
+        }
+    }
+    Some(InstanceRatings { annotators })
+}
+
+/// Measures the per-annotator masks of every instance that all `k` annotators delineated
+/// ([`annotator_groups`]). Unreadable masks are skipped with a warning (they do not affect
+/// the cohort).
+pub fn annotator_shapes(cohort: &Cohort) -> (usize, Vec<InstanceRatings>) {
+    let (k, complete) = annotator_groups(cohort);
     let pb = progress(complete.len(), "annotators");
     let rated: Vec<Option<InstanceRatings>> = complete
         .par_iter()
         .map(|((case, instance), paths)| {
-            let mut annotators = Vec::new();
-            for p in paths {
-                let shape = read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
-                    let axial = v.geometry.axial_axis().map_err(|e| e.to_string())?;
-                    let spacing = v.geometry.spacing_mm();
-                    let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0).ok_or_else(|| "empty mask".to_string())?;
-                    let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
-                    Ok(AnnotatorShape { shape: renal_imaging::shape_features(&m, spacing), axial_diameter_mm: d })
-                });
-                match shape {
-                    Ok(s) => annotators.push(s),
-                    Err(e) => {
-                        tracing::warn!(case = %case, instance, file = %p.display(), error = %e, "annotator mask skipped");
-                        pb.inc(1);
-                        return None;
-                    }
-                }
-            }
+            let r = rate_instance(case, *instance, paths);
             pb.inc(1);
-            Some(InstanceRatings { annotators })
+            r
         })
         .collect();
     pb.finish_and_clear();

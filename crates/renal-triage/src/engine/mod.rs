@@ -21,5 +21,6 @@ pub mod plan;
 pub mod prepare;
 pub mod reproduce;
 pub mod run_store;
+pub mod shard;
 pub mod tables;
 pub mod tasks;

@@ -1,0 +1,42 @@
+//! `renal-triage merge WORK --out DIR`: the shards of a sharded `cohort` run gathered into
+//! exactly the files one `cohort` run writes (Table 1, labels, features, measurements,
+//! components, exclusions, warnings, agreement). An incomplete work folder is refused, naming
+//! the missing cases and their shards.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::engine::cohort_outputs::{table1, write_cohort_outputs_with};
+use crate::engine::data;
+use crate::engine::shard::{gather, WorkConfig};
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The work folder the shards wrote.
+    pub work: PathBuf,
+    /// Output folder (the files `cohort --out` writes).
+    #[arg(long, default_value = "out/cohort")]
+    pub out: PathBuf,
+}
+
+pub fn run(args: MergeArgs) -> Result<ExitCode> {
+    let config = WorkConfig::load(&args.work)?;
+    let data = PathBuf::from(&config.data);
+    let mut cohort = data::load(&data, config.blank_modifier)?;
+    data::set_label_map(&mut cohort, config.label_map.as_deref());
+    let (meas, k, rated) = gather(&mut cohort, &config, &args.work)?;
+    let rows = table1(&cohort);
+    write_cohort_outputs_with(&cohort, &meas, k, &rated, &args.out)?;
+    println!(
+        "merged {}: {} cases, {} excluded (Table 1: {} rows). Wrote {}",
+        args.work.display(),
+        cohort.cases.len(),
+        cohort.excluded.len(),
+        rows.len(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,446 @@
+//! A cohort's per-case work split into shards that run anywhere (one process each, e.g. the
+//! tasks of a Slurm array job) and write into a shared work folder; [`merge`] gathers them
+//! into exactly the files one `cohort` run writes.
+//!
+//! Work folder layout:
+//! - `config.json`: what every shard of this folder must share (data, label settings, tool
+//!   version); a shard with another configuration is refused, naming the differing setting;
+//! - `cases/<case>.json`: one case's result (its measurements or why they failed, and its
+//!   annotators' shapes), written atomically, with the sha256 of its inputs: a case whose file
+//!   holds the same inputs' digest is not redone, so a killed shard is simply run again;
+//! - `shards/<i>-of-<n>/`: `log.csv` (each case done, skipped or failed, and its time) and
+//!   `failures.csv` (cases whose work failed, with the reason: listed, never fatal), and
+//!   `done.json` written last.
+//!
+//! Cases go to shards deterministically: by mask file size, largest first, each to the shard
+//! with the least bytes so far (ties: lowest shard, then case id), so shards get similar work.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use renal_cohort::Cohort;
+use renal_imaging::{CaseMeasurements, LabelScheme};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::images::read_case_mask;
+use crate::engine::measure::{annotator_groups, rate_instance, InstanceRatings};
+use crate::output::{write_csv, write_json};
+
+/// Shard `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `I/N`, 0 <= I < N.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--shard `{s}`: expected I/N, e.g. 0/6"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{s}`: `{i}` is not a shard number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{s}`: `{n}` is not a shard count"))?;
+        if count == 0 {
+            return Err(format!("--shard `{s}`: the shard count must be at least 1"));
+        }
+        if index >= count {
+            return Err(format!(
+                "--shard `{s}`: shards are numbered 0 to {} (`{index}` is out of range)",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard of this process: `--shard I/N`, or `--shards N` with the index from
+    /// `$SLURM_ARRAY_TASK_ID` (a Slurm array task).
+    pub fn from_args(shard: Option<&str>, shards: Option<usize>) -> Result<Option<Shard>, String> {
+        match (shard, shards) {
+            (Some(s), None) => Shard::parse(s).map(Some),
+            (Some(_), Some(_)) => Err("give --shard I/N or --shards N, not both".into()),
+            (None, Some(n)) => {
+                let id = std::env::var("SLURM_ARRAY_TASK_ID").map_err(|_| {
+                    "--shards N without --shard: the shard number comes from $SLURM_ARRAY_TASK_ID, which is not set (not a Slurm array task); give --shard I/N".to_string()
+                })?;
+                Shard::parse(&format!("{id}/{n}")).map(Some)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn dir(&self, work: &Path) -> PathBuf {
+        work.join("shards")
+            .join(format!("{}-of-{}", self.index, self.count))
+    }
+}
+
+/// Bytes of a case's input files (mask and annotators), for balancing.
+fn case_bytes(c: &renal_cohort::Case) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    c.images.mask.as_deref().map(size).unwrap_or(0)
+        + c.images
+            .annotations
+            .iter()
+            .map(|a| size(&a.path))
+            .sum::<u64>()
+}
+
+/// Each case's shard, in cohort order (see the module documentation).
+pub fn assign(cohort: &Cohort, count: usize) -> Vec<usize> {
+    let mut order: Vec<(u64, usize)> = cohort
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (case_bytes(c), i))
+        .collect();
+    order.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| cohort.cases[a.1].id.cmp(&cohort.cases[b.1].id))
+    });
+    let mut load = vec![0u64; count];
+    let mut out = vec![0usize; cohort.cases.len()];
+    for (bytes, i) in order {
+        let s = (0..count).min_by_key(|&s| (load[s], s)).unwrap_or(0);
+        load[s] += bytes.max(1);
+        out[i] = s;
+    }
+    out
+}
+
+/// What every shard of a work folder shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkConfig {
+    pub tool_version: String,
+    pub data: String,
+    pub blank_modifier: renal_cohort::BlankModifier,
+    pub label_map: Option<String>,
+    pub cases: usize,
+}
+
+impl WorkConfig {
+    /// Writes the configuration into a new work folder, or checks it against the folder's.
+    pub fn claim(&self, work: &Path) -> Result<()> {
+        let path = work.join("config.json");
+        if !path.exists() {
+            std::fs::create_dir_all(work)
+                .with_context(|| format!("creating work folder {}", work.display()))?;
+            return write_json(&path, self);
+        }
+        let theirs: WorkConfig = serde_json::from_str(
+            &std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{}: not a work folder's configuration", path.display()))?;
+        let mine = serde_json::to_value(self)?;
+        let other = serde_json::to_value(&theirs)?;
+        for (k, v) in mine.as_object().into_iter().flatten() {
+            if other.get(k) != Some(v) {
+                bail!(
+                    "work folder {} was written with another configuration: `{k}` is {} there, {} here. Use another --work folder, or the same settings",
+                    work.display(),
+                    other.get(k).unwrap_or(&serde_json::Value::Null),
+                    v
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration of an existing work folder.
+    pub fn load(work: &Path) -> Result<WorkConfig> {
+        let path = work.join("config.json");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: no config.json (not a work folder, or no shard ran yet)",
+                work.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// One case's result in a work folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub case_id: String,
+    /// sha256 of the configuration and of every input file's bytes.
+    pub inputs_sha256: String,
+    pub measured: Result<CaseMeasurements, String>,
+    /// The case's complete annotator groups: instance and its ratings (`None`: a mask could
+    /// not be read, the instance is left out as in a single run).
+    pub annotators: CaseRatings,
+}
+
+fn case_file(work: &Path, id: &str) -> PathBuf {
+    work.join("cases").join(format!("{id}.json"))
+}
+
+/// The digest of a case's inputs under a configuration.
+fn inputs_digest(config: &WorkConfig, c: &renal_cohort::Case) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(config)?);
+    h.update(c.images.label_map.as_deref().unwrap_or("").as_bytes());
+    let files = c
+        .images
+        .mask
+        .iter()
+        .chain(c.images.phases.iter().map(|(_, p)| p))
+        .chain(c.images.annotations.iter().map(|a| &a.path));
+    // Contents, not paths: the same files seen through another mount point are the same
+    // inputs. A missing file hashes as empty (its case fails, and is redone once it exists).
+    for p in files {
+        h.update(
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        if p.is_file() {
+            h.update(
+                renal_cohort::io::sha256_file(p)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+        }
+        h.update(b"\0");
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// A case's instances and their annotator ratings.
+type CaseRatings = Vec<(u32, Option<InstanceRatings>)>;
+
+/// One case's work, with a panic contained as a failure.
+fn work_case(
+    c: &renal_cohort::Case,
+    groups: &[(u32, Vec<PathBuf>)],
+) -> (Result<CaseMeasurements, String>, CaseRatings) {
+    let run = || {
+        let measured = read_case_mask(&c.images).and_then(|v| {
+            let what = format!(
+                "{} ({})",
+                c.id,
+                c.images.mask.as_deref().unwrap_or(Path::new("")).display()
+            );
+            renal_imaging::measure_segmentation(&v, LabelScheme::default(), &what)
+                .map_err(|e| e.to_string())
+        });
+        let annotators = groups
+            .iter()
+            .map(|(i, paths)| (*i, rate_instance(&c.id, *i, paths)))
+            .collect();
+        (measured, annotators)
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        (
+            Err("internal error while measuring (a panic, contained)".to_string()),
+            Vec::new(),
+        )
+    })
+}
+
+/// What one shard did.
+#[derive(Debug, Default, Serialize)]
+pub struct ShardSummary {
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// Runs shard `shard` of the cohort's per-case work into `work`.
+pub fn run_shard(
+    cohort: &Cohort,
+    config: &WorkConfig,
+    shard: Shard,
+    work: &Path,
+) -> Result<ShardSummary> {
+    config.claim(work)?;
+    let assigned = assign(cohort, shard.count);
+    let (_, groups) = annotator_groups(cohort);
+    let mut by_case: BTreeMap<&str, Vec<(u32, Vec<PathBuf>)>> = BTreeMap::new();
+    for ((case, instance), paths) in &groups {
+        by_case
+            .entry(case.as_str())
+            .or_default()
+            .push((*instance, paths.clone()));
+    }
+    let dir = shard.dir(work);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(work.join("cases"))?;
+    let _ = std::fs::remove_file(dir.join("done.json"));
+    let mine: Vec<&renal_cohort::Case> = cohort
+        .cases
+        .iter()
+        .zip(&assigned)
+        .filter(|(_, s)| **s == shard.index)
+        .map(|(c, _)| c)
+        .collect();
+    let pb = crate::progress::progress(mine.len(), "cases");
+    let mut log = Vec::new();
+    let mut failures = Vec::new();
+    let mut summary = ShardSummary::default();
+    for c in mine {
+        let t = Instant::now();
+        let digest = inputs_digest(config, c)?;
+        let path = case_file(work, &c.id);
+        let done = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
+            .is_some_and(|r| r.inputs_sha256 == digest);
+        let status = if done {
+            summary.skipped += 1;
+            "skipped (done, same inputs)".to_string()
+        } else {
+            let (measured, annotators) = work_case(
+                c,
+                by_case.get(c.id.as_str()).map(Vec::as_slice).unwrap_or(&[]),
+            );
+            let status = match &measured {
+                Ok(_) => {
+                    summary.done += 1;
+                    "done".to_string()
+                }
+                Err(why) => {
+                    summary.failed += 1;
+                    failures.push(vec![c.id.clone(), why.clone()]);
+                    "failed".to_string()
+                }
+            };
+            let r = CaseResult {
+                case_id: c.id.clone(),
+                inputs_sha256: digest,
+                measured,
+                annotators,
+            };
+            write_json(&path, &r)?;
+            status
+        };
+        tracing::info!(case = %c.id, shard = shard.index, %status, "case");
+        log.push(vec![
+            c.id.clone(),
+            status,
+            format!("{:.3}", t.elapsed().as_secs_f64()),
+        ]);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    write_csv(
+        &dir.join("log.csv"),
+        &["case_id", "status", "seconds"],
+        &log,
+    )?;
+    write_csv(&dir.join("failures.csv"), &["case_id", "reason"], &failures)?;
+    write_json(&dir.join("done.json"), &summary)?;
+    Ok(summary)
+}
+
+/// The gathered work: measurements by case (failures excluded from the cohort with their
+/// reason, as a single run does) and the annotator ratings in a single run's order.
+pub fn gather(
+    cohort: &mut Cohort,
+    config: &WorkConfig,
+    work: &Path,
+) -> Result<(
+    BTreeMap<String, CaseMeasurements>,
+    usize,
+    Vec<InstanceRatings>,
+)> {
+    let stored = WorkConfig::load(work)?;
+    if &stored != config {
+        // Name the differing setting.
+        config.claim(work)?;
+    }
+    let (k, groups) = annotator_groups(cohort);
+    let mut results = Vec::new();
+    let mut missing = Vec::new();
+    for c in &cohort.cases {
+        let digest = inputs_digest(config, c)?;
+        match std::fs::read_to_string(case_file(work, &c.id))
+            .ok()
+            .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
+        {
+            Some(r) if r.inputs_sha256 == digest => results.push(r),
+            Some(_) => missing.push(format!("{} (its inputs changed since)", c.id)),
+            None => missing.push(c.id.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let shards = missing_shards(cohort, work, &missing);
+        bail!(
+            "the work folder {} is incomplete: {} of {} cases have no result ({}{}){}. Run the missing shards again (`slurm submit` resubmits only those)",
+            work.display(),
+            missing.len(),
+            cohort.cases.len(),
+            missing.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+            if missing.len() > 10 { ", ..." } else { "" },
+            shards
+        );
+    }
+    let mut ratings: BTreeMap<(String, u32), Option<InstanceRatings>> = BTreeMap::new();
+    let mut measured = Vec::new();
+    for r in results {
+        for (i, x) in r.annotators {
+            ratings.insert((r.case_id.clone(), i), x);
+        }
+        measured.push((r.case_id, r.measured));
+    }
+    let rated: Vec<InstanceRatings> = groups
+        .iter()
+        .filter_map(|(key, _)| ratings.remove(key).flatten())
+        .collect();
+    let meas = if cohort.cases.iter().all(|c| c.images.mask.is_none()) {
+        BTreeMap::new()
+    } else {
+        crate::engine::measure::apply_measurements(cohort, measured)
+    };
+    Ok((meas, k, rated))
+}
+
+/// ", missing shards: 2/6, 5/6" from the shard folders' assignment (the count of the shard
+/// folders present), or nothing when no shard ran.
+fn missing_shards(cohort: &Cohort, work: &Path, missing: &[String]) -> String {
+    let counts: Vec<usize> = std::fs::read_dir(work.join("shards"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.split_once("-of-").and_then(|(_, c)| c.parse().ok())
+        })
+        .collect();
+    let Some(&count) = counts.iter().max() else {
+        return String::new();
+    };
+    let assigned = assign(cohort, count);
+    let mut shards: Vec<usize> = cohort
+        .cases
+        .iter()
+        .zip(&assigned)
+        .filter(|(c, _)| {
+            missing
+                .iter()
+                .any(|m| m == &c.id || m.starts_with(&format!("{} ", c.id)))
+        })
+        .map(|(_, s)| *s)
+        .collect();
+    shards.sort();
+    shards.dedup();
+    format!(
+        "; shards with missing cases: {}",
+        shards
+            .iter()
+            .map(|s| format!("{s}/{count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}

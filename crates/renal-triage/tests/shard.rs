@@ -1,0 +1,203 @@
+//! Sharded cohort work (issue 16, items 1-2): `cohort --shard I/N --work DIR` on each shard,
+//! then `merge DIR`, writes exactly the bytes of one `cohort` run; a rerun skips what is done;
+//! a corrupt mask fails its case, never the shard, and the merge lists it as excluded; bad
+//! shard arguments, another configuration and an incomplete work folder are refused by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use renal_testdata::shared;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_renal-triage"))
+}
+
+fn ok(c: &mut Command) -> String {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn cohort(data: &Path, out: &Path) {
+    ok(bin()
+        .args(["cohort", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out));
+}
+
+fn shard(data: &Path, s: &str, work: &Path) -> String {
+    ok(bin()
+        .args(["--threads", "1", "cohort", "--data"])
+        .arg(data)
+        .args(["--shard", s, "--work"])
+        .arg(work))
+}
+
+fn merge(work: &Path, out: &Path) {
+    ok(bin().arg("merge").arg(work).arg("--out").arg(out));
+}
+
+#[test]
+fn one_and_six_shards_merge_to_the_single_run_bytes() {
+    let Some(shared) = shared() else { return };
+    let data = shared.join("kits23");
+    let t = tempfile::tempdir().unwrap();
+    cohort(&data, &t.path().join("single"));
+    let single = files(&t.path().join("single"));
+    assert!(single.len() >= 7, "{:?}", single.keys());
+    for n in [1usize, 6] {
+        let work = t.path().join(format!("work{n}"));
+        for i in 0..n {
+            shard(&data, &format!("{i}/{n}"), &work);
+        }
+        let out = t.path().join(format!("merged{n}"));
+        merge(&work, &out);
+        let merged = files(&out);
+        assert_eq!(
+            merged.keys().collect::<Vec<_>>(),
+            single.keys().collect::<Vec<_>>()
+        );
+        for (name, bytes) in &single {
+            assert!(merged[name] == *bytes, "{n} shards: {name} differs");
+        }
+    }
+    // Every case went to exactly one of the 6 shards, in similar numbers.
+    let mut seen = 0;
+    for i in 0..6 {
+        let log = std::fs::read_to_string(t.path().join(format!("work6/shards/{i}-of-6/log.csv")))
+            .unwrap();
+        let n = log.lines().count() - 1;
+        assert!((30..=70).contains(&n), "shard {i}: {n} cases");
+        seen += n;
+    }
+    assert_eq!(seen, 300);
+    // A rerun of a finished shard redoes nothing.
+    let again = shard(&data, "3/6", &t.path().join("work6"));
+    assert!(
+        again.contains(" 0 cases done") && again.contains("skipped"),
+        "{again}"
+    );
+}
+
+fn formats() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../renal-imaging/tests/fixtures/formats")
+}
+
+#[test]
+fn a_corrupt_mask_fails_its_case_and_bad_shard_input_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut manifest = String::from("case_id,label,age,mask\n");
+    for i in 0..7 {
+        std::fs::copy(
+            formats().join("mask.nii.gz"),
+            d.join(format!("m{i}.nii.gz")),
+        )
+        .unwrap();
+        let label = ["benign", "indolent", "aggressive"][i % 3];
+        manifest.push_str(&format!("c{i},{label},{},m{i}.nii.gz\n", 50 + i));
+    }
+    // c7's mask is cut short: a corrupt gzip stream.
+    let b = std::fs::read(formats().join("mask.nii.gz")).unwrap();
+    std::fs::write(d.join("bad.nii.gz"), &b[..b.len() / 2]).unwrap();
+    manifest.push_str("c7,benign,57,bad.nii.gz\n");
+    std::fs::write(d.join("manifest.csv"), manifest).unwrap();
+    let data = d.join("manifest.csv");
+    cohort(&data, &t.path().join("single"));
+    let work = t.path().join("work");
+    let mut failures = String::new();
+    for i in 0..3 {
+        let out = shard(&data, &format!("{i}/3"), &work);
+        assert!(out.contains(&format!("shard {i}/3")), "{out}");
+        failures +=
+            &std::fs::read_to_string(work.join(format!("shards/{i}-of-3/failures.csv"))).unwrap();
+    }
+    assert_eq!(failures.matches("c7,").count(), 1, "{failures}");
+    let out = t.path().join("merged");
+    merge(&work, &out);
+    let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap();
+    assert!(
+        excluded.contains("c7,measurement failed") && excluded.contains("bad.nii.gz"),
+        "{excluded}"
+    );
+    assert_eq!(files(&out), files(&t.path().join("single")));
+
+    // Bad input, each refused by name (exit 2).
+    let refused = |c: &mut Command, needle: &str| {
+        let o = c.output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains(needle), "`{needle}` not in: {e}");
+    };
+    for (s, needle) in [
+        ("7/6", "numbered 0 to 5"),
+        ("0/0", "at least 1"),
+        ("x", "expected I/N"),
+    ] {
+        refused(
+            bin()
+                .args(["cohort", "--data"])
+                .arg(&data)
+                .args(["--shard", s, "--work"])
+                .arg(&work),
+            needle,
+        );
+    }
+    refused(
+        bin()
+            .args(["cohort", "--data"])
+            .arg(&data)
+            .args(["--shard", "0/3", "--label-map", "tumor=2", "--work"])
+            .arg(&work),
+        "`label_map` is null there",
+    );
+    refused(
+        bin()
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .args(["cohort", "--data"])
+            .arg(&data)
+            .args(["--shards", "3", "--work"])
+            .arg(&work),
+        "SLURM_ARRAY_TASK_ID",
+    );
+    // A merge with a case missing names the case and its shard.
+    let victim = work.join("cases/c2.json");
+    std::fs::remove_file(&victim).unwrap();
+    refused(
+        bin()
+            .arg("merge")
+            .arg(&work)
+            .arg("--out")
+            .arg(t.path().join("m2")),
+        "1 of 8 cases have no result (c2); shards with missing cases: ",
+    );
+    // The Slurm array task's number is read from the environment.
+    let s = ok(bin()
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .args(["cohort", "--data"])
+        .arg(&data)
+        .args(["--shards", "3", "--work"])
+        .arg(&work));
+    assert!(s.contains("shard 0/3"), "{s}");
+}
