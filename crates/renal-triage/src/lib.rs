@@ -22,8 +22,10 @@ use std::path::PathBuf;
 /// Logs to stderr through `tracing`, filtered by `$RENAL_TRIAGE_LOG` (default `info`, with
 /// the JPEG 2000 decoder's per-codestream progress messages at `warn`).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RENAL_TRIAGE_LOG")
                 .unwrap_or_else(|_| "info,jpeg2k=warn,openjp2=warn".into()),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use renal_triage::commands::{
-    bench, cohort, convert, embed, fetch, merge, predict, reproduce, serve, train,
+    bench, cohort, convert, embed, fetch, merge, predict, reproduce, serve, slurm, train,
 };
 
 #[derive(Parser, Debug)]
@@ -35,6 +35,9 @@ enum Command {
     Cohort(cohort::CohortArgs),
     /// Gather a sharded `cohort` run's work folder into the files one `cohort` run writes.
     Merge(merge::MergeArgs),
+    /// Run the per-case work as a Slurm array job: plan (write the sbatch scripts), submit
+    /// (again: only unfinished shards), status.
+    Slurm(slurm::SlurmArgs),
     /// Image inputs of a cohort, SimCLR encoder training (no labels) and per-case embeddings.
     Embed(embed::EmbedArgs),
     /// Run the study's analysis (every model of an experiment under nested CV) and write the
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => fetch::run(a),
         Command::Cohort(a) => cohort::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Slurm(a) => slurm::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Embed(a) => embed::run(&a).map(|_| ExitCode::SUCCESS),
         Command::Reproduce(a) => reproduce::run(a.request()),

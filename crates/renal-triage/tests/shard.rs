@@ -3,10 +3,11 @@
 //! a corrupt mask fails its case, never the shard, and the merge lists it as excluded; bad
 //! shard arguments, another configuration and an incomplete work folder are refused by name.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::files;
 use renal_testdata::shared;
 
 fn bin() -> Command {
@@ -22,19 +23,6 @@ fn ok(c: &mut Command) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn cohort(data: &Path, out: &Path) {

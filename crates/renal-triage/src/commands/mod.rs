@@ -13,6 +13,7 @@ pub mod merge;
 pub mod predict;
 pub mod reproduce;
 pub mod serve;
+pub mod slurm;
 pub mod train;
 
 /// How the labels are decided from histology (shared by every command that loads a cohort).

@@ -9,6 +9,21 @@ use std::process::{Child, Command, Stdio};
 
 use renal_testdata::under_ci;
 
+/// Every file of a folder (not recursing), by name: for comparing two runs' outputs byte for
+/// byte.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_renal-triage"))
 }
