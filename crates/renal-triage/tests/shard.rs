@@ -169,6 +169,19 @@ fn a_corrupt_mask_fails_its_case_and_bad_shard_input_is_refused() {
             .arg(&work),
         "SLURM_ARRAY_TASK_ID",
     );
+    // A mask changed after its shard ran: `merge --verify-inputs` refuses the stale result.
+    let m1 = d.join("m1.nii.gz");
+    let keep = std::fs::read(&m1).unwrap();
+    std::fs::copy(formats().join("mask.nrrd"), &m1).unwrap();
+    refused(
+        bin()
+            .args(["merge", "--verify-inputs"])
+            .arg(&work)
+            .arg("--out")
+            .arg(t.path().join("m1")),
+        "c1 (its inputs changed since)",
+    );
+    std::fs::write(&m1, keep).unwrap();
     // A merge with a case missing names the case and its shard.
     let victim = work.join("cases/c2.json");
     std::fs::remove_file(&victim).unwrap();

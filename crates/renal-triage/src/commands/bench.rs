@@ -116,6 +116,15 @@ pub enum Which {
     /// the tumor) in each compressed transfer syntax against the uncompressed read and against
     /// pydicom (pylibjpeg, pyjpegls) and dcmtk's decoders on the same files
     /// (scripts/bench_dicom_decode.py).
+    /// Sharding: the per-case throughput of one shard process (1 thread) against the
+    /// single-process cohort measurement (1 thread) on the same cases, and the merge time for
+    /// the cohort and for a synthetic work folder of `--synthetic` cases.
+    Shard {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = 50_000)]
+        synthetic: usize,
+    },
     Ct {
         #[arg(long)]
         data: Option<PathBuf>,
@@ -161,6 +170,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         } => reproduce(data, experiment, sklearn),
         Which::Encoder(a) => encoder(&a),
         Which::Ct { data, case, decode } => super::bench_ct::ct(data, &case, decode),
+        Which::Shard { data, synthetic } => super::bench_shard::shard(data, synthetic),
         Which::Predict {
             model,
             mask,

@@ -20,6 +20,10 @@ pub struct MergeArgs {
     /// Output folder (the files `cohort --out` writes).
     #[arg(long, default_value = "out/cohort")]
     pub out: PathBuf,
+    /// Hash every case's input files again and refuse results made from other inputs (reads
+    /// the whole cohort once more).
+    #[arg(long)]
+    pub verify_inputs: bool,
 }
 
 pub fn run(args: MergeArgs) -> Result<ExitCode> {
@@ -27,7 +31,7 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let data = PathBuf::from(&config.data);
     let mut cohort = data::load(&data, config.blank_modifier)?;
     data::set_label_map(&mut cohort, config.label_map.as_deref());
-    let (meas, k, rated) = gather(&mut cohort, &config, &args.work)?;
+    let (meas, k, rated) = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
     let rows = table1(&cohort);
     write_cohort_outputs_with(&cohort, &meas, k, &rated, &args.out)?;
     println!(

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_ct;
 pub mod bench_linear;
+pub mod bench_shard;
 pub mod bench_support;
 pub mod cohort;
 pub mod convert;

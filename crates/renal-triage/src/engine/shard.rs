@@ -345,11 +345,15 @@ pub fn run_shard(
 }
 
 /// The gathered work: measurements by case (failures excluded from the cohort with their
-/// reason, as a single run does) and the annotator ratings in a single run's order.
+/// reason, as a single run does) and the annotator ratings in a single run's order. Each case
+/// needs its result file; with `verify_inputs` its inputs are hashed again and must match the
+/// digest the shard recorded (which reads the whole cohort's files once more: a check, not
+/// the default at scale).
 pub fn gather(
     cohort: &mut Cohort,
     config: &WorkConfig,
     work: &Path,
+    verify_inputs: bool,
 ) -> Result<(
     BTreeMap<String, CaseMeasurements>,
     usize,
@@ -364,13 +368,17 @@ pub fn gather(
     let mut results = Vec::new();
     let mut missing = Vec::new();
     for c in &cohort.cases {
-        let digest = inputs_digest(config, c)?;
         match std::fs::read_to_string(case_file(work, &c.id))
             .ok()
             .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
         {
-            Some(r) if r.inputs_sha256 == digest => results.push(r),
-            Some(_) => missing.push(format!("{} (its inputs changed since)", c.id)),
+            Some(r) if r.case_id != c.id => {
+                missing.push(format!("{} (its file holds {})", c.id, r.case_id))
+            }
+            Some(r) if verify_inputs && r.inputs_sha256 != inputs_digest(config, c)? => {
+                missing.push(format!("{} (its inputs changed since)", c.id))
+            }
+            Some(r) => results.push(r),
             None => missing.push(c.id.clone()),
         }
     }
