@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => merge::run(a),
         Command::Slurm(a) => slurm::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::Embed(a) => embed::run(&a).map(|_| ExitCode::SUCCESS),
+        Command::Embed(a) => embed::command(&a).map(|_| ExitCode::SUCCESS),
         Command::Reproduce(a) => reproduce::run(a.request()),
         Command::Validate(a) => reproduce::run(a.request()),
         Command::Train(a) => train::train(a),

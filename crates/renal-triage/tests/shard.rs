@@ -3,6 +3,7 @@
 //! a corrupt mask fails its case, never the shard, and the merge lists it as excluded; bad
 //! shard arguments, another configuration and an incomplete work folder are refused by name.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -201,4 +202,97 @@ fn a_corrupt_mask_fails_its_case_and_bad_shard_input_is_refused() {
         .args(["--shards", "3", "--work"])
         .arg(&work));
     assert!(s.contains("shard 0/3"), "{s}");
+}
+
+/// Sharded embedding with a trained encoder (issue 16, item 1): each shard embeds its cases
+/// with the encoder frozen; the merge's `embeddings.csv` and `embeddings_excluded.csv` are the
+/// bytes `embed --encoder-dir` writes in one process, and those embeddings are the trained
+/// encoder's own (libtorch's, from its training run) to 1e-5.
+#[test]
+fn sharded_embeddings_merge_to_the_single_process_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut manifest = String::from("case_id,label,mask\n");
+    for (i, f) in ["mask.nii.gz", "mask.nrrd", "mask.mha", "mask.seg.nrrd"]
+        .iter()
+        .cycle()
+        .take(9)
+        .enumerate()
+    {
+        let name = format!("m{i}{}", &f[4..]);
+        std::fs::copy(formats().join(f), d.join(&name)).unwrap();
+        manifest.push_str(&format!(
+            "e{i},{},{name}\n",
+            ["benign", "indolent", "aggressive"][i % 3]
+        ));
+    }
+    std::fs::write(d.join("bad.nii.gz"), b"not a gzip stream").unwrap();
+    manifest.push_str("e9,benign,bad.nii.gz\n");
+    std::fs::write(d.join("manifest.csv"), manifest).unwrap();
+    let data = d.join("manifest.csv");
+    let trained = t.path().join("train/embeddings.csv");
+    ok(bin()
+        .args(["embed", "--config", "tiny", "--size", "32", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&trained));
+    let enc = t.path().join("train/embeddings_encoder");
+    let single = t.path().join("single/embeddings.csv");
+    ok(bin()
+        .args(["embed", "--data"])
+        .arg(&data)
+        .arg("--encoder-dir")
+        .arg(&enc)
+        .arg("--out")
+        .arg(&single));
+    let work = t.path().join("work");
+    for i in 0..3 {
+        ok(bin()
+            .args(["--threads", "1", "cohort", "--data"])
+            .arg(&data)
+            .args(["--shard", &format!("{i}/3"), "--encoder-dir"])
+            .arg(&enc)
+            .arg("--work")
+            .arg(&work));
+    }
+    let out = t.path().join("merged");
+    merge(&work, &out);
+    for f in ["embeddings.csv", "embeddings_excluded.csv"] {
+        let a = std::fs::read(t.path().join("single").join(f)).unwrap();
+        let b = std::fs::read(out.join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs:\n{}\n{}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+    }
+    let excluded = std::fs::read_to_string(out.join("embeddings_excluded.csv")).unwrap();
+    assert!(
+        excluded
+            .lines()
+            .any(|l| l.starts_with("e9,") && l.contains("bad.nii.gz")),
+        "{excluded}"
+    );
+    // The frozen encoder computes what the trained one computed for the same images.
+    let rows = |p: &Path| -> BTreeMap<String, Vec<f64>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut c = l.split(',');
+                let id = c.next().unwrap().to_string();
+                (id, c.map(|v| v.parse().unwrap()).collect())
+            })
+            .collect()
+    };
+    let (mine, theirs) = (rows(&single), rows(&trained));
+    assert_eq!(mine.len(), 9);
+    for (id, v) in &mine {
+        for (a, b) in v.iter().zip(&theirs[id]) {
+            assert!((a - b).abs() <= 1e-5, "{id}: {a} vs {b}");
+        }
+    }
 }

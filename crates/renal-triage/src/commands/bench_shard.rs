@@ -48,10 +48,11 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
         blank_modifier: renal_cohort::BlankModifier::default(),
         label_map: None,
         cases: n,
+        encoder: None,
     };
     let work = tmp.join("work");
     let t = Instant::now();
-    one_thread(|| run_shard(&cohort, &config, Shard { index: 0, count: 1 }, &work))??;
+    one_thread(|| run_shard(&cohort, &config, Shard { index: 0, count: 1 }, &work, None))??;
     let shard_s = t.elapsed().as_secs_f64();
     let merge = |cohort: &renal_cohort::Cohort,
                  config: &WorkConfig,
@@ -60,8 +61,8 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
      -> Result<f64> {
         let t = Instant::now();
         let mut c = cohort.clone();
-        let (meas, k, rated) = gather(&mut c, config, work, false)?;
-        write_cohort_outputs_with(&c, &meas, k, &rated, out)?;
+        let g = gather(&mut c, config, work, false)?;
+        write_cohort_outputs_with(&c, &g.meas, g.k, &g.rated, out)?;
         Ok(t.elapsed().as_secs_f64())
     };
     let merge_s = merge(&cohort, &config, &work, &tmp.join("out"))?;

@@ -31,6 +31,10 @@ pub struct CohortArgs {
     /// The shared work folder of a sharded run.
     #[arg(long)]
     pub work: Option<PathBuf>,
+    /// With `--work`: also embed each case with this trained encoder, frozen (an `embed` or
+    /// `reproduce` encoder folder); the merge writes `embeddings.csv`.
+    #[arg(long, requires = "work")]
+    pub encoder_dir: Option<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<String, String> {
@@ -52,6 +56,7 @@ pub fn work_config(
         blank_modifier: labels.blank_modifier,
         label_map: labels.label_map.clone(),
         cases,
+        encoder: None,
     }
 }
 
@@ -81,8 +86,16 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     let shard = crate::engine::shard::Shard::from_args(args.shard.as_deref(), args.shards)
         .map_err(anyhow::Error::msg)?;
     if let (Some(shard), Some(work)) = (shard, args.work.as_deref()) {
-        let config = work_config(&data, &args.labels, cohort.cases.len());
-        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work)?;
+        let mut config = work_config(&data, &args.labels, cohort.cases.len());
+        let encoder = match &args.encoder_dir {
+            Some(d) => {
+                let (e, id) = crate::engine::shard::FrozenEncoder::load(d)?;
+                config.encoder = Some(id);
+                Some(e)
+            }
+            None => None,
+        };
+        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work, encoder.as_ref())?;
         println!(
             "shard {}/{}: {} cases done, {} skipped (already done), {} failed (listed in {}/shards/{}-of-{}/failures.csv)",
             shard.index, shard.count, s.done, s.skipped, s.failed, work.display(), shard.index, shard.count

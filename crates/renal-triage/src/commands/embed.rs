@@ -26,6 +26,51 @@ pub struct EmbedArgs {
     /// Side of the preprocessed slice (the study: 256).
     #[arg(long, default_value_t = 256)]
     pub size: usize,
+    /// Embed with this trained encoder, frozen (an `embed` or `reproduce` encoder folder),
+    /// instead of training one: each case's image made with the encoder's stored
+    /// specification, embedded one at a time in plain Rust; writes `--out` and
+    /// `<stem>_excluded.csv`. The same bytes as a sharded run's merge (`cohort --shard ...
+    /// --encoder-dir`).
+    #[arg(long)]
+    pub encoder_dir: Option<PathBuf>,
+}
+
+/// `embed --encoder-dir`: every case embedded by the frozen encoder, in parallel, in cohort
+/// order.
+fn embed_frozen(args: &EmbedArgs, dir: &std::path::Path) -> Result<()> {
+    use rayon::prelude::*;
+    let data = data::resolve(args.data.as_deref())?;
+    let cohort = data::load(&data, renal_cohort::BlankModifier::Absent)?;
+    let (encoder, _) = crate::engine::shard::FrozenEncoder::load(dir)?;
+    let pb = crate::progress::progress(cohort.cases.len(), "embeddings");
+    let results: Vec<(String, Result<Vec<f64>, String>)> = cohort
+        .cases
+        .par_iter()
+        .map(|c| {
+            let r =
+                crate::engine::images::read_case_mask(&c.images).and_then(|m| encoder.embed(c, &m));
+            pb.inc(1);
+            (c.id.clone(), r)
+        })
+        .collect();
+    pb.finish_and_clear();
+    crate::engine::shard::write_embedding_outputs(&args.out, &results)?;
+    let n = results.iter().filter(|r| r.1.is_ok()).count();
+    eprintln!(
+        "embedded {n} of {} cases with the frozen encoder {} -> {}",
+        results.len(),
+        dir.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `embed`: trains an encoder and embeds (or, with `--encoder-dir`, embeds with a trained one).
+pub fn command(args: &EmbedArgs) -> Result<()> {
+    match &args.encoder_dir {
+        Some(d) => embed_frozen(args, d),
+        None => run(args).map(|_| ()),
+    }
 }
 
 pub fn run(args: &EmbedArgs) -> Result<EmbedOutcome> {

@@ -31,9 +31,12 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let data = PathBuf::from(&config.data);
     let mut cohort = data::load(&data, config.blank_modifier)?;
     data::set_label_map(&mut cohort, config.label_map.as_deref());
-    let (meas, k, rated) = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
+    let g = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
     let rows = table1(&cohort);
-    write_cohort_outputs_with(&cohort, &meas, k, &rated, &args.out)?;
+    write_cohort_outputs_with(&cohort, &g.meas, g.k, &g.rated, &args.out)?;
+    if let Some(e) = &g.embeddings {
+        crate::engine::shard::write_embedding_outputs(&args.out.join("embeddings.csv"), e)?;
+    }
     println!(
         "merged {}: {} cases, {} excluded (Table 1: {} rows). Wrote {}",
         args.work.display(),

@@ -59,6 +59,10 @@ pub struct PlanArgs {
     /// Also run `reproduce` after the merge (into WORK/reproduce).
     #[arg(long)]
     pub reproduce: bool,
+    /// The shards also embed every case with this trained encoder, frozen; the merge writes
+    /// `embeddings.csv`.
+    #[arg(long)]
+    pub encoder_dir: Option<PathBuf>,
     /// Time limit of each job (Slurm's format, e.g. 01:00:00).
     #[arg(long, default_value = "02:00:00")]
     pub time: String,
@@ -141,6 +145,11 @@ fn write_plan(a: &PlanArgs) -> Result<Plan> {
     if let Some(m) = &a.labels.label_map {
         labels += &format!(" --label-map {}", sh(m));
     }
+    let encoder_arg = a
+        .encoder_dir
+        .as_deref()
+        .map(|d| format!(" --encoder-dir {}", sh(&abs(d).display().to_string())))
+        .unwrap_or_default();
     let n = a.shards;
     let mut s = header(
         "rt-shards",
@@ -166,7 +175,7 @@ fn write_plan(a: &PlanArgs) -> Result<Plan> {
         1,
     );
     s += &format!(
-        "exec {bin} --threads 1 cohort --data {} --work {} --shards {n}{labels}\n",
+        "exec {bin} --threads 1 cohort --data {} --work {} --shards {n}{labels}{encoder_arg}\n",
         sh(&data.display().to_string()),
         sh(&work.display().to_string())
     );

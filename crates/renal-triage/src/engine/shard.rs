@@ -8,6 +8,10 @@
 //! - `cases/<case>.json`: one case's result (its measurements or why they failed, and its
 //!   annotators' shapes), written atomically, with the sha256 of its inputs: a case whose file
 //!   holds the same inputs' digest is not redone, so a killed shard is simply run again;
+//! - with a trained encoder (`--encoder-dir`), each case's result also holds its image input's
+//!   embedding, computed with the encoder frozen, one image at a time in plain Rust (so a
+//!   case's embedding does not depend on which cases share its shard); the merge writes
+//!   `embeddings.csv` as `embed --encoder-dir` does in one process;
 //! - `shards/<i>-of-<n>/`: `log.csv` (each case done, skipped or failed, and its time) and
 //!   `failures.csv` (cases whose work failed, with the reason: listed, never fatal), and
 //!   `done.json` written last.
@@ -124,6 +128,9 @@ pub struct WorkConfig {
     pub blank_modifier: renal_cohort::BlankModifier,
     pub label_map: Option<String>,
     pub cases: usize,
+    /// The frozen encoder (its folder and its weights' sha256), when the shards embed.
+    #[serde(default)]
+    pub encoder: Option<(String, String)>,
 }
 
 impl WorkConfig {
@@ -178,6 +185,9 @@ pub struct CaseResult {
     /// The case's complete annotator groups: instance and its ratings (`None`: a mask could
     /// not be read, the instance is left out as in a single run).
     pub annotators: CaseRatings,
+    /// The embedding of the case's image input (or why there is none), with an encoder.
+    #[serde(default)]
+    pub embedding: Option<Result<Vec<f64>, String>>,
 }
 
 fn case_file(work: &Path, id: &str) -> PathBuf {
@@ -220,13 +230,31 @@ fn inputs_digest(config: &WorkConfig, c: &renal_cohort::Case) -> Result<String> 
 /// A case's instances and their annotator ratings.
 type CaseRatings = Vec<(u32, Option<InstanceRatings>)>;
 
+/// A case's embedding, or why it has none.
+pub type Embedding = Result<Vec<f64>, String>;
+
+/// One case's work: its measurements (or why not), its annotator ratings, its embedding.
+type CaseWork = (
+    Result<CaseMeasurements, String>,
+    CaseRatings,
+    Option<Embedding>,
+);
+
 /// One case's work, with a panic contained as a failure.
 fn work_case(
     c: &renal_cohort::Case,
     groups: &[(u32, Vec<PathBuf>)],
-) -> (Result<CaseMeasurements, String>, CaseRatings) {
+    encoder: Option<&FrozenEncoder>,
+) -> CaseWork {
     let run = || {
-        let measured = read_case_mask(&c.images).and_then(|v| {
+        let decoded = read_case_mask(&c.images);
+        let embedding = encoder.map(|e| {
+            decoded
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|v| e.embed(c, v))
+        });
+        let measured = decoded.and_then(|v| {
             let what = format!(
                 "{} ({})",
                 c.id,
@@ -239,14 +267,111 @@ fn work_case(
             .iter()
             .map(|(i, paths)| (*i, rate_instance(&c.id, *i, paths)))
             .collect();
-        (measured, annotators)
+        (measured, annotators, embedding)
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
-        (
-            Err("internal error while measuring (a panic, contained)".to_string()),
-            Vec::new(),
-        )
+        let why = "internal error while measuring (a panic, contained)".to_string();
+        (Err(why.clone()), Vec::new(), encoder.map(|_| Err(why)))
     })
+}
+
+/// A trained encoder, frozen, with the image specification stored beside it.
+pub struct FrozenEncoder {
+    net: crate::model::resnet::ResNetCpu,
+    spec: crate::engine::images::ImageSpec,
+}
+
+impl FrozenEncoder {
+    /// Loads `dir` (an `embed` or `reproduce` encoder folder); also returns the folder and
+    /// its weights' sha256 for the work folder's configuration.
+    pub fn load(dir: &Path) -> Result<(FrozenEncoder, (String, String))> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .with_context(|| format!("reading {}", dir.join(name).display()))
+        };
+        let (config, weights) = (read("encoder.json")?, read("encoder.safetensors")?);
+        let net = crate::model::resnet::ResNetCpu::from_files(&config, &weights)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        let spec_path = dir.join(crate::engine::images::ImageSpec::FILE);
+        let spec = crate::output::read_json(&spec_path).with_context(|| {
+            format!("the encoder's image specification {}", spec_path.display())
+        })?;
+        let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let id = (
+            abs.display().to_string(),
+            renal_cohort::io::sha256_hex(&weights),
+        );
+        Ok((FrozenEncoder { net, spec }, id))
+    }
+
+    /// One case's embedding: its image input made from its decoded mask (and CT phases) with
+    /// the encoder's specification, through the network.
+    pub fn embed(
+        &self,
+        c: &renal_cohort::Case,
+        mask: &renal_imaging::LabelVolume,
+    ) -> Result<Vec<f64>, String> {
+        let img = crate::engine::images::image_from_mask(
+            &c.id,
+            mask,
+            LabelScheme::default(),
+            &c.images.phases,
+            &self.spec,
+        )?;
+        let ds = renal_encoder_protocol::Dataset {
+            ids: vec![c.id.clone()],
+            channels: img.channels.len(),
+            size: img.size,
+            data: img.data,
+            missing: vec![img.missing],
+        };
+        self.net
+            .embed(&ds)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no embedding".to_string())
+    }
+}
+
+/// `embeddings.csv` (`case_id,f0..` of every case with an embedding, in cohort order) and
+/// beside it `<stem>_excluded.csv` (case, why not): the same bytes from one process and from
+/// a merge.
+pub fn write_embedding_outputs(csv: &Path, results: &[(String, Embedding)]) -> Result<()> {
+    let ok: Vec<(String, Vec<f64>)> = results
+        .iter()
+        .filter_map(|(id, r)| r.as_ref().ok().map(|v| (id.clone(), v.clone())))
+        .collect();
+    write_embeddings(csv, &ok)?;
+    let excluded: Vec<Vec<String>> = results
+        .iter()
+        .filter_map(|(id, r)| r.as_ref().err().map(|e| vec![id.clone(), e.clone()]))
+        .collect();
+    let stem = csv.file_stem().unwrap_or_default().to_string_lossy();
+    write_csv(
+        &csv.with_file_name(format!("{stem}_excluded.csv")),
+        &["case_id", "reason"],
+        &excluded,
+    )
+}
+
+/// `case_id,f0..` rows (Rust's shortest round-trip formatting), written atomically.
+fn write_embeddings(path: &Path, rows: &[(String, Vec<f64>)]) -> Result<()> {
+    let k = rows.first().map(|r| r.1.len()).unwrap_or(0);
+    let mut text = String::from("case_id");
+    for j in 0..k {
+        text += &format!(",f{j}");
+    }
+    text.push('\n');
+    for (id, e) in rows {
+        text += id;
+        for v in e {
+            text += &format!(",{v}");
+        }
+        text.push('\n');
+    }
+    renal_cohort::io::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// What one shard did.
@@ -263,6 +388,7 @@ pub fn run_shard(
     config: &WorkConfig,
     shard: Shard,
     work: &Path,
+    encoder: Option<&FrozenEncoder>,
 ) -> Result<ShardSummary> {
     config.claim(work)?;
     let assigned = assign(cohort, shard.count);
@@ -301,9 +427,10 @@ pub fn run_shard(
             summary.skipped += 1;
             "skipped (done, same inputs)".to_string()
         } else {
-            let (measured, annotators) = work_case(
+            let (measured, annotators, embedding) = work_case(
                 c,
                 by_case.get(c.id.as_str()).map(Vec::as_slice).unwrap_or(&[]),
+                encoder,
             );
             let status = match &measured {
                 Ok(_) => {
@@ -321,6 +448,7 @@ pub fn run_shard(
                 inputs_sha256: digest,
                 measured,
                 annotators,
+                embedding,
             };
             write_json(&path, &r)?;
             status
@@ -344,6 +472,16 @@ pub fn run_shard(
     Ok(summary)
 }
 
+/// What the shards computed, gathered.
+pub struct Gathered {
+    pub meas: BTreeMap<String, CaseMeasurements>,
+    /// Annotators per instance and the complete instances' ratings.
+    pub k: usize,
+    pub rated: Vec<InstanceRatings>,
+    /// With an encoder: every case's embedding or why it has none, in cohort order.
+    pub embeddings: Option<Vec<(String, Embedding)>>,
+}
+
 /// The gathered work: measurements by case (failures excluded from the cohort with their
 /// reason, as a single run does) and the annotator ratings in a single run's order. Each case
 /// needs its result file; with `verify_inputs` its inputs are hashed again and must match the
@@ -354,11 +492,7 @@ pub fn gather(
     config: &WorkConfig,
     work: &Path,
     verify_inputs: bool,
-) -> Result<(
-    BTreeMap<String, CaseMeasurements>,
-    usize,
-    Vec<InstanceRatings>,
-)> {
+) -> Result<Gathered> {
     let stored = WorkConfig::load(work)?;
     if &stored != config {
         // Name the differing setting.
@@ -396,7 +530,15 @@ pub fn gather(
     }
     let mut ratings: BTreeMap<(String, u32), Option<InstanceRatings>> = BTreeMap::new();
     let mut measured = Vec::new();
+    let mut embeddings = config.encoder.as_ref().map(|_| Vec::new());
     for r in results {
+        if let Some(e) = embeddings.as_mut() {
+            let v = r
+                .embedding
+                .clone()
+                .unwrap_or_else(|| Err("no embedding in the case's result".into()));
+            e.push((r.case_id.clone(), v));
+        }
         for (i, x) in r.annotators {
             ratings.insert((r.case_id.clone(), i), x);
         }
@@ -411,7 +553,12 @@ pub fn gather(
     } else {
         crate::engine::measure::apply_measurements(cohort, measured)
     };
-    Ok((meas, k, rated))
+    Ok(Gathered {
+        meas,
+        k,
+        rated,
+        embeddings,
+    })
 }
 
 /// ", missing shards: 2/6, 5/6" from the shard folders' assignment (the count of the shard
