@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::commands::bench_support::{nested_5x5, run_script, synthetic, write_table};
+use crate::commands::bench_support::{
+    nested_5x5, peak_memory_mib, run_script, synthetic, write_table,
+};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
 use serde_json::json;
@@ -336,14 +338,6 @@ fn delong(n: usize) -> Result<ExitCode> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Peak resident memory of this process (VmHWM), in MiB.
-pub(crate) fn peak_memory_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 fn reproduce(

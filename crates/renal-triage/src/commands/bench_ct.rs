@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::bench::peak_memory_mib;
+use super::bench_support::peak_memory_mib;
 use super::bench_support::run_script;
 
 pub fn ct(data: Option<PathBuf>, case: &str, decode: bool) -> Result<ExitCode> {

@@ -68,6 +68,43 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
     let merge_s = merge(&cohort, &config, &work, &tmp.join("out"))?;
     // A synthetic archive: N cases, the real results copied under new ids.
     let syn = tmp.join("synthetic");
+    let (syn_cohort, syn_config, syn_bytes) =
+        synthetic_work(&cohort, &config, &work, &syn, synthetic)?;
+    let syn_merge_s = merge(
+        &syn_cohort,
+        &syn_config,
+        &syn.join("work"),
+        &syn.join("out"),
+    )?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    let report = json!({
+        "bench": "shard",
+        "cases": n,
+        "single_process_1_thread_cold_s": cold_s,
+        "single_process_1_thread_s": single_s,
+        "one_shard_all_cases_1_thread_s": shard_s,
+        "shard_over_single": shard_s / single_s,
+        "per_case_single_ms": 1e3 * single_s / n as f64,
+        "per_case_shard_ms": 1e3 * shard_s / n as f64,
+        "merge_s": merge_s,
+        "synthetic_cases": synthetic,
+        "synthetic_work_bytes": syn_bytes,
+        "synthetic_merge_s": syn_merge_s,
+        "peak_memory_mib": super::bench_support::peak_memory_mib(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A work folder of `synthetic` cases: the real cases' results copied under new ids, with a
+/// manifest of as many rows (one mask file); its cohort, configuration and bytes.
+fn synthetic_work(
+    cohort: &renal_cohort::Cohort,
+    config: &WorkConfig,
+    work: &std::path::Path,
+    syn: &std::path::Path,
+    synthetic: usize,
+) -> Result<(renal_cohort::Cohort, WorkConfig, u64)> {
     let mask = cohort
         .cases
         .iter()
@@ -112,28 +149,5 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
-    let syn_merge_s = merge(
-        &syn_cohort,
-        &syn_config,
-        &syn.join("work"),
-        &syn.join("out"),
-    )?;
-    let _ = std::fs::remove_dir_all(&tmp);
-    let report = json!({
-        "bench": "shard",
-        "cases": n,
-        "single_process_1_thread_cold_s": cold_s,
-        "single_process_1_thread_s": single_s,
-        "one_shard_all_cases_1_thread_s": shard_s,
-        "shard_over_single": shard_s / single_s,
-        "per_case_single_ms": 1e3 * single_s / n as f64,
-        "per_case_shard_ms": 1e3 * shard_s / n as f64,
-        "merge_s": merge_s,
-        "synthetic_cases": synthetic,
-        "synthetic_work_bytes": syn_bytes,
-        "synthetic_merge_s": syn_merge_s,
-        "peak_memory_mib": super::bench::peak_memory_mib(),
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
+    Ok((syn_cohort, syn_config, syn_bytes))
 }

@@ -70,3 +70,11 @@ pub(crate) fn write_table(
     std::fs::write(&path, text)?;
     Ok((dir, path))
 }
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+pub(crate) fn peak_memory_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

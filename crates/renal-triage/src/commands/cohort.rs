@@ -89,13 +89,16 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
         let mut config = work_config(&data, &args.labels, cohort.cases.len());
         let encoder = match &args.encoder_dir {
             Some(d) => {
-                let (e, id) = crate::engine::shard::FrozenEncoder::load(d)?;
+                let (e, id) = crate::model::frozen::FrozenEncoder::load(d)?;
                 config.encoder = Some(id);
                 Some(e)
             }
             None => None,
         };
-        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work, encoder.as_ref())?;
+        let embedder = encoder
+            .as_ref()
+            .map(|e| e as &dyn crate::engine::shard::CaseEmbedder);
+        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work, embedder)?;
         println!(
             "shard {}/{}: {} cases done, {} skipped (already done), {} failed (listed in {}/shards/{}-of-{}/failures.csv)",
             shard.index, shard.count, s.done, s.skipped, s.failed, work.display(), shard.index, shard.count

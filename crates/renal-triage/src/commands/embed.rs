@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::engine::data;
 use crate::engine::embedding::{embed_cohort, Device, EmbedOutcome, EncoderConfig};
+use crate::engine::shard::CaseEmbedder;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EmbedArgs {
@@ -41,7 +42,7 @@ fn embed_frozen(args: &EmbedArgs, dir: &std::path::Path) -> Result<()> {
     use rayon::prelude::*;
     let data = data::resolve(args.data.as_deref())?;
     let cohort = data::load(&data, renal_cohort::BlankModifier::Absent)?;
-    let (encoder, _) = crate::engine::shard::FrozenEncoder::load(dir)?;
+    let (encoder, _) = crate::model::frozen::FrozenEncoder::load(dir)?;
     let pb = crate::progress::progress(cohort.cases.len(), "embeddings");
     let results: Vec<(String, Result<Vec<f64>, String>)> = cohort
         .cases

@@ -123,65 +123,63 @@ fn header(name: &str, what: &[&str], a: &PlanArgs, log: &Path) -> String {
     s
 }
 
-/// Writes the scripts of a plan.
-fn write_plan(a: &PlanArgs) -> Result<Plan> {
-    if a.shards == 0 {
-        bail!("--shards must be at least 1");
+/// What every script of a plan shares: the binary, the folders, the label arguments.
+struct Ctx {
+    bin: String,
+    data: String,
+    work: PathBuf,
+    dir: PathBuf,
+    labels: String,
+}
+
+impl Ctx {
+    fn write(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let p = self.dir.join(name);
+        renal_cohort::io::write_atomic(&p, text.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+        Ok(p)
     }
-    let exe = std::env::current_exe().context("locating the renal-triage binary")?;
-    let (data, work) = (abs(&a.data), abs(&a.work));
-    let out = a
-        .out
-        .as_deref()
-        .map(abs)
-        .unwrap_or_else(|| work.join("cohort"));
-    let dir = work.join("slurm");
-    std::fs::create_dir_all(dir.join("logs"))?;
-    let bin = sh(&exe.display().to_string());
-    let mut labels = format!(
-        " --blank-modifier {}",
-        sh(&format!("{:?}", a.labels.blank_modifier).to_ascii_lowercase())
-    );
-    if let Some(m) = &a.labels.label_map {
-        labels += &format!(" --label-map {}", sh(m));
-    }
+}
+
+fn shards_script(a: &PlanArgs, c: &Ctx) -> String {
+    let n = a.shards;
     let encoder_arg = a
         .encoder_dir
         .as_deref()
         .map(|d| format!(" --encoder-dir {}", sh(&abs(d).display().to_string())))
         .unwrap_or_default();
-    let n = a.shards;
-    let mut s = header(
+    let what = format!(
+        "renal-triage: the per-case work of {} as {n} array tasks.",
+        c.data
+    );
+    let s = header(
         "rt-shards",
         &[
-            &format!(
-                "renal-triage: the per-case work of {} as {n} array tasks.",
-                data.display()
-            ),
+            &what,
             "Each task measures its share of the cases (masks, annotators) into the work folder;",
             "a task can die and be rerun: its finished cases are skipped. Resubmit with",
             "`renal-triage slurm submit` (same arguments): only unfinished shards are rerun.",
         ],
         a,
-        &dir.join("logs/shard-%a.out"),
+        &c.dir.join("logs/shard-%a.out"),
     );
-    s = s.replacen(
-        "#SBATCH --time",
-        &format!(
-            "#SBATCH --array=0-{}%{}\n#SBATCH --cpus-per-task=1\n#SBATCH --time",
-            n - 1,
-            a.max_parallel.max(1)
-        ),
-        1,
+    let array = format!(
+        "#SBATCH --array=0-{}%{}\n#SBATCH --cpus-per-task=1\n#SBATCH --time",
+        n - 1,
+        a.max_parallel.max(1)
     );
-    s += &format!(
-        "exec {bin} --threads 1 cohort --data {} --work {} --shards {n}{labels}{encoder_arg}\n",
-        sh(&data.display().to_string()),
-        sh(&work.display().to_string())
-    );
-    let shards = dir.join("shards.sbatch");
-    renal_cohort::io::write_atomic(&shards, s.as_bytes())?;
-    let mut m = header(
+    s.replacen("#SBATCH --time", &array, 1)
+        + &format!(
+            "exec {} --threads 1 cohort --data {} --work {} --shards {n}{}{encoder_arg}\n",
+            c.bin,
+            c.data,
+            sh(&c.work.display().to_string()),
+            c.labels
+        )
+}
+
+fn merge_script(a: &PlanArgs, c: &Ctx, out: &Path) -> String {
+    header(
         "rt-merge",
         &[
             "renal-triage: gathers the shards into the cohort's files (labels, features,",
@@ -189,74 +187,109 @@ fn write_plan(a: &PlanArgs) -> Result<Plan> {
             "Submitted to run after every array task succeeded (afterok).",
         ],
         a,
-        &dir.join("logs/merge.out"),
-    );
-    m += &format!(
-        "exec {bin} merge {} --out {}\n",
-        sh(&work.display().to_string()),
+        &c.dir.join("logs/merge.out"),
+    ) + &format!(
+        "exec {} merge {} --out {}\n",
+        c.bin,
+        sh(&c.work.display().to_string()),
         sh(&out.display().to_string())
+    )
+}
+
+fn encoder_script(a: &PlanArgs, c: &Ctx, gpu: &str) -> String {
+    let e = header(
+        "rt-encoder",
+        &[
+            "renal-triage: trains the SimCLR encoder on the cohort's images (no labels) on",
+            "one GPU and writes every case's embedding.",
+        ],
+        &PlanArgs {
+            partition: Some(gpu.to_string()),
+            ..a.clone()
+        },
+        &c.dir.join("logs/encoder.out"),
     );
-    let merge = dir.join("merge.sbatch");
-    renal_cohort::io::write_atomic(&merge, m.as_bytes())?;
-    let encoder =
-        match &a.gpu_partition {
-            Some(g) => {
-                let mut e = header(
-                "rt-encoder",
-                &[
-                    "renal-triage: trains the SimCLR encoder on the cohort's images (no labels) on",
-                    "one GPU and writes every case's embedding.",
-                ],
-                &PlanArgs { partition: Some(g.clone()), ..a.clone() },
-                &dir.join("logs/encoder.out"),
-            );
-                e = e.replacen(
-                    "#SBATCH --time",
-                    "#SBATCH --gres=gpu:1\n#SBATCH --cpus-per-task=4\n#SBATCH --time",
-                    1,
-                );
-                e += &format!(
-                    "exec {bin} embed --data {} --out {} --device cuda\n",
-                    sh(&data.display().to_string()),
-                    sh(&work.join("encoder/embeddings.csv").display().to_string())
-                );
-                let p = dir.join("encoder.sbatch");
-                renal_cohort::io::write_atomic(&p, e.as_bytes())?;
-                Some(p)
-            }
-            None => None,
-        };
-    let reproduce = if a.reproduce {
-        let mut r = header(
-            "rt-reproduce",
-            &[
-                "renal-triage: the study's analysis (every model under nested CV, tables, report),",
-                "after the merge (and the encoder, when one was trained on a GPU).",
-            ],
-            a,
-            &dir.join("logs/reproduce.out"),
-        );
-        let emb = if encoder.is_some() {
-            format!(
-                " --embeddings {}",
-                sh(&work.join("encoder/embeddings.csv").display().to_string())
-            )
-        } else {
-            " --encoder none".to_string()
-        };
-        r += &format!(
-            "exec {bin} reproduce --data {}{emb}{labels} --out {}\n",
-            sh(&data.display().to_string()),
-            sh(&work.join("reproduce").display().to_string())
-        );
-        let p = dir.join("reproduce.sbatch");
-        renal_cohort::io::write_atomic(&p, r.as_bytes())?;
-        Some(p)
+    e.replacen(
+        "#SBATCH --time",
+        "#SBATCH --gres=gpu:1\n#SBATCH --cpus-per-task=4\n#SBATCH --time",
+        1,
+    ) + &format!(
+        "exec {} embed --data {} --out {} --device cuda\n",
+        c.bin,
+        c.data,
+        sh(&c.work.join("encoder/embeddings.csv").display().to_string())
+    )
+}
+
+fn reproduce_script(a: &PlanArgs, c: &Ctx, with_encoder: bool) -> String {
+    let emb = if with_encoder {
+        format!(
+            " --embeddings {}",
+            sh(&c.work.join("encoder/embeddings.csv").display().to_string())
+        )
     } else {
-        None
+        " --encoder none".to_string()
+    };
+    header(
+        "rt-reproduce",
+        &[
+            "renal-triage: the study's analysis (every model under nested CV, tables, report),",
+            "after the merge (and the encoder, when one was trained on a GPU).",
+        ],
+        a,
+        &c.dir.join("logs/reproduce.out"),
+    ) + &format!(
+        "exec {} reproduce --data {}{emb}{} --out {}\n",
+        c.bin,
+        c.data,
+        c.labels,
+        sh(&c.work.join("reproduce").display().to_string())
+    )
+}
+
+/// Writes the scripts of a plan.
+fn write_plan(a: &PlanArgs) -> Result<Plan> {
+    if a.shards == 0 {
+        bail!("--shards must be at least 1");
+    }
+    let exe = std::env::current_exe().context("locating the renal-triage binary")?;
+    let work = abs(&a.work);
+    let out = a
+        .out
+        .as_deref()
+        .map(abs)
+        .unwrap_or_else(|| work.join("cohort"));
+    let dir = work.join("slurm");
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let mut labels = format!(
+        " --blank-modifier {}",
+        sh(&format!("{:?}", a.labels.blank_modifier).to_ascii_lowercase())
+    );
+    if let Some(m) = &a.labels.label_map {
+        labels += &format!(" --label-map {}", sh(m));
+    }
+    let c = Ctx {
+        bin: sh(&exe.display().to_string()),
+        data: sh(&abs(&a.data).display().to_string()),
+        work,
+        dir,
+        labels,
+    };
+    let shards = c.write("shards.sbatch", &shards_script(a, &c))?;
+    let merge = c.write("merge.sbatch", &merge_script(a, &c, &out))?;
+    let encoder = match &a.gpu_partition {
+        Some(g) => Some(c.write("encoder.sbatch", &encoder_script(a, &c, g))?),
+        None => None,
+    };
+    let reproduce = match a.reproduce {
+        true => Some(c.write(
+            "reproduce.sbatch",
+            &reproduce_script(a, &c, encoder.is_some()),
+        )?),
+        false => None,
     };
     Ok(Plan {
-        dir,
+        dir: c.dir,
         shards,
         merge,
         encoder,

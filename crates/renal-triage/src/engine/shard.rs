@@ -244,7 +244,7 @@ type CaseWork = (
 fn work_case(
     c: &renal_cohort::Case,
     groups: &[(u32, Vec<PathBuf>)],
-    encoder: Option<&FrozenEncoder>,
+    encoder: Option<&dyn CaseEmbedder>,
 ) -> CaseWork {
     let run = || {
         let decoded = read_case_mask(&c.images);
@@ -275,63 +275,13 @@ fn work_case(
     })
 }
 
-/// A trained encoder, frozen, with the image specification stored beside it.
-pub struct FrozenEncoder {
-    net: crate::model::resnet::ResNetCpu,
-    spec: crate::engine::images::ImageSpec,
-}
-
-impl FrozenEncoder {
-    /// Loads `dir` (an `embed` or `reproduce` encoder folder); also returns the folder and
-    /// its weights' sha256 for the work folder's configuration.
-    pub fn load(dir: &Path) -> Result<(FrozenEncoder, (String, String))> {
-        let read = |name: &str| {
-            std::fs::read(dir.join(name))
-                .with_context(|| format!("reading {}", dir.join(name).display()))
-        };
-        let (config, weights) = (read("encoder.json")?, read("encoder.safetensors")?);
-        let net = crate::model::resnet::ResNetCpu::from_files(&config, &weights)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-        let spec_path = dir.join(crate::engine::images::ImageSpec::FILE);
-        let spec = crate::output::read_json(&spec_path).with_context(|| {
-            format!("the encoder's image specification {}", spec_path.display())
-        })?;
-        let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let id = (
-            abs.display().to_string(),
-            renal_cohort::io::sha256_hex(&weights),
-        );
-        Ok((FrozenEncoder { net, spec }, id))
-    }
-
-    /// One case's embedding: its image input made from its decoded mask (and CT phases) with
-    /// the encoder's specification, through the network.
-    pub fn embed(
+/// Embeds one case from its decoded mask (the model layer's frozen encoder implements it).
+pub trait CaseEmbedder: Sync {
+    fn embed(
         &self,
         c: &renal_cohort::Case,
         mask: &renal_imaging::LabelVolume,
-    ) -> Result<Vec<f64>, String> {
-        let img = crate::engine::images::image_from_mask(
-            &c.id,
-            mask,
-            LabelScheme::default(),
-            &c.images.phases,
-            &self.spec,
-        )?;
-        let ds = renal_encoder_protocol::Dataset {
-            ids: vec![c.id.clone()],
-            channels: img.channels.len(),
-            size: img.size,
-            data: img.data,
-            missing: vec![img.missing],
-        };
-        self.net
-            .embed(&ds)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no embedding".to_string())
-    }
+    ) -> Result<Vec<f64>, String>;
 }
 
 /// `embeddings.csv` (`case_id,f0..` of every case with an embedding, in cohort order) and
@@ -388,7 +338,7 @@ pub fn run_shard(
     config: &WorkConfig,
     shard: Shard,
     work: &Path,
-    encoder: Option<&FrozenEncoder>,
+    encoder: Option<&dyn CaseEmbedder>,
 ) -> Result<ShardSummary> {
     config.claim(work)?;
     let assigned = assign(cohort, shard.count);

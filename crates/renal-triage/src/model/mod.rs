@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod error;
+pub mod frozen;
 pub mod image;
 pub mod predict;
 pub mod resnet;
