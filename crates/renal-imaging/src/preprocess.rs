@@ -187,7 +187,7 @@ fn trilinear(src: &Volume<f32>, p: [f64; 3]) -> Option<f32> {
 }
 
 /// Where the study's slice is taken.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SlicePosition {
     /// The axial voxel axis and the slice index along it.
     pub axial_axis: usize,

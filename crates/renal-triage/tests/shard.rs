@@ -248,8 +248,9 @@ fn sharded_embeddings_merge_to_the_single_process_bytes() {
         .arg(&single));
     let work = t.path().join("work");
     for i in 0..3 {
+        // `embed --shard` and `cohort --shard` do the same per-case work.
         ok(bin()
-            .args(["--threads", "1", "cohort", "--data"])
+            .args(["--threads", "1", ["cohort", "embed"][i % 2], "--data"])
             .arg(&data)
             .args(["--shard", &format!("{i}/3"), "--encoder-dir"])
             .arg(&enc)
@@ -295,4 +296,80 @@ fn sharded_embeddings_merge_to_the_single_process_bytes() {
             assert!((a - b).abs() <= 1e-5, "{id}: {a} vs {b}");
         }
     }
+    // The image-input builder as shards (`embed --shard` without an encoder), then the
+    // encoder trained on what they made: the same dataset as the one-process `embed` above
+    // (its fingerprint, its previews, its exclusions), hence the same encoder and embeddings.
+    let images = t.path().join("images-work");
+    for i in 0..2 {
+        ok(bin()
+            .args(["--threads", "1", "embed", "--size", "32", "--data"])
+            .arg(&data)
+            .args(["--shard", &format!("{i}/2"), "--work"])
+            .arg(&images));
+    }
+    let n_pixels = std::fs::read_dir(images.join("images")).unwrap().count();
+    assert_eq!(n_pixels, 9, "one pixel file per imaged case");
+    let from_work = t.path().join("from-work/embeddings.csv");
+    ok(bin()
+        .args(["embed", "--config", "tiny", "--images-from"])
+        .arg(&images)
+        .arg("--out")
+        .arg(&from_work));
+    let a_dir = t.path().join("train/embeddings_encoder");
+    let b_dir = t.path().join("from-work/embeddings_encoder");
+    for f in ["inputs.sha256", "preprocess.json"] {
+        assert_eq!(
+            std::fs::read_to_string(a_dir.join(f)).unwrap(),
+            std::fs::read_to_string(b_dir.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // input.json less the training's timings.
+    let input = |d: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("input.json")).unwrap()).unwrap();
+        for k in ["seconds", "images_per_second"] {
+            v["training"].as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(input(&a_dir), input(&b_dir));
+    for e in std::fs::read_dir(a_dir.join("previews")).unwrap() {
+        let e = e.unwrap();
+        let b = std::fs::read(b_dir.join("previews").join(e.file_name())).unwrap();
+        assert!(std::fs::read(e.path()).unwrap() == b, "{:?}", e.file_name());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&trained).unwrap(),
+        std::fs::read_to_string(&from_work).unwrap(),
+        "the encoder trained on the shards' images embeds as the one trained in one process"
+    );
+    // A damaged pixel file is found by its digest, naming the case.
+    let victim = images.join("images/e0.f32");
+    let mut px = std::fs::read(&victim).unwrap();
+    px[0] ^= 0xff;
+    std::fs::write(&victim, px).unwrap();
+    let o = bin()
+        .args(["embed", "--config", "tiny", "--images-from"])
+        .arg(&images)
+        .arg("--out")
+        .arg(t.path().join("damaged/embeddings.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("e0") && err.contains("e0.f32"),
+        "{err}"
+    );
+    // A work folder without image inputs is refused by name.
+    let o = bin()
+        .args(["embed", "--images-from"])
+        .arg(&work)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("made no image inputs"),
+        "{err}"
+    );
 }

@@ -141,6 +141,40 @@ fn a_sharded_cohort_runs_on_slurm_and_survives_a_killed_task() {
         );
     }
 
+    // With a GPU partition the array tasks also make the image inputs, and the GPU job
+    // trains on them (this cluster has no GPU: the scripts are read, the array one checked).
+    let gpu = t.path().join("plan-gpu");
+    let (ok, _, err) = run(bin()
+        .args([
+            "slurm",
+            "plan",
+            "--gpu-partition",
+            "gpu",
+            "--image-size",
+            "128",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--work")
+        .arg(&gpu)
+        .args(["--shards", "6"]));
+    assert!(ok, "{err}");
+    let shards = std::fs::read_to_string(gpu.join("slurm/shards.sbatch")).unwrap();
+    assert!(shards.contains("--images --image-size 128"), "{shards}");
+    let encoder = std::fs::read_to_string(gpu.join("slurm/encoder.sbatch")).unwrap();
+    assert!(
+        encoder.contains("embed --images-from")
+            && encoder.contains("--partition=gpu")
+            && encoder.contains("--gres=gpu:1"),
+        "{encoder}"
+    );
+    let o = Command::new("sbatch")
+        .arg("--test-only")
+        .arg(gpu.join("slurm/shards.sbatch"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
     // submit: 6 array tasks and the merge; the merged files are one run's.
     let work = t.path().join("work");
     let out = submit(&data, &work, &[]);

@@ -49,10 +49,19 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
         label_map: None,
         cases: n,
         encoder: None,
+        images: None,
     };
     let work = tmp.join("work");
     let t = Instant::now();
-    one_thread(|| run_shard(&cohort, &config, Shard { index: 0, count: 1 }, &work, None))??;
+    one_thread(|| {
+        run_shard(
+            &cohort,
+            &config,
+            Shard { index: 0, count: 1 },
+            &work,
+            Default::default(),
+        )
+    })??;
     let shard_s = t.elapsed().as_secs_f64();
     let merge = |cohort: &renal_cohort::Cohort,
                  config: &WorkConfig,

@@ -35,9 +35,72 @@ pub struct CohortArgs {
     /// `reproduce` encoder folder); the merge writes `embeddings.csv`.
     #[arg(long, requires = "work")]
     pub encoder_dir: Option<PathBuf>,
+    /// With `--work`: also make each case's image input for the encoder's training (the
+    /// slice through the tumor centroid, `--image-size` px); `embed --images-from WORK` then
+    /// trains the encoder on them without making any image.
+    #[arg(long, requires = "work")]
+    pub images: bool,
+    /// Side of the image inputs made with `--images` (the study: 256).
+    #[arg(long, default_value_t = 256)]
+    pub image_size: usize,
 }
 
-fn parse_shard(s: &str) -> Result<String, String> {
+/// What a sharded run of the per-case work does beyond measuring.
+pub struct ShardRequest<'a> {
+    pub data: &'a std::path::Path,
+    pub labels: &'a super::LabelArgs,
+    pub shard: crate::engine::shard::Shard,
+    pub work: &'a std::path::Path,
+    pub encoder_dir: Option<&'a std::path::Path>,
+    /// Make image inputs of this size.
+    pub image_size: Option<usize>,
+}
+
+/// Runs one shard of a cohort's per-case work (`cohort --shard`, `embed --shard`) and says
+/// what it did.
+pub fn run_shard(r: ShardRequest) -> Result<ExitCode> {
+    use crate::engine::shard::{Extras, WorkConfig};
+    // Shards and their merge read the cohort through one absolute path.
+    let data = std::fs::canonicalize(r.data).unwrap_or_else(|_| r.data.to_path_buf());
+    let mut cohort = data::load(&data, r.labels.blank_modifier)?;
+    data::set_label_map(&mut cohort, r.labels.label_map.as_deref());
+    let mut config = work_config(&data, r.labels, cohort.cases.len());
+    let encoder = match r.encoder_dir {
+        Some(d) => {
+            let (e, id) = crate::model::frozen::FrozenEncoder::load(d)?;
+            config.encoder = Some(id);
+            Some(e)
+        }
+        None => None,
+    };
+    if let Some(size) = r.image_size {
+        // Fixed once for the folder: the first shard's (the whole cohort's median spacing);
+        // the others read it instead of reading every mask's header again.
+        let stored = WorkConfig::load(r.work)
+            .ok()
+            .and_then(|c| c.images)
+            .filter(|s| s.preprocess.size == size);
+        config.images = Some(match stored {
+            Some(s) => s,
+            None => crate::engine::images::ImageSpec::of_cohort(&cohort, size)?,
+        });
+    }
+    let extras = Extras {
+        encoder: encoder
+            .as_ref()
+            .map(|e| e as &dyn crate::engine::shard::CaseEmbedder),
+        images: config.images.as_ref(),
+    };
+    let (shard, work) = (r.shard, r.work);
+    let s = crate::engine::shard::run_shard(&cohort, &config, shard, work, extras)?;
+    println!(
+        "shard {}/{}: {} cases done, {} skipped (already done), {} failed (listed in {}/shards/{}-of-{}/failures.csv)",
+        shard.index, shard.count, s.done, s.skipped, s.failed, work.display(), shard.index, shard.count
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn parse_shard(s: &str) -> Result<String, String> {
     crate::engine::shard::Shard::parse(s).map(|_| s.to_string())
 }
 
@@ -57,6 +120,7 @@ pub fn work_config(
         label_map: labels.label_map.clone(),
         cases,
         encoder: None,
+        images: None,
     }
 }
 
@@ -75,39 +139,25 @@ fn print_table1(rows: &[[String; 5]], excluded: usize) {
 }
 
 pub fn run(args: CohortArgs) -> Result<ExitCode> {
-    let mut data = data::resolve(args.data.as_deref())?;
-    if args.work.is_some() {
-        // Shards and their merge read the cohort through one absolute path.
-        data = std::fs::canonicalize(&data).unwrap_or(data);
-    }
+    let data = data::resolve(args.data.as_deref())?;
     tracing::info!(data = %data.display(), "loading cohort");
-    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
-    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
     let shard = crate::engine::shard::Shard::from_args(args.shard.as_deref(), args.shards)
         .map_err(anyhow::Error::msg)?;
     if let (Some(shard), Some(work)) = (shard, args.work.as_deref()) {
-        let mut config = work_config(&data, &args.labels, cohort.cases.len());
-        let encoder = match &args.encoder_dir {
-            Some(d) => {
-                let (e, id) = crate::model::frozen::FrozenEncoder::load(d)?;
-                config.encoder = Some(id);
-                Some(e)
-            }
-            None => None,
-        };
-        let embedder = encoder
-            .as_ref()
-            .map(|e| e as &dyn crate::engine::shard::CaseEmbedder);
-        let s = crate::engine::shard::run_shard(&cohort, &config, shard, work, embedder)?;
-        println!(
-            "shard {}/{}: {} cases done, {} skipped (already done), {} failed (listed in {}/shards/{}-of-{}/failures.csv)",
-            shard.index, shard.count, s.done, s.skipped, s.failed, work.display(), shard.index, shard.count
-        );
-        return Ok(ExitCode::SUCCESS);
+        return run_shard(ShardRequest {
+            data: &data,
+            labels: &args.labels,
+            shard,
+            work,
+            encoder_dir: args.encoder_dir.as_deref(),
+            image_size: args.images.then_some(args.image_size),
+        });
     }
     if args.work.is_some() {
         anyhow::bail!("--work needs --shard I/N (or --shards N inside a Slurm array task)");
     }
+    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
+    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
     let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;

@@ -4,7 +4,8 @@
 //! `plan` writes readable sbatch scripts into `WORK/slurm/`: `shards.sbatch` (one array task
 //! per shard: `cohort --shards N --work WORK`, the task number from `$SLURM_ARRAY_TASK_ID`),
 //! `merge.sbatch` (`merge WORK --out OUT`, after every array task succeeded), and where asked
-//! `encoder.sbatch` (the SimCLR encoder trained on one GPU: `embed --device cuda`) and
+//! `encoder.sbatch` (the SimCLR encoder trained on one GPU on the image inputs the array tasks
+//! made: `embed --images-from WORK --device cuda`, after the array) and
 //! `reproduce.sbatch` (the study's analysis, after the merge and the encoder). `submit` writes
 //! them and submits them with `afterok` dependencies, recording the job ids in
 //! `WORK/slurm/jobs.json`; run again, it resubmits only the shards whose work is not finished
@@ -53,9 +54,14 @@ pub struct PlanArgs {
     /// Partition of the CPU jobs (default: the cluster's default).
     #[arg(long)]
     pub partition: Option<String>,
-    /// Train the encoder as one GPU job in this partition (and reproduce with its embeddings).
+    /// Train the encoder as one GPU job in this partition (and reproduce with its embeddings):
+    /// the array tasks make each case's image input (`--image-size` px), the GPU job trains on
+    /// them (`embed --images-from WORK`) after every task succeeded.
     #[arg(long)]
     pub gpu_partition: Option<String>,
+    /// Side of the image inputs the array tasks make for the encoder (the study: 256).
+    #[arg(long, default_value_t = 256)]
+    pub image_size: usize,
     /// Also run `reproduce` after the merge (into WORK/reproduce).
     #[arg(long)]
     pub reproduce: bool,
@@ -147,7 +153,11 @@ fn shards_script(a: &PlanArgs, c: &Ctx) -> String {
         .encoder_dir
         .as_deref()
         .map(|d| format!(" --encoder-dir {}", sh(&abs(d).display().to_string())))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &a.gpu_partition
+            .as_ref()
+            .map(|_| format!(" --images --image-size {}", a.image_size))
+            .unwrap_or_default();
     let what = format!(
         "renal-triage: the per-case work of {} as {n} array tasks.",
         c.data
@@ -156,7 +166,8 @@ fn shards_script(a: &PlanArgs, c: &Ctx) -> String {
         "rt-shards",
         &[
             &what,
-            "Each task measures its share of the cases (masks, annotators) into the work folder;",
+            "Each task measures its share of the cases (masks, annotators) into the work folder",
+            "(and, with --images, makes their image inputs for the encoder's training);",
             "a task can die and be rerun: its finished cases are skipped. Resubmit with",
             "`renal-triage slurm submit` (same arguments): only unfinished shards are rerun.",
         ],
@@ -200,8 +211,9 @@ fn encoder_script(a: &PlanArgs, c: &Ctx, gpu: &str) -> String {
     let e = header(
         "rt-encoder",
         &[
-            "renal-triage: trains the SimCLR encoder on the cohort's images (no labels) on",
-            "one GPU and writes every case's embedding.",
+            "renal-triage: trains the SimCLR encoder (no labels) on one GPU on the image inputs",
+            "the array tasks made, and writes every case's embedding. Submitted to run after",
+            "every array task succeeded (afterok).",
         ],
         &PlanArgs {
             partition: Some(gpu.to_string()),
@@ -214,9 +226,9 @@ fn encoder_script(a: &PlanArgs, c: &Ctx, gpu: &str) -> String {
         "#SBATCH --gres=gpu:1\n#SBATCH --cpus-per-task=4\n#SBATCH --time",
         1,
     ) + &format!(
-        "exec {} embed --data {} --out {} --device cuda\n",
+        "exec {} embed --images-from {} --out {} --device cuda\n",
         c.bin,
-        c.data,
+        sh(&c.work.display().to_string()),
         sh(&c.work.join("encoder/embeddings.csv").display().to_string())
     )
 }
@@ -385,8 +397,8 @@ fn submit(a: &PlanArgs) -> Result<()> {
     jobs.merge = Some(merge.clone());
     let mut before_reproduce = vec![merge];
     if let Some(e) = &plan.encoder {
-        let id = sbatch(&[], e)?;
-        println!("submitted the encoder training as GPU job {id}");
+        let id = sbatch(&dep(&after), e)?;
+        println!("submitted the encoder training as GPU job {id} (after the shards)");
         before_reproduce.push(id.clone());
         jobs.encoder = Some(id);
     }

@@ -22,5 +22,6 @@ pub mod prepare;
 pub mod reproduce;
 pub mod run_store;
 pub mod shard;
+pub mod shard_images;
 pub mod tables;
 pub mod tasks;

@@ -28,9 +28,11 @@ use renal_cohort::Cohort;
 use renal_imaging::{CaseMeasurements, LabelScheme};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::images::read_case_mask;
+use crate::engine::images::{image_from_mask, read_case_mask, ImageSpec};
 use crate::engine::measure::{annotator_groups, rate_instance, InstanceRatings};
+use crate::engine::shard_images::StoredImage;
 use crate::output::{write_csv, write_json};
+use renal_imaging::preprocess::CaseImage;
 
 /// Shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,10 @@ pub struct WorkConfig {
     /// The frozen encoder (its folder and its weights' sha256), when the shards embed.
     #[serde(default)]
     pub encoder: Option<(String, String)>,
+    /// How the shards make each case's image input for the encoder's training, when they do
+    /// (`--images`): fixed once for the folder (the first shard's, from the whole cohort).
+    #[serde(default)]
+    pub images: Option<ImageSpec>,
 }
 
 impl WorkConfig {
@@ -188,10 +194,22 @@ pub struct CaseResult {
     /// The embedding of the case's image input (or why there is none), with an encoder.
     #[serde(default)]
     pub embedding: Option<Result<Vec<f64>, String>>,
+    /// The case's image input for the encoder's training (its pixels in `images/<case>.f32`),
+    /// or why there is none, when the shards make them.
+    #[serde(default)]
+    pub image: Option<Result<StoredImage, String>>,
 }
 
 fn case_file(work: &Path, id: &str) -> PathBuf {
     work.join("cases").join(format!("{id}.json"))
+}
+
+/// A case's result in a work folder (`None`: absent or unreadable).
+pub fn read_case_result(work: &Path, id: &str) -> Option<CaseResult> {
+    std::fs::read_to_string(case_file(work, id))
+        .ok()
+        .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
+        .filter(|r| r.case_id == id)
 }
 
 /// The digest of a case's inputs under a configuration.
@@ -233,26 +251,38 @@ type CaseRatings = Vec<(u32, Option<InstanceRatings>)>;
 /// A case's embedding, or why it has none.
 pub type Embedding = Result<Vec<f64>, String>;
 
-/// One case's work: its measurements (or why not), its annotator ratings, its embedding.
-type CaseWork = (
-    Result<CaseMeasurements, String>,
-    CaseRatings,
-    Option<Embedding>,
-);
+/// One case's work: its measurements (or why not), its annotator ratings, its embedding, its
+/// image input.
+struct CaseWork {
+    measured: Result<CaseMeasurements, String>,
+    annotators: CaseRatings,
+    embedding: Option<Embedding>,
+    image: Option<Result<CaseImage, String>>,
+}
+
+/// What a shard does for each case beyond measuring it.
+#[derive(Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// Embed each case with this frozen encoder.
+    pub encoder: Option<&'a dyn CaseEmbedder>,
+    /// Make each case's image input (for the encoder's training) as this says.
+    pub images: Option<&'a ImageSpec>,
+}
 
 /// One case's work, with a panic contained as a failure.
-fn work_case(
-    c: &renal_cohort::Case,
-    groups: &[(u32, Vec<PathBuf>)],
-    encoder: Option<&dyn CaseEmbedder>,
-) -> CaseWork {
+fn work_case(c: &renal_cohort::Case, groups: &[(u32, Vec<PathBuf>)], x: Extras) -> CaseWork {
     let run = || {
         let decoded = read_case_mask(&c.images);
-        let embedding = encoder.map(|e| {
+        let embedding = x.encoder.map(|e| {
             decoded
                 .as_ref()
                 .map_err(Clone::clone)
                 .and_then(|v| e.embed(c, v))
+        });
+        let image = x.images.map(|spec| {
+            decoded.as_ref().map_err(Clone::clone).and_then(|v| {
+                image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec)
+            })
         });
         let measured = decoded.and_then(|v| {
             let what = format!(
@@ -267,11 +297,21 @@ fn work_case(
             .iter()
             .map(|(i, paths)| (*i, rate_instance(&c.id, *i, paths)))
             .collect();
-        (measured, annotators, embedding)
+        CaseWork {
+            measured,
+            annotators,
+            embedding,
+            image,
+        }
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
         let why = "internal error while measuring (a panic, contained)".to_string();
-        (Err(why.clone()), Vec::new(), encoder.map(|_| Err(why)))
+        CaseWork {
+            measured: Err(why.clone()),
+            annotators: Vec::new(),
+            embedding: x.encoder.map(|_| Err(why.clone())),
+            image: x.images.map(|_| Err(why)),
+        }
     })
 }
 
@@ -324,6 +364,18 @@ fn write_embeddings(path: &Path, rows: &[(String, Vec<f64>)]) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Whether a case's result is there, made from the same inputs (and its pixel file, when it
+/// has an image input).
+fn already_done(work: &Path, id: &str, digest: &str) -> bool {
+    read_case_result(work, id).is_some_and(|r| {
+        r.inputs_sha256 == digest
+            && match &r.image {
+                Some(Ok(_)) => crate::engine::shard_images::present(work, id),
+                _ => true,
+            }
+    })
+}
+
 /// What one shard did.
 #[derive(Debug, Default, Serialize)]
 pub struct ShardSummary {
@@ -338,7 +390,7 @@ pub fn run_shard(
     config: &WorkConfig,
     shard: Shard,
     work: &Path,
-    encoder: Option<&dyn CaseEmbedder>,
+    extras: Extras,
 ) -> Result<ShardSummary> {
     config.claim(work)?;
     let assigned = assign(cohort, shard.count);
@@ -369,19 +421,21 @@ pub fn run_shard(
         let t = Instant::now();
         let digest = inputs_digest(config, c)?;
         let path = case_file(work, &c.id);
-        let done = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<CaseResult>(&t).ok())
-            .is_some_and(|r| r.inputs_sha256 == digest);
-        let status = if done {
+        let status = if already_done(work, &c.id, &digest) {
             summary.skipped += 1;
             "skipped (done, same inputs)".to_string()
         } else {
-            let (measured, annotators, embedding) = work_case(
+            let w = work_case(
                 c,
                 by_case.get(c.id.as_str()).map(Vec::as_slice).unwrap_or(&[]),
-                encoder,
+                extras,
             );
+            let image = match w.image {
+                Some(Ok(img)) => Some(Ok(crate::engine::shard_images::store(work, &c.id, &img)?)),
+                Some(Err(why)) => Some(Err(why)),
+                None => None,
+            };
+            let measured = w.measured;
             let status = match &measured {
                 Ok(_) => {
                     summary.done += 1;
@@ -397,8 +451,9 @@ pub fn run_shard(
                 case_id: c.id.clone(),
                 inputs_sha256: digest,
                 measured,
-                annotators,
-                embedding,
+                annotators: w.annotators,
+                embedding: w.embedding,
+                image,
             };
             write_json(&path, &r)?;
             status
