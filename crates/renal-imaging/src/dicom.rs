@@ -209,6 +209,8 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         ));
     }
     let n = n as usize;
+    // Decoded as f32 HU: bounded before any frame is decoded.
+    crate::limits::check_grid(path, &[rows as u64, columns as u64, n as u64], 4)?;
     let frame_bytes = rows * columns * samples.bits / 8;
     let frames = match pixel {
         // One native frame: the bytes as read, not copied.
@@ -421,6 +423,7 @@ pub fn assemble(dir: &Path, mut slices: Vec<DicomSlice>) -> Result<Volume<f32>> 
         dims: [slices[0].columns, slices[0].rows, slices.len()],
         affine: series_affine(&slices, normal),
     };
+    crate::limits::check_grid(dir, &geometry.dims.map(|d| d as u64), 4)?;
     let mut data = Vec::with_capacity(geometry.len());
     for s in &slices {
         data.extend_from_slice(&s.hu);

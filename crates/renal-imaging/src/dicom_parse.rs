@@ -419,10 +419,7 @@ pub(crate) fn parse(b: &[u8], path: &Path) -> Result<Part10> {
 
 /// Reads and parses a Part 10 file.
 pub(crate) fn read_file(path: &Path) -> Result<Part10> {
-    let b = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let b = crate::limits::read_file(path)?;
     parse(&b, path)
 }
 

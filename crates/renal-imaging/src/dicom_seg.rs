@@ -171,6 +171,7 @@ pub(crate) fn read(
     }
     let n = n as usize;
     let shared = data.seq(SHARED_GROUPS).first();
+    crate::limits::check_grid(path, &[rows as u64, cols as u64, n as u64], 2)?;
     let pixels = frame_pixels(path, data, syntax, kind, bits, (rows, cols), n).map_err(e)?;
     let mut out = vec![0u8; grid.len()];
     for (f, fg) in per_frame.iter().enumerate() {

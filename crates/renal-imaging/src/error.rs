@@ -59,6 +59,8 @@ pub enum ImagingError {
         count: usize,
         first: [usize; 3],
     },
+    #[error("{path}: too large: {detail}")]
+    TooLarge { path: PathBuf, detail: String },
 }
 
 pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

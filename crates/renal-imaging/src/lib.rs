@@ -25,6 +25,7 @@ pub mod error;
 pub mod formats;
 pub mod hull;
 pub mod labelmap;
+pub mod limits;
 mod ljpeg;
 pub mod mask;
 pub mod measure;

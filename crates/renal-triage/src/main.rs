@@ -22,6 +22,11 @@ struct Cli {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// The most memory one input volume may take once decoded, in MiB (checked against each
+    /// file's header before it is decompressed or decoded: a larger volume, or a compressed
+    /// file that would inflate beyond it, is refused naming the file).
+    #[arg(long, global = true, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    max_volume_mib: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +67,7 @@ enum Command {
 fn main() -> ExitCode {
     renal_triage::init_logging();
     let cli = Cli::parse();
+    renal_imaging::limits::set(cli.max_volume_mib << 20, renal_imaging::limits::get().1);
     if let Some(n) = cli.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n)

@@ -336,6 +336,10 @@ fn bad_ct_phases_are_refused_by_phase_and_file() {
     manifest["files"]["encoder.json"] =
         serde_json::json!(renal_cohort::io::sha256_hex(text.as_bytes()));
     std::fs::write(bad.join("bundle.json"), manifest.to_string()).unwrap();
+    // Its digest rewritten too (the sha256 of the manifest's canonical JSON: sorted keys,
+    // compact), as a careless rebuild would: the encoder's own check still refuses it.
+    let digest = renal_cohort::io::sha256_hex(&serde_json::to_vec(&manifest).unwrap());
+    std::fs::write(bad.join("bundle.sha256"), digest).unwrap();
     let o = predict(f, &bad, &[("arterial", &arterial), ("venous", &venous)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -358,7 +362,11 @@ fn a_ct_model_is_served_and_its_form_shows_the_slice() {
     let cli: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The server with the plain-Rust network, as the command line's default (the libtorch
     // worker is `serve.rs`'s).
-    let s = start(&f.bundle, &["--encoder-backend", "rust"]);
+    // The phantom cohort's model is weak in CV (it is a test of the plumbing).
+    let s = start(
+        &f.bundle,
+        &["--encoder-backend", "rust", "--allow-weak-model"],
+    );
     let api = format!("{}/api/v1/predict", s.url);
     let mask = std::fs::read(f.case.join("mask.nii.gz")).unwrap();
     let arterial = std::fs::read(&phases[0].1).unwrap();

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::raw::{affine_from, format_err, inflate, numbers, voxel_count, Elem, Raster};
-use crate::error::{ImagingError, Result};
+use crate::error::Result;
 use crate::volume::Geometry;
 
 fn elem(path: &Path, t: &str) -> Result<Elem> {
@@ -135,10 +135,7 @@ fn check_kind(path: &Path, keys: &BTreeMap<String, String>) -> Result<()> {
 
 /// Reads a MetaImage file's grid and voxel bytes.
 pub fn read(path: &Path) -> Result<Raster> {
-    let raw = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let raw = crate::limits::read_file(path)?;
     let (keys, data_file, at) = header(path, &raw)?;
     check_kind(path, &keys)?;
     let geometry = geometry(path, &keys)?;
@@ -156,8 +153,8 @@ pub fn read(path: &Path) -> Result<Raster> {
             ));
         }
         name => {
-            let p = path.parent().unwrap_or(Path::new(".")).join(name);
-            std::fs::read(&p).map_err(|source| ImagingError::Io { path: p, source })?
+            let p = super::raw::detached(path, name)?;
+            crate::limits::read_file(&p)?
         }
     };
     let bytes = if truth(keys.get("CompressedData")) {

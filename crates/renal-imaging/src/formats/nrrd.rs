@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::raw::{affine_from, format_err, inflate, numbers, voxel_count, Elem, Raster};
-use crate::error::{ImagingError, Result};
+use crate::error::Result;
 use crate::volume::Geometry;
 
 fn elem(path: &Path, t: &str) -> Result<Elem> {
@@ -186,8 +186,8 @@ fn data_block(path: &Path, h: &Header, raw: &[u8]) -> Result<Vec<u8>> {
                     format!("`data file` = `{name}`: a list of data files is not supported"),
                 ));
             }
-            let p = path.parent().unwrap_or(Path::new(".")).join(name.trim());
-            std::fs::read(&p).map_err(|source| ImagingError::Io { path: p, source })
+            let p = super::raw::detached(path, name.trim())?;
+            crate::limits::read_file(&p)
         }
         None => {
             let at = h.data_at.ok_or_else(|| {
@@ -200,11 +200,7 @@ fn data_block(path: &Path, h: &Header, raw: &[u8]) -> Result<Vec<u8>> {
 
 /// Reads a NRRD file's grid and voxel bytes.
 pub fn read(path: &Path) -> Result<Raster> {
-    let io = |source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = crate::limits::read_file(path)?;
     let h = header(path, &raw)?;
     let f = &h.fields;
     let field = |k: &str| {

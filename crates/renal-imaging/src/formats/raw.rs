@@ -136,6 +136,16 @@ impl Raster {
 /// into more memory than its grid needs (a surplus is an error of [`Raster::check_size`]'s kind).
 pub fn inflate(path: &Path, raw: &[u8], gzip: bool, limit: usize) -> Result<Vec<u8>> {
     use std::io::Read;
+    let max = crate::limits::get().0;
+    if limit as u64 > max {
+        return Err(crate::error::ImagingError::TooLarge {
+            path: path.to_path_buf(),
+            detail: format!(
+                "{limit} bytes of voxels are over the limit of {} MiB per volume (--max-volume-mib)",
+                max >> 20
+            ),
+        });
+    }
     let mut out = Vec::new();
     let cap = limit.saturating_add(1) as u64;
     let r = if gzip {
@@ -164,13 +174,9 @@ pub fn voxel_count(path: &Path, field: &str, dims: &[f64]) -> Result<[usize; 3]>
             format!("`{field}` = {dims:?}: three whole sizes of at least 1 expected"),
         ));
     }
-    if dims.iter().product::<f64>() > 2f64.powi(34) {
-        return Err(format_err(
-            path,
-            format!("`{field}` = {dims:?}: more voxels than one volume can hold here"),
-        ));
-    }
-    Ok([dims[0] as usize, dims[1] as usize, dims[2] as usize])
+    let d = [dims[0] as usize, dims[1] as usize, dims[2] as usize];
+    crate::limits::check_grid(path, &d.map(|v| v as u64), 1)?;
+    Ok(d)
 }
 
 /// `"a b c"` (or `"(a,b,c)"`) as numbers, naming the field on error.
@@ -184,4 +190,24 @@ pub fn numbers(path: &Path, field: &str, s: &str) -> Result<Vec<f64>> {
                 .ok_or_else(|| format_err(path, format!("`{field}`: `{t}` is not a finite number")))
         })
         .collect()
+}
+
+/// A header's detached data file, which must lie in the header's folder or below it (a name
+/// like `../../etc/x` or an absolute path is refused: a header must not make this tool read
+/// files elsewhere).
+pub fn detached(header: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let rel = Path::new(name);
+    let inside = rel.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if name.is_empty() || !inside {
+        return Err(format_err(
+            header,
+            format!("data file `{name}`: must be a file in the header's folder (no absolute path, no `..`)"),
+        ));
+    }
+    Ok(header.parent().unwrap_or(Path::new(".")).join(rel))
 }

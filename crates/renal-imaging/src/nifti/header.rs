@@ -336,7 +336,9 @@ pub fn parse_header(path: &Path, b: &[u8]) -> Result<NiftiHeader> {
         field: "datatype",
         value: h.datatype.to_string(),
     })?;
-    if !h.vox_offset.is_finite() || h.vox_offset < 0.0 {
+    // Every later size computation is within these bounds (no overflow, no huge allocation).
+    crate::limits::check_grid(path, &dims.map(|d| d as u64), datatype.size() as u64)?;
+    if !h.vox_offset.is_finite() || h.vox_offset < 0.0 || h.vox_offset > 1e12 {
         return Err(invalid(path, "vox_offset", h.vox_offset));
     }
     let min_offset = if h.version == 1 { 348.0 } else { 540.0 };

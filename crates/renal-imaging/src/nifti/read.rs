@@ -8,26 +8,44 @@ use crate::volume::{labels_from_values, LabelVolume, Volume};
 
 use super::header::*;
 
-/// Reads a whole file, decompressing it when it starts with the gzip magic bytes.
+/// The largest NIfTI header (NIfTI-2), read before anything else.
+const HEADER_MAX: usize = 540;
+
+/// Reads a NIfTI file's bytes (header, extensions, voxels), decompressing a gzip stream only
+/// as far as its header says the voxels go: the buffer is sized from the header (checked
+/// against [`crate::limits`]) and a stream that inflates beyond it is not followed, so a
+/// small file cannot take more memory than its declared grid. A non-regular file is refused.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-        gunzip(path, &raw)
-    } else {
-        Ok(raw)
+    let raw = crate::limits::read_file(path)?;
+    if !(raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+        // Plain: the file's own size is the bound (checked when it was opened).
+        return Ok(raw);
     }
+    gunzip_declared(path, &raw)
 }
 
-pub(crate) fn gunzip(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
-    // Fast path: libdeflate with the size from the gzip trailer (ISIZE, the size modulo 2^32).
+/// The decompressed bytes of a gzipped NIfTI file, up to the end of its declared voxels.
+fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
+    let gz = |e: std::io::Error| ImagingError::Gzip {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let mut head = Vec::with_capacity(HEADER_MAX);
+    flate2::read::MultiGzDecoder::new(raw)
+        .take(HEADER_MAX as u64)
+        .read_to_end(&mut head)
+        .map_err(gz)?;
+    let h = parse_header(path, &head)?;
+    let total = h
+        .vox_offset
+        .checked_add(voxel_len(path, &h)?)
+        .ok_or_else(|| invalid(path, "vox_offset", h.vox_offset))?;
+    // Fast path: libdeflate, when the gzip trailer's size (ISIZE, modulo 2^32) is what the
+    // header declares (or a little more: extensions, padding).
     if raw.len() >= 18 {
         let n = raw.len();
         let isize = u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize;
-        // A plausible size only: a truncated file ends with arbitrary bytes.
-        if isize > 0 && isize <= raw.len().saturating_mul(1100) {
+        if isize >= total && isize - total <= 1 << 16 {
             let mut out = vec![0u8; isize];
             let mut d = libdeflater::Decompressor::new();
             if let Ok(written) = d.gzip_decompress(raw, &mut out) {
@@ -37,21 +55,49 @@ pub(crate) fn gunzip(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
             }
         }
     }
-    // Slow path (multi-member streams, files over 4 GiB) and precise error messages.
-    let mut out = Vec::new();
+    // Streaming, stopped at the declared end (multi-member streams, files over 4 GiB).
+    let mut out = Vec::with_capacity(total);
     flate2::read::MultiGzDecoder::new(raw)
+        .take(total as u64)
         .read_to_end(&mut out)
-        .map_err(|e| ImagingError::Gzip {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        .map_err(gz)?;
     Ok(out)
 }
 
-/// Reads a header only (the file is still decompressed; headers are at the start).
+/// Bytes of a header's voxels, within the limits.
+fn voxel_len(path: &Path, h: &NiftiHeader) -> Result<usize> {
+    let d = h.geometry.dims.map(|v| v as u64);
+    crate::limits::check_grid(path, &d, h.datatype.size() as u64)
+}
+
+/// Reads a header only: only the file's start is read and decompressed.
 pub fn read_header(path: &Path) -> Result<NiftiHeader> {
-    let b = read_maybe_gzip(path)?;
-    parse_header(path, &b)
+    let (f, _) = crate::limits::open_regular(path, None)?;
+    let mut f = std::io::BufReader::new(f);
+    let mut magic = [0u8; 2];
+    let mut head = Vec::with_capacity(HEADER_MAX);
+    let io = |source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let n = f.read(&mut magic).map_err(io)?;
+    head.extend_from_slice(&magic[..n]);
+    if head == [0x1f, 0x8b] {
+        let r = std::io::Read::chain(&magic[..], f);
+        head.clear();
+        flate2::read::MultiGzDecoder::new(r)
+            .take(HEADER_MAX as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| ImagingError::Gzip {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+    } else {
+        f.take((HEADER_MAX - n) as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+    }
+    parse_header(path, &head)
 }
 
 /// Reads a label map (segmentation or mask): any datatype whose (scaled) values are integers

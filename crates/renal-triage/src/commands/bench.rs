@@ -108,6 +108,9 @@ pub enum Which {
         /// Who runs an image model's encoder (the libtorch process, or plain Rust).
         #[arg(long, value_enum, default_value_t = crate::model::image::EncoderBackend::Libtorch)]
         encoder_backend: crate::model::image::EncoderBackend,
+        /// Require a bearer token (as `serve --token-file`), every request sending it.
+        #[arg(long)]
+        auth: bool,
     },
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
@@ -185,12 +188,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             concurrency,
             encoder_per_request,
             encoder_backend,
+            auth,
         } => load(
             &model,
             &mask,
             (requests, concurrency.unwrap_or(requests)),
             encoder_per_request,
             encoder_backend,
+            auth,
         ),
     }
 }
@@ -516,8 +521,10 @@ fn load(
     (requests, in_flight): (usize, usize),
     encoder_per_request: bool,
     encoder: crate::model::image::EncoderBackend,
+    auth: bool,
 ) -> Result<ExitCode> {
     let bundle = crate::model::bundle::load_bundle(model)?;
+    let token = "renal-triage-bench-token";
     let image = bundle.manifest.image.is_some();
     let args = crate::server::Config {
         addr: "127.0.0.1:0".into(),
@@ -526,6 +533,9 @@ fn load(
         concurrency: rayon::current_num_threads().max(1),
         encoder_per_request,
         encoder,
+        tokens: auth.then(|| crate::server::guard::Tokens::from_tokens(&[token])),
+        body_timeout_s: 120,
+        max_inflight_mib: 4096,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -544,6 +554,11 @@ fn load(
     let body = std::sync::Arc::new(body);
     let url = format!("http://{addr}/api/v1/predict");
     let ctype = format!("multipart/form-data; boundary={boundary}");
+    let ctype = if auth {
+        format!("{ctype}\r\nAuthorization: Bearer {token}")
+    } else {
+        ctype
+    };
     // Warm-up: the first answer (caches, an image model's encoder) is not timed.
     post_raw(&url, &ctype, &body)?;
     let in_flight = in_flight.clamp(1, requests.max(1));
@@ -595,7 +610,7 @@ fn load(
         "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat.last(),
         "throughput_per_s": lat.len() as f64 / wall, "peak_memory_mib": peak_memory_mib(),
         "server_concurrency": args.concurrency, "in_flight": in_flight,
-        "image_model": image,
+        "image_model": image, "authentication": auth,
         "encoder": if !image { "none" } else if encoder_per_request { "a libtorch process per request" } else if encoder == crate::model::image::EncoderBackend::Rust { "plain Rust in the server's process" } else { "a libtorch process kept alive (worker)" },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -17,6 +17,9 @@ pub struct PredictArgs {
     /// Model bundle.
     #[arg(long)]
     pub model: PathBuf,
+    /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
+    #[arg(long)]
+    pub expect_digest: Option<String>,
     /// Clinical values as JSON (`{"age": 61, "sex": "male", ...}`), or `@file.json`.
     #[arg(long)]
     pub clinical: Option<String>,
@@ -198,6 +201,16 @@ fn csv_row(p: &Prediction) -> Vec<String> {
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
+    crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
+    let weak =
+        crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
+    if !weak.is_empty() {
+        eprintln!(
+            "warning: this model discriminates poorly in cross-validation: {} (below {}); treat its decisions with caution",
+            weak.join(", "),
+            crate::model::bundle::WEAK_AUC_FLOOR
+        );
+    }
     let mut inputs = match &args.manifest {
         Some(m) => batch_inputs(m)?,
         None => vec![single_input(&args)?],

@@ -30,12 +30,45 @@ pub struct ServeArgs {
     /// process (docs/bench/README.md compares them).
     #[arg(long, value_enum, default_value_t = EncoderBackend::Libtorch)]
     pub encoder_backend: EncoderBackend,
+    /// Bearer tokens accepted, one `sha256:<hex>` per line (the tokens' sha256: `printf %s
+    /// TOKEN | sha256sum`); every route but `/healthz` then needs `Authorization: Bearer
+    /// TOKEN`. Required when `--addr` is not a loopback address.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
+    #[arg(long)]
+    pub expect_digest: Option<String>,
+    /// Serve a bundle whose cross-validated AUC is below the floor (0.6) anyway.
+    #[arg(long)]
+    pub allow_weak_model: bool,
+    /// Time allowed to receive one request's body (s): a client that sends slower is cut off.
+    #[arg(long, default_value_t = 120)]
+    pub body_timeout_s: u64,
+    /// Upload bytes all requests in flight may hold on disk at once (MiB); beyond it a
+    /// request is answered 503.
+    #[arg(long, default_value_t = 4096)]
+    pub max_inflight_mib: usize,
 }
 
 use crate::model::image::EncoderBackend;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
+    crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
+    let weak =
+        crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
+    if !weak.is_empty() && !args.allow_weak_model {
+        anyhow::bail!(
+            "refusing to serve a model that discriminates poorly in cross-validation: {} (below {}). Pass --allow-weak-model to serve it anyway",
+            weak.join(", "),
+            crate::model::bundle::WEAK_AUC_FLOOR
+        );
+    }
+    let tokens = args
+        .token_file
+        .as_deref()
+        .map(crate::server::guard::Tokens::load)
+        .transpose()?;
     serve(
         bundle,
         Config {
@@ -45,6 +78,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             concurrency: args.concurrency,
             encoder_per_request: false,
             encoder: args.encoder_backend,
+            tokens,
+            body_timeout_s: args.body_timeout_s,
+            max_inflight_mib: args.max_inflight_mib,
         },
     )?;
     Ok(ExitCode::SUCCESS)

@@ -311,10 +311,26 @@ fn write_fitted(
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     pub bundle: PathBuf,
+    /// Print only the bundle's digest (the sha256 of its canonical manifest, which records
+    /// every other file's sha256).
+    #[arg(long)]
+    pub digest: bool,
+    /// Fail unless the bundle's digest is this one.
+    #[arg(long)]
+    pub expect_digest: Option<String>,
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
     let b = load_bundle(&args.bundle)?;
+    crate::model::bundle::check_digest(&b, args.expect_digest.as_deref())?;
+    if args.digest {
+        println!("{}", b.digest);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{}", serde_json::to_string_pretty(&b.manifest)?);
+    eprintln!(
+        "bundle digest sha256:{} (every file matches its recorded sha256)",
+        b.digest
+    );
     Ok(ExitCode::SUCCESS)
 }

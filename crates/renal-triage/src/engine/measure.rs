@@ -30,25 +30,13 @@ pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>)
         .cases
         .par_iter()
         .map(|c| {
-            let decoded = read_case_mask(&c.images);
-            let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
-                let what = format!(
-                    "{} ({})",
-                    c.id,
-                    c.images
-                        .mask
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new(""))
-                        .display()
-                );
-                measure_segmentation(v, scheme, &what).map_err(|e| e.to_string())
-            });
-            let image = spec.map(|spec| {
-                decoded.as_ref().map_err(Clone::clone).and_then(|v| {
-                    image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec)
-                })
-            });
+            let r = crate::engine::contain::contain(&c.id, || Ok(case_pass(c, scheme, spec)));
             pb.inc(1);
+            let (measured, image) = match r {
+                Ok(x) => x,
+                // A panic, contained: the case fails, the others go on.
+                Err(why) => (Err(why.clone()), spec.map(|_| Err(why))),
+            };
             CaseMask {
                 id: c.id.clone(),
                 measured,
@@ -58,6 +46,37 @@ pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>)
         .collect();
     pb.finish_and_clear();
     out
+}
+
+/// One case's measurements and image input (with `spec`) from its mask, decoded once.
+fn case_pass(
+    c: &renal_cohort::Case,
+    scheme: LabelScheme,
+    spec: Option<&ImageSpec>,
+) -> (
+    Result<CaseMeasurements, String>,
+    Option<Result<CaseImage, String>>,
+) {
+    let decoded = read_case_mask(&c.images);
+    let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
+        let what = format!(
+            "{} ({})",
+            c.id,
+            c.images
+                .mask
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+        measure_segmentation(v, scheme, &what).map_err(|e| e.to_string())
+    });
+    let image = spec.map(|spec| {
+        decoded
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|v| image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec))
+    });
+    (measured, image)
 }
 
 /// Each case's measurements (or why it could not be measured), as [`apply_measurements`] and
@@ -184,17 +203,7 @@ pub fn rate_instance(
 ) -> Option<InstanceRatings> {
     let mut annotators = Vec::new();
     for p in paths {
-        let shape = read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
-            let axial = v.geometry.axial_axis().map_err(|e| e.to_string())?;
-            let spacing = v.geometry.spacing_mm();
-            let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0)
-                .ok_or_else(|| "empty mask".to_string())?;
-            let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
-            Ok(AnnotatorShape {
-                shape: renal_imaging::shape_features(&m, spacing),
-                axial_diameter_mm: d,
-            })
-        });
+        let shape = crate::engine::contain::contain(case, || annotator_shape(p));
         match shape {
             Ok(s) => annotators.push(s),
             Err(e) => {
@@ -204,6 +213,21 @@ pub fn rate_instance(
         }
     }
     Some(InstanceRatings { annotators })
+}
+
+/// One annotator's mask: its shape features and axial diameter.
+fn annotator_shape(p: &std::path::Path) -> Result<AnnotatorShape, String> {
+    read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
+        let axial = v.geometry.axial_axis().map_err(|e| e.to_string())?;
+        let spacing = v.geometry.spacing_mm();
+        let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0)
+            .ok_or_else(|| "empty mask".to_string())?;
+        let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
+        Ok(AnnotatorShape {
+            shape: renal_imaging::shape_features(&m, spacing),
+            axial_diameter_mm: d,
+        })
+    })
 }
 
 /// Measures the per-annotator masks of every instance that all `k` annotators delineated

@@ -304,14 +304,11 @@ fn work_case(c: &renal_cohort::Case, groups: &[(u32, Vec<PathBuf>)], x: Extras) 
             image,
         }
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
-        let why = "internal error while measuring (a panic, contained)".to_string();
-        CaseWork {
-            measured: Err(why.clone()),
-            annotators: Vec::new(),
-            embedding: x.encoder.map(|_| Err(why.clone())),
-            image: x.images.map(|_| Err(why)),
-        }
+    crate::engine::contain::contain(&c.id, || Ok(run())).unwrap_or_else(|why| CaseWork {
+        measured: Err(why.clone()),
+        annotators: Vec::new(),
+        embedding: x.encoder.map(|_| Err(why.clone())),
+        image: x.images.map(|_| Err(why)),
     })
 }
 

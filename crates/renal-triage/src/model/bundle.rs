@@ -144,9 +144,26 @@ pub struct TrainingSummary {
     pub grid_size: usize,
 }
 
+/// The file beside `bundle.json` that holds its digest.
+pub const DIGEST_FILE: &str = "bundle.sha256";
+
+/// The default floor on a bundle's cross-validated AUC: below it, `serve` refuses the bundle
+/// (unless told otherwise) and `predict` warns.
+pub const WEAK_AUC_FLOOR: f64 = 0.6;
+
+/// The digest of a bundle: the sha256 of its manifest in canonical form (the JSON value with
+/// sorted keys, compact), which records the sha256 of every other file, so it covers the
+/// whole bundle. `inspect` prints it; `--expect-digest` checks it.
+pub fn manifest_digest(manifest_text: &str) -> Result<String> {
+    let v: serde_json::Value = serde_json::from_str(manifest_text).context("bundle.json")?;
+    Ok(renal_cohort::io::sha256_hex(&serde_json::to_vec(&v)?))
+}
+
 /// A loaded bundle.
 #[derive(Debug, Clone)]
 pub struct Bundle {
+    /// [`manifest_digest`] of its `bundle.json`.
+    pub digest: String,
     pub manifest: Manifest,
     pub pipeline: Pipeline,
     /// The encoder's files as verified at load (name, bytes), for an image model.
@@ -276,7 +293,34 @@ pub fn write_bundle(
     }
     let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
+    let digest = manifest_digest(&String::from_utf8_lossy(&m))?;
+    renal_cohort::io::write_atomic(&dir.join(DIGEST_FILE), format!("{digest}\n").as_bytes())
+        .context("writing bundle.sha256")?;
     renal_cohort::io::write_atomic(&dir.join("bundle.json"), &m).context("writing bundle.json")
+}
+
+/// The CV AUCs of a bundle below `floor`, as "task AUC" words (empty: none).
+pub fn weak_tasks(manifest: &Manifest, floor: f64) -> Vec<String> {
+    manifest
+        .cv
+        .iter()
+        .filter(|c| c.auc.is_nan() || c.auc < floor)
+        .map(|c| format!("{} (CV AUC {:.3})", c.task.name(), c.auc))
+        .collect()
+}
+
+/// Checks a loaded bundle's digest against the one the caller expects.
+pub fn check_digest(bundle: &Bundle, expected: Option<&str>) -> Result<()> {
+    if let Some(e) = expected {
+        let e = e.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+        if e != bundle.digest {
+            bail!(
+                "the bundle's digest is {}, not the expected {e}: it is not the bundle you meant, or it was altered",
+                bundle.digest
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Loads and verifies a bundle.
@@ -297,6 +341,20 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     }
     let manifest: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("{}: malformed bundle manifest", mpath.display()))?;
+    let digest = manifest_digest(&text)?;
+    let recorded = std::fs::read_to_string(dir.join(DIGEST_FILE)).with_context(|| {
+        format!(
+            "{}: no {DIGEST_FILE} (the digest of bundle.json written with it)",
+            dir.display()
+        )
+    })?;
+    if recorded.trim() != digest {
+        bail!(
+            "{}: bundle.json was modified after the bundle was written (its digest is {digest}, {DIGEST_FILE} records {})",
+            dir.display(),
+            recorded.trim()
+        );
+    }
     let mut contents = BTreeMap::new();
     for (name, hash) in &manifest.files {
         let bytes =
@@ -351,6 +409,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         check_encoder_channels(image, &encoder)?;
     }
     Ok(Bundle {
+        digest,
         manifest,
         pipeline,
         encoder,

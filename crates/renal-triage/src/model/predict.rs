@@ -121,9 +121,10 @@ pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputErro
     Ok(rec)
 }
 
-/// Reads the mask once (size, shape and the image slice all come from this decoded volume):
-/// a binary mask (0/1) is a tumor mask, a label map uses the KiTS scheme (or the input's
-/// label map, which says which label is which).
+/// Reads the mask once (size, shape and the image slice all come from this decoded volume),
+/// with the KiTS23 scheme or the input's label map. A mask that holds no tumor label is an
+/// error: a mask of 0 and 1 is a KiTS-style kidney-only segmentation as much as a tumor mask,
+/// and guessing it is a tumor measured kidneys as tumors; the caller says `tumor=1`.
 fn read_mask(
     input: &PatientInput,
     path: &std::path::Path,
@@ -137,16 +138,25 @@ fn read_mask(
     let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
     let labels = renal_imaging::read_mask(path, &refs, map.as_ref())
         .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
-    let binary = map.is_none() && labels.data.iter().all(|&v| v <= 1);
-    let scheme = if binary {
-        LabelScheme {
-            kidney: 255,
-            tumor: 1,
-            cyst: 254,
+    let scheme = LabelScheme::default();
+    if !labels.data.contains(&scheme.tumor) {
+        let mut present = [false; 256];
+        for &v in &labels.data {
+            present[v as usize] = true;
         }
-    } else {
-        LabelScheme::default()
-    };
+        let values: Vec<String> = (1..256)
+            .filter(|&v| present[v])
+            .map(|v| v.to_string())
+            .collect();
+        return Err(PredictError::Input(input_err(
+            "mask",
+            format!(
+                "the mask holds no tumor label (labels present: {}; the tumor is label {} unless a label map says otherwise). For a binary tumor mask give the label map `tumor=1` (`--label-map tumor=1`, API field `label_map`)",
+                if values.is_empty() { "none".to_string() } else { values.join(", ") },
+                scheme.tumor
+            ),
+        )));
+    }
     Ok((labels, scheme))
 }
 

@@ -46,17 +46,73 @@ pub(super) async fn run_prediction(
                 state.timeout.as_secs()
             ),
         }),
+        // A panic in the prediction, contained by its task: a generic 500 (the guard logs
+        // the details under the request id; the response shows none).
         Ok(Err(e)) => Err(ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             field: "server".into(),
-            message: e.to_string(),
+            message: format!("internal error: {e}"),
         }),
         Ok(Ok(r)) => r.map_err(ApiError::from),
     }
 }
 
+/// Reads a request's body parts within the body timeout (a client that sends too slowly is
+/// answered 408 and its uploads removed).
+pub(super) async fn within_body_timeout<T>(
+    state: &AppState,
+    f: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(state.body_timeout, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                field: "body".into(),
+                message: format!(
+                    "the request body did not arrive within {} s",
+                    state.body_timeout.as_secs()
+                ),
+            })
+        })
+}
+
+/// Who sent a request: its id and the client's address.
+pub(super) struct Who {
+    id: String,
+    client: String,
+}
+
+impl Who {
+    pub(super) fn of(req: &Request) -> Who {
+        Who {
+            id: req
+                .extensions()
+                .get::<super::guard::RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
+            client: req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "-".into()),
+        }
+    }
+
+    /// One audit line per prediction: time (the log's), request id, client, bundle digest,
+    /// outcome; never an input value.
+    pub(super) fn audit(&self, state: &AppState, r: &Result<Prediction, ApiError>) {
+        let (outcome, status) = match r {
+            Ok(_) => ("answered".to_string(), 200),
+            Err(e) => (format!("refused ({})", e.field), e.status.as_u16()),
+        };
+        tracing::info!(target: "audit", request_id = %self.id, client = %self.client, bundle = %state.bundle_digest, %outcome, status, "prediction");
+    }
+}
+
 pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let t0 = Instant::now();
+    let who = Who::of(&req);
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -69,15 +125,18 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
             let mp = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| ApiError::bad("body", e.body_text()))?;
-            read_multipart(&state, mp).await?
+            within_body_timeout(&state, read_multipart(&state, mp)).await?
         } else if ctype.starts_with("application/json") {
-            let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
-                .await
-                .map_err(|e| ApiError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    field: "body".into(),
-                    message: e.to_string(),
-                })?;
+            let body = async {
+                axum::body::to_bytes(req.into_body(), state.max_body)
+                    .await
+                    .map_err(|e| ApiError {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        field: "body".into(),
+                        message: e.to_string(),
+                    })
+            };
+            let bytes = within_body_timeout(&state, body).await?;
             let input: PatientInput = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad("body", format!("malformed JSON: {e}")))?;
             if input.mask.is_some() {
@@ -92,7 +151,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                     "send CT phases as multipart file uploads (ct_<phase>), not as paths",
                 ));
             }
-            (input, Uploads(Vec::new()), Vec::new())
+            (input, Uploads::new(&state), Vec::new())
         } else {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -108,6 +167,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
         r
     }
     .await;
+    who.audit(&state, &result);
     match result {
         Ok(p) => {
             tracing::info!(
@@ -124,8 +184,17 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
     }
 }
 
+/// The bundle's self-description, less where its training data lay on the training machine
+/// (only the folder's name is shown), and its digest.
 pub(super) async fn model_info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(serde_json::to_value(&state.bundle.manifest).unwrap_or_default())
+    let mut v = serde_json::to_value(&state.bundle.manifest).unwrap_or_default();
+    let source = std::path::Path::new(&state.bundle.manifest.training.source)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    v["training"]["source"] = serde_json::Value::from(source);
+    v["digest"] = serde_json::Value::from(state.bundle_digest.clone());
+    Json(v)
 }
 
 pub(super) async fn health() -> Json<serde_json::Value> {

@@ -10,6 +10,7 @@
 mod api;
 mod error;
 mod form;
+pub mod guard;
 mod openapi;
 mod page;
 pub use page::patient_report;
@@ -18,7 +19,7 @@ mod upload;
 
 pub use openapi::openapi;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,10 +54,40 @@ pub struct Config {
     pub encoder_per_request: bool,
     /// Who runs an image model's encoder.
     pub encoder: EncoderBackend,
+    /// Accepted bearer tokens (hashed); required by every route but `/healthz` when set.
+    pub tokens: Option<guard::Tokens>,
+    /// Time allowed to receive one request's body (s).
+    pub body_timeout_s: u64,
+    /// Upload bytes held on disk by all requests in flight at once (MiB).
+    pub max_inflight_mib: usize,
+}
+
+const UPLOADS_PREFIX: &str = "renal-triage-uploads-";
+
+/// Removes the upload folders that servers no longer running left behind (a crash, a kill).
+fn sweep_stale_uploads() {
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix(UPLOADS_PREFIX) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid).exists();
+        if !alive && pid.parse::<u32>().is_ok() {
+            tracing::info!(folder = %name, "removing a stale upload folder");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn upload_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("{UPLOADS_PREFIX}{}", std::process::id()))
 }
 
 fn private_upload_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("renal-triage-uploads-{}", std::process::id()));
+    let dir = upload_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
@@ -77,14 +108,24 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
             }
         }),
     };
+    let uploads = private_upload_dir()?;
+    let bundle_digest = bundle.digest.clone();
     let state = Arc::new(AppState {
         encoder,
         bundle,
+        bundle_digest,
         max_body: args.max_upload_mib * 1024 * 1024,
         permits: Semaphore::new(args.concurrency.max(1)),
         timeout: Duration::from_secs(args.timeout_s.max(1)),
-        uploads: private_upload_dir()?,
+        body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
+        uploads: uploads.clone(),
         counter: AtomicU64::new(0),
+        inflight: Arc::new(AtomicU64::new(0)),
+        max_inflight: (args.max_inflight_mib as u64) << 20,
+    });
+    let g = Arc::new(guard::Guard {
+        tokens: args.tokens.clone(),
+        uploads,
     });
     Ok(Router::new()
         .route("/", get(index))
@@ -94,7 +135,8 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_doc))
         .layer(DefaultBodyLimit::max(args.max_upload_mib * 1024 * 1024))
-        .with_state(state))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(g, guard::guard)))
 }
 
 /// Serves `bundle` until interrupted.
@@ -103,11 +145,17 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let app = router(bundle, &args)?;
         let addr: SocketAddr = args
             .addr
             .parse()
             .with_context(|| format!("--addr {}", args.addr))?;
+        if !addr.ip().is_loopback() && args.tokens.is_none() {
+            anyhow::bail!(
+                "--addr {addr} is reachable from the network: give --token-file (bearer tokens, stored hashed) to serve beyond this machine"
+            );
+        }
+        sweep_stale_uploads();
+        let app = router(bundle, &args)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
@@ -115,14 +163,28 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
         println!("listening on http://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let uploads =
-            std::env::temp_dir().join(format!("renal-triage-uploads-{}", std::process::id()));
+        let uploads = upload_dir();
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::info!("shutting down: removing the upload folder");
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         let _ = std::fs::remove_dir_all(uploads);
         anyhow::Ok(())
     })

@@ -15,7 +15,8 @@ pub fn openapi() -> serde_json::Value {
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                         "case_id": {"type": "string"},
                         "clinical": {"type": "string", "description": "JSON object of pre-operative values by feature name; or send each value as its own field"},
-                        "mask": {"type": "string", "format": "binary", "description": "NIfTI segmentation or tumor mask"}
+                        "mask": {"type": "string", "format": "binary", "description": "segmentation (NIfTI, NRRD, MetaImage, DICOM SEG/RTSTRUCT); label 2 is the tumor unless label_map says otherwise"},
+                        "label_map": {"type": "string", "description": "which labels are the kidney, tumor and cyst, e.g. `tumor=1` for a binary tumor mask"}
                     }}},
                     "application/json": {"schema": {"type": "object", "properties": {"case_id": {"type": "string"}, "clinical": {"type": "object"}}}}
                 }},

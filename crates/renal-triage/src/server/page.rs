@@ -131,7 +131,7 @@ pub(super) async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>renal-triage</title><style>{PAGE_CSS}</style></head><body><h1>Renal mass triage</h1>\
 <form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\"></div></fieldset>{fields}\
-<fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Tumor mask or kidney segmentation (NIfTI, NRRD, Slicer .seg.nrrd or MetaImage .mha){}</label><input type=\"file\" name=\"mask\" id=\"mask\"></div>{}</fieldset><p>Leave a value empty when it is unknown: it is then replaced by the training median and the answer says so. An unchecked box means no.</p><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
+<fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Segmentation or tumor mask (NIfTI, NRRD, Slicer .seg.nrrd or MetaImage .mha){}</label><input type=\"file\" name=\"mask\" id=\"mask\"></div><div class=\"field\"><label for=\"label_map\">Label map, when the mask is not KiTS-style (kidney 1, tumor 2, cyst 3): e.g. <code>tumor=1</code> for a binary tumor mask</label><input type=\"text\" name=\"label_map\" id=\"label_map\"></div>{}</fieldset><p>Leave a value empty when it is unknown: it is then replaced by the training median and the answer says so. An unchecked box means no.</p><button type=\"submit\" id=\"submit\">Predict</button></form>{}</body></html>",
         if needs_mask { " (required)" } else { "" },
         ct_fields,
         model_card(&state.bundle)
@@ -227,12 +227,14 @@ figure{margin:.5em 0;break-inside:avoid}figure img{max-width:100%;max-height:60m
 h2,h3{margin:.4em 0 .2em}figure img{max-height:48mm}.card h2{margin-top:0}}";
 
 pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let who = super::api::Who::of(&req);
     let r = async {
         check_length(&state, &req)?;
         let mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| ApiError::bad("form", e.body_text()))?;
-        let (mut input, uploads, ct) = read_multipart(&state, mp).await?;
+        let (mut input, uploads, ct) =
+            super::api::within_body_timeout(&state, read_multipart(&state, mp)).await?;
         check_ct(input.mask.as_deref(), &ct)?;
         attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;
@@ -240,6 +242,7 @@ pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Reques
         r
     }
     .await;
+    who.audit(&state, &r);
     tracing::info!(
         status = r
             .as_ref()

@@ -21,4 +21,11 @@ pub(crate) struct AppState {
     pub(super) timeout: Duration,
     pub(super) uploads: PathBuf,
     pub(super) counter: AtomicU64,
+    /// The bundle's digest, for the audit log.
+    pub(super) bundle_digest: String,
+    /// Time allowed to receive a request's body.
+    pub(super) body_timeout: Duration,
+    /// Upload bytes on disk for the requests in flight, and the most allowed.
+    pub(super) inflight: std::sync::Arc<AtomicU64>,
+    pub(super) max_inflight: u64,
 }

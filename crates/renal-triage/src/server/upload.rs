@@ -14,14 +14,37 @@ use crate::model::predict::PatientInput;
 use super::error::ApiError;
 use super::state::AppState;
 
-/// Uploaded files of one request, deleted when dropped.
-pub(super) struct Uploads(pub(super) Vec<PathBuf>);
+/// Uploaded files of one request, deleted when dropped (and their bytes given back to the
+/// server's in-flight budget).
+pub(super) struct Uploads {
+    paths: Vec<PathBuf>,
+    bytes: u64,
+    inflight: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Uploads {
+    pub(super) fn new(state: &AppState) -> Uploads {
+        Uploads {
+            paths: Vec::new(),
+            bytes: 0,
+            inflight: state.inflight.clone(),
+        }
+    }
+
+    /// Counts `n` more bytes against the server's in-flight budget; false when over it.
+    fn take(&mut self, n: u64, max: u64) -> bool {
+        self.bytes += n;
+        let now = self.inflight.fetch_add(n, Ordering::Relaxed) + n;
+        now <= max
+    }
+}
 
 impl Drop for Uploads {
     fn drop(&mut self) {
-        for p in &self.0 {
+        for p in &self.paths {
             let _ = std::fs::remove_file(p);
         }
+        self.inflight.fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }
 
@@ -78,7 +101,7 @@ pub(super) async fn read_multipart(
     mut mp: Multipart,
 ) -> Result<(PatientInput, Uploads, Vec<(String, PathBuf)>), ApiError> {
     let mut input = PatientInput::default();
-    let mut uploads = Uploads(Vec::new());
+    let mut uploads = Uploads::new(state);
     let mut ct = Vec::new();
     let mut first_error: Option<ApiError> = None;
     loop {
@@ -111,9 +134,46 @@ pub(super) async fn read_multipart(
     }
 }
 
+/// Streams one file field to `path` chunk by chunk (never the whole file in memory),
+/// counting its bytes against the server's in-flight budget; the bytes written.
+async fn stream_to_file(
+    state: &AppState,
+    field: &mut axum::extract::multipart::Field<'_>,
+    path: &Path,
+    uploads: &mut Uploads,
+    name: &str,
+) -> Result<u64, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let store = |e: std::io::Error| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        field: name.to_string(),
+        message: format!("cannot store the upload: {e}"),
+    };
+    let mut file = tokio::fs::File::create(path).await.map_err(store)?;
+    uploads.paths.push(path.to_path_buf());
+    let mut n = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| ApiError {
+        status: e.status(),
+        field: name.to_string(),
+        message: e.body_text(),
+    })? {
+        n += chunk.len() as u64;
+        if !uploads.take(chunk.len() as u64, state.max_inflight) {
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                field: "server".into(),
+                message: "too many uploads in progress; try again".into(),
+            });
+        }
+        file.write_all(&chunk).await.map_err(store)?;
+    }
+    file.flush().await.map_err(store)?;
+    Ok(n)
+}
+
 pub(super) async fn read_field(
     state: &AppState,
-    field: axum::extract::multipart::Field<'_>,
+    mut field: axum::extract::multipart::Field<'_>,
     input: &mut PatientInput,
     uploads: &mut Uploads,
     ct: &mut Vec<(String, PathBuf)>,
@@ -122,29 +182,17 @@ pub(super) async fn read_field(
     if name == "mask" || name.starts_with("ct_") {
         let bad_name = check_file_name(&name, field.file_name()).err();
         let ext = stored_extension(field.file_name());
-        let bytes = field.bytes().await.map_err(|e| ApiError {
-            status: e.status(),
-            field: name.clone(),
-            message: e.body_text(),
-        })?;
         if let Some(e) = bad_name {
             return Err(e);
-        }
-        if bytes.is_empty() {
-            return Ok(());
         }
         let id = state.counter.fetch_add(1, Ordering::Relaxed);
         let path = state
             .uploads
             .join(format!("upload-{}-{id}{ext}", std::process::id()));
-        tokio::fs::write(&path, &bytes)
-            .await
-            .map_err(|e| ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                field: name.clone(),
-                message: format!("cannot store the upload: {e}"),
-            })?;
-        uploads.0.push(path.clone());
+        let n = stream_to_file(state, &mut field, &path, uploads, &name).await?;
+        if n == 0 {
+            return Ok(());
+        }
         if name == "mask" {
             input.mask = Some(path);
         } else {
@@ -159,6 +207,11 @@ pub(super) async fn read_field(
     })?;
     match name.as_str() {
         "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
+        "label_map" if !text.trim().is_empty() => {
+            renal_imaging::LabelMap::parse(text.trim())
+                .map_err(|e| ApiError::bad("label_map", e))?;
+            input.label_map = Some(text.trim().to_string());
+        }
         "clinical" => {
             let m: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
                 .map_err(|e| ApiError::bad("clinical", format!("malformed JSON: {e}")))?;
