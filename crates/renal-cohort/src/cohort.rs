@@ -126,6 +126,25 @@ impl Case {
     }
 }
 
+/// Whether a case id can name files (`cases/<id>.json`, previews): not empty, at most 128
+/// characters, no path separator, no `..`, no leading dot, no control character. An id that
+/// is not is refused (its case excluded, naming it) rather than used to build a path.
+pub fn check_case_id(id: &str) -> Result<(), String> {
+    let bad = id.is_empty()
+        || id.chars().count() > 128
+        || id.starts_with('.')
+        || id.contains("..")
+        || id
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | ',' | '"') || c.is_control());
+    if bad {
+        return Err(format!(
+            "case id {id:?} is not a plain name (1-128 characters, no `/`, `\\`, `,`, `\"`, `..`, leading dot or control character)"
+        ));
+    }
+    Ok(())
+}
+
 /// A case left out, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Exclusion {

@@ -49,3 +49,18 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
+
+/// A CSV cell as a spreadsheet may safely open it: text that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return (a formula to Excel or LibreOffice: "CSV injection") gets a
+/// leading `'`; numbers (`-1.5`, `+0.2`) are left alone.
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && cell.trim().parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}

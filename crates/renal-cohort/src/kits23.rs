@@ -288,6 +288,13 @@ pub fn load_kits23_with(dir: &Path, blank: BlankModifier) -> Result<Cohort> {
             });
             continue;
         };
+        if let Err(reason) = crate::cohort::check_case_id(id) {
+            cohort.excluded.push(crate::cohort::Exclusion {
+                case: format!("record #{i}"),
+                reason: format!("{}: {reason}", json_path.display()),
+            });
+            continue;
+        }
         if seen[id] > 1 {
             cohort.excluded.push(crate::cohort::Exclusion {
                 case: id.to_string(),

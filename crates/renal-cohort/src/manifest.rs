@@ -191,6 +191,13 @@ pub fn load_manifest_with(path: &Path, blank: BlankModifier) -> Result<Cohort> {
             });
             continue;
         }
+        if let Err(reason) = crate::cohort::check_case_id(&id) {
+            cohort.excluded.push(Exclusion {
+                case: format!("line {line}"),
+                reason,
+            });
+            continue;
+        }
         if counts[&id] > 1 {
             cohort.excluded.push(Exclusion {
                 case: id.clone(),

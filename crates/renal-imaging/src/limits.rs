@@ -77,6 +77,14 @@ pub fn open_regular(path: &Path, max: Option<u64>) -> Result<(std::fs::File, u64
         path: path.to_path_buf(),
         source,
     };
+    // Checked before opening too: opening a FIFO blocks until a writer comes.
+    let not_regular = || ImagingError::Format {
+        path: path.to_path_buf(),
+        detail: "not a regular file (a device, FIFO or socket): refused".into(),
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(not_regular());
+    }
     let f = std::fs::File::open(path).map_err(io)?;
     let m = f.metadata().map_err(io)?;
     if !m.is_file() {

@@ -158,6 +158,10 @@ fn cyst_touching(
 
 /// Measures the tumor components and the kidney of a label map. `what` names the case/file in
 /// errors. An empty tumor label is an error ([`ImagingError::EmptyMask`]).
+/// The largest voxel spacing a measurement accepts (mm): CT slices are at most about 10 mm
+/// thick; a larger spacing is a wrong header, whose sizes would be wrong by as much.
+pub const MAX_SPACING_MM: f64 = 50.0;
+
 pub fn measure_segmentation(
     labels: &LabelVolume,
     scheme: LabelScheme,
@@ -168,6 +172,18 @@ pub fn measure_segmentation(
         what: what.to_string(),
         detail: e.to_string(),
     })?;
+    let sp = g.spacing_mm();
+    if !sp
+        .iter()
+        .all(|s| s.is_finite() && *s > 0.0 && *s <= MAX_SPACING_MM)
+    {
+        return Err(ImagingError::InvalidGeometry {
+            what: what.to_string(),
+            detail: format!(
+                "implausible voxel spacing {sp:?} mm (a CT voxel is over 0 and at most {MAX_SPACING_MM} mm on every axis): no size is measured from it"
+            ),
+        });
+    }
     let stats = LabelStats::compute(labels, scheme.tumor);
     let counts = stats.counts;
     let (lo, hi) = stats.bbox.ok_or_else(|| ImagingError::EmptyMask {

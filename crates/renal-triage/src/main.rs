@@ -92,11 +92,18 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Convert(a) => convert::run(a),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    };
+    // A diagnostic for memory tests and capacity planning: the process's peak resident memory.
+    if std::env::var_os("RENAL_TRIAGE_PEAK_MEMORY").is_some() {
+        if let Some(m) = renal_triage::commands::bench_support::peak_memory_mib() {
+            eprintln!("peak memory: {m:.1} MiB");
+        }
     }
+    code
 }

@@ -17,7 +17,7 @@ pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<(
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header)?;
     for r in rows {
-        w.write_record(r)?;
+        w.write_record(r.iter().map(|c| renal_cohort::io::csv_safe(c).into_owned()))?;
     }
     let bytes = w.into_inner().context("encoding CSV")?;
     renal_cohort::io::write_atomic(path, &bytes)
@@ -37,4 +37,112 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// An output folder written as a whole: the run writes into a staging folder beside it
+/// (`.<name>.staging-<pid>`), and [`Staged::commit`] puts it in place with renames, so a
+/// reader sees the previous run's folder or the new one, never a mix; a run that dies leaves
+/// its staging folder, which the next run removes (with any stale temporary file).
+pub struct Staged {
+    target: std::path::PathBuf,
+    staging: std::path::PathBuf,
+    committed: bool,
+}
+
+/// Whether process `pid` is running (Linux: `/proc/<pid>`).
+fn alive(pid: &str) -> bool {
+    pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).exists()
+}
+
+/// Removes what dead runs left beside `target` (staging and old folders) and inside it
+/// (`.<file>.<pid>.tmp` files of interrupted atomic writes).
+fn sweep(target: &Path) {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        for kind in ["staging", "old"] {
+            if let Some(pid) = n.strip_prefix(&format!(".{name}.{kind}-")) {
+                if !alive(pid) {
+                    tracing::info!(folder = %n, "removing what an interrupted run left");
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    for e in std::fs::read_dir(target).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().to_string();
+        let pid = n
+            .strip_suffix(".tmp")
+            .and_then(|s| s.rsplit_once('.'))
+            .map(|(_, p)| p.to_string());
+        if n.starts_with('.') && pid.as_deref().is_some_and(|p| !alive(p)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+impl Staged {
+    /// Starts a run whose outputs go to `target`.
+    pub fn begin(target: &Path) -> Result<Staged> {
+        sweep(target);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging)
+            .with_context(|| format!("creating {}", staging.display()))?;
+        Ok(Staged {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
+    }
+
+    /// Where the run writes.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Puts the run's folder in place of the previous one.
+    pub fn commit(mut self) -> Result<()> {
+        let old = self.staging.with_file_name(
+            self.staging
+                .file_name()
+                .map(|n| n.to_string_lossy().replace(".staging-", ".old-"))
+                .unwrap_or_default(),
+        );
+        let had = self.target.exists();
+        if had {
+            std::fs::rename(&self.target, &old)
+                .with_context(|| format!("moving the previous {} aside", self.target.display()))?;
+        }
+        std::fs::rename(&self.staging, &self.target)
+            .with_context(|| format!("putting {} in place", self.target.display()))?;
+        if had {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
 }

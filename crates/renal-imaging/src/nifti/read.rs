@@ -11,20 +11,80 @@ use super::header::*;
 /// The largest NIfTI header (NIfTI-2), read before anything else.
 const HEADER_MAX: usize = 540;
 
-/// Reads a NIfTI file's bytes (header, extensions, voxels), decompressing a gzip stream only
-/// as far as its header says the voxels go: the buffer is sized from the header (checked
-/// against [`crate::limits`]) and a stream that inflates beyond it is not followed, so a
-/// small file cannot take more memory than its declared grid. A non-regular file is refused.
+/// Compressed files up to this size are read whole and inflated by libdeflate (fast); larger
+/// ones are inflated as a stream from the file (the compressed bytes never all in memory).
+const WHOLE_GZIP_MAX: u64 = 64 << 20;
+
+/// Reads a NIfTI file's bytes (header, extensions, voxels): the header first, then only as
+/// far as it says the voxels go, into a buffer sized from it (checked against
+/// [`crate::limits`]). A gzip stream that inflates beyond the declared end is not followed,
+/// and a plain file's surplus is not read, so no file takes more memory than its declared
+/// grid (plus, for a gzip file under 64 MiB, its compressed bytes). A non-regular file is
+/// refused.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let raw = crate::limits::read_file(path)?;
-    if !(raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-        // Plain: the file's own size is the bound (checked when it was opened).
-        return Ok(raw);
+    let (f, len) = crate::limits::open_regular(path, None)?;
+    let mut f = std::io::BufReader::new(f);
+    let io = |source| ImagingError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut magic = Vec::with_capacity(2);
+    (&mut f).take(2).read_to_end(&mut magic).map_err(io)?;
+    if magic != [0x1f, 0x8b] {
+        return read_declared(path, magic.chain(f), false);
     }
-    gunzip_declared(path, &raw)
+    if len <= WHOLE_GZIP_MAX {
+        let mut raw = magic;
+        raw.reserve(len as usize);
+        f.read_to_end(&mut raw).map_err(io)?;
+        return gunzip_declared(path, &raw);
+    }
+    read_declared(
+        path,
+        flate2::read::MultiGzDecoder::new(magic.chain(f)),
+        true,
+    )
 }
 
-/// The decompressed bytes of a gzipped NIfTI file, up to the end of its declared voxels.
+/// The header, then the declared rest, from a reader (a plain file or a gzip stream).
+fn read_declared(path: &Path, mut r: impl Read, gzip: bool) -> Result<Vec<u8>> {
+    let err = |e: std::io::Error| {
+        if gzip {
+            ImagingError::Gzip {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }
+        } else {
+            ImagingError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    };
+    let mut head = Vec::with_capacity(HEADER_MAX);
+    (&mut r)
+        .take(HEADER_MAX as u64)
+        .read_to_end(&mut head)
+        .map_err(err)?;
+    let h = parse_header(path, &head)?;
+    let total = declared_end(path, &h)?;
+    let mut out = head;
+    out.reserve(total.saturating_sub(out.len()));
+    r.take(total.saturating_sub(out.len()) as u64)
+        .read_to_end(&mut out)
+        .map_err(err)?;
+    Ok(out)
+}
+
+/// Where a header's voxels end (header, extensions and voxels), within the limits.
+fn declared_end(path: &Path, h: &NiftiHeader) -> Result<usize> {
+    h.vox_offset
+        .checked_add(voxel_len(path, h)?)
+        .ok_or_else(|| invalid(path, "vox_offset", h.vox_offset))
+}
+
+/// The decompressed bytes of a (small) gzipped NIfTI file held whole, up to the end of its
+/// declared voxels.
 fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
     let gz = |e: std::io::Error| ImagingError::Gzip {
         path: path.to_path_buf(),
@@ -36,10 +96,7 @@ fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
         .read_to_end(&mut head)
         .map_err(gz)?;
     let h = parse_header(path, &head)?;
-    let total = h
-        .vox_offset
-        .checked_add(voxel_len(path, &h)?)
-        .ok_or_else(|| invalid(path, "vox_offset", h.vox_offset))?;
+    let total = declared_end(path, &h)?;
     // Fast path: libdeflate, when the gzip trailer's size (ISIZE, modulo 2^32) is what the
     // header declares (or a little more: extensions, padding).
     if raw.len() >= 18 {
@@ -55,13 +112,7 @@ fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
             }
         }
     }
-    // Streaming, stopped at the declared end (multi-member streams, files over 4 GiB).
-    let mut out = Vec::with_capacity(total);
-    flate2::read::MultiGzDecoder::new(raw)
-        .take(total as u64)
-        .read_to_end(&mut out)
-        .map_err(gz)?;
-    Ok(out)
+    read_declared(path, flate2::read::MultiGzDecoder::new(raw), true)
 }
 
 /// Bytes of a header's voxels, within the limits.
@@ -74,29 +125,34 @@ fn voxel_len(path: &Path, h: &NiftiHeader) -> Result<usize> {
 pub fn read_header(path: &Path) -> Result<NiftiHeader> {
     let (f, _) = crate::limits::open_regular(path, None)?;
     let mut f = std::io::BufReader::new(f);
-    let mut magic = [0u8; 2];
+    let mut magic = Vec::with_capacity(2);
+    (&mut f)
+        .take(2)
+        .read_to_end(&mut magic)
+        .map_err(|source| ImagingError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let mut head = Vec::with_capacity(HEADER_MAX);
-    let io = |source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let n = f.read(&mut magic).map_err(io)?;
-    head.extend_from_slice(&magic[..n]);
-    if head == [0x1f, 0x8b] {
-        let r = std::io::Read::chain(&magic[..], f);
-        head.clear();
-        flate2::read::MultiGzDecoder::new(r)
+    let r = if magic == [0x1f, 0x8b] {
+        flate2::read::MultiGzDecoder::new(magic.chain(f))
             .take(HEADER_MAX as u64)
             .read_to_end(&mut head)
             .map_err(|e| ImagingError::Gzip {
                 path: path.to_path_buf(),
                 detail: e.to_string(),
-            })?;
+            })
     } else {
-        f.take((HEADER_MAX - n) as u64)
+        magic
+            .chain(f)
+            .take(HEADER_MAX as u64)
             .read_to_end(&mut head)
-            .map_err(io)?;
-    }
+            .map_err(|source| ImagingError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    r?;
     parse_header(path, &head)
 }
 

@@ -72,7 +72,7 @@ pub(crate) fn write_table(
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
-pub(crate) fn peak_memory_mib() -> Option<f64> {
+pub fn peak_memory_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -160,7 +160,10 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
-    let agree = write_cohort_outputs(&cohort, &meas, &args.out)?;
+    // Written as a whole: the previous run's folder or this one, never a mix.
+    let staged = crate::output::Staged::begin(&args.out)?;
+    let agree = write_cohort_outputs(&cohort, &meas, staged.path())?;
+    staged.commit()?;
     let [b, i, a] = cohort.class_counts();
     println!(
         "\n{} cases ({b} benign / {i} indolent / {a} aggressive), {} excluded. Size vs radiologist: r = {}, bias = {} mm. Annotator mean ICC(3,1) = {}.",
@@ -171,5 +174,13 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
         agree.annotators.mean_icc_3_1.map(|v| format!("{v:.4}")).unwrap_or("-".into()),
     );
     println!("Wrote {}", args.out.display());
+    if cohort.cases.is_empty() {
+        eprintln!(
+            "error: no usable case: all {} were excluded (reasons in {})",
+            cohort.excluded.len(),
+            args.out.join("excluded.csv").display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

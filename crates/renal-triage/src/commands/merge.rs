@@ -33,10 +33,12 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
     data::set_label_map(&mut cohort, config.label_map.as_deref());
     let g = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
     let rows = table1(&cohort);
-    write_cohort_outputs_with(&cohort, &g.meas, g.k, &g.rated, &args.out)?;
+    let staged = crate::output::Staged::begin(&args.out)?;
+    write_cohort_outputs_with(&cohort, &g.meas, g.k, &g.rated, staged.path())?;
     if let Some(e) = &g.embeddings {
-        crate::engine::shard::write_embedding_outputs(&args.out.join("embeddings.csv"), e)?;
+        crate::engine::shard::write_embedding_outputs(&staged.path().join("embeddings.csv"), e)?;
     }
+    staged.commit()?;
     println!(
         "merged {}: {} cases, {} excluded (Table 1: {} rows). Wrote {}",
         args.work.display(),
@@ -45,5 +47,9 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
         rows.len(),
         args.out.display()
     );
+    if cohort.cases.is_empty() {
+        eprintln!("error: no usable case: all were excluded (see excluded.csv)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,8 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
                 }
                 None => s.clone(),
             };
-            serde_json::from_str(&text)
+            // A UTF-8 byte-order mark (as some editors write) is not part of the JSON.
+            serde_json::from_str(text.trim_start_matches('\u{feff}'))
                 .context("--clinical: expected a JSON object of name: value")?
         }
         None => BTreeMap::new(),
@@ -123,12 +124,16 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
         .map(|s| s.trim().to_string())
         .collect();
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for rec in rdr.records() {
         let rec = rec?;
         let mut input = PatientInput::default();
         for (h, v) in header.iter().zip(rec.iter()) {
             match h.as_str() {
-                "case_id" => input.case_id = Some(v.to_string()),
+                "case_id" => {
+                    renal_cohort::cohort::check_case_id(v.trim()).map_err(anyhow::Error::msg)?;
+                    input.case_id = Some(v.trim().to_string())
+                }
                 "mask" if !v.trim().is_empty() => {
                     input.mask = Some(
                         renal_cohort::manifest::resolve_inside(&base, v, "mask")
@@ -150,6 +155,14 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
                         .clinical
                         .insert(h.clone(), serde_json::Value::from(v.trim()));
                 }
+            }
+        }
+        if let Some(id) = &input.case_id {
+            if !seen.insert(id.clone()) {
+                anyhow::bail!(
+                    "{}: case id `{id}` appears twice (each row is one patient)",
+                    path.display()
+                );
             }
         }
         out.push(input);
@@ -272,7 +285,11 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(CSV_HEADER)?;
         for p in &preds {
-            w.write_record(csv_row(p))?;
+            w.write_record(
+                csv_row(p)
+                    .iter()
+                    .map(|c| renal_cohort::io::csv_safe(c).into_owned()),
+            )?;
         }
         out.write_all(&w.into_inner()?)?;
     } else if args.manifest.is_some() {

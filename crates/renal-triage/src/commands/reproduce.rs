@@ -145,6 +145,8 @@ impl ValidateArgs {
 
 /// Runs the engine, then writes the report and the run manifest (timings included).
 pub fn execute(req: &Request) -> Result<Outcome> {
+    // Until the manifest is written again, the folder says it holds no finished run.
+    crate::engine::manifest::begin_run(&req.out);
     let mut outcome = reproduce(req)?;
     let tr = Instant::now();
     crate::report::write_report(&outcome, &req.out)?;

@@ -79,6 +79,39 @@ pub fn write_manifest(args: &Request, o: &Outcome, out: &Path) -> Result<()> {
         "models_run": o.runs.iter().map(|r| &r.name).collect::<Vec<_>>(),
         "models_skipped": o.skipped,
         "timings_s": o.timings,
+        "complete": true,
+        "outputs_sha256": output_hashes(out),
     });
-    write_json(&out.join("manifest.json"), &m)
+    write_json(&out.join(MANIFEST), &m)
+}
+
+/// The run manifest, written last: a folder without it holds an unfinished (or interrupted)
+/// run, whose files may mix two runs; its `outputs_sha256` names every file of the run.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Removes a previous run's manifest before a run starts writing into `out`.
+pub fn begin_run(out: &Path) {
+    let _ = std::fs::remove_file(out.join(MANIFEST));
+}
+
+/// sha256 of every file under `out` (relative paths), but the manifest and hidden files.
+fn output_hashes(out: &Path) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || (d == out && name == MANIFEST) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(h) = renal_cohort::io::sha256_file(&p) {
+                let rel = p.strip_prefix(out).unwrap_or(&p).display().to_string();
+                map.insert(rel, h);
+            }
+        }
+    }
+    map
 }

@@ -351,7 +351,7 @@ fn write_embeddings(path: &Path, rows: &[(String, Vec<f64>)]) -> Result<()> {
     }
     text.push('\n');
     for (id, e) in rows {
-        text += id;
+        text += &renal_cohort::io::csv_safe(id);
         for v in e {
             text += &format!(",{v}");
         }

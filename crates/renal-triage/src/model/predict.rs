@@ -88,7 +88,14 @@ fn value_of(name: &str, v: &serde_json::Value) -> Result<Option<f64>, InputError
     match v {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::Number(n) => Ok(n.as_f64()),
-        serde_json::Value::Bool(b) => Ok(Some(*b as u8 as f64)),
+        // true/false only for a yes/no feature: `{"age": true}` is an error, not age 1.
+        serde_json::Value::Bool(b) => match renal_cohort::fields::spec(name).map(|s| s.kind) {
+            Some(renal_cohort::fields::Kind::Binary) | None => Ok(Some(*b as u8 as f64)),
+            Some(_) => Err(input_err(
+                name,
+                format!("{b} is not a value of `{name}` (a number is expected)"),
+            )),
+        },
         serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
         serde_json::Value::String(s) => s
             .trim()

@@ -1,0 +1,990 @@
+//! Hostile input (issue 17): files and requests a hostile but realistic user sends, each run
+//! through the real binary, asserting the exit code, the message (naming the file, field or
+//! case) and the process's peak memory (the kernel's VmHWM, which the binary reports at exit). A decompression bomb never takes more
+//! memory than its header declares (x 1.2, above the process's own baseline), nor more than the
+//! configured limit; no input panics; one bad case never stops a cohort.
+//!
+//! The hostile files are made here byte by byte, from the formats' specifications (nifti1.h,
+//! nifti2.h, the NRRD and MetaImage headers, DICOM Part 10), not with the code under test.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use common::bin;
+use renal_testdata::shared;
+
+/// Probes run (the acceptance asks for at least 40).
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+/// Probe tests finished (passed or failed).
+static DONE: AtomicUsize = AtomicUsize::new(0);
+const PROBE_TESTS: usize = 4;
+
+/// Counts a probe test as finished when dropped (also when it fails).
+struct Finished;
+impl Drop for Finished {
+    fn drop(&mut self) {
+        DONE.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    /// Peak resident memory of the child (MiB).
+    peak_mib: f64,
+}
+
+/// Runs a command to its end; its peak memory is what the binary reports at exit
+/// (`RENAL_TRIAGE_PEAK_MEMORY`: VmHWM, the kernel's high-water mark of its resident memory).
+fn run(cmd: &mut Command) -> Run {
+    let child = cmd
+        .env("RENAL_TRIAGE_PEAK_MEMORY", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A probe that hangs (a FIFO opened for reading waits for a writer) is killed after two
+    // minutes and fails, instead of hanging the test run.
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_err()
+        {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    let _ = tx.send(());
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let peak_mib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak memory: "))
+        .and_then(|v| v.trim_end_matches(" MiB").parse().ok())
+        .unwrap_or(f64::NAN);
+    Run {
+        code: o.status.code().unwrap_or(128),
+        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+        stderr,
+        peak_mib,
+    }
+}
+
+/// Asserts a run's exit code and that its message holds every `words`; counts the probe.
+fn expect(what: &str, r: &Run, code: i32, words: &[&str]) {
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    let text = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        r.code == code && words.iter().all(|w| text.contains(w)),
+        "{what}: exit {} (expected {code}), expected {words:?} in:\n{text}",
+        r.code
+    );
+    assert!(
+        !text.contains("panicked at"),
+        "{what}: a panic reached the user:\n{text}"
+    );
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A NIfTI-1 header (nifti1.h offsets) for a 3D grid of `dims`, `datatype` (2 = uint8,
+/// 4 = int16, 16 = float32), spacing `pixdim`, voxels at 352.
+fn nifti1(dims: [i16; 3], datatype: i16, bitpix: i16, pixdim: [f32; 3]) -> Vec<u8> {
+    let mut h = vec![0u8; 352];
+    h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    let dim = [3, dims[0], dims[1], dims[2], 1, 1, 1, 1];
+    for (i, d) in dim.iter().enumerate() {
+        h[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
+    }
+    h[70..72].copy_from_slice(&datatype.to_le_bytes());
+    h[72..74].copy_from_slice(&bitpix.to_le_bytes());
+    let pd = [1.0, pixdim[0], pixdim[1], pixdim[2], 0.0, 0.0, 0.0, 0.0];
+    for (i, p) in pd.iter().enumerate() {
+        h[76 + 4 * i..80 + 4 * i].copy_from_slice(&p.to_le_bytes());
+    }
+    h[108..112].copy_from_slice(&352f32.to_le_bytes());
+    h[344..348].copy_from_slice(b"n+1\0");
+    h
+}
+
+/// A KiTS-style label volume (kidney 1 around a tumor 2) of `n`^3 uint8 voxels.
+fn labels(n: usize, tumor: bool) -> Vec<u8> {
+    let mut v = vec![0u8; n * n * n];
+    let c = n / 2;
+    for k in 0..n {
+        for j in 0..n {
+            for i in 0..n {
+                let d2 = [i, j, k]
+                    .iter()
+                    .map(|&x| (x as i64 - c as i64).pow(2))
+                    .sum::<i64>();
+                let r = (n / 4) as i64;
+                if d2 <= r * r {
+                    v[i + n * (j + n * k)] = if tumor && d2 <= (r / 2).pow(2) { 2 } else { 1 };
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A labels NIfTI (gzip) of `n`^3 voxels at `spacing` mm.
+fn mask_file(n: usize, tumor: bool, spacing: f32) -> Vec<u8> {
+    let mut f = nifti1([n as i16; 3], 2, 8, [spacing; 3]);
+    f.extend(labels(n, tumor));
+    gz(&f)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// `convert --labels IN OUT.nii.gz` (the readers' front door), with extra global options.
+fn convert(input: &Path, global: &[&str]) -> Run {
+    let out = input.with_extension("out.nii.gz");
+    run(bin()
+        .args(global)
+        .arg("convert")
+        .arg(input)
+        .arg(&out)
+        .arg("--labels"))
+}
+
+/// The process's own footprint: converting a 16^3 mask.
+fn baseline(dir: &Path) -> f64 {
+    static B: OnceLock<f64> = OnceLock::new();
+    *B.get_or_init(|| {
+        let p = write(dir, "small.nii.gz", &mask_file(16, true, 1.0));
+        let r = convert(&p, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.peak_mib
+    })
+}
+
+#[test]
+fn hostile_volumes_are_refused_with_bounded_memory() {
+    let _done = Finished;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let base = baseline(d);
+
+    // 1. A gzip bomb: a 64^3 uint8 header (256 KiB of voxels) whose stream inflates to 1 GiB.
+    let mut head = nifti1([64; 3], 2, 8, [1.0; 3]);
+    head.extend(labels(64, true));
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&head).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let bomb = write(d, "bomb.nii.gz", &enc.finish().unwrap());
+    let r = convert(&bomb, &[]);
+    expect("bomb inflating past its header", &r, 0, &["bomb.nii.gz"]);
+    let declared = 64.0 * 64.0 * 64.0 / (1 << 20) as f64;
+    assert!(
+        r.peak_mib <= base + 1.2 * declared + 16.0,
+        "bomb: peak {:.0} MiB, baseline {base:.0} MiB, declared {declared:.2} MiB",
+        r.peak_mib
+    );
+
+    // 2. A header declaring 4096^3 (64 GiB) behind 1 MiB of zeros: refused before inflating.
+    let mut big = nifti1([4096, 4096, 4096], 2, 8, [1.0; 3]);
+    big.extend(vec![0u8; 1 << 20]);
+    let big = write(d, "huge.nii.gz", &gz(&big));
+    let r = convert(&big, &[]);
+    expect("64 GiB declared", &r, 2, &["huge.nii.gz", "too large"]);
+    assert!(
+        r.peak_mib <= base + 32.0,
+        "declared 64 GiB: peak {:.0} MiB",
+        r.peak_mib
+    );
+
+    // 3. Under a lower limit, a 96 MiB volume is refused; with the default, it is read.
+    let mut mid = nifti1([512, 512, 384], 2, 8, [1.0; 3]);
+    mid.extend(vec![0u8; 512 * 512 * 384]);
+    let mid = write(d, "mid.nii.gz", &gz(&mid));
+    let r = convert(&mid, &["--max-volume-mib", "64"]);
+    expect("over --max-volume-mib", &r, 2, &["mid.nii.gz", "64 MiB"]);
+    assert!(
+        r.peak_mib <= base + 32.0,
+        "limit: peak {:.0} MiB",
+        r.peak_mib
+    );
+    // Within the default limit it is read whole (by `cohort`, which then finds no tumor in
+    // it): the memory is the declared volume's, not a multiple of it.
+    std::fs::write(
+        d.join("mid.csv"),
+        "case_id,label,mask
+m,benign,mid.nii.gz
+",
+    )
+    .unwrap();
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(d.join("mid.csv"))
+        .arg("--out")
+        .arg(d.join("mid-out")));
+    expect(
+        "a 96 MiB volume within the limit",
+        &r,
+        1,
+        &["no usable case"],
+    );
+    assert!(
+        r.peak_mib <= base + 1.2 * 96.0,
+        "96 MiB volume: peak {:.0} MiB (baseline {base:.0})",
+        r.peak_mib
+    );
+
+    // 4. NIfTI-2 with dimensions 2^40 x 2^40 (once an overflow and a panic).
+    let mut n2 = vec![0u8; 544];
+    n2[0..4].copy_from_slice(&540i32.to_le_bytes());
+    n2[4..12].copy_from_slice(b"n+2\0\r\n\x1a\n");
+    n2[12..14].copy_from_slice(&2i16.to_le_bytes());
+    n2[14..16].copy_from_slice(&8i16.to_le_bytes());
+    for (i, v) in [3i64, 1 << 40, 1 << 40, 1, 1, 1, 1, 1].iter().enumerate() {
+        n2[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    for (i, v) in [1.0f64, 1.0, 1.0, 1.0].iter().enumerate() {
+        n2[104 + 8 * i..112 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    n2[168..176].copy_from_slice(&544i64.to_le_bytes());
+    let n2p = write(d, "n2.nii", &n2);
+    expect(
+        "NIfTI-2 2^40",
+        &convert(&n2p, &[]),
+        2,
+        &["n2.nii", "too large"],
+    );
+
+    // 5-12: malformed headers, each named.
+    let bad = |name: &str, f: &dyn Fn(&mut Vec<u8>), words: &[&str]| {
+        let mut h = nifti1([8; 3], 2, 8, [1.0; 3]);
+        h.extend(vec![0u8; 512]);
+        f(&mut h);
+        let p = write(d, name, &h);
+        let mut w = vec![name];
+        w.extend_from_slice(words);
+        expect(name, &convert(&p, &[]), 2, &w);
+    };
+    bad(
+        "negdim.nii",
+        &|h| h[42..44].copy_from_slice(&(-5i16).to_le_bytes()),
+        &["dim"],
+    );
+    bad(
+        "dim0.nii",
+        &|h| h[40..42].copy_from_slice(&0i16.to_le_bytes()),
+        &["dim[0]"],
+    );
+    bad(
+        "dtype.nii",
+        &|h| h[70..72].copy_from_slice(&999i16.to_le_bytes()),
+        &["datatype"],
+    );
+    bad(
+        "voxoff.nii",
+        &|h| h[108..112].copy_from_slice(&f32::NAN.to_le_bytes()),
+        &["vox_offset"],
+    );
+    bad(
+        "slope.nii",
+        &|h| h[112..116].copy_from_slice(&f32::INFINITY.to_le_bytes()),
+        &["scl_slope"],
+    );
+    bad(
+        "zerospacing.nii",
+        &|h| h[80..84].copy_from_slice(&0f32.to_le_bytes()),
+        &["spacing"],
+    );
+    bad(
+        "fourd.nii",
+        &|h| {
+            h[40..42].copy_from_slice(&4i16.to_le_bytes());
+            h[48..50].copy_from_slice(&2i16.to_le_bytes());
+        },
+        &["4D"],
+    );
+    bad("truncated.nii", &|h| h.truncate(352 + 100), &["truncated"]);
+
+    // 13-16: not NIfTI at all, empty, a cut gzip stream, a label out of range.
+    let p = write(d, "random.nii", &[0x42u8; 400]);
+    expect(
+        "random bytes",
+        &convert(&p, &[]),
+        2,
+        &["random.nii", "not a NIfTI"],
+    );
+    let p = write(d, "empty.nii", b"");
+    expect("empty file", &convert(&p, &[]), 2, &["empty.nii"]);
+    let whole = mask_file(32, true, 1.0);
+    let p = write(d, "cut.nii.gz", &whole[..whole.len() / 2]);
+    expect("cut gzip", &convert(&p, &[]), 2, &["cut.nii.gz"]);
+    let mut h16 = nifti1([4; 3], 4, 16, [1.0; 3]);
+    let mut vox = vec![0u8; 128];
+    vox[10..12].copy_from_slice(&300i16.to_le_bytes());
+    h16.extend(vox);
+    let p = write(d, "label300.nii", &h16);
+    expect("label 300", &convert(&p, &[]), 2, &["label300.nii", "300"]);
+
+    // 17-18: not regular files: a device and a FIFO (never read until memory runs out).
+    let r = convert(Path::new("/dev/zero"), &[]);
+    expect("/dev/zero", &r, 2, &["/dev/zero", "not a regular file"]);
+    assert!(r.peak_mib <= base + 32.0);
+    let fifo = d.join("fifo.nii.gz");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    expect(
+        "FIFO",
+        &convert(&fifo, &[]),
+        2,
+        &["fifo.nii.gz", "not a regular file"],
+    );
+
+    // 19-23: NRRD and MetaImage: a huge grid, detached data outside the folder, a bomb.
+    let p = write(d, "huge.nrrd", b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 100000 100000 100000\nspace: RAS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\n\n");
+    expect(
+        "NRRD huge",
+        &convert(&p, &[]),
+        2,
+        &["huge.nrrd", "too large"],
+    );
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    let p = write(&d.join("sub"), "escape.nhdr", b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 2 2\nspace: RAS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\ndata file: ../../../../etc/passwd\n\n");
+    expect(
+        "NRRD data file ..",
+        &convert(&p, &[]),
+        2,
+        &["escape.nhdr", "no absolute path"],
+    );
+    let p = write(d, "abs.mhd", b"NDims = 3\nDimSize = 2 2 2\nElementSpacing = 1 1 1\nElementType = MET_UCHAR\nElementDataFile = /etc/hostname\n");
+    expect(
+        "MHA absolute data file",
+        &convert(&p, &[]),
+        2,
+        &["abs.mhd", "no absolute path"],
+    );
+    let mut nb = b"NRRD0004\ntype: uchar\ndimension: 3\nsizes: 8 8 8\nspace: RAS\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: gzip\n\n".to_vec();
+    nb.extend(gz(&vec![0u8; 256 << 20]));
+    let p = write(d, "bomb.nrrd", &nb);
+    let r = convert(&p, &[]);
+    // Inflated only as far as its 8^3 grid: read, the surplus never decompressed.
+    expect("NRRD bomb", &r, 0, &["bomb.nrrd", "8 x 8 x 8"]);
+    assert!(
+        r.peak_mib <= base + 32.0,
+        "NRRD bomb: peak {:.0} MiB",
+        r.peak_mib
+    );
+    let p = write(
+        d,
+        "zero.mha",
+        b"NDims = 3\nDimSize = 0 2 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n",
+    );
+    expect(
+        "MHA zero size",
+        &convert(&p, &[]),
+        2,
+        &["zero.mha", "DimSize"],
+    );
+
+    // 24-25: DICOM: a frame larger than the limit, sequences nested without end.
+    let p = write(
+        d,
+        "huge.dcm",
+        &dicom(&[
+            elem(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"),
+            elem(0x0008, 0x0060, b"CS", b"CT"),
+            elem(0x0020, 0x000E, b"UI", b"1.2.3\0"),
+            elem(0x0028, 0x0002, b"US", &1u16.to_le_bytes()),
+            elem(0x0028, 0x0008, b"IS", b"100000"),
+            elem(0x0028, 0x0010, b"US", &65535u16.to_le_bytes()),
+            elem(0x0028, 0x0011, b"US", &65535u16.to_le_bytes()),
+            elem(0x0028, 0x0100, b"US", &16u16.to_le_bytes()),
+            elem(0x7FE0, 0x0010, b"OW", &[0u8; 16]),
+        ]),
+    );
+    let r = run(bin().arg("convert").arg(&p).arg(d.join("huge-dcm.nii.gz")));
+    expect("DICOM huge frames", &r, 2, &["huge.dcm"]);
+    let mut nested = Vec::new();
+    for _ in 0..2000 {
+        nested.extend(tag_bytes(0x0008, 0x1115));
+        nested.extend(b"SQ\0\0");
+        nested.extend(0xFFFF_FFFFu32.to_le_bytes());
+        nested.extend(tag_bytes(0xFFFE, 0xE000));
+        nested.extend(0xFFFF_FFFFu32.to_le_bytes());
+    }
+    let p = write(
+        d,
+        "nested.dcm",
+        &dicom(&[
+            elem(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"),
+            nested,
+        ]),
+    );
+    let r = run(bin()
+        .arg("convert")
+        .arg(&p)
+        .arg(d.join("nested.nii.gz"))
+        .arg("--labels"));
+    expect("DICOM nesting", &r, 2, &["nested.dcm"]);
+}
+
+fn tag_bytes(g: u16, e: u16) -> Vec<u8> {
+    let mut v = g.to_le_bytes().to_vec();
+    v.extend(e.to_le_bytes());
+    v
+}
+
+/// One explicit-VR little-endian element (PS3.5 7.1.2).
+fn elem(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut v = tag_bytes(g, e);
+    v.extend(vr);
+    let mut value = value.to_vec();
+    if value.len() % 2 == 1 {
+        value.push(if vr == b"UI" { 0 } else { b' ' });
+    }
+    if [b"OB", b"OW", b"SQ", b"UN", b"UT"].contains(&vr) {
+        v.extend([0, 0]);
+        v.extend((value.len() as u32).to_le_bytes());
+    } else {
+        v.extend((value.len() as u16).to_le_bytes());
+    }
+    v.extend(value);
+    v
+}
+
+/// A Part 10 file: preamble, `DICM`, the elements in order (group 2 first).
+fn dicom(elems: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = vec![0u8; 128];
+    f.extend(b"DICM");
+    for e in elems {
+        f.extend(e);
+    }
+    f
+}
+
+/// A KiTS23-style folder of `n` real cases (masks linked from the shared data) and the extra
+/// records given.
+fn kits_folder(dir: &Path, n: usize, extra: &[serde_json::Value]) -> Option<PathBuf> {
+    let shared = shared()?;
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
+            .unwrap();
+    let data = dir.join("kits");
+    let mut keep: Vec<serde_json::Value> = Vec::new();
+    for r in all.iter().take(n) {
+        let id = r["case_id"].as_str().unwrap();
+        std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
+            data.join(format!("cases/{id}/segmentation.nii.gz")),
+        )
+        .unwrap();
+        keep.push(r.clone());
+    }
+    keep.extend(extra.iter().cloned());
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("kits23.json"),
+        serde_json::to_string(&keep).unwrap(),
+    )
+    .unwrap();
+    Some(data)
+}
+
+#[test]
+fn hostile_cohorts_lose_only_their_bad_cases() {
+    let _done = Finished;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let Some(shared) = shared() else { return };
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
+            .unwrap();
+    // 26-28: a case id that climbs out of the folder, an age of "sixty", a bomb mask beside
+    // good cases: each case named with its reason, the others measured.
+    let mut climb = all[0].clone();
+    climb["case_id"] = serde_json::json!("../../x");
+    let mut sixty = all[5].clone();
+    sixty["age_at_nephrectomy"] = serde_json::json!("sixty");
+    let data = kits_folder(d, 5, &[climb]).unwrap();
+    let mut records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(data.join("kits23.json")).unwrap()).unwrap();
+    let sixty_id = sixty["case_id"].as_str().unwrap().to_string();
+    std::fs::create_dir_all(data.join("cases").join(&sixty_id)).unwrap();
+    std::os::unix::fs::symlink(
+        shared.join(format!("kits23/cases/{sixty_id}/segmentation.nii.gz")),
+        data.join(format!("cases/{sixty_id}/segmentation.nii.gz")),
+    )
+    .unwrap();
+    records.push(sixty);
+    // The bomb: a real case's record, its mask replaced by a header declaring 8 GiB.
+    let mut bomb = all[6].clone();
+    bomb["case_id"] = serde_json::json!("case_bomb");
+    std::fs::create_dir_all(data.join("cases/case_bomb")).unwrap();
+    let mut h = nifti1([2048, 2048, 2048], 2, 8, [1.0; 3]);
+    h.extend(vec![0u8; 1 << 20]);
+    std::fs::write(data.join("cases/case_bomb/segmentation.nii.gz"), gz(&h)).unwrap();
+    records.push(bomb);
+    std::fs::write(
+        data.join("kits23.json"),
+        serde_json::to_string(&records).unwrap(),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out));
+    expect("cohort with hostile cases", &r, 0, &[]);
+    let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap();
+    PROBES.fetch_add(2, Ordering::Relaxed);
+    assert!(
+        excluded.contains("not a plain name") && excluded.contains("../../x"),
+        "{excluded}"
+    );
+    assert!(
+        excluded.contains("case_bomb") && excluded.contains("too large"),
+        "{excluded}"
+    );
+    let warnings = std::fs::read_to_string(out.join("warnings.csv")).unwrap();
+    assert!(
+        warnings.contains(&sixty_id) && warnings.contains("sixty"),
+        "{warnings}"
+    );
+    let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    assert_eq!(labels.lines().count() - 1, 6, "{labels}");
+    assert!(r.peak_mib < 1024.0, "peak {:.0} MiB", r.peak_mib);
+
+    // 29: a manifest whose case id starts with `=`: written so a spreadsheet shows text.
+    let m = d.join("formula");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("mask.nii.gz"), mask_file(32, true, 1.0)).unwrap();
+    std::fs::write(
+        m.join("manifest.csv"),
+        "case_id,label,mask\n=HYPERLINK(\"x\"),benign,mask.nii.gz\n@SUM(1),indolent,mask.nii.gz\n",
+    )
+    .unwrap();
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(m.join("manifest.csv"))
+        .arg("--out")
+        .arg(d.join("f-out")));
+    expect("formula case ids", &r, 0, &[]);
+    let labels = std::fs::read_to_string(d.join("f-out/labels.csv")).unwrap();
+    assert!(
+        labels.contains("'@SUM(1)")
+            && !labels
+                .lines()
+                .any(|l| l.starts_with('=') || l.starts_with('@')),
+        "{labels}"
+    );
+
+    // 30: a cohort with no usable case fails.
+    std::fs::write(
+        m.join("manifest.csv"),
+        "case_id,label,mask\na,benign,missing.nii.gz\n",
+    )
+    .unwrap();
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(m.join("manifest.csv"))
+        .arg("--out")
+        .arg(d.join("none")));
+    expect("zero usable cases", &r, 1, &["no usable case"]);
+
+    // 31: a run killed mid-way leaves the previous run's folder whole, and the next run
+    // removes what it left.
+    let full = kits_folder(&d.join("k2"), 120, &[]).unwrap();
+    let out = d.join("atomic");
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(&full)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = common::files(&out);
+    let mut child = bin()
+        .args(["--threads", "1", "cohort", "--data"])
+        .arg(&full)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        common::files(&out) == before,
+        "a killed run changed the finished folder"
+    );
+    let r = run(bin()
+        .args(["cohort", "--data"])
+        .arg(&full)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".atomic."))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+struct Bundle {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    mask: PathBuf,
+}
+
+/// A small clinical + size forest trained on 40 KiTS23 cases.
+fn bundle() -> Option<&'static Bundle> {
+    static B: OnceLock<Option<Bundle>> = OnceLock::new();
+    B.get_or_init(|| {
+        let shared = shared()?;
+        let dir = tempfile::tempdir().unwrap();
+        let data = kits_folder(dir.path(), 40, &[])?;
+        let exp = dir.path().join("exp.toml");
+        std::fs::write(&exp, "[experiment]\nname = \"h\"\nouter_folds = 3\ninner_folds = 2\nbootstrap = 50\n[rf]\ntrees = 30\nmax_features = [\"sqrt\"]\n[[model]]\nname = \"rf\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n").unwrap();
+        let path = dir.path().join("bundle");
+        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "rf", "--out"]).arg(&path).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mask = shared.join("kits23/cases/case_00019/segmentation.nii.gz");
+        Some(Bundle { _dir: dir, path, mask })
+    })
+    .as_ref()
+}
+
+fn predict(b: &Bundle, args: &[&str]) -> Run {
+    run(bin().args(["predict", "--model"]).arg(&b.path).args(args))
+}
+
+#[test]
+fn hostile_predictions_and_bundles_are_refused_by_name() {
+    let _done = Finished;
+    let Some(b) = bundle() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let mask = b.mask.to_str().unwrap();
+    // 32: a kidney-only mask (labels 0 and 1) is not a tumor; said to be one, it is measured.
+    let kidney = write(d, "kidney.nii.gz", &mask_file(32, false, 1.0));
+    let k = kidney.to_str().unwrap();
+    expect(
+        "kidney-only mask",
+        &predict(b, &["--mask", k, "--set", "age=60"]),
+        2,
+        &["no tumor label", "tumor=1"],
+    );
+    let r = predict(
+        b,
+        &["--mask", k, "--set", "age=60", "--label-map", "tumor=1"],
+    );
+    expect("binary tumor mask said so", &r, 0, &["p_malignant"]);
+    // 33: a spacing of 1e30 mm gives no size and no decision.
+    let far = write(d, "far.nii.gz", &mask_file(32, true, 1e30));
+    expect(
+        "spacing 1e30",
+        &predict(b, &["--mask", far.to_str().unwrap()]),
+        2,
+        &["implausible voxel spacing"],
+    );
+    // 34: a yes/no given for a number.
+    let r = predict(b, &["--mask", mask, "--clinical", "{\"age\": true}"]);
+    expect("age: true", &r, 2, &["age", "a number is expected"]);
+    // 35: @file with a UTF-8 byte-order mark.
+    let bom = write(d, "bom.json", "\u{feff}{\"age\": 61}".as_bytes());
+    let r = predict(
+        b,
+        &["--mask", mask, "--clinical", &format!("@{}", bom.display())],
+    );
+    expect("@file with a BOM", &r, 0, &["p_malignant"]);
+    // 36: the same case twice in a batch.
+    std::fs::copy(&b.mask, d.join("m.nii.gz")).unwrap();
+    let man = write(
+        d,
+        "batch.csv",
+        b"case_id,mask,age\nc1,m.nii.gz,60\nc1,m.nii.gz,70\n",
+    );
+    let r = predict(b, &["--manifest", man.to_str().unwrap()]);
+    expect("duplicate batch ids", &r, 2, &["c1", "appears twice"]);
+    // 37: a batch case id that climbs out.
+    let man = write(d, "climb.csv", b"case_id,mask\n../x,m.nii.gz\n");
+    expect(
+        "batch id ../x",
+        &predict(b, &["--manifest", man.to_str().unwrap()]),
+        2,
+        &["not a plain name"],
+    );
+    // 38-41: the bundle: its digest, an edited bundle.json, a wrong expected digest, a weak
+    // model (its records rewritten consistently, as a weak model's would be).
+    let r = run(bin().args(["inspect", "--digest"]).arg(&b.path));
+    assert_eq!(r.code, 0);
+    let digest = r.stdout.trim().to_string();
+    let mut want = renal_cohort::io::sha256_hex(
+        &serde_json::to_vec(
+            &serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(b.path.join("bundle.json")).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        digest, want,
+        "the digest is the sha256 of the canonical manifest"
+    );
+    expect(
+        "expected digest",
+        &predict(b, &["--mask", mask, "--expect-digest", &digest]),
+        0,
+        &[],
+    );
+    want.replace_range(0..1, if want.starts_with('0') { "1" } else { "0" });
+    expect(
+        "wrong digest",
+        &predict(b, &["--mask", mask, "--expect-digest", &want]),
+        2,
+        &["not the expected"],
+    );
+    let edited = d.join("edited");
+    copy_dir(&b.path, &edited);
+    let text = std::fs::read_to_string(edited.join("bundle.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for t in m["thresholds"].as_array_mut().unwrap() {
+        t[1] = serde_json::json!(0.0);
+    }
+    std::fs::write(
+        edited.join("bundle.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let r = run(bin().arg("inspect").arg(&edited));
+    expect("edited thresholds", &r, 2, &["bundle.json was modified"]);
+    for c in m["cv"].as_array_mut().unwrap() {
+        c["auc"] = serde_json::json!(0.39);
+    }
+    let weak = d.join("weak");
+    copy_dir(&b.path, &weak);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(weak.join("bundle.json"), &bytes).unwrap();
+    let canon = serde_json::to_vec(&m).unwrap();
+    std::fs::write(
+        weak.join("bundle.sha256"),
+        renal_cohort::io::sha256_hex(&canon),
+    )
+    .unwrap();
+    let r = run(bin()
+        .args(["predict", "--model"])
+        .arg(&weak)
+        .args(["--mask", mask]));
+    expect(
+        "weak model warns",
+        &r,
+        0,
+        &["warning", "discriminates poorly", "0.390"],
+    );
+    let r = run(bin()
+        .args(["serve", "--model"])
+        .arg(&weak)
+        .args(["--addr", "127.0.0.1:0"]));
+    expect("weak model not served", &r, 2, &["--allow-weak-model"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// The server's peak memory so far (MiB), from /proc.
+fn vm_hwm(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+#[test]
+fn a_hostile_network_meets_a_guarded_server() {
+    let _done = Finished;
+    let Some(b) = bundle() else { return };
+    let t = tempfile::tempdir().unwrap();
+    // 42: beyond loopback without tokens: refused at start.
+    let r = run(bin()
+        .args(["serve", "--model"])
+        .arg(&b.path)
+        .args(["--addr", "0.0.0.0:0"]));
+    expect("0.0.0.0 without tokens", &r, 2, &["--token-file"]);
+    // 43: a token file in clear text is refused (tokens are stored hashed).
+    let clear = write(t.path(), "clear.txt", b"s3cret\n");
+    let r = run(bin()
+        .args(["serve", "--model"])
+        .arg(&b.path)
+        .arg("--token-file")
+        .arg(&clear));
+    expect("clear-text token file", &r, 2, &["clear.txt", "sha256"]);
+    let token = "correct horse battery staple";
+    let hashed = write(
+        t.path(),
+        "tokens.txt",
+        format!(
+            "# ops\nsha256:{}\n",
+            renal_cohort::io::sha256_hex(token.as_bytes())
+        )
+        .as_bytes(),
+    );
+    let s = common::start(
+        &b.path,
+        &[
+            "--token-file",
+            hashed.to_str().unwrap(),
+            "--max-upload-mib",
+            "400",
+        ],
+    );
+    let get = |path: &str, auth: Option<&str>| {
+        let mut r = ureq::get(&format!("{}{path}", s.url));
+        if let Some(a) = auth {
+            r = r.set("Authorization", &format!("Bearer {a}"));
+        }
+        match r.call() {
+            Ok(r) => (
+                r.status(),
+                r.header("cache-control").map(str::to_string),
+                r.into_string().unwrap(),
+            ),
+            Err(ureq::Error::Status(c, r)) => (
+                c,
+                r.header("cache-control").map(str::to_string),
+                r.into_string().unwrap(),
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // 44-47: no token, a wrong token, /healthz open, the right token.
+    PROBES.fetch_add(4, Ordering::Relaxed);
+    let (c, cc, body) = get("/api/v1/model", None);
+    assert!(
+        c == 401 && body.contains("request_id") && cc.as_deref() == Some("no-store"),
+        "{c} {body}"
+    );
+    assert_eq!(get("/api/v1/model", Some("wrong")).0, 401);
+    assert_eq!(get("/healthz", None).0, 200);
+    let (c, cc, body) = get("/api/v1/model", Some(token));
+    assert!(c == 200 && cc.as_deref() == Some("no-store"), "{c}");
+    // 48: the model's description names no path of the training machine.
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        !body.contains("/tmp/") && body.contains("\"digest\""),
+        "{body}"
+    );
+    // 49: a bad upload's error names the field, not the server's private upload path.
+    let (ctype, bodyb) =
+        common::multipart(&[("age", "60")], &[("mask", "m.nii.gz", b"not a volume")]);
+    let post = |ctype: &str, body: &[u8]| match ureq::post(&format!("{}/api/v1/predict", s.url))
+        .set("Content-Type", ctype)
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_bytes(body)
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
+        Err(e) => panic!("{e}"),
+    };
+    let (c, text) = post(&ctype, &bodyb);
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        c == 400
+            && text.contains("mask")
+            && !text.contains("renal-triage-uploads")
+            && text.contains("request_id"),
+        "{c} {text}"
+    );
+    // 50: 8 uploads of 300 MiB at once: streamed to disk, the server's memory stays bounded
+    // and /healthz answers meanwhile.
+    let big = std::sync::Arc::new({
+        let (ct, mut body) = common::multipart(&[("age", "60")], &[("mask", "big.nii.gz", &[])]);
+        let cut =
+            body.len() - format!("\r\n--{}--\r\n", ct.split("boundary=").nth(1).unwrap()).len();
+        let tail = body.split_off(cut);
+        body.extend(std::iter::repeat_n(0x5au8, 300 << 20));
+        body.extend(tail);
+        (ct, body)
+    });
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let big = big.clone();
+            let url = s.url.clone();
+            std::thread::spawn(move || {
+                match ureq::post(&format!("{url}/api/v1/predict"))
+                    .set("Content-Type", &big.0)
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .send_bytes(&big.1)
+                {
+                    Ok(r) => r.status(),
+                    Err(ureq::Error::Status(c, _)) => c,
+                    Err(_) => 0,
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(get("/healthz", None).0, 200, "healthz during the uploads");
+    let codes: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(codes.iter().all(|&c| c == 400), "{codes:?}");
+    let peak = vm_hwm(s.child.id());
+    assert!(
+        peak < 1024.0,
+        "server peak {peak:.0} MiB during 8 x 300 MiB uploads"
+    );
+    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
+    let left = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "uploads left in {}", uploads.display());
+    // 51: SIGTERM removes the upload folder.
+    assert!(Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(!uploads.exists(), "upload folder survives SIGTERM");
+}
+
+/// Counts the probes once the other tests of this file have finished.
+#[test]
+fn at_least_forty_hostile_inputs() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
+    while DONE.load(Ordering::Relaxed) < PROBE_TESTS && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let n = PROBES.load(Ordering::Relaxed);
+    // Without the shared data (outside CI) only the file probes run.
+    let want = if shared().is_some() { 40 } else { 25 };
+    assert!(n >= want, "{n} probes ran");
+}
