@@ -11,6 +11,7 @@
 
 pub mod commands;
 pub mod engine;
+pub mod fuzz;
 pub mod model;
 pub mod output;
 pub mod progress;

@@ -22,7 +22,7 @@ use renal_testdata::shared;
 static PROBES: AtomicUsize = AtomicUsize::new(0);
 /// Probe tests finished (passed or failed).
 static DONE: AtomicUsize = AtomicUsize::new(0);
-const PROBE_TESTS: usize = 4;
+const PROBE_TESTS: usize = 5;
 
 /// Counts a probe test as finished when dropped (also when it fails).
 struct Finished;
@@ -974,6 +974,152 @@ fn a_hostile_network_meets_a_guarded_server() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     PROBES.fetch_add(1, Ordering::Relaxed);
     assert!(!uploads.exists(), "upload folder survives SIGTERM");
+}
+
+#[test]
+fn tls_slow_clients_and_greedy_clients() {
+    let _done = Finished;
+    let Some(b) = bundle() else { return };
+    let t = tempfile::tempdir().unwrap();
+    // 52: HTTPS with a certificate made here (openssl), checked by curl against it.
+    let (cert, key) = (t.path().join("cert.pem"), t.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let s = common::start(
+        &b.path,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(s.url.starts_with("https://"), "{}", s.url);
+    let curl = |args: &[&str]| {
+        Command::new("curl")
+            .args(["-s", "-S", "--max-time", "10"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        &format!("{}/healthz", s.url),
+    ]);
+    PROBES.fetch_add(2, Ordering::Relaxed);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("ok"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Without the certificate, curl refuses the server; in clear text, the server refuses.
+    assert!(!curl(&[&format!("{}/healthz", s.url)]).status.success());
+    let plain = s.url.replace("https://", "http://");
+    assert!(!curl(&[&format!("{plain}/healthz")]).status.success());
+    drop(s);
+
+    // 53-55: 1,000 clients trickling their headers: the server stays small and answers
+    // /healthz meanwhile, and cuts them off after the header timeout.
+    let s = common::start(
+        &b.path,
+        &["--header-timeout-s", "2", "--rate-per-minute", "30"],
+    );
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..1000 {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+            .unwrap();
+        slow.push(c);
+    }
+    let t0 = std::time::Instant::now();
+    let health = ureq::get(&format!("{}/healthz", s.url))
+        .timeout(std::time::Duration::from_secs(5))
+        .call()
+        .map(|r| r.status())
+        .unwrap_or(0);
+    PROBES.fetch_add(3, Ordering::Relaxed);
+    assert_eq!(health, 200, "/healthz among 1,000 slow clients");
+    assert!(
+        t0.elapsed().as_secs_f64() < 2.0,
+        "/healthz took {:?}",
+        t0.elapsed()
+    );
+    let peak = vm_hwm(s.child.id());
+    assert!(
+        peak < 1024.0,
+        "server peak {peak:.0} MiB with 1,000 slow clients"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let mut cut = 0;
+    for c in &mut slow {
+        c.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let _ = c.write_all(b"b");
+        let mut buf = [0u8; 512];
+        match std::io::Read::read(c, &mut buf) {
+            Ok(_) => cut += 1,
+            Err(e)
+                if e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut =>
+            {
+                cut += 1
+            }
+            Err(_) => {}
+        }
+    }
+    assert_eq!(
+        cut,
+        1000,
+        "connections still open after the header timeout: {}",
+        1000 - cut
+    );
+    drop(slow);
+    // 56: a greedy client is answered 429 after its minute's share; /healthz stays open.
+    let codes: Vec<u16> = (0..40)
+        .map(
+            |_| match ureq::get(&format!("{}/api/v1/model", s.url)).call() {
+                Ok(r) => r.status(),
+                Err(ureq::Error::Status(c, _)) => c,
+                Err(e) => panic!("{e}"),
+            },
+        )
+        .collect();
+    PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        codes.iter().filter(|&&c| c == 200).count() <= 31 && codes.contains(&429),
+        "{codes:?}"
+    );
+    assert_eq!(
+        ureq::get(&format!("{}/healthz", s.url))
+            .call()
+            .map(|r| r.status())
+            .unwrap_or(0),
+        200
+    );
 }
 
 /// Counts the probes once the other tests of this file have finished.

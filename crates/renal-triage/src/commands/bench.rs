@@ -536,6 +536,10 @@ fn load(
         tokens: auth.then(|| crate::server::guard::Tokens::from_tokens(&[token])),
         body_timeout_s: 120,
         max_inflight_mib: 4096,
+        max_connections: 4096,
+        header_timeout_s: 10,
+        rate_per_minute: 0,
+        tls: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -543,8 +547,15 @@ fn load(
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let app = crate::server::router(bundle, &args)?;
+    // The server's own connection loop, as `serve` runs it.
+    let limits = crate::server::listen::Limits {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_s),
+        handshake_timeout: std::time::Duration::from_secs(10),
+        tls: None,
+    };
     rt.spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = crate::server::listen::serve(listener, app, limits, std::future::pending()).await;
     });
     let bytes = std::fs::read(mask)?;
     let boundary = "renaltriageloadbench";

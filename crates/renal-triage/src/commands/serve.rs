@@ -48,6 +48,22 @@ pub struct ServeArgs {
     /// request is answered 503.
     #[arg(long, default_value_t = 4096)]
     pub max_inflight_mib: usize,
+    /// Open connections at most (beyond: closed at once).
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Time a client has to send a request's header, and to start the next request on a
+    /// kept-alive connection (s).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Requests per minute from one client address (all routes but `/healthz`; 0: no limit).
+    #[arg(long, default_value_t = 600)]
+    pub rate_per_minute: u32,
+    /// TLS: the certificate chain (PEM); with `--tls-key`, the server speaks HTTPS only.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 use crate::model::image::EncoderBackend;
@@ -81,6 +97,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             tokens,
             body_timeout_s: args.body_timeout_s,
             max_inflight_mib: args.max_inflight_mib,
+            max_connections: args.max_connections,
+            header_timeout_s: args.header_timeout_s,
+            rate_per_minute: args.rate_per_minute,
+            tls: args.tls_cert.zip(args.tls_key),
         },
     )?;
     Ok(ExitCode::SUCCESS)

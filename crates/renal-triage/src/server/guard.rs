@@ -81,11 +81,54 @@ impl Tokens {
     }
 }
 
+/// Requests per minute per client address: a token bucket per address (a minute's worth of
+/// burst), refilled continuously; `/healthz` is not counted.
+pub struct RateLimit {
+    per_minute: u32,
+    buckets:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>>,
+}
+
+impl RateLimit {
+    pub fn new(per_minute: u32) -> RateLimit {
+        RateLimit {
+            per_minute,
+            buckets: Default::default(),
+        }
+    }
+
+    /// Whether `ip` may make one more request now.
+    fn allow(&self, ip: std::net::IpAddr) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        let cap = self.per_minute as f64;
+        let Ok(mut b) = self.buckets.lock() else {
+            return true;
+        };
+        if b.len() > 100_000 {
+            // Forget the clients quiet for a minute (their buckets are full again anyway).
+            b.retain(|_, (_, t)| now.duration_since(*t).as_secs() < 60);
+        }
+        let (tokens, last) = b.entry(ip).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * cap / 60.0).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What the guard needs.
 pub struct Guard {
     pub tokens: Option<Tokens>,
     /// The private upload folder, whose paths never reach a client.
     pub uploads: PathBuf,
+    pub rate: RateLimit,
 }
 
 /// A request's id.
@@ -124,6 +167,23 @@ pub fn scrub(text: &str, uploads: &Path) -> String {
 pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
     let id = crate::engine::contain::report_id();
     let path = req.uri().path().to_string();
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = client.filter(|_| path != "/healthz") {
+        if !g.rate.allow(ip) {
+            tracing::warn!(request_id = %id, client = %ip, "rate limit: request refused");
+            let mut r = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests from this address; try again in a minute",
+                &id,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return finish(r, &id);
+        }
+    }
     if let Some(tokens) = &g.tokens {
         let presented = req
             .headers()

@@ -11,6 +11,7 @@ mod api;
 mod error;
 mod form;
 pub mod guard;
+pub mod listen;
 mod openapi;
 mod page;
 pub use page::patient_report;
@@ -60,6 +61,14 @@ pub struct Config {
     pub body_timeout_s: u64,
     /// Upload bytes held on disk by all requests in flight at once (MiB).
     pub max_inflight_mib: usize,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Time to send a request's header (s).
+    pub header_timeout_s: u64,
+    /// Requests per minute from one client address (all routes but `/healthz`).
+    pub rate_per_minute: u32,
+    /// TLS certificate chain and private key (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 const UPLOADS_PREFIX: &str = "renal-triage-uploads-";
@@ -126,6 +135,7 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
     let g = Arc::new(guard::Guard {
         tokens: args.tokens.clone(),
         uploads,
+        rate: guard::RateLimit::new(args.rate_per_minute),
     });
     Ok(Router::new()
         .route("/", get(index))
@@ -160,7 +170,12 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
-        println!("listening on http://{local}");
+        let tls = match &args.tls {
+            Some((cert, key)) => Some(Arc::new(listen::tls_acceptor(cert, key)?)),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let uploads = upload_dir();
@@ -179,12 +194,13 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
             }
             tracing::info!("shutting down: removing the upload folder");
         };
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let limits = listen::Limits {
+            max_connections: args.max_connections,
+            header_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+            handshake_timeout: Duration::from_secs(10),
+            tls,
+        };
+        listen::serve(listener, app, limits, shutdown).await?;
         let _ = std::fs::remove_dir_all(uploads);
         anyhow::Ok(())
     })

@@ -1,0 +1,129 @@
+//! Entry points for coverage-guided fuzzing (`fuzz/`, built with `cargo afl`) and for the
+//! replay of its corpus and of every crash it found (`tests/fuzz_corpus.rs`, run by CI): each
+//! takes arbitrary bytes, hands them to a reader as a user's file would reach it, and returns;
+//! an error is the expected answer to bad bytes, a panic or a hang is a bug.
+//!
+//! The readers take paths (they check the file, its size and its kind first), so each target
+//! writes its bytes into a private scratch folder (on tmpfs where there is one).
+
+use std::path::{Path, PathBuf};
+
+/// The fuzz targets, by name (the `fuzz/` binaries and the corpus folders share the names).
+pub const TARGETS: &[&str] = &[
+    "nifti",
+    "nrrd",
+    "metaimage",
+    "dicom",
+    "manifest",
+    "tables",
+    "kits23",
+    "patient",
+    "bundle",
+];
+
+/// Runs target `name` on `data` (an unknown name does nothing).
+pub fn run(name: &str, data: &[u8]) {
+    let dir = scratch();
+    match name {
+        "nifti" => nifti(&dir, data),
+        "nrrd" => volume(&dir, "x.nrrd", data),
+        "metaimage" => volume(&dir, "x.mha", data),
+        "dicom" => dicom(&dir, data),
+        "manifest" => manifest(&dir, data),
+        "tables" => tables(&dir, data),
+        "kits23" => kits23(&dir, data),
+        "patient" => patient(data),
+        "bundle" => bundle(&dir, data),
+        _ => {}
+    }
+}
+
+/// A per-thread scratch folder, made once.
+fn scratch() -> PathBuf {
+    thread_local! {
+        static DIR: PathBuf = {
+            let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+            let d = base.join(format!("renal-triage-fuzz-{}-{:?}", std::process::id(), std::thread::current().id()));
+            let _ = std::fs::create_dir_all(&d);
+            d
+        };
+    }
+    DIR.with(Clone::clone)
+}
+
+fn put(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    let _ = std::fs::write(&p, data);
+    p
+}
+
+/// NIfTI, plain or gzip (the reader tells them apart by content), as labels and as scalars.
+fn nifti(dir: &Path, data: &[u8]) {
+    let p = put(dir, "x.nii.gz", data);
+    let _ = renal_imaging::nifti::read_header(&p);
+    let _ = renal_imaging::nifti::read_labels(&p);
+    let _ = renal_imaging::nifti::read_scalar(&p);
+}
+
+/// A volume format chosen by name, as labels (with segment names) and as scalars, and the
+/// measurement of what it holds.
+fn volume(dir: &Path, name: &str, data: &[u8]) {
+    let p = put(dir, name, data);
+    if let Ok(v) = renal_imaging::read_mask(&p, &[], None) {
+        let _ =
+            renal_imaging::measure_segmentation(&v, renal_imaging::LabelScheme::default(), "fuzz");
+    }
+    let _ = renal_imaging::read_scalar(&p);
+}
+
+/// One DICOM file: as a CT slice (or enhanced multi-frame), and as a SEG or RTSTRUCT.
+fn dicom(dir: &Path, data: &[u8]) {
+    let p = put(dir, "x.dcm", data);
+    let _ = renal_imaging::dicom::read_slices(&p);
+    let _ = renal_imaging::read_mask(&p, &[], None);
+}
+
+/// A cohort manifest (CSV, the columns a hospital's table may have).
+fn manifest(dir: &Path, data: &[u8]) {
+    let p = put(dir, "manifest.csv", data);
+    if let Ok(c) = renal_cohort::manifest::load_manifest(&p) {
+        // And predefined splits against it (the same bytes, read as a splits file).
+        let _ = renal_cohort::splits::read_splits_csv(&p, &c);
+    }
+}
+
+/// A feature table and a label table (the `--labels` route).
+fn tables(dir: &Path, data: &[u8]) {
+    let p = put(dir, "features.csv", data);
+    let _ = renal_cohort::tables::read_feature_table(&p);
+    let _ = renal_cohort::tables::read_labels_table(&p);
+}
+
+/// A `kits23.json` (cases without masks are excluded, the records are still read).
+fn kits23(dir: &Path, data: &[u8]) {
+    let k = dir.join("kits");
+    let _ = std::fs::create_dir_all(&k);
+    put(&k, "kits23.json", data);
+    let _ = renal_cohort::load_kits23(&k);
+}
+
+/// A patient's JSON input (the API's JSON body) and its clinical record.
+fn patient(data: &[u8]) {
+    if let Ok(p) = serde_json::from_slice::<crate::model::predict::PatientInput>(data) {
+        let _ = crate::model::predict::clinical_record(&p);
+    }
+}
+
+/// A bundle whose `bundle.json` is the input (its digest file made to match, so the loader
+/// goes past the digest into the manifest and the files it names).
+fn bundle(dir: &Path, data: &[u8]) {
+    let b = dir.join("bundle");
+    let _ = std::fs::create_dir_all(&b);
+    put(&b, "bundle.json", data);
+    let text = String::from_utf8_lossy(data);
+    if let Ok(d) = crate::model::bundle::manifest_digest(&text) {
+        put(&b, crate::model::bundle::DIGEST_FILE, d.as_bytes());
+    }
+    put(&b, "pipeline.json", b"{}");
+    let _ = crate::model::bundle::load_bundle(&b);
+}
