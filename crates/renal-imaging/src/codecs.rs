@@ -127,6 +127,45 @@ fn jpeg_ls(path: &Path, data: &[u8], rows: usize, columns: usize, bits: usize) -
     Ok(out)
 }
 
+/// The codestream's image and tile sizes (its SIZ segment) checked before OpenJPEG sees it:
+/// the image must be the frame's Rows x Columns, with one component and at most 4,096 tiles
+/// (fuzzing found 1.8 kB codestreams declaring 1.7 million columns, or 58,000 tiles, that kept
+/// the decoder busy for minutes).
+fn check_j2k_header(path: &Path, data: &[u8], rows: usize, columns: usize) -> Result<()> {
+    let Some(at) = data.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]) else {
+        return Err(err(
+            path,
+            "JPEG 2000: no codestream (SOC, SIZ) in the frame",
+        ));
+    };
+    let siz = data
+        .get(at + 4..at + 4 + 38)
+        .ok_or_else(|| err(path, "JPEG 2000: the SIZ segment is cut"))?;
+    let u32_at = |k: usize| u32::from_be_bytes([siz[k], siz[k + 1], siz[k + 2], siz[k + 3]]) as u64;
+    let (x, y, xo, yo) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
+    let (xt, yt, xto, yto) = (u32_at(20), u32_at(24), u32_at(28), u32_at(32));
+    let comps = u16::from_be_bytes([siz[36], siz[37]]);
+    let width = x.saturating_sub(xo);
+    let height = y.saturating_sub(yo);
+    let tiles = if xt == 0 || yt == 0 || xto > xo || yto > yo {
+        u64::MAX
+    } else {
+        x.saturating_sub(xto)
+            .div_ceil(xt)
+            .saturating_mul(y.saturating_sub(yto).div_ceil(yt))
+    };
+    if width != columns as u64 || height != rows as u64 || comps != 1 || tiles > 4096 {
+        return Err(err(
+            path,
+            format!(
+                "JPEG 2000: the codestream declares a {width} x {height} image in {} tiles with {comps} components, not this frame's {columns} x {rows} in one component",
+                if tiles == u64::MAX { "invalid".to_string() } else { tiles.to_string() }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// JPEG 2000 (a J2K codestream or a JP2 file), lossless or lossy.
 fn jpeg_2000(
     path: &Path,
@@ -135,6 +174,7 @@ fn jpeg_2000(
     columns: usize,
     bits: usize,
 ) -> Result<Vec<u8>> {
+    check_j2k_header(path, data, rows, columns)?;
     contained(path, "JPEG 2000", || {
         let img =
             jpeg2k::Image::from_bytes(data).map_err(|e| err(path, format!("JPEG 2000: {e}")))?;

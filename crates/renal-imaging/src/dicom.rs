@@ -180,6 +180,16 @@ impl Groups<'_> {
 /// Reads one Part 10 file: its slice, or one slice per frame of an enhanced (or legacy
 /// converted enhanced) multi-frame image, each with its own plane position, orientation,
 /// pixel spacing and rescale from the functional groups.
+/// NumberOfFrames (1 when absent).
+fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
+    if data.e.contains_key(&NUMBER_OF_FRAMES) {
+        data.int(NUMBER_OF_FRAMES, "NumberOfFrames")
+            .map_err(|d| err(path, d))
+    } else {
+        Ok(1)
+    }
+}
+
 pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
     let crate::dicom_parse::Part10 { syntax, mut data } = crate::dicom_parse::read_file(path)?;
     let pixel = data
@@ -193,12 +203,7 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         per_frame: data.seq(PER_FRAME_GROUPS),
         shared: data.seq(SHARED_GROUPS).first(),
     };
-    let n = if data.e.contains_key(&NUMBER_OF_FRAMES) {
-        data.int(NUMBER_OF_FRAMES, "NumberOfFrames")
-            .map_err(|d| err(path, d))?
-    } else {
-        1
-    };
+    let n = frame_count(&data, path)?;
     if !(1..=100_000).contains(&n) || (n > 1 && groups.per_frame.len() as i64 != n) {
         return Err(err(
             path,

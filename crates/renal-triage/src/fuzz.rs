@@ -65,14 +65,12 @@ fn nifti(dir: &Path, data: &[u8]) {
     let _ = renal_imaging::nifti::read_scalar(&p);
 }
 
-/// A volume format chosen by name, as labels (with segment names) and as scalars, and the
-/// measurement of what it holds.
+/// A volume format chosen by name, as labels (with segment names) and as scalars. (What a
+/// reader returns is a valid volume; measuring one costs ~100 ms, which would slow the fuzzer
+/// a thousandfold: the measurements are tested on real and synthetic masks instead.)
 fn volume(dir: &Path, name: &str, data: &[u8]) {
     let p = put(dir, name, data);
-    if let Ok(v) = renal_imaging::read_mask(&p, &[], None) {
-        let _ =
-            renal_imaging::measure_segmentation(&v, renal_imaging::LabelScheme::default(), "fuzz");
-    }
+    let _ = renal_imaging::read_mask(&p, &[], None);
     let _ = renal_imaging::read_scalar(&p);
 }
 

@@ -656,6 +656,8 @@ struct Bundle {
     _dir: tempfile::TempDir,
     path: PathBuf,
     mask: PathBuf,
+    /// The public key of the Ed25519 key it was signed with, as `train` printed it.
+    public: String,
 }
 
 /// A small clinical + size forest trained on 40 KiTS23 cases.
@@ -668,10 +670,14 @@ fn bundle() -> Option<&'static Bundle> {
         let exp = dir.path().join("exp.toml");
         std::fs::write(&exp, "[experiment]\nname = \"h\"\nouter_folds = 3\ninner_folds = 2\nbootstrap = 50\n[rf]\ntrees = 30\nmax_features = [\"sqrt\"]\n[[model]]\nname = \"rf\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n").unwrap();
         let path = dir.path().join("bundle");
-        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "rf", "--out"]).arg(&path).output().unwrap();
+        let key = dir.path().join("key.pem");
+        assert!(Command::new("openssl").args(["genpkey", "-algorithm", "ed25519", "-out"]).arg(&key).status().unwrap().success());
+        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "rf", "--out"]).arg(&path).arg("--sign").arg(&key).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let public = out.split_whitespace().find(|w| w.starts_with("ed25519:")).unwrap().to_string();
         let mask = shared.join("kits23/cases/case_00019/segmentation.nii.gz");
-        Some(Bundle { _dir: dir, path, mask })
+        Some(Bundle { _dir: dir, path, mask, public })
     })
     .as_ref()
 }
@@ -784,8 +790,47 @@ fn hostile_predictions_and_bundles_are_refused_by_name() {
     for c in m["cv"].as_array_mut().unwrap() {
         c["auc"] = serde_json::json!(0.39);
     }
+    // Signed: the signature no longer verifies, whatever the digest file says.
+    let resigned = d.join("resigned");
+    copy_dir(&b.path, &resigned);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(resigned.join("bundle.json"), &bytes).unwrap();
+    let canon = renal_cohort::io::sha256_hex(&serde_json::to_vec(&m).unwrap());
+    std::fs::write(resigned.join("bundle.sha256"), &canon).unwrap();
+    let r = run(bin().arg("inspect").arg(&resigned));
+    expect(
+        "signed, edited, re-hashed",
+        &r,
+        2,
+        &["bundle.sig does not verify"],
+    );
+    // 42b-d: signatures: the signer shown, trusted keys accepted, another key refused.
+    let r = run(bin().arg("inspect").arg(&b.path));
+    expect("signer shown", &r, 0, &[&format!("signed by {}", b.public)]);
+    let trusted = write(
+        d,
+        "trusted.txt",
+        format!("# release keys\n{}\n", b.public).as_bytes(),
+    );
+    let r = predict(
+        b,
+        &["--mask", mask, "--trusted-keys", trusted.to_str().unwrap()],
+    );
+    expect("trusted signer", &r, 0, &["p_malignant"]);
+    let stranger = write(
+        d,
+        "stranger.txt",
+        b"ed25519:0000000000000000000000000000000000000000000000000000000000000000\n",
+    );
+    let r = predict(
+        b,
+        &["--mask", mask, "--trusted-keys", stranger.to_str().unwrap()],
+    );
+    expect("untrusted signer", &r, 2, &["not among the trusted keys"]);
     let weak = d.join("weak");
     copy_dir(&b.path, &weak);
+    // An unsigned weak model (its records rewritten consistently).
+    std::fs::remove_file(weak.join("bundle.sig")).unwrap();
     let bytes = serde_json::to_vec_pretty(&m).unwrap();
     std::fs::write(weak.join("bundle.json"), &bytes).unwrap();
     let canon = serde_json::to_vec(&m).unwrap();

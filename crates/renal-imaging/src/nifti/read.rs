@@ -76,8 +76,14 @@ fn read_declared(path: &Path, mut r: impl Read, gzip: bool) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Where a header's voxels end (header, extensions and voxels), within the limits.
+/// Where a header's voxels end (header, extensions and voxels), within the limits: the
+/// voxels within the volume limit, and the extensions before them at most 16 MiB (a huge
+/// `vox_offset` would otherwise size the buffer; found by fuzzing).
 fn declared_end(path: &Path, h: &NiftiHeader) -> Result<usize> {
+    const MAX_EXTENSIONS: usize = 16 << 20;
+    if h.vox_offset > MAX_EXTENSIONS {
+        return Err(invalid(path, "vox_offset", h.vox_offset));
+    }
     h.vox_offset
         .checked_add(voxel_len(path, h)?)
         .ok_or_else(|| invalid(path, "vox_offset", h.vox_offset))

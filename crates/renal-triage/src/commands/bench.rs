@@ -523,8 +523,7 @@ fn load(
     encoder: crate::model::image::EncoderBackend,
     auth: bool,
 ) -> Result<ExitCode> {
-    let bundle = crate::model::bundle::load_bundle(model)?;
-    let token = "renal-triage-bench-token";
+    let (bundle, token) = (crate::model::bundle::load_bundle(model)?, "bench-token");
     let image = bundle.manifest.image.is_some();
     let args = crate::server::Config {
         addr: "127.0.0.1:0".into(),
@@ -541,22 +540,7 @@ fn load(
         rate_per_minute: 0,
         tls: None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr = listener.local_addr()?;
-    let app = crate::server::router(bundle, &args)?;
-    // The server's own connection loop, as `serve` runs it.
-    let limits = crate::server::listen::Limits {
-        max_connections: args.max_connections,
-        header_timeout: std::time::Duration::from_secs(args.header_timeout_s),
-        handshake_timeout: std::time::Duration::from_secs(10),
-        tls: None,
-    };
-    rt.spawn(async move {
-        let _ = crate::server::listen::serve(listener, app, limits, std::future::pending()).await;
-    });
+    let (_rt, addr) = bench_server(bundle, &args)?;
     let bytes = std::fs::read(mask)?;
     let boundary = "renaltriageloadbench";
     let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"clinical\"\r\n\r\n{{\"age\": 60, \"sex\": \"male\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"mask\"; filename=\"m.nii.gz\"\r\n\r\n").into_bytes();
@@ -565,10 +549,10 @@ fn load(
     let body = std::sync::Arc::new(body);
     let url = format!("http://{addr}/api/v1/predict");
     let ctype = format!("multipart/form-data; boundary={boundary}");
-    let ctype = if auth {
-        format!("{ctype}\r\nAuthorization: Bearer {token}")
-    } else {
-        ctype
+    // The token rides as one more header line.
+    let ctype = match auth {
+        true => format!("{ctype}\r\nAuthorization: Bearer {token}"),
+        false => ctype,
     };
     // Warm-up: the first answer (caches, an image model's encoder) is not timed.
     post_raw(&url, &ctype, &body)?;
@@ -630,6 +614,30 @@ fn load(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A server on loopback with the server's own connection loop, as `serve` runs it; the
+/// runtime (keep it alive) and the address.
+fn bench_server(
+    bundle: crate::model::bundle::Bundle,
+    args: &crate::server::Config,
+) -> Result<(tokio::runtime::Runtime, std::net::SocketAddr)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let app = crate::server::router(bundle, args)?;
+    let limits = crate::server::listen::Limits {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_s),
+        handshake_timeout: std::time::Duration::from_secs(10),
+        tls: None,
+    };
+    rt.spawn(async move {
+        let _ = crate::server::listen::serve(listener, app, limits, std::future::pending()).await;
+    });
+    Ok((rt, addr))
 }
 
 /// One HTTP/1.1 POST over a plain TCP connection (loopback only); returns the status code.

@@ -20,6 +20,10 @@ pub struct PredictArgs {
     /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
     #[arg(long)]
     pub expect_digest: Option<String>,
+    /// Refuse the bundle unless it is signed (`train --sign`) by one of these Ed25519 keys
+    /// (`ed25519:<hex>` per line).
+    #[arg(long)]
+    pub trusted_keys: Option<PathBuf>,
     /// Clinical values as JSON (`{"age": 61, "sex": "male", ...}`), or `@file.json`.
     #[arg(long)]
     pub clinical: Option<String>,
@@ -215,6 +219,11 @@ fn csv_row(p: &Prediction) -> Vec<String> {
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
     crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
+    crate::model::signing::check_trusted(
+        &args.model,
+        &bundle.digest,
+        args.trusted_keys.as_deref(),
+    )?;
     let weak =
         crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
     if !weak.is_empty() {

@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
     #[arg(long)]
     pub expect_digest: Option<String>,
+    /// Refuse the bundle unless it is signed (`train --sign`) by one of these Ed25519 keys
+    /// (`ed25519:<hex>` per line).
+    #[arg(long)]
+    pub trusted_keys: Option<PathBuf>,
     /// Serve a bundle whose cross-validated AUC is below the floor (0.6) anyway.
     #[arg(long)]
     pub allow_weak_model: bool,
@@ -71,6 +75,11 @@ use crate::model::image::EncoderBackend;
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let bundle = load_bundle(&args.model)?;
     crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
+    crate::model::signing::check_trusted(
+        &args.model,
+        &bundle.digest,
+        args.trusted_keys.as_deref(),
+    )?;
     let weak =
         crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
     if !weak.is_empty() && !args.allow_weak_model {

@@ -53,6 +53,10 @@ pub struct TrainArgs {
     /// refit model's probabilities on its training cases): by default a temporary folder.
     #[arg(long)]
     pub work: Option<PathBuf>,
+    /// Sign the bundle with this Ed25519 private key (PKCS#8 PEM: `openssl genpkey -algorithm
+    /// ed25519 -out KEY.pem`): `bundle.sig`, checked by `serve`/`predict --trusted-keys`.
+    #[arg(long)]
+    pub sign: Option<PathBuf>,
     #[command(flatten)]
     pub labels: super::LabelArgs,
 }
@@ -258,6 +262,12 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     };
     let extra = image.map(|(_, _, files, _)| files).unwrap_or_default();
     write_bundle(&args.out, manifest, &tuned.model, extra)?;
+    let written = load_bundle(&args.out)?;
+    if let Some(key) = &args.sign {
+        let public = crate::model::signing::sign(&args.out, &written.digest, key)?;
+        println!("Signed with {public} (put it in a --trusted-keys file)");
+    }
+    println!("Bundle digest sha256:{}", written.digest);
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",
         args.out.display(),
@@ -311,6 +321,9 @@ fn write_fitted(
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     pub bundle: PathBuf,
+    /// Fail unless the bundle is signed by one of these keys (`ed25519:<hex>` per line).
+    #[arg(long)]
+    pub trusted_keys: Option<PathBuf>,
     /// Print only the bundle's digest (the sha256 of its canonical manifest, which records
     /// every other file's sha256).
     #[arg(long)]
@@ -323,14 +336,19 @@ pub struct InspectArgs {
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
     let b = load_bundle(&args.bundle)?;
     crate::model::bundle::check_digest(&b, args.expect_digest.as_deref())?;
+    crate::model::signing::check_trusted(&args.bundle, &b.digest, args.trusted_keys.as_deref())?;
     if args.digest {
         println!("{}", b.digest);
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", serde_json::to_string_pretty(&b.manifest)?);
     eprintln!(
-        "bundle digest sha256:{} (every file matches its recorded sha256)",
-        b.digest
+        "bundle digest sha256:{} (every file matches its recorded sha256); {}",
+        b.digest,
+        b.signer
+            .as_deref()
+            .map(|k| format!("signed by {k} (the signature verifies)"))
+            .unwrap_or_else(|| "not signed".into())
     );
     Ok(ExitCode::SUCCESS)
 }

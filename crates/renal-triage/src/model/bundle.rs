@@ -164,6 +164,8 @@ pub fn manifest_digest(manifest_text: &str) -> Result<String> {
 pub struct Bundle {
     /// [`manifest_digest`] of its `bundle.json`.
     pub digest: String,
+    /// Who signed it (`ed25519:<hex>`), when it carries a signature (which then verified).
+    pub signer: Option<String>,
     pub manifest: Manifest,
     pub pipeline: Pipeline,
     /// The encoder's files as verified at load (name, bytes), for an image model.
@@ -408,7 +410,9 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     if let Some(image) = &manifest.image {
         check_encoder_channels(image, &encoder)?;
     }
+    let signer = crate::model::signing::signer(dir, &digest)?;
     Ok(Bundle {
+        signer,
         digest,
         manifest,
         pipeline,

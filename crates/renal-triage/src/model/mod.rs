@@ -6,4 +6,5 @@ pub mod frozen;
 pub mod image;
 pub mod predict;
 pub mod resnet;
+pub mod signing;
 pub mod sr;

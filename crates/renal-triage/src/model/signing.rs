@@ -1,0 +1,134 @@
+//! Ed25519 signatures of bundles: `train --sign KEY.pem` signs the bundle's digest (the
+//! sha256 of its canonical manifest, which covers every file) and writes `bundle.sig`;
+//! `serve`/`predict --trusted-keys FILE` accept only a bundle signed by one of the keys.
+//!
+//! The private key is a PKCS#8 PEM file as `openssl genpkey -algorithm ed25519` writes it; a
+//! public key is written `ed25519:<64 hex digits>` (printed by `train --sign` and `inspect`);
+//! a trusted-keys file holds one per line (`#` comments allowed). `bundle.sig` is one line:
+//! `ed25519:<public key hex> <signature hex>`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
+
+/// The signature file beside `bundle.json`.
+pub const SIGNATURE_FILE: &str = "bundle.sig";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A public key as written here.
+pub fn public_key_text(public: &[u8]) -> String {
+    format!("ed25519:{}", hex(public))
+}
+
+fn parse_public(s: &str) -> Option<Vec<u8>> {
+    unhex(s.trim().strip_prefix("ed25519:")?).filter(|k| k.len() == 32)
+}
+
+/// Reads a PKCS#8 PEM private key.
+fn load_key(path: &Path) -> Result<Ed25519KeyPair> {
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(path).with_context(|| {
+        format!(
+            "{}: not a PKCS#8 PEM private key (make one with `openssl genpkey -algorithm ed25519 -out KEY.pem`)",
+            path.display()
+        )
+    })?;
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+        .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 key ({e})", path.display()))
+}
+
+/// Signs a bundle's digest with the key at `key`, writing `bundle.sig` into `dir`; the
+/// public key, as written here.
+pub fn sign(dir: &Path, digest: &str, key: &Path) -> Result<String> {
+    let pair = load_key(key)?;
+    let sig = pair.sign(digest.as_bytes());
+    let public = public_key_text(pair.public_key().as_ref());
+    renal_cohort::io::write_atomic(
+        &dir.join(SIGNATURE_FILE),
+        format!("{public} {}\n", hex(sig.as_ref())).as_bytes(),
+    )
+    .context("writing bundle.sig")?;
+    Ok(public)
+}
+
+/// The public keys of a trusted-keys file.
+pub fn load_trusted(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the trusted keys {}", path.display()))?;
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        match parse_public(l) {
+            Some(k) => keys.push(k),
+            None => bail!(
+                "{} line {}: not `ed25519:` and 64 hex digits",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    if keys.is_empty() {
+        bail!("{}: no trusted key", path.display());
+    }
+    Ok(keys)
+}
+
+/// Who signed a bundle: `Ok(None)` when it has no signature, `Ok(Some(key))` when its
+/// signature verifies for `digest`, an error when it is present but wrong.
+pub fn signer(dir: &Path, digest: &str) -> Result<Option<String>> {
+    let Ok(text) = std::fs::read_to_string(dir.join(SIGNATURE_FILE)) else {
+        return Ok(None);
+    };
+    let mut parts = text.split_whitespace();
+    let (Some(key), Some(sig)) = (parts.next(), parts.next()) else {
+        bail!("{}: malformed bundle.sig", dir.display());
+    };
+    let (Some(public), Some(sig)) = (parse_public(key), unhex(sig)) else {
+        bail!("{}: malformed bundle.sig", dir.display());
+    };
+    UnparsedPublicKey::new(&ED25519, &public)
+        .verify(digest.as_bytes(), &sig)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{}: bundle.sig does not verify: the bundle was altered after it was signed",
+                dir.display()
+            )
+        })?;
+    Ok(Some(public_key_text(&public)))
+}
+
+/// Refuses a bundle not signed by one of `trusted` (when given).
+pub fn check_trusted(dir: &Path, digest: &str, trusted: Option<&Path>) -> Result<()> {
+    let Some(path) = trusted else {
+        return Ok(());
+    };
+    let keys = load_trusted(path)?;
+    match signer(dir, digest)? {
+        None => bail!(
+            "{}: the bundle is not signed, and --trusted-keys asks for a signature",
+            dir.display()
+        ),
+        Some(k) if keys.iter().any(|t| public_key_text(t) == k) => Ok(()),
+        Some(k) => bail!(
+            "{}: signed by {k}, which is not among the trusted keys in {}",
+            dir.display(),
+            path.display()
+        ),
+    }
+}
