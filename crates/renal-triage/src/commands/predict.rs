@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::model::bundle::load_bundle;
 use crate::model::image::{embedder, EncoderBackend, OneShot};
 use crate::model::predict::{predict_with, PatientInput, Prediction};
 
@@ -217,11 +216,9 @@ fn csv_row(p: &Prediction) -> Vec<String> {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let bundle = load_bundle(&args.model)?;
-    crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
-    crate::model::signing::check_trusted(
+    let bundle = crate::model::bundle::load_verified(
         &args.model,
-        &bundle.digest,
+        args.expect_digest.as_deref(),
         args.trusted_keys.as_deref(),
     )?;
     let weak =

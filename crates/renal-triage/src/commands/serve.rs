@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::model::bundle::load_bundle;
 use crate::server::{serve, Config};
 
 #[derive(Args, Debug, Clone)]
@@ -73,11 +72,9 @@ pub struct ServeArgs {
 use crate::model::image::EncoderBackend;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let bundle = load_bundle(&args.model)?;
-    crate::model::bundle::check_digest(&bundle, args.expect_digest.as_deref())?;
-    crate::model::signing::check_trusted(
+    let bundle = crate::model::bundle::load_verified(
         &args.model,
-        &bundle.digest,
+        args.expect_digest.as_deref(),
         args.trusted_keys.as_deref(),
     )?;
     let weak =

@@ -334,9 +334,11 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let b = load_bundle(&args.bundle)?;
-    crate::model::bundle::check_digest(&b, args.expect_digest.as_deref())?;
-    crate::model::signing::check_trusted(&args.bundle, &b.digest, args.trusted_keys.as_deref())?;
+    let b = crate::model::bundle::load_verified(
+        &args.bundle,
+        args.expect_digest.as_deref(),
+        args.trusted_keys.as_deref(),
+    )?;
     if args.digest {
         println!("{}", b.digest);
         return Ok(ExitCode::SUCCESS);

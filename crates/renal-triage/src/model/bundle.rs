@@ -325,6 +325,19 @@ pub fn check_digest(bundle: &Bundle, expected: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Loads a bundle, verifies it, then checks it against the digest the caller expects and,
+/// with `trusted_keys`, its signature (what `inspect`, `predict` and `serve` accept).
+pub fn load_verified(
+    dir: &Path,
+    expect_digest: Option<&str>,
+    trusted_keys: Option<&Path>,
+) -> Result<Bundle> {
+    let bundle = load_bundle(dir)?;
+    check_digest(&bundle, expect_digest)?;
+    crate::model::signing::check_trusted(dir, &bundle.digest, trusted_keys)?;
+    Ok(bundle)
+}
+
 /// Loads and verifies a bundle.
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let mpath = dir.join("bundle.json");
