@@ -10,23 +10,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use renal_cohort::io::{hex, unhex};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
 /// The signature file beside `bundle.json`.
 pub const SIGNATURE_FILE: &str = "bundle.sig";
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
 
 /// A public key as written here.
 pub fn public_key_text(public: &[u8]) -> String {

@@ -34,14 +34,7 @@ impl Tokens {
                 continue;
             }
             let hex = l.strip_prefix("sha256:").unwrap_or("");
-            let bytes: Option<Vec<u8>> = (hex.len() == 64)
-                .then(|| {
-                    (0..32)
-                        .map(|k| u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok())
-                        .collect()
-                })
-                .flatten();
-            match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+            match renal_cohort::io::unhex(hex).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
                 Some(h) => out.push(h),
                 None => bail!(
                     "{} line {}: not `sha256:` and 64 hex digits (tokens are stored hashed: `printf %s TOKEN | sha256sum`)",
