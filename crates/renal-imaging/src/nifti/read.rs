@@ -15,40 +15,26 @@ const HEADER_MAX: usize = 540;
 /// ones are inflated as a stream from the file (the compressed bytes never all in memory).
 const WHOLE_GZIP_MAX: u64 = 64 << 20;
 
-/// Reads a NIfTI file's bytes (header, extensions, voxels): the header first, then only as
-/// far as it says the voxels go, into a buffer sized from it (checked against
-/// [`crate::limits`]). A gzip stream that inflates beyond the declared end is not followed,
-/// and a plain file's surplus is not read, so no file takes more memory than its declared
-/// grid (plus, for a gzip file under 64 MiB, its compressed bytes). A non-regular file is
-/// refused.
-pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
+/// A file opened for reading from its first byte, after a peek at its gzip magic.
+type Opened = std::io::Chain<std::io::Cursor<Vec<u8>>, std::io::BufReader<std::fs::File>>;
+
+/// Opens a regular file (anything else is refused): the reader, whether the file is gzip,
+/// and its length.
+fn open(path: &Path) -> Result<(Opened, bool, u64)> {
     let (f, len) = crate::limits::open_regular(path, None)?;
     let mut f = std::io::BufReader::new(f);
-    let io = |source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut magic = Vec::with_capacity(2);
-    (&mut f).take(2).read_to_end(&mut magic).map_err(io)?;
-    if magic != [0x1f, 0x8b] {
-        return read_declared(path, magic.chain(f), false);
-    }
-    if len <= WHOLE_GZIP_MAX {
-        let mut raw = magic;
-        raw.reserve(len as usize);
-        f.read_to_end(&mut raw).map_err(io)?;
-        return gunzip_declared(path, &raw);
-    }
-    read_declared(
-        path,
-        flate2::read::MultiGzDecoder::new(magic.chain(f)),
-        true,
-    )
+    (&mut f)
+        .take(2)
+        .read_to_end(&mut magic)
+        .map_err(read_error(path, false))?;
+    let gzip = magic == [0x1f, 0x8b];
+    Ok((std::io::Cursor::new(magic).chain(f), gzip, len))
 }
 
-/// The header, then the declared rest, from a reader (a plain file or a gzip stream).
-fn read_declared(path: &Path, mut r: impl Read, gzip: bool) -> Result<Vec<u8>> {
-    let err = |e: std::io::Error| {
+/// The error of a failed read: an I/O error, or for an inflated stream a gzip error.
+fn read_error(path: &Path, gzip: bool) -> impl Fn(std::io::Error) -> ImagingError + '_ {
+    move |e| {
         if gzip {
             ImagingError::Gzip {
                 path: path.to_path_buf(),
@@ -60,19 +46,56 @@ fn read_declared(path: &Path, mut r: impl Read, gzip: bool) -> Result<Vec<u8>> {
                 source: e,
             }
         }
-    };
+    }
+}
+
+/// Reads a NIfTI file's bytes (header, extensions, voxels): the header first, then only as
+/// far as it says the voxels go, into a buffer sized from it (checked against
+/// [`crate::limits`]). A gzip stream that inflates beyond the declared end is not followed,
+/// and a plain file's surplus is not read, so no file takes more memory than its declared
+/// grid (plus, for a gzip file under 64 MiB, its compressed bytes). A non-regular file is
+/// refused.
+pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
+    let (mut r, gzip, len) = open(path)?;
+    if !gzip {
+        return read_declared(path, r, false);
+    }
+    if len <= WHOLE_GZIP_MAX {
+        let mut raw = Vec::with_capacity(len as usize);
+        r.read_to_end(&mut raw).map_err(read_error(path, false))?;
+        return gunzip_declared(path, &raw);
+    }
+    read_declared(path, flate2::read::MultiGzDecoder::new(r), true)
+}
+
+/// The header's bytes (at most the largest header) read from `r`, and the header parsed.
+fn read_head(path: &Path, r: &mut impl Read, gzip: bool) -> Result<(Vec<u8>, NiftiHeader)> {
     let mut head = Vec::with_capacity(HEADER_MAX);
-    (&mut r)
-        .take(HEADER_MAX as u64)
+    r.take(HEADER_MAX as u64)
         .read_to_end(&mut head)
-        .map_err(err)?;
+        .map_err(read_error(path, gzip))?;
     let h = parse_header(path, &head)?;
-    let total = declared_end(path, &h)?;
-    let mut out = head;
+    Ok((head, h))
+}
+
+/// The header, then the declared rest, from a reader (a plain file or a gzip stream).
+fn read_declared(path: &Path, mut r: impl Read, gzip: bool) -> Result<Vec<u8>> {
+    let (head, h) = read_head(path, &mut r, gzip)?;
+    read_rest(path, r, head, declared_end(path, &h)?, gzip)
+}
+
+/// Continues `out` (what was read so far) from `r` up to `total` bytes, and no further.
+fn read_rest(
+    path: &Path,
+    r: impl Read,
+    mut out: Vec<u8>,
+    total: usize,
+    gzip: bool,
+) -> Result<Vec<u8>> {
     out.reserve(total.saturating_sub(out.len()));
     r.take(total.saturating_sub(out.len()) as u64)
         .read_to_end(&mut out)
-        .map_err(err)?;
+        .map_err(read_error(path, gzip))?;
     Ok(out)
 }
 
@@ -92,23 +115,14 @@ fn declared_end(path: &Path, h: &NiftiHeader) -> Result<usize> {
 /// The decompressed bytes of a (small) gzipped NIfTI file held whole, up to the end of its
 /// declared voxels.
 fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
-    let gz = |e: std::io::Error| ImagingError::Gzip {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    };
-    let mut head = Vec::with_capacity(HEADER_MAX);
-    flate2::read::MultiGzDecoder::new(raw)
-        .take(HEADER_MAX as u64)
-        .read_to_end(&mut head)
-        .map_err(gz)?;
-    let h = parse_header(path, &head)?;
+    let mut stream = flate2::read::MultiGzDecoder::new(raw);
+    let (head, h) = read_head(path, &mut stream, true)?;
     let total = declared_end(path, &h)?;
     // Fast path: libdeflate, when the gzip trailer's size (ISIZE, modulo 2^32) is what the
     // header declares (or a little more: extensions, padding).
-    if raw.len() >= 18 {
-        let n = raw.len();
-        let isize = u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize;
-        if isize >= total && isize - total <= 1 << 16 {
+    if let Some(&[a, b, c, d]) = raw.len().checked_sub(4).and_then(|n| raw.get(n..)) {
+        let isize = u32::from_le_bytes([a, b, c, d]) as usize;
+        if raw.len() >= 18 && isize >= total && isize - total <= 1 << 16 {
             let mut out = vec![0u8; isize];
             let mut d = libdeflater::Decompressor::new();
             if let Ok(written) = d.gzip_decompress(raw, &mut out) {
@@ -118,7 +132,8 @@ fn gunzip_declared(path: &Path, raw: &[u8]) -> Result<Vec<u8>> {
             }
         }
     }
-    read_declared(path, flate2::read::MultiGzDecoder::new(raw), true)
+    // The stream, from where the header ended.
+    read_rest(path, stream, head, total, true)
 }
 
 /// Bytes of a header's voxels, within the limits.
@@ -129,37 +144,13 @@ fn voxel_len(path: &Path, h: &NiftiHeader) -> Result<usize> {
 
 /// Reads a header only: only the file's start is read and decompressed.
 pub fn read_header(path: &Path) -> Result<NiftiHeader> {
-    let (f, _) = crate::limits::open_regular(path, None)?;
-    let mut f = std::io::BufReader::new(f);
-    let mut magic = Vec::with_capacity(2);
-    (&mut f)
-        .take(2)
-        .read_to_end(&mut magic)
-        .map_err(|source| ImagingError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let mut head = Vec::with_capacity(HEADER_MAX);
-    let r = if magic == [0x1f, 0x8b] {
-        flate2::read::MultiGzDecoder::new(magic.chain(f))
-            .take(HEADER_MAX as u64)
-            .read_to_end(&mut head)
-            .map_err(|e| ImagingError::Gzip {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            })
+    let (mut r, gzip, _) = open(path)?;
+    let (_, h) = if gzip {
+        read_head(path, &mut flate2::read::MultiGzDecoder::new(r), true)?
     } else {
-        magic
-            .chain(f)
-            .take(HEADER_MAX as u64)
-            .read_to_end(&mut head)
-            .map_err(|source| ImagingError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
+        read_head(path, &mut r, false)?
     };
-    r?;
-    parse_header(path, &head)
+    Ok(h)
 }
 
 /// Reads a label map (segmentation or mask): any datatype whose (scaled) values are integers
