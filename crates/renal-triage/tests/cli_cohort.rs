@@ -1,5 +1,7 @@
 //! Drives the real binary: `renal-triage cohort` on the shared KiTS23 snapshot.
 
+mod common;
+
 use std::process::Command;
 
 use renal_testdata::{read_json, shared};
@@ -171,9 +173,7 @@ fn with_no_data_anywhere_it_tries_to_fetch_then_says_what_to_do() {
 #[test]
 fn unseen_values_are_missing_and_blank_modifiers_follow_the_policy() {
     let Some(shared) = shared() else { return };
-    let src = shared.join("kits23");
-    let records: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(src.join("kits23.json")).unwrap()).unwrap();
+    let records = common::kits23_records(&shared);
     let d = tempfile::tempdir().unwrap();
     let mut kept = Vec::new();
     let mut blank_case = None;
@@ -198,21 +198,10 @@ fn unseen_values_are_missing_and_blank_modifiers_follow_the_policy() {
             r["tumor_necrosis"] = serde_json::Value::Null;
             blank_case = Some(id.clone());
         }
-        let case_dir = d.path().join("cases").join(&id);
-        std::fs::create_dir_all(&case_dir).unwrap();
-        std::os::unix::fs::symlink(
-            src.join("cases").join(&id).join("segmentation.nii.gz"),
-            case_dir.join("segmentation.nii.gz"),
-        )
-        .unwrap();
         kept.push(r);
     }
     let blank_case = blank_case.expect("a low-grade T1a ccRCC among the first 40 cases");
-    std::fs::write(
-        d.path().join("kits23.json"),
-        serde_json::to_string(&kept).unwrap(),
-    )
-    .unwrap();
+    common::kits_folder(&shared, d.path(), &kept, &[]);
     let run = |policy: &str| {
         let out = tempfile::tempdir().unwrap();
         let o = bin()

@@ -77,14 +77,24 @@ fn run(cmd: &mut Command) -> Run {
     }
 }
 
-/// Asserts a run's exit code and that its message holds every `words`; counts the probe.
-fn expect(what: &str, r: &Run, code: i32, words: &[&str]) {
+/// Asserts one probe's outcome and counts the probe (every probe is counted here).
+#[track_caller]
+fn check(what: &str, ok: bool, detail: &dyn std::fmt::Display) {
     PROBES.fetch_add(1, Ordering::Relaxed);
+    assert!(ok, "{what}: {detail}");
+}
+
+/// Asserts a run's exit code and that its message holds every `words`; counts the probe.
+#[track_caller]
+fn expect(what: &str, r: &Run, code: i32, words: &[&str]) {
     let text = format!("{}{}", r.stdout, r.stderr);
-    assert!(
+    check(
+        what,
         r.code == code && words.iter().all(|w| text.contains(w)),
-        "{what}: exit {} (expected {code}), expected {words:?} in:\n{text}",
-        r.code
+        &format!(
+            "exit {} (expected {code}), expected {words:?} in:\n{text}",
+            r.code
+        ),
     );
     assert!(
         !text.contains("panicked at"),
@@ -479,32 +489,12 @@ fn dicom(elems: &[Vec<u8>]) -> Vec<u8> {
     f
 }
 
-/// A KiTS23-style folder of `n` real cases (masks linked from the shared data) and the extra
-/// records given.
+/// A KiTS23-style folder of the first `n` real cases and the extra records given.
 fn kits_folder(dir: &Path, n: usize, extra: &[serde_json::Value]) -> Option<PathBuf> {
     let shared = shared()?;
-    let all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
-            .unwrap();
+    let all = common::kits23_records(&shared);
     let data = dir.join("kits");
-    let mut keep: Vec<serde_json::Value> = Vec::new();
-    for r in all.iter().take(n) {
-        let id = r["case_id"].as_str().unwrap();
-        std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
-        std::os::unix::fs::symlink(
-            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
-            data.join(format!("cases/{id}/segmentation.nii.gz")),
-        )
-        .unwrap();
-        keep.push(r.clone());
-    }
-    keep.extend(extra.iter().cloned());
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("kits23.json"),
-        serde_json::to_string(&keep).unwrap(),
-    )
-    .unwrap();
+    common::kits_folder(&shared, &data, &all[..n.min(all.len())], extra);
     Some(data)
 }
 
@@ -555,14 +545,15 @@ fn hostile_cohorts_lose_only_their_bad_cases() {
         .arg(&out));
     expect("cohort with hostile cases", &r, 0, &[]);
     let excluded = std::fs::read_to_string(out.join("excluded.csv")).unwrap();
-    PROBES.fetch_add(2, Ordering::Relaxed);
-    assert!(
+    check(
+        "a case id leaving the data folder",
         excluded.contains("not a plain name") && excluded.contains("../../x"),
-        "{excluded}"
+        &excluded,
     );
-    assert!(
+    check(
+        "a bomb among the cases",
         excluded.contains("case_bomb") && excluded.contains("too large"),
-        "{excluded}"
+        &excluded,
     );
     let warnings = std::fs::read_to_string(out.join("warnings.csv")).unwrap();
     assert!(
@@ -633,10 +624,10 @@ fn hostile_cohorts_lose_only_their_bad_cases() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     child.kill().unwrap();
     child.wait().unwrap();
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(
+    check(
+        "a run killed mid-way",
         common::files(&out) == before,
-        "a killed run changed the finished folder"
+        &"a killed run changed the finished folder",
     );
     let r = run(bin()
         .args(["cohort", "--data"])
@@ -912,62 +903,53 @@ fn a_hostile_network_meets_a_guarded_server() {
             "400",
         ],
     );
+    let bearer = |r: ureq::Request, auth: Option<&str>| match auth {
+        Some(a) => r.set("Authorization", &format!("Bearer {a}")),
+        None => r,
+    };
     let get = |path: &str, auth: Option<&str>| {
-        let mut r = ureq::get(&format!("{}{path}", s.url));
-        if let Some(a) = auth {
-            r = r.set("Authorization", &format!("Bearer {a}"));
-        }
-        match r.call() {
-            Ok(r) => (
-                r.status(),
-                r.header("cache-control").map(str::to_string),
-                r.into_string().unwrap(),
-            ),
-            Err(ureq::Error::Status(c, r)) => (
-                c,
-                r.header("cache-control").map(str::to_string),
-                r.into_string().unwrap(),
-            ),
-            Err(e) => panic!("{e}"),
-        }
+        common::send(bearer(ureq::get(&format!("{}{path}", s.url)), auth), None)
     };
     // 44-47: no token, a wrong token, /healthz open, the right token.
-    PROBES.fetch_add(4, Ordering::Relaxed);
-    let (c, cc, body) = get("/api/v1/model", None);
-    assert!(
-        c == 401 && body.contains("request_id") && cc.as_deref() == Some("no-store"),
-        "{c} {body}"
+    let r = get("/api/v1/model", None);
+    check(
+        "no token",
+        r.status == 401
+            && r.text.contains("request_id")
+            && r.cache_control.as_deref() == Some("no-store"),
+        &format!("{} {}", r.status, r.text),
     );
-    assert_eq!(get("/api/v1/model", Some("wrong")).0, 401);
-    assert_eq!(get("/healthz", None).0, 200);
-    let (c, cc, body) = get("/api/v1/model", Some(token));
-    assert!(c == 200 && cc.as_deref() == Some("no-store"), "{c}");
+    let r = get("/api/v1/model", Some("wrong"));
+    check("a wrong token", r.status == 401, &r.status);
+    let r = get("/healthz", None);
+    check("/healthz without a token", r.status == 200, &r.status);
+    let r = get("/api/v1/model", Some(token));
+    check(
+        "the right token",
+        r.status == 200 && r.cache_control.as_deref() == Some("no-store"),
+        &r.status,
+    );
     // 48: the model's description names no path of the training machine.
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(
-        !body.contains("/tmp/") && body.contains("\"digest\""),
-        "{body}"
+    check(
+        "the model's description",
+        !r.text.contains("/tmp/") && r.text.contains("\"digest\""),
+        &r.text,
     );
     // 49: a bad upload's error names the field, not the server's private upload path.
     let (ctype, bodyb) =
         common::multipart(&[("age", "60")], &[("mask", "m.nii.gz", b"not a volume")]);
-    let post = |ctype: &str, body: &[u8]| match ureq::post(&format!("{}/api/v1/predict", s.url))
-        .set("Content-Type", ctype)
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_bytes(body)
-    {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
-        Err(e) => panic!("{e}"),
-    };
-    let (c, text) = post(&ctype, &bodyb);
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(
-        c == 400
-            && text.contains("mask")
-            && !text.contains("renal-triage-uploads")
-            && text.contains("request_id"),
-        "{c} {text}"
+    let predict_url = format!("{}/api/v1/predict", s.url);
+    let r = common::send(
+        bearer(ureq::post(&predict_url), Some(token)),
+        Some((&ctype, &bodyb)),
+    );
+    check(
+        "a bad upload's error",
+        r.status == 400
+            && r.text.contains("mask")
+            && !r.text.contains("renal-triage-uploads")
+            && r.text.contains("request_id"),
+        &format!("{} {}", r.status, r.text),
     );
     // 50: 8 uploads of 300 MiB at once: streamed to disk, the server's memory stays bounded
     // and /healthz answers meanwhile.
@@ -983,25 +965,22 @@ fn a_hostile_network_meets_a_guarded_server() {
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let big = big.clone();
-            let url = s.url.clone();
-            std::thread::spawn(move || {
-                match ureq::post(&format!("{url}/api/v1/predict"))
-                    .set("Content-Type", &big.0)
-                    .set("Authorization", &format!("Bearer {token}"))
-                    .send_bytes(&big.1)
-                {
-                    Ok(r) => r.status(),
-                    Err(ureq::Error::Status(c, _)) => c,
-                    Err(_) => 0,
-                }
-            })
+            let req = bearer(ureq::post(&predict_url), Some(token));
+            std::thread::spawn(move || common::send(req, Some((&big.0, &big.1))).status)
         })
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(get("/healthz", None).0, 200, "healthz during the uploads");
+    assert_eq!(
+        get("/healthz", None).status,
+        200,
+        "healthz during the uploads"
+    );
     let codes: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(codes.iter().all(|&c| c == 400), "{codes:?}");
+    check(
+        "8 x 300 MiB uploads",
+        codes.iter().all(|&c| c == 400),
+        &format!("{codes:?}"),
+    );
     let peak = vm_hwm(s.child.id());
     assert!(
         peak < 1024.0,
@@ -1017,8 +996,11 @@ fn a_hostile_network_meets_a_guarded_server() {
         .unwrap()
         .success());
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(!uploads.exists(), "upload folder survives SIGTERM");
+    check(
+        "SIGTERM",
+        !uploads.exists(),
+        &"the upload folder survives SIGTERM",
+    );
 }
 
 #[test]
@@ -1074,16 +1056,19 @@ fn tls_slow_clients_and_greedy_clients() {
         cert.to_str().unwrap(),
         &format!("{}/healthz", s.url),
     ]);
-    PROBES.fetch_add(2, Ordering::Relaxed);
-    assert!(
+    check(
+        "HTTPS with curl --cacert",
         o.status.success() && String::from_utf8_lossy(&o.stdout).contains("ok"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        &String::from_utf8_lossy(&o.stderr),
     );
     // Without the certificate, curl refuses the server; in clear text, the server refuses.
     assert!(!curl(&[&format!("{}/healthz", s.url)]).status.success());
     let plain = s.url.replace("https://", "http://");
-    assert!(!curl(&[&format!("{plain}/healthz")]).status.success());
+    check(
+        "clear text to a TLS server",
+        !curl(&[&format!("{plain}/healthz")]).status.success(),
+        &"answered",
+    );
     drop(s);
 
     // 53-55: 1,000 clients trickling their headers: the server stays small and answers
@@ -1101,22 +1086,20 @@ fn tls_slow_clients_and_greedy_clients() {
         slow.push(c);
     }
     let t0 = std::time::Instant::now();
-    let health = ureq::get(&format!("{}/healthz", s.url))
-        .timeout(std::time::Duration::from_secs(5))
-        .call()
-        .map(|r| r.status())
-        .unwrap_or(0);
-    PROBES.fetch_add(3, Ordering::Relaxed);
-    assert_eq!(health, 200, "/healthz among 1,000 slow clients");
-    assert!(
-        t0.elapsed().as_secs_f64() < 2.0,
-        "/healthz took {:?}",
-        t0.elapsed()
+    let health = common::send(
+        ureq::get(&format!("{}/healthz", s.url)).timeout(std::time::Duration::from_secs(5)),
+        None,
+    );
+    check(
+        "/healthz among 1,000 slow clients",
+        health.status == 200 && t0.elapsed().as_secs_f64() < 2.0,
+        &format!("{} after {:?}", health.status, t0.elapsed()),
     );
     let peak = vm_hwm(s.child.id());
-    assert!(
+    check(
+        "1,000 slow clients' memory",
         peak < 1024.0,
-        "server peak {peak:.0} MiB with 1,000 slow clients"
+        &format!("server peak {peak:.0} MiB"),
     );
     std::thread::sleep(std::time::Duration::from_secs(4));
     let mut cut = 0;
@@ -1136,35 +1119,23 @@ fn tls_slow_clients_and_greedy_clients() {
             Err(_) => {}
         }
     }
-    assert_eq!(
-        cut,
-        1000,
-        "connections still open after the header timeout: {}",
-        1000 - cut
+    check(
+        "the header timeout",
+        cut == 1000,
+        &format!("connections still open: {}", 1000 - cut),
     );
     drop(slow);
     // 56: a greedy client is answered 429 after its minute's share; /healthz stays open.
     let codes: Vec<u16> = (0..40)
-        .map(
-            |_| match ureq::get(&format!("{}/api/v1/model", s.url)).call() {
-                Ok(r) => r.status(),
-                Err(ureq::Error::Status(c, _)) => c,
-                Err(e) => panic!("{e}"),
-            },
-        )
+        .map(|_| common::send(ureq::get(&format!("{}/api/v1/model", s.url)), None).status)
         .collect();
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(
+    check(
+        "a greedy client",
         codes.iter().filter(|&&c| c == 200).count() <= 31 && codes.contains(&429),
-        "{codes:?}"
+        &format!("{codes:?}"),
     );
-    assert_eq!(
-        ureq::get(&format!("{}/healthz", s.url))
-            .call()
-            .map(|r| r.status())
-            .unwrap_or(0),
-        200
-    );
+    let health = common::send(ureq::get(&format!("{}/healthz", s.url)), None);
+    assert_eq!(health.status, 200);
 }
 
 /// Counts the probes once the other tests of this file have finished.

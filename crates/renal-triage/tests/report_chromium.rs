@@ -1,6 +1,8 @@
 //! The report opens in headless Chromium (Debian's `chromium`) without errors; a screenshot is
 //! kept as a test artifact in `target/test-artifacts/report.png`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -46,9 +48,7 @@ fn report_renders_in_headless_chromium() {
     }
     // A small run: 40 cases, one fast model.
     let dir = tempfile::tempdir().unwrap();
-    let all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
-            .unwrap();
+    let all = common::kits23_records(&shared);
     let benign: Vec<&serde_json::Value> = all
         .iter()
         .filter(|r| r["malignant"] == false)
@@ -61,20 +61,7 @@ fn report_renders_in_headless_chromium() {
         .collect();
     let keep: Vec<&serde_json::Value> = benign.into_iter().chain(malignant).collect();
     let data = dir.path().join("kits");
-    for r in &keep {
-        let id = r["case_id"].as_str().unwrap();
-        std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
-        std::os::unix::fs::symlink(
-            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
-            data.join(format!("cases/{id}/segmentation.nii.gz")),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        data.join("kits23.json"),
-        serde_json::to_string(&keep).unwrap(),
-    )
-    .unwrap();
+    common::kits_folder(&shared, &data, &keep, &[]);
     std::fs::write(dir.path().join("exp.toml"), "[experiment]\nname = \"render\"\nouter_folds = 5\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 30\n[[model]]\nname = \"clinical+size RF\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n[[model]]\nname = \"size+sex LR\"\nclinical = [\"sex_male\"]\nsize = true\nlearner = \"logistic\"\n").unwrap();
     let out = dir.path().join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))

@@ -2,6 +2,8 @@
 //! others, linked from the shared snapshot): outputs, determinism across thread counts,
 //! resumption after SIGKILL, predefined splits, external validation, features+labels cohorts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -58,38 +60,18 @@ struct Fixture {
 
 /// A KiTS23 folder with `ids` (symlinked segmentations, filtered kits23.json).
 fn subset(shared: &Path, dir: &Path, ids: &[String]) {
-    let all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
-            .unwrap();
-    let keep: Vec<&serde_json::Value> = all
-        .iter()
-        .filter(|r| ids.contains(&r["case_id"].as_str().unwrap().to_string()))
+    let keep: Vec<serde_json::Value> = common::kits23_records(shared)
+        .into_iter()
+        .filter(|r| ids.iter().any(|id| r["case_id"] == id.as_str()))
         .collect();
-    std::fs::create_dir_all(dir.join("cases")).unwrap();
-    std::fs::write(
-        dir.join("kits23.json"),
-        serde_json::to_string(&keep).unwrap(),
-    )
-    .unwrap();
-    for id in ids {
-        let d = dir.join("cases").join(id);
-        std::fs::create_dir_all(&d).unwrap();
-        std::os::unix::fs::symlink(
-            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
-            d.join("segmentation.nii.gz"),
-        )
-        .unwrap();
-    }
+    common::kits_folder(shared, dir, &keep, &[]);
 }
 
 fn fixture() -> Option<&'static Fixture> {
     static F: OnceLock<Option<Fixture>> = OnceLock::new();
     F.get_or_init(|| {
         let shared = shared()?;
-        let all: Vec<serde_json::Value> = serde_json::from_str(
-            &std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap(),
-        )
-        .unwrap();
+        let all = common::kits23_records(&shared);
         let benign: Vec<String> = all
             .iter()
             .filter(|r| r["malignant"] == false)

@@ -25,15 +25,10 @@ fn fixture() -> Option<&'static Fixture> {
     F.get_or_init(|| {
         let shared = shared()?;
         let dir = tempfile::tempdir().unwrap();
-        let all: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap()).unwrap();
+        let all = common::kits23_records(&shared);
         let keep: Vec<&serde_json::Value> = all.iter().filter(|r| r["malignant"] == false).take(15).chain(all.iter().filter(|r| r["malignant"] == true).take(35)).collect();
         let data = dir.path().join("kits");
-        for r in &keep {
-            let id = r["case_id"].as_str().unwrap();
-            std::fs::create_dir_all(data.join("cases").join(id)).unwrap();
-            std::os::unix::fs::symlink(shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")), data.join(format!("cases/{id}/segmentation.nii.gz"))).unwrap();
-        }
-        std::fs::write(data.join("kits23.json"), serde_json::to_string(&keep).unwrap()).unwrap();
+        common::kits_folder(&shared, &data, &keep, &[]);
         let exp = dir.path().join("exp.toml");
         std::fs::write(&exp, "[experiment]\nname = \"t\"\nouter_folds = 5\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 40\nmax_features = [\"sqrt\", 0.3]\n[[model]]\nname = \"clinical+size RF\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n[[model]]\nname = \"size+sex MLP\"\nclinical = [\"sex_male\", \"age\"]\nsize = true\nlearner = \"mlp\"\n").unwrap();
         let bundle = dir.path().join("bundle");

@@ -24,6 +24,40 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// KiTS23's clinical records (the shared data's `kits23.json`).
+pub fn kits23_records(shared: &Path) -> Vec<serde_json::Value> {
+    let path = shared.join("kits23/kits23.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Writes a KiTS23-style folder at `data`: `records` with each case's segmentation linked
+/// from the shared data, then `extra` records as given (their masks, if any, are the
+/// caller's), all in its `kits23.json`.
+pub fn kits_folder<R: std::borrow::Borrow<serde_json::Value>>(
+    shared: &Path,
+    data: &Path,
+    records: &[R],
+    extra: &[serde_json::Value],
+) {
+    std::fs::create_dir_all(data.join("cases")).unwrap();
+    for r in records {
+        let id = r.borrow()["case_id"].as_str().unwrap();
+        let case = data.join("cases").join(id);
+        std::fs::create_dir_all(&case).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join(format!("kits23/cases/{id}/segmentation.nii.gz")),
+            case.join("segmentation.nii.gz"),
+        )
+        .unwrap();
+    }
+    let all: Vec<&serde_json::Value> = records.iter().map(|r| r.borrow()).chain(extra).collect();
+    std::fs::write(
+        data.join("kits23.json"),
+        serde_json::to_string(&all).unwrap(),
+    )
+    .unwrap();
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_renal-triage"))
 }
@@ -85,6 +119,37 @@ pub fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (Stri
     }
     write!(b, "--{boundary}--\r\n").unwrap();
     (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+/// A reply as the tests read it.
+pub struct Reply {
+    /// The HTTP status; 0 when no answer came (a transport error, in `text`).
+    pub status: u16,
+    pub cache_control: Option<String>,
+    pub text: String,
+}
+
+/// Sends a request, with a body of the given content type if any; error statuses are replies.
+pub fn send(req: ureq::Request, body: Option<(&str, &[u8])>) -> Reply {
+    let sent = match body {
+        Some((ctype, b)) => req.set("Content-Type", ctype).send_bytes(b),
+        None => req.call(),
+    };
+    let r = match sent {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => {
+            return Reply {
+                status: 0,
+                cache_control: None,
+                text: e.to_string(),
+            }
+        }
+    };
+    Reply {
+        status: r.status(),
+        cache_control: r.header("cache-control").map(str::to_string),
+        text: r.into_string().unwrap_or_default(),
+    }
 }
 
 pub fn post(url: &str, ctype: &str, body: &[u8]) -> (u16, serde_json::Value) {
