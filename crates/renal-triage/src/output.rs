@@ -50,7 +50,7 @@ pub struct Staged {
 }
 
 /// Whether process `pid` is running (Linux: `/proc/<pid>`).
-fn alive(pid: &str) -> bool {
+pub(crate) fn alive(pid: &str) -> bool {
     pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).exists()
 }
 

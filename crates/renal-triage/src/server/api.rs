@@ -125,7 +125,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
             let mp = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| ApiError::bad("body", e.body_text()))?;
-            within_body_timeout(&state, read_multipart(&state, mp)).await?
+            within_body_timeout(&state, read_multipart(&state.uploads, mp)).await?
         } else if ctype.starts_with("application/json") {
             let body = async {
                 axum::body::to_bytes(req.into_body(), state.max_body)
@@ -151,7 +151,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                     "send CT phases as multipart file uploads (ct_<phase>), not as paths",
                 ));
             }
-            (input, Uploads::new(&state), Vec::new())
+            (input, Uploads::new(&state.uploads), Vec::new())
         } else {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -17,11 +17,11 @@ mod page;
 pub use page::patient_report;
 mod state;
 mod upload;
+pub(crate) use upload::fuzz_multipart;
 
 pub use openapi::openapi;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ use crate::model::image::{Embedder, EncoderBackend, InProcess, KeptAlive};
 use api::{api_predict, health, model_info};
 use openapi::openapi_doc;
 use page::{form_predict, index};
-use state::AppState;
+use state::{AppState, UploadSpace};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -83,8 +83,7 @@ fn sweep_stale_uploads() {
         let Some(pid) = name.strip_prefix(UPLOADS_PREFIX) else {
             continue;
         };
-        let alive = Path::new("/proc").join(pid).exists();
-        if !alive && pid.parse::<u32>().is_ok() {
+        if pid.parse::<u32>().is_ok() && !crate::output::alive(pid) {
             tracing::info!(folder = %name, "removing a stale upload folder");
             let _ = std::fs::remove_dir_all(e.path());
         }
@@ -127,10 +126,7 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
         permits: Semaphore::new(args.concurrency.max(1)),
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
-        uploads: uploads.clone(),
-        counter: AtomicU64::new(0),
-        inflight: Arc::new(AtomicU64::new(0)),
-        max_inflight: (args.max_inflight_mib as u64) << 20,
+        uploads: UploadSpace::new(uploads.clone(), (args.max_inflight_mib as u64) << 20),
     });
     let g = Arc::new(guard::Guard {
         tokens: args.tokens.clone(),

@@ -234,7 +234,7 @@ pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Reques
             .await
             .map_err(|e| ApiError::bad("form", e.body_text()))?;
         let (mut input, uploads, ct) =
-            super::api::within_body_timeout(&state, read_multipart(&state, mp)).await?;
+            super::api::within_body_timeout(&state, read_multipart(&state.uploads, mp)).await?;
         check_ct(input.mask.as_deref(), &ct)?;
         attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;

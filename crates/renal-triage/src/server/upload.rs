@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use crate::model::predict::PatientInput;
 
 use super::error::ApiError;
-use super::state::AppState;
+use super::state::{AppState, UploadSpace};
 
 /// Uploaded files of one request, deleted when dropped (and their bytes given back to the
 /// server's in-flight budget).
@@ -23,11 +23,11 @@ pub(super) struct Uploads {
 }
 
 impl Uploads {
-    pub(super) fn new(state: &AppState) -> Uploads {
+    pub(super) fn new(space: &UploadSpace) -> Uploads {
         Uploads {
             paths: Vec::new(),
             bytes: 0,
-            inflight: state.inflight.clone(),
+            inflight: space.inflight.clone(),
         }
     }
 
@@ -96,12 +96,12 @@ pub(super) fn check_length(state: &AppState, req: &Request) -> Result<(), ApiErr
 /// Reads a multipart request into an input and saved uploads. After a rejected field the rest
 /// of the (size-limited) body is still read, so the client receives the error instead of a
 /// broken connection.
-pub(super) async fn read_multipart(
-    state: &AppState,
+pub(crate) async fn read_multipart(
+    space: &UploadSpace,
     mut mp: Multipart,
 ) -> Result<(PatientInput, Uploads, Vec<(String, PathBuf)>), ApiError> {
     let mut input = PatientInput::default();
-    let mut uploads = Uploads::new(state);
+    let mut uploads = Uploads::new(space);
     let mut ct = Vec::new();
     let mut first_error: Option<ApiError> = None;
     loop {
@@ -121,7 +121,7 @@ pub(super) async fn read_multipart(
             while let Ok(Some(_)) = field.chunk().await {}
             continue;
         }
-        if let Err(e) = read_field(state, field, &mut input, &mut uploads, &mut ct).await {
+        if let Err(e) = read_field(space, field, &mut input, &mut uploads, &mut ct).await {
             if e.status == StatusCode::PAYLOAD_TOO_LARGE {
                 return Err(e);
             }
@@ -137,7 +137,7 @@ pub(super) async fn read_multipart(
 /// Streams one file field to `path` chunk by chunk (never the whole file in memory),
 /// counting its bytes against the server's in-flight budget; the bytes written.
 async fn stream_to_file(
-    state: &AppState,
+    space: &UploadSpace,
     field: &mut axum::extract::multipart::Field<'_>,
     path: &Path,
     uploads: &mut Uploads,
@@ -158,7 +158,7 @@ async fn stream_to_file(
         message: e.body_text(),
     })? {
         n += chunk.len() as u64;
-        if !uploads.take(chunk.len() as u64, state.max_inflight) {
+        if !uploads.take(chunk.len() as u64, space.max_inflight) {
             return Err(ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 field: "server".into(),
@@ -171,8 +171,8 @@ async fn stream_to_file(
     Ok(n)
 }
 
-pub(super) async fn read_field(
-    state: &AppState,
+async fn read_field(
+    space: &UploadSpace,
     mut field: axum::extract::multipart::Field<'_>,
     input: &mut PatientInput,
     uploads: &mut Uploads,
@@ -185,11 +185,11 @@ pub(super) async fn read_field(
         if let Some(e) = bad_name {
             return Err(e);
         }
-        let id = state.counter.fetch_add(1, Ordering::Relaxed);
-        let path = state
-            .uploads
+        let id = space.counter.fetch_add(1, Ordering::Relaxed);
+        let path = space
+            .dir
             .join(format!("upload-{}-{id}{ext}", std::process::id()));
-        let n = stream_to_file(state, &mut field, &path, uploads, &name).await?;
+        let n = stream_to_file(space, &mut field, &path, uploads, &name).await?;
         if n == 0 {
             return Ok(());
         }
@@ -258,4 +258,38 @@ pub(super) fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<
             .map_err(|e| ApiError::bad(name, format!("does not match the mask: {e}")))?;
     }
     Ok(())
+}
+
+/// A request's multipart path, for fuzzing (`crate::fuzz`): `body` read as `content_type`
+/// declares it, as the server reads it (uploads streamed into `dir`, removed at the end),
+/// then checked (file names, CT phases against the mask's grid) and turned into a clinical
+/// record. Errors are the expected answers to bad bodies (returned as the field and message
+/// a client would get); only a panic or a hang is a bug.
+pub(crate) fn fuzz_multipart(dir: &Path, content_type: &str, body: Vec<u8>) -> Result<(), String> {
+    use axum::extract::FromRequest;
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+    }
+    let space = UploadSpace::new(dir.to_path_buf(), 64 << 20);
+    let said = |e: ApiError| format!("{}: {}", e.field, e.message);
+    RUNTIME.with(|rt| {
+        let rt = rt.as_ref().ok_or("no runtime")?;
+        rt.block_on(async {
+            let req = Request::builder()
+                .method("POST")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(axum::body::Body::from(body))
+                .map_err(|e| e.to_string())?;
+            let mp = Multipart::from_request(req, &())
+                .await
+                .map_err(|e| e.body_text())?;
+            let (mut input, uploads, ct) = read_multipart(&space, mp).await.map_err(said)?;
+            check_ct(input.mask.as_deref(), &ct).map_err(said)?;
+            attach_ct(&mut input, ct);
+            let record = crate::model::predict::clinical_record(&input).map(|_| ());
+            drop(uploads);
+            record.map_err(|e| e.to_string())
+        })
+    })
 }
