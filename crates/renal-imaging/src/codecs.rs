@@ -7,6 +7,7 @@
 //!
 //! Not decoded: JPEG with 12-bit samples (process 4; `jpeg-decoder` reads 8-bit DCT only) and
 //! HTJ2K; those are refused naming the file and what to do.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
@@ -141,10 +142,10 @@ fn check_j2k_header(path: &Path, data: &[u8], rows: usize, columns: usize) -> Re
     let siz = data
         .get(at + 4..at + 4 + 38)
         .ok_or_else(|| err(path, "JPEG 2000: the SIZ segment is cut"))?;
-    let u32_at = |k: usize| u32::from_be_bytes([siz[k], siz[k + 1], siz[k + 2], siz[k + 3]]) as u64;
+    let u32_at = |k: usize| crate::bytes::arr_at::<4>(siz, k).map_or(0, u32::from_be_bytes) as u64;
     let (x, y, xo, yo) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
     let (xt, yt, xto, yto) = (u32_at(20), u32_at(24), u32_at(28), u32_at(32));
-    let comps = u16::from_be_bytes([siz[36], siz[37]]);
+    let comps = crate::bytes::arr_at::<2>(siz, 36).map_or(0, u16::from_be_bytes);
     let width = x.saturating_sub(xo);
     let height = y.saturating_sub(yo);
     let tiles = if xt == 0 || yt == 0 || xto > xo || yto > yo {

@@ -6,10 +6,15 @@
 //! with an undefined length (parsed as implicit VR little endian, as the standard says), and in
 //! implicit VR by a value that starts with an item tag. Nesting is bounded (a hostile file
 //! cannot exhaust the stack) and every length is checked against the bytes left.
+//!
+//! Hostile bytes arrive here first, so no panicking access is allowed in this module: every
+//! read goes through `get` (the lints below are denied; the fuzzer checks the rest).
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::bytes::arr;
 use crate::dicom_syntax::{inflate_dataset, Syntax};
 use crate::error::{ImagingError, Result};
 
@@ -88,10 +93,7 @@ impl DataSet {
         let v = self
             .bytes(t)
             .ok_or_else(|| format!("missing element {}", tag_name(t, name)))?;
-        let a = v
-            .get(..2)
-            .ok_or_else(|| format!("{name}: value too short"))?;
-        let a = [a[0], a[1]];
+        let a: [u8; 2] = arr(v).ok_or_else(|| format!("{name}: value too short"))?;
         Ok(if self.big {
             u16::from_be_bytes(a)
         } else {
@@ -124,7 +126,9 @@ impl DataSet {
 
     /// A single IS as an integer.
     pub fn int(&self, t: Tag, name: &str) -> std::result::Result<i64, String> {
-        let v = self.ds(t, name, 1)?[0];
+        let &[v] = self.ds(t, name, 1)?.as_slice() else {
+            return Err(format!("{name}: one number expected"));
+        };
         if v.fract() != 0.0 || v.abs() > 1e15 {
             return Err(format!("{name}: {v} is not an integer"));
         }
@@ -177,20 +181,23 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.b.len() - self.pos {
+        let b: &'a [u8] = self.b;
+        let Some(s) = self.pos.checked_add(n).and_then(|end| b.get(self.pos..end)) else {
             return Err(err(
                 self.path,
                 format!("truncated: {n} bytes needed at offset {}", self.pos),
             ));
-        }
-        let b: &'a [u8] = self.b;
-        let s = &b[self.pos..self.pos + n];
+        };
         self.pos += n;
         Ok(s)
     }
+    /// The next `N` bytes as an array.
+    pub fn take_arr<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let (path, pos) = (self.path, self.pos);
+        arr(self.take(N)?).ok_or_else(|| err(path, format!("truncated at offset {pos}")))
+    }
     fn u16(&mut self) -> Result<u16> {
-        let s = self.take(2)?;
-        let a = [s[0], s[1]];
+        let a: [u8; 2] = self.take_arr()?;
         Ok(if self.big {
             u16::from_be_bytes(a)
         } else {
@@ -198,8 +205,7 @@ impl<'a> Reader<'a> {
         })
     }
     fn u32(&mut self) -> Result<u32> {
-        let s = self.take(4)?;
-        let a = [s[0], s[1], s[2], s[3]];
+        let a: [u8; 4] = self.take_arr()?;
         Ok(if self.big {
             u32::from_be_bytes(a)
         } else {
@@ -238,8 +244,7 @@ pub(crate) fn header(r: &mut Reader, explicit: bool) -> Result<(Tag, Option<[u8;
     if tag.0 == 0xFFFE || !explicit {
         return Ok((tag, None, r.u32()?));
     }
-    let v = r.take(2)?;
-    let vr = [v[0], v[1]];
+    let vr: [u8; 2] = r.take_arr()?;
     let len = if long_vr(&vr) {
         r.take(2)?;
         r.u32()?
@@ -314,7 +319,7 @@ fn looks_like_items(v: &[u8], big: bool) -> bool {
     } else {
         [0xFE, 0xFF, 0x00, 0xE0]
     };
-    v.len() >= 8 && v[..4] == item
+    v.len() >= 8 && arr::<4>(v) == Some(item)
 }
 
 /// A data set's elements until the reader's end, or until an item delimiter when `in_item`.
@@ -373,13 +378,14 @@ fn elements(r: &mut Reader, explicit: bool, depth: usize, in_item: bool) -> Resu
 /// Reads the Part 10 preamble and file meta group; leaves the reader at the data set.
 fn read_meta(r: &mut Reader) -> Result<Syntax> {
     let (b, path) = (r.b, r.path);
-    if b.len() < 132 || &b[128..132] != b"DICM" {
+    if b.get(128..132) != Some(&b"DICM"[..]) {
         return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
     }
     r.pos = 132;
     // File meta group: always explicit VR little endian.
     let mut ts = None;
-    while r.pos + 4 <= b.len() && u16::from_le_bytes([b[r.pos], b[r.pos + 1]]) == 0x0002 {
+    let group = |pos: usize| b.get(pos..).and_then(arr::<2>).map(u16::from_le_bytes);
+    while b.len().saturating_sub(r.pos) >= 4 && group(r.pos) == Some(0x0002) {
         let (tag, _, len) = header(r, true)?;
         let v = r.take(len as usize)?;
         if tag == (0x0002, 0x0010) {
@@ -402,10 +408,10 @@ pub(crate) fn parse(b: &[u8], path: &Path) -> Result<Part10> {
     // A deflated data set: the rest of the file, inflated (at most 64 times its size).
     let inflated;
     let body: &[u8] = if syntax.deflated {
-        inflated = inflate_dataset(&b[r.pos..]).map_err(|d| err(path, d))?;
+        inflated = inflate_dataset(b.get(r.pos..).unwrap_or_default()).map_err(|d| err(path, d))?;
         &inflated
     } else {
-        &b[r.pos..]
+        b.get(r.pos..).unwrap_or_default()
     };
     let mut r = Reader {
         b: body,
@@ -484,7 +490,8 @@ fn split_by_table(
 ) -> std::result::Result<Vec<Vec<u8>>, String> {
     let offsets: Vec<usize> = table
         .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .filter_map(arr::<4>)
+        .map(|c| u32::from_le_bytes(c) as usize)
         .collect();
     if offsets.len() != n {
         return Err(format!(
@@ -507,7 +514,7 @@ fn split_by_table(
             .position(|&s| s == o)
             .ok_or_else(|| format!("frame {}: offset {o} is not a fragment's start", k + 1))?;
         let mut frame = Vec::new();
-        for (s, f) in starts[first..].iter().zip(&frags[first..]) {
+        for (s, f) in starts.iter().zip(frags).skip(first) {
             if *s >= end {
                 break;
             }

@@ -15,6 +15,7 @@
 //! - [`phantom`]: synthetic multi-phase CT around a label map, for tests and benchmarks.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod bytes;
 mod codecs;
 pub mod dicom;
 pub mod dicom_mask;

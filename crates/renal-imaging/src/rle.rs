@@ -2,9 +2,11 @@
 //! 64-byte header (the number of segments, then up to 15 segment offsets) and one PackBits
 //! segment per byte plane, the most significant plane first. Decoded here to native little-endian
 //! samples, so that the pixel module reads them as uncompressed data.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
+use crate::bytes::arr_at;
 use crate::error::{ImagingError, Result};
 
 fn bad(path: &Path, detail: impl Into<String>) -> ImagingError {
@@ -27,8 +29,9 @@ fn packbits(path: &Path, seg: &[u8], n: usize, which: usize) -> Result<Vec<u8>> 
     }
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
-    while out.len() < n && i < seg.len() {
-        let h = seg[i] as i8;
+    while out.len() < n {
+        let Some(&h) = seg.get(i) else { break };
+        let h = h as i8;
         i += 1;
         if h >= 0 {
             let len = h as usize + 1;
@@ -66,9 +69,7 @@ pub(crate) fn decode_frame(
     bytes: usize,
 ) -> Result<Vec<u8>> {
     let word = |k: usize| -> Option<usize> {
-        frame
-            .get(4 * k..4 * k + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        arr_at::<4>(frame, 4 * k).map(|b| u32::from_le_bytes(b) as usize)
     };
     let segments = word(0).ok_or_else(|| bad(path, "no RLE header"))?;
     if segments != bytes {
@@ -102,8 +103,10 @@ pub(crate) fn decode_frame(
     let mut out = vec![0u8; pixels * bytes];
     for (p, plane) in planes.iter().enumerate() {
         let at = bytes - 1 - p;
-        for (i, &b) in plane.iter().enumerate() {
-            out[i * bytes + at] = b;
+        for (sample, &b) in out.chunks_exact_mut(bytes).zip(plane) {
+            if let Some(o) = sample.get_mut(at) {
+                *o = b;
+            }
         }
     }
     Ok(out)

@@ -4,6 +4,7 @@
 //! cosines in turn, as ITK's MetaImageIO reads them.
 //!
 //! Reference: the MetaIO documentation (itk.org, "MetaIO") and ITK's `itkMetaImageIO.cxx`.
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,11 +42,13 @@ fn header(path: &Path, raw: &[u8]) -> Result<(BTreeMap<String, String>, String, 
     let mut keys: BTreeMap<String, String> = BTreeMap::new();
     let mut at = 0;
     while at < raw.len() {
-        let end = raw[at..]
+        let end = raw
+            .get(at..)
+            .unwrap_or_default()
             .iter()
             .position(|&b| b == b'\n')
             .map_or(raw.len(), |p| at + p);
-        let line = std::str::from_utf8(&raw[at..end])
+        let line = std::str::from_utf8(raw.get(at..end).unwrap_or_default())
             .map_err(|_| format_err(path, "the header is not text (not a MetaImage file?)"))?
             .trim_end_matches('\r');
         at = end + 1;
@@ -96,8 +99,12 @@ fn geometry(path: &Path, keys: &BTreeMap<String, String>) -> Result<Geometry> {
         }
         None => vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
     };
-    let dirs: [[f64; 3]; 3] =
-        std::array::from_fn(|a| std::array::from_fn(|r| cosines[a * 3 + r] * spacing[a]));
+    let mut dirs = [[0.0; 3]; 3];
+    for ((row, c), s) in dirs.iter_mut().zip(cosines.chunks_exact(3)).zip(spacing) {
+        for (d, x) in row.iter_mut().zip(c) {
+            *d = x * s;
+        }
+    }
     Ok(Geometry {
         dims,
         affine: affine_from(dirs, origin, true),
@@ -145,7 +152,7 @@ pub fn read(path: &Path) -> Result<Raster> {
             .ok_or_else(|| format_err(path, "no `ElementType`"))?,
     )?;
     let block = match data_file.as_str() {
-        "LOCAL" => raw[at..].to_vec(),
+        "LOCAL" => raw.get(at..).unwrap_or_default().to_vec(),
         name if name.starts_with("LIST") || name.contains('%') => {
             return Err(format_err(
                 path,

@@ -6,6 +6,7 @@
 //! which may overlap) is an error naming the file and the field.
 //!
 //! Reference: the NRRD file format, version 5 (teem.sourceforge.net/nrrd/format.html).
+#![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,7 +53,7 @@ fn header(path: &Path, raw: &[u8]) -> Result<Header> {
     // The header ends at the first empty line; a detached header may end with the file.
     let end = raw.windows(2).position(|w| w == b"\n\n");
     let text_end = end.unwrap_or(raw.len());
-    let text = std::str::from_utf8(&raw[..text_end])
+    let text = std::str::from_utf8(raw.get(..text_end).unwrap_or_default())
         .map_err(|_| format_err(path, "the header is not text"))?;
     let mut fields = BTreeMap::new();
     let mut pairs = BTreeMap::new();
@@ -150,23 +151,25 @@ fn directions(
             }
             continue;
         }
-        let v = numbers(path, "space directions", g)?;
-        if v.len() != 3 {
-            return Err(format_err(
-                path,
-                format!("`space directions` entry `{g}` is not a 3-vector"),
-            ));
-        }
-        dirs.push([v[0], v[1], v[2]]);
+        let v: [f64; 3] = numbers(path, "space directions", g)?
+            .try_into()
+            .map_err(|_| {
+                format_err(
+                    path,
+                    format!("`space directions` entry `{g}` is not a 3-vector"),
+                )
+            })?;
+        dirs.push(v);
         dims.push(n);
     }
-    if dirs.len() != 3 {
-        return Err(format_err(
+    let axes = dirs.len();
+    match (dirs.try_into(), dims.try_into()) {
+        (Ok(dirs), Ok(dims)) => Ok((dirs, dims)),
+        _ => Err(format_err(
             path,
-            format!("{} spatial axes: a 3D volume expected", dirs.len()),
-        ));
+            format!("{axes} spatial axes: a 3D volume expected"),
+        )),
     }
-    Ok(([dirs[0], dirs[1], dirs[2]], [dims[0], dims[1], dims[2]]))
 }
 
 /// The data block: the detached `data file`, or what follows the header's empty line.
@@ -235,11 +238,10 @@ pub fn read(path: &Path) -> Result<Raster> {
     let dims = voxel_count(path, "sizes", &dims.map(|d| d as f64))?;
     let origin = match f.get("space origin") {
         Some(o) => {
-            let v = numbers(path, "space origin", o)?;
-            if v.len() != 3 {
-                return Err(format_err(path, "`space origin` is not a 3-vector"));
-            }
-            [v[0], v[1], v[2]]
+            let v: [f64; 3] = numbers(path, "space origin", o)?
+                .try_into()
+                .map_err(|_| format_err(path, "`space origin` is not a 3-vector"))?;
+            v
         }
         None => [0.0; 3],
     };

@@ -83,10 +83,12 @@ pub(crate) struct Reader<'a> {
     pub(crate) le: bool,
 }
 
+// The header's bytes are read without a panicking access (the callers check the header's
+// length first; a read past it would give zeros, which the field checks refuse).
+#[deny(clippy::indexing_slicing)]
 impl Reader<'_> {
     pub(crate) fn bytes<const N: usize>(&self, off: usize) -> [u8; N] {
-        let mut a = [0u8; N];
-        a.copy_from_slice(&self.b[off..off + N]);
+        let mut a = crate::bytes::arr_at::<N>(self.b, off).unwrap_or([0u8; N]);
         if !self.le {
             a.reverse();
         }
@@ -140,15 +142,17 @@ pub(crate) struct RawHeader {
     pub(crate) srow: [[f64; 4]; 3],
 }
 
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
-    if b.len() < 348 {
+    let first = crate::bytes::arr::<4>(b).filter(|_| b.len() >= 348);
+    let Some(first) = first else {
         return Err(not_nifti(
             path,
             format!("{} bytes, shorter than a header", b.len()),
         ));
-    }
-    let s1le = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let s1be = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    };
+    let s1le = i32::from_le_bytes(first);
+    let s1be = i32::from_be_bytes(first);
     let (version, le) = match (s1le, s1be) {
         (348, _) => (1u8, true),
         (_, 348) => (1, false),
@@ -163,7 +167,7 @@ pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
     };
     let r = Reader { b, le };
     let layout = if version == 1 {
-        let magic = &b[344..348];
+        let magic = b.get(344..348).unwrap_or_default();
         if magic != b"n+1\0" && magic != b"ni1\0" {
             return Err(not_nifti(path, "missing the NIfTI-1 magic `n+1` / `ni1`"));
         }
@@ -172,7 +176,8 @@ pub(crate) fn raw_header(path: &Path, b: &[u8]) -> Result<RawHeader> {
         if b.len() < 540 {
             return Err(not_nifti(path, "NIfTI-2 header truncated"));
         }
-        if &b[4..8] != b"n+2\0" && &b[4..8] != b"ni2\0" {
+        let magic = b.get(4..8).unwrap_or_default();
+        if magic != b"n+2\0" && magic != b"ni2\0" {
             return Err(not_nifti(path, "missing the NIfTI-2 magic `n+2` / `ni2`"));
         }
         &NIFTI2
@@ -389,22 +394,24 @@ pub fn parse_header(path: &Path, b: &[u8]) -> Result<NiftiHeader> {
 }
 
 pub(crate) fn raw_header_le(b: &[u8]) -> bool {
-    let s = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    s == 348 || s == 540
+    matches!(
+        crate::bytes::arr::<4>(b).map(i32::from_le_bytes),
+        Some(348 | 540)
+    )
 }
 
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn voxel_bytes<'a>(path: &Path, h: &NiftiHeader, b: &'a [u8]) -> Result<&'a [u8]> {
     let expected = h.geometry.len() * h.datatype.size();
-    let found = b.len().saturating_sub(h.vox_offset);
-    if found < expected {
-        return Err(ImagingError::Truncated {
+    h.vox_offset
+        .checked_add(expected)
+        .and_then(|end| b.get(h.vox_offset..end))
+        .ok_or_else(|| ImagingError::Truncated {
             path: path.to_path_buf(),
             expected,
             offset: h.vox_offset,
-            found,
-        });
-    }
-    Ok(&b[h.vox_offset..h.vox_offset + expected])
+            found: b.len().saturating_sub(h.vox_offset),
+        })
 }
 
 /// Calls `f(index, value)` for every stored value, converted to f64 (scaling not applied).
