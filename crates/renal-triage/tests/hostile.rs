@@ -1148,5 +1148,6 @@ fn at_least_forty_hostile_inputs() {
     let n = PROBES.load(Ordering::Relaxed);
     // Without the shared data (outside CI) only the file probes run.
     let want = if shared().is_some() { 40 } else { 25 };
+    eprintln!("{n} hostile probes ran");
     assert!(n >= want, "{n} probes ran");
 }
