@@ -1136,6 +1136,20 @@ fn tls_slow_clients_and_greedy_clients() {
     );
     let health = common::send(ureq::get(&format!("{}/healthz", s.url)), None);
     assert_eq!(health.status, 200);
+    // 57: SIGINT (Ctrl-C) removes the upload folder too.
+    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
+    assert!(uploads.is_dir(), "{} missing", uploads.display());
+    assert!(Command::new("kill")
+        .args(["-INT", &s.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    check(
+        "SIGINT",
+        !uploads.exists(),
+        &"the upload folder survives SIGINT",
+    );
 }
 
 /// Counts the probes once the other tests of this file have finished.
