@@ -990,16 +990,23 @@ fn a_hostile_network_meets_a_guarded_server() {
     let left = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "uploads left in {}", uploads.display());
     // 51: SIGTERM removes the upload folder.
+    signal_removes_uploads(&s, "TERM");
+}
+
+/// Sends the server signal `sig` and checks (as a probe) that its upload folder is gone.
+fn signal_removes_uploads(s: &common::Server, sig: &str) {
+    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
+    assert!(uploads.is_dir(), "{} missing", uploads.display());
     assert!(Command::new("kill")
-        .args(["-TERM", &s.child.id().to_string()])
+        .args([&format!("-{sig}"), &s.child.id().to_string()])
         .status()
         .unwrap()
         .success());
     std::thread::sleep(std::time::Duration::from_millis(1500));
     check(
-        "SIGTERM",
+        &format!("SIG{sig}"),
         !uploads.exists(),
-        &"the upload folder survives SIGTERM",
+        &format!("the upload folder survives SIG{sig}"),
     );
 }
 
@@ -1137,19 +1144,7 @@ fn tls_slow_clients_and_greedy_clients() {
     let health = common::send(ureq::get(&format!("{}/healthz", s.url)), None);
     assert_eq!(health.status, 200);
     // 57: SIGINT (Ctrl-C) removes the upload folder too.
-    let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
-    assert!(uploads.is_dir(), "{} missing", uploads.display());
-    assert!(Command::new("kill")
-        .args(["-INT", &s.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    check(
-        "SIGINT",
-        !uploads.exists(),
-        &"the upload folder survives SIGINT",
-    );
+    signal_removes_uploads(&s, "INT");
 }
 
 /// Counts the probes once the other tests of this file have finished.
