@@ -7,7 +7,12 @@
 //! exact there, only slower), and the lanes are summed in the order written here, so every
 //! build gives bit-identical results on any CPU.
 
-#[cfg(target_arch = "x86_64")]
+// The explicit kernels, for multiversion's clones (not in a build whose whole program has AVX2
+// or AVX-512 enabled: see `dots_rows`).
+#[cfg(all(
+    target_arch = "x86_64",
+    not(any(target_feature = "avx2", target_feature = "avx512f"))
+))]
 mod x86;
 
 pub(crate) const LANES: usize = 8;
@@ -158,20 +163,40 @@ pub fn rank1(alpha: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// [`dots_rows`] one row at a time through [`dots`].
+#[inline]
+fn portable_rows<const M: usize, const N: usize>(
+    w: &[f64],
+    hs: [&[f64]; M],
+    o: &mut [[f64; N]; M],
+) {
+    for (h, out) in hs.iter().zip(o.iter_mut()) {
+        dots::<N>(w, h, out);
+    }
+}
+
 /// `outs[m][o] = w_o · hs[m]` for the `M` rows `hs[m]` (one length, `n`) and the `N` rows
 /// `w_o` of `w` (row length `n`): each result bit-identical to [`dot`]. `M` rows per pass over
 /// `w`, in the widest vector registers the CPU has.
+///
+/// The explicit kernels are called from multiversion's clones, which carry their target
+/// features. A build with AVX2 or AVX-512 enabled for the whole program (`-C target-cpu=native`)
+/// has no such clone to call them from without `unsafe` (rustc requires the callers' own
+/// `#[target_feature]`), so it takes the portable kernel, compiled with those features: the
+/// same bits, the compiler's vectorisation.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 pub fn dots_rows<const M: usize, const N: usize>(
     w: &[f64],
     hs: [&[f64]; M],
     outs: &mut [[f64; N]; M],
 ) {
+    #[cfg(not(any(target_feature = "avx2", target_feature = "avx512f")))]
     #[multiversion::target::target_cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     #[multiversion::inherit_target]
     fn imp<const M: usize, const N: usize>(w: &[f64], hs: [&[f64]; M], o: &mut [[f64; N]; M]) {
         x86::dots_rows_avx512::<M, N>(w, hs, o)
     }
+    #[cfg(not(any(target_feature = "avx2", target_feature = "avx512f")))]
     #[multiversion::target::target_cfg(all(
         target_arch = "x86_64",
         target_feature = "avx2",
@@ -182,15 +207,18 @@ pub fn dots_rows<const M: usize, const N: usize>(
     fn imp<const M: usize, const N: usize>(w: &[f64], hs: [&[f64]; M], o: &mut [[f64; N]; M]) {
         x86::dots_rows_avx2::<M, N>(w, hs, o)
     }
+    #[cfg(not(any(target_feature = "avx2", target_feature = "avx512f")))]
     #[multiversion::target::target_cfg(not(all(
         target_arch = "x86_64",
         target_feature = "avx2",
         target_feature = "fma"
     )))]
     fn imp<const M: usize, const N: usize>(w: &[f64], hs: [&[f64]; M], o: &mut [[f64; N]; M]) {
-        for (h, out) in hs.iter().zip(o.iter_mut()) {
-            dots::<N>(w, h, out);
-        }
+        portable_rows::<M, N>(w, hs, o)
+    }
+    #[cfg(any(target_feature = "avx2", target_feature = "avx512f"))]
+    fn imp<const M: usize, const N: usize>(w: &[f64], hs: [&[f64]; M], o: &mut [[f64; N]; M]) {
+        portable_rows::<M, N>(w, hs, o)
     }
     let n = hs.iter().map(|h| h.len()).min().unwrap_or(0);
     imp::<M, N>(&w[..N * n], hs.map(|h| &h[..n]), outs)
@@ -304,6 +332,7 @@ mod tests {
     /// without AVX2).
     #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
     fn dots_rows_avx2_build(w: &[f64], hs: [&[f64]; 4], outs: &mut [[f64; 3]; 4]) {
+        #[cfg(not(any(target_feature = "avx2", target_feature = "avx512f")))]
         #[multiversion::target::target_cfg(all(
             target_arch = "x86_64",
             target_feature = "avx2",
@@ -318,6 +347,10 @@ mod tests {
             target_feature = "avx2",
             target_feature = "fma"
         )))]
+        fn imp(w: &[f64], hs: [&[f64]; 4], o: &mut [[f64; 3]; 4]) {
+            dots_rows::<4, 3>(w, hs, o)
+        }
+        #[cfg(any(target_feature = "avx2", target_feature = "avx512f"))]
         fn imp(w: &[f64], hs: [&[f64]; 4], o: &mut [[f64; 3]; 4]) {
             dots_rows::<4, 3>(w, hs, o)
         }
