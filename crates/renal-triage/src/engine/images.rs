@@ -218,18 +218,36 @@ pub fn image_or_fault(
     })
 }
 
-/// A case's mask in any format read here, with the case's label map; a DICOM SEG or RTSTRUCT
-/// is rebuilt on the series it references, looked for among the case's CT phases first.
-pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, String> {
-    let path = images.mask.as_ref().ok_or("no mask")?;
-    let map = images
-        .label_map
-        .as_deref()
+/// Why a mask was not read: its label map, or the file.
+pub enum MaskReadError {
+    LabelMap(String),
+    Mask(renal_imaging::ImagingError),
+}
+
+/// A mask in any format read here, with a label map given as text (`tumor=1,...`); a DICOM
+/// SEG or RTSTRUCT is rebuilt on the series it references, looked for among `refs` first.
+/// What a cohort's case and `predict`'s patient both read.
+pub fn read_mask_mapped(
+    path: &Path,
+    refs: &[PathBuf],
+    label_map: Option<&str>,
+) -> std::result::Result<LabelVolume, MaskReadError> {
+    let map = label_map
         .map(renal_imaging::LabelMap::parse)
         .transpose()
-        .map_err(|e| format!("label_map: {e}"))?;
-    let refs: Vec<std::path::PathBuf> = images.phases.iter().map(|(_, p)| p.clone()).collect();
-    renal_imaging::read_mask(path, &refs, map.as_ref()).map_err(|e| e.to_string())
+        .map_err(MaskReadError::LabelMap)?;
+    renal_imaging::read_mask(path, refs, map.as_ref()).map_err(MaskReadError::Mask)
+}
+
+/// A case's mask, with the case's label map, its CT phases as the series a DICOM SEG or
+/// RTSTRUCT may reference ([`read_mask_mapped`]).
+pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, String> {
+    let path = images.mask.as_ref().ok_or("no mask")?;
+    let refs: Vec<PathBuf> = images.phases.iter().map(|(_, p)| p.clone()).collect();
+    read_mask_mapped(path, &refs, images.label_map.as_deref()).map_err(|e| match e {
+        MaskReadError::LabelMap(m) => format!("label_map: {m}"),
+        MaskReadError::Mask(e) => e.to_string(),
+    })
 }
 
 /// One case of a cohort: its mask read, then [`image_from_mask`].

@@ -136,15 +136,14 @@ fn read_mask(
     input: &PatientInput,
     path: &std::path::Path,
 ) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    let map = input
-        .label_map
-        .as_deref()
-        .map(renal_imaging::LabelMap::parse)
-        .transpose()
-        .map_err(|e| PredictError::Input(input_err("label_map", e)))?;
+    use crate::engine::images::{read_mask_mapped, MaskReadError};
     let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
-    let labels = renal_imaging::read_mask(path, &refs, map.as_ref())
-        .map_err(|e| PredictError::Input(input_err("mask", e.to_string())))?;
+    let labels = read_mask_mapped(path, &refs, input.label_map.as_deref()).map_err(|e| {
+        PredictError::Input(match e {
+            MaskReadError::LabelMap(m) => input_err("label_map", m),
+            MaskReadError::Mask(e) => input_err("mask", e.to_string()),
+        })
+    })?;
     let scheme = LabelScheme::default();
     if !labels.data.contains(&scheme.tumor) {
         let mut present = [false; 256];
