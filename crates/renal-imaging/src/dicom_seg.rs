@@ -250,16 +250,26 @@ struct FramePixels {
     packed: bool,
 }
 
+// The frames' bytes come from the file: read without a panicking access (`frame_pixels`
+// checks every frame's length; a byte past one would read as background).
+#[deny(clippy::indexing_slicing)]
 impl FramePixels {
     fn get(&self, f: usize, p: usize) -> u32 {
+        let byte = |frame: usize, i: usize| {
+            self.data
+                .get(frame)
+                .and_then(|d| d.get(i))
+                .copied()
+                .unwrap_or(0)
+        };
         let v = match (self.bits, self.packed) {
             (1, true) => {
                 let bit = f * self.per_frame + p;
-                ((self.data[0][bit / 8] >> (bit % 8)) & 1) as u32
+                ((byte(0, bit / 8) >> (bit % 8)) & 1) as u32
             }
-            (1, false) => ((self.data[f][p / 8] >> (p % 8)) & 1) as u32,
-            (16, _) => u16::from_le_bytes([self.data[f][2 * p], self.data[f][2 * p + 1]]) as u32,
-            _ => self.data[f][p] as u32,
+            (1, false) => ((byte(f, p / 8) >> (p % 8)) & 1) as u32,
+            (16, _) => u16::from_le_bytes([byte(f, 2 * p), byte(f, 2 * p + 1)]) as u32,
+            _ => byte(f, p) as u32,
         };
         match self.kind {
             Kind::Fractional(max) => u32::from(2 * v >= max),
