@@ -96,7 +96,7 @@ pub(super) fn check_length(state: &AppState, req: &Request) -> Result<(), ApiErr
 /// Reads a multipart request into an input and saved uploads. After a rejected field the rest
 /// of the (size-limited) body is still read, so the client receives the error instead of a
 /// broken connection.
-pub(crate) async fn read_multipart(
+pub(super) async fn read_multipart(
     space: &UploadSpace,
     mut mp: Multipart,
 ) -> Result<(PatientInput, Uploads, Vec<(String, PathBuf)>), ApiError> {
