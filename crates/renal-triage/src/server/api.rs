@@ -14,7 +14,7 @@ use crate::model::predict::{predict, predict_with, PatientInput, Prediction};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::upload::{attach_ct, check_ct, check_length, read_multipart, Uploads};
+use super::upload::{check_length, read_multipart, Uploads};
 
 pub(super) async fn run_prediction(
     state: Arc<AppState>,
@@ -121,7 +121,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
         .to_string();
     let result: Result<Prediction, ApiError> = async {
         check_length(&state, &req)?;
-        let (input, uploads, ct) = if ctype.starts_with("multipart/form-data") {
+        let (input, uploads) = if ctype.starts_with("multipart/form-data") {
             let mp = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| ApiError::bad("body", e.body_text()))?;
@@ -151,7 +151,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                     "send CT phases as multipart file uploads (ct_<phase>), not as paths",
                 ));
             }
-            (input, Uploads::new(&state.uploads), Vec::new())
+            (input, Uploads::new(&state.uploads))
         } else {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -159,9 +159,6 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                 message: format!("expected multipart/form-data or application/json, got `{ctype}`"),
             });
         };
-        check_ct(input.mask.as_deref(), &ct)?;
-        let mut input = input;
-        attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;
         drop(uploads);
         r

@@ -13,7 +13,7 @@ use crate::model::predict::Prediction;
 use super::api::run_prediction;
 use super::error::ApiError;
 use super::state::AppState;
-use super::upload::{attach_ct, check_ct, check_length, read_multipart};
+use super::upload::{check_length, read_multipart};
 
 pub(super) fn esc(s: &str) -> String {
     renal_report::escape(s)
@@ -233,10 +233,8 @@ pub(super) async fn form_predict(State(state): State<Arc<AppState>>, req: Reques
         let mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| ApiError::bad("form", e.body_text()))?;
-        let (mut input, uploads, ct) =
+        let (input, uploads) =
             super::api::within_body_timeout(&state, read_multipart(&state.uploads, mp)).await?;
-        check_ct(input.mask.as_deref(), &ct)?;
-        attach_ct(&mut input, ct);
         let r = run_prediction(state.clone(), input).await;
         drop(uploads);
         r

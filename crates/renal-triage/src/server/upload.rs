@@ -93,13 +93,13 @@ pub(super) fn check_length(state: &AppState, req: &Request) -> Result<(), ApiErr
     }
 }
 
-/// Reads a multipart request into an input and saved uploads. After a rejected field the rest
-/// of the (size-limited) body is still read, so the client receives the error instead of a
-/// broken connection.
+/// Reads a multipart request into an input and saved uploads, its CT phases checked against
+/// the mask's grid and attached. After a rejected field the rest of the (size-limited) body
+/// is still read, so the client receives the error instead of a broken connection.
 pub(super) async fn read_multipart(
     space: &UploadSpace,
     mut mp: Multipart,
-) -> Result<(PatientInput, Uploads, Vec<(String, PathBuf)>), ApiError> {
+) -> Result<(PatientInput, Uploads), ApiError> {
     let mut input = PatientInput::default();
     let mut uploads = Uploads::new(space);
     let mut ct = Vec::new();
@@ -128,10 +128,12 @@ pub(super) async fn read_multipart(
             first_error = Some(e);
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok((input, uploads, ct)),
+    if let Some(e) = first_error {
+        return Err(e);
     }
+    check_ct(input.mask.as_deref(), &ct)?;
+    attach_ct(&mut input, ct);
+    Ok((input, uploads))
 }
 
 /// Streams one file field to `path` chunk by chunk (never the whole file in memory),
@@ -229,7 +231,7 @@ async fn read_field(
 
 /// Gives the input its uploaded CT phases (`ct_<phase>` fields) by phase name, after
 /// [`check_ct`].
-pub(super) fn attach_ct(input: &mut PatientInput, ct: Vec<(String, PathBuf)>) {
+fn attach_ct(input: &mut PatientInput, ct: Vec<(String, PathBuf)>) {
     input.ct = ct
         .into_iter()
         .map(|(field, path)| (field.trim_start_matches("ct_").to_string(), path))
@@ -237,7 +239,7 @@ pub(super) fn attach_ct(input: &mut PatientInput, ct: Vec<(String, PathBuf)>) {
 }
 
 /// Checks every CT phase against the mask's grid.
-pub(super) fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<(), ApiError> {
+fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<(), ApiError> {
     let Some(mask) = mask else {
         if let Some((name, _)) = ct.first() {
             return Err(ApiError::bad(
@@ -284,9 +286,7 @@ pub(crate) fn fuzz_multipart(dir: &Path, content_type: &str, body: Vec<u8>) -> R
             let mp = Multipart::from_request(req, &())
                 .await
                 .map_err(|e| e.body_text())?;
-            let (mut input, uploads, ct) = read_multipart(&space, mp).await.map_err(said)?;
-            check_ct(input.mask.as_deref(), &ct).map_err(said)?;
-            attach_ct(&mut input, ct);
+            let (input, uploads) = read_multipart(&space, mp).await.map_err(said)?;
             let record = crate::model::predict::clinical_record(&input).map(|_| ());
             drop(uploads);
             record.map_err(|e| e.to_string())
