@@ -26,6 +26,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// The entries of a one-entry-per-line file (token hashes, trusted keys): each line trimmed,
+/// with its line number from 1; blank lines and `#` comments skipped.
+pub fn entry_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -82,7 +91,13 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod hex_tests {
-    use super::{hex, sha256_hex, unhex};
+    use super::{entry_lines, hex, sha256_hex, unhex};
+
+    #[test]
+    fn entry_lines_skip_blanks_and_comments_keeping_line_numbers() {
+        let got: Vec<(usize, &str)> = entry_lines("# keys\n\n  a \n\t# b\nc").collect();
+        assert_eq!(got, [(3, "a"), (5, "c")]);
+    }
 
     #[test]
     fn hex_round_trips_and_refuses_bad_digits() {

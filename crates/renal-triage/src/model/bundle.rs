@@ -334,7 +334,7 @@ pub fn load_verified(
 ) -> Result<Bundle> {
     let bundle = load_bundle(dir)?;
     check_digest(&bundle, expect_digest)?;
-    crate::model::signing::check_trusted(dir, &bundle.digest, trusted_keys)?;
+    crate::model::signing::check_trusted(dir, bundle.signer.as_deref(), trusted_keys)?;
     Ok(bundle)
 }
 

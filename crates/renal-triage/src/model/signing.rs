@@ -52,25 +52,19 @@ pub fn sign(dir: &Path, digest: &str, key: &Path) -> Result<String> {
     Ok(public)
 }
 
-/// The public keys of a trusted-keys file.
-pub fn load_trusted(path: &Path) -> Result<Vec<Vec<u8>>> {
+/// The public keys of a trusted-keys file, as written here (`ed25519:<hex>`).
+pub fn load_trusted(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the trusted keys {}", path.display()))?;
-    let mut keys = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        match parse_public(l) {
-            Some(k) => keys.push(k),
+    let keys = renal_cohort::io::entry_lines(&text)
+        .map(|(n, l)| match parse_public(l) {
+            Some(k) => Ok(public_key_text(&k)),
             None => bail!(
-                "{} line {}: not `ed25519:` and 64 hex digits",
-                path.display(),
-                i + 1
+                "{} line {n}: not `ed25519:` and 64 hex digits",
+                path.display()
             ),
-        }
-    }
+        })
+        .collect::<Result<Vec<_>>>()?;
     if keys.is_empty() {
         bail!("{}: no trusted key", path.display());
     }
@@ -101,18 +95,19 @@ pub fn signer(dir: &Path, digest: &str) -> Result<Option<String>> {
     Ok(Some(public_key_text(&public)))
 }
 
-/// Refuses a bundle not signed by one of `trusted` (when given).
-pub fn check_trusted(dir: &Path, digest: &str, trusted: Option<&Path>) -> Result<()> {
+/// Refuses a bundle (in `dir`) not signed by one of the keys of the file `trusted` (when
+/// given); `signer` is the bundle's verified signer ([`signer`], as the bundle's load found it).
+pub fn check_trusted(dir: &Path, signer: Option<&str>, trusted: Option<&Path>) -> Result<()> {
     let Some(path) = trusted else {
         return Ok(());
     };
     let keys = load_trusted(path)?;
-    match signer(dir, digest)? {
+    match signer {
         None => bail!(
             "{}: the bundle is not signed, and --trusted-keys asks for a signature",
             dir.display()
         ),
-        Some(k) if keys.iter().any(|t| public_key_text(t) == k) => Ok(()),
+        Some(k) if keys.iter().any(|t| t == k) => Ok(()),
         Some(k) => bail!(
             "{}: signed by {k}, which is not among the trusted keys in {}",
             dir.display(),

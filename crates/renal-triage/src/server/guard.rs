@@ -27,22 +27,18 @@ impl Tokens {
     pub fn load(path: &Path) -> Result<Tokens> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?;
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let l = line.trim();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            let hex = l.strip_prefix("sha256:").unwrap_or("");
-            match renal_cohort::io::unhex(hex).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-                Some(h) => out.push(h),
-                None => bail!(
-                    "{} line {}: not `sha256:` and 64 hex digits (tokens are stored hashed: `printf %s TOKEN | sha256sum`)",
-                    path.display(),
-                    i + 1
-                ),
-            }
-        }
+        let out = renal_cohort::io::entry_lines(&text)
+            .map(|(n, l)| {
+                let hex = l.strip_prefix("sha256:").unwrap_or("");
+                match renal_cohort::io::unhex(hex).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                    Some(h) => Ok(h),
+                    None => bail!(
+                        "{} line {n}: not `sha256:` and 64 hex digits (tokens are stored hashed: `printf %s TOKEN | sha256sum`)",
+                        path.display()
+                    ),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         if out.is_empty() {
             bail!("{}: no token hash", path.display());
         }
