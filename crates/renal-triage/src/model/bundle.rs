@@ -293,6 +293,14 @@ pub fn write_bundle(
         renal_cohort::io::write_atomic(&dir.join(name), bytes)
             .with_context(|| format!("writing {name}"))?;
     }
+    // A signature of an earlier bundle in this folder cannot cover this one (`train --sign`
+    // signs after writing).
+    match std::fs::remove_file(dir.join(crate::model::signing::SIGNATURE_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).context("removing an earlier bundle.sig")
+        }
+        _ => {}
+    }
     let mut m = serde_json::to_vec_pretty(&manifest)?;
     m.push(b'\n');
     let digest = manifest_digest(&String::from_utf8_lossy(&m))?;
@@ -497,9 +505,18 @@ mod tests {
         }))
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
+        // An earlier bundle's signature in the folder (it cannot verify for this bundle) is
+        // removed by the write, so the new, unsigned bundle loads.
+        let stale = format!("ed25519:{} {}\n", "ab".repeat(32), "cd".repeat(64));
+        std::fs::write(
+            dir.path().join(crate::model::signing::SIGNATURE_FILE),
+            stale,
+        )
+        .unwrap();
         write_bundle(dir.path(), manifest, &fitted, Vec::new()).unwrap();
         assert!(dir.path().join("mlp.safetensors").is_file());
         let loaded = load_bundle(dir.path()).unwrap();
+        assert_eq!(loaded.signer, None);
         let (a, b) = (
             fitted.predict_proba(&x).unwrap(),
             loaded.pipeline.predict_proba(&x).unwrap(),
