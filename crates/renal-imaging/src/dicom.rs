@@ -177,9 +177,6 @@ impl Groups<'_> {
     }
 }
 
-/// Reads one Part 10 file: its slice, or one slice per frame of an enhanced (or legacy
-/// converted enhanced) multi-frame image, each with its own plane position, orientation,
-/// pixel spacing and rescale from the functional groups.
 /// NumberOfFrames (1 when absent).
 fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
     if data.e.contains_key(&NUMBER_OF_FRAMES) {
@@ -190,6 +187,9 @@ fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
     }
 }
 
+/// Reads one Part 10 file: its slice, or one slice per frame of an enhanced (or legacy
+/// converted enhanced) multi-frame image, each with its own plane position, orientation,
+/// pixel spacing and rescale from the functional groups.
 pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
     let crate::dicom_parse::Part10 { syntax, mut data } = crate::dicom_parse::read_file(path)?;
     let pixel = data
