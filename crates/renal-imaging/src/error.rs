@@ -61,6 +61,9 @@ pub enum ImagingError {
     },
     #[error("{path}: too large: {detail}")]
     TooLarge { path: PathBuf, detail: String },
+    /// The caller gave up on the work ([`crate::cancel`]).
+    #[error("cancelled: the work was given up (time limit or shutdown)")]
+    Cancelled,
 }
 
 pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod bytes;
+pub mod cancel;
 mod codecs;
 pub mod dicom;
 pub mod dicom_mask;

@@ -184,6 +184,7 @@ pub fn measure_segmentation(
             ),
         });
     }
+    crate::cancel::check()?;
     let stats = LabelStats::compute(labels, scheme.tumor);
     let counts = stats.counts;
     let (lo, hi) = stats.bbox.ok_or_else(|| ImagingError::EmptyMask {
@@ -191,12 +192,17 @@ pub fn measure_segmentation(
         label: scheme.tumor,
     })?;
     let tumor = BinaryMask::from_box(g, &labels.data, lo, hi, |v| v == scheme.tumor);
+    crate::cancel::check()?;
     let comps = components_26(&tumor);
     let components: Vec<TumorComponent> = comps
         .iter()
         .enumerate()
-        .map(|(r, m)| component(m, r + 1, labels, axial))
-        .collect();
+        .map(|(r, m)| {
+            crate::cancel::check()?;
+            Ok(component(m, r + 1, labels, axial))
+        })
+        .collect::<Result<_>>()?;
+    crate::cancel::check()?;
     let whole_tumor = if components.len() == 1 {
         components[0].shape.clone()
     } else {

@@ -124,12 +124,13 @@ fn roi_slices(
                 grid.dims[2]
             )));
         }
+        check_extent(&poly, grid.dims).map_err(at)?;
         if poly.len() < 3 {
             // One or two points (a contour traced around a single pixel or a line) enclose
             // no pixel centre.
             continue;
         }
-        if let Some((a, b)) = self_intersection(&poly) {
+        if let Some((a, b)) = self_intersection(&poly).map_err(at)? {
             return Err(at(format!(
                 "self-intersecting (edges {} and {} cross)",
                 a + 1,
@@ -141,31 +142,121 @@ fn roi_slices(
     Ok(slices)
 }
 
-/// The first pair of non-adjacent edges that properly cross, if any (edge `i` joins point `i`
-/// to the next, the last to the first).
-fn self_intersection(p: &[[f64; 2]]) -> Option<(usize, usize)> {
+/// Checks a contour's geometry before anything walks it: every point within one grid's
+/// width of the referenced CT's slice (a point far off the grid is a corrupt coordinate, and
+/// walking an edge to it would take time in proportion to its length), and the outline at
+/// most [`MAX_OUTLINE_PER_SIDE`] times the slice's sides long (which bounds the edge walks,
+/// the scan-line crossings and the self-intersection check).
+fn check_extent(poly: &[[f64; 2]], dims: [usize; 3]) -> std::result::Result<(), String> {
+    let (w, h) = (dims[0] as f64, dims[1] as f64);
+    for (n, q) in poly.iter().enumerate() {
+        let inside = q[0].is_finite()
+            && q[1].is_finite()
+            && (-w..=2.0 * w).contains(&q[0])
+            && (-h..=2.0 * h).contains(&q[1]);
+        if !inside {
+            return Err(format!(
+                "point {} lies at voxel ({:.3e}, {:.3e}), far off the referenced CT's {}x{} slice: a corrupt coordinate",
+                n + 1,
+                q[0],
+                q[1],
+                dims[0],
+                dims[1]
+            ));
+        }
+    }
+    let outline: f64 = (0..poly.len())
+        .map(|e| {
+            let (a, b) = (poly[e], poly[(e + 1) % poly.len()]);
+            (b[0] - a[0]).hypot(b[1] - a[1])
+        })
+        .sum();
+    let max = MAX_OUTLINE_PER_SIDE * (w + h);
+    if outline > max {
+        return Err(format!(
+            "its outline is {outline:.0} voxels long, over the limit of {max:.0} ({MAX_OUTLINE_PER_SIDE} times the slice's sides): not a contour of this slice"
+        ));
+    }
+    Ok(())
+}
+
+/// A contour's outline may be this many times the slice's width plus height (a ring around
+/// the whole slice is 2x).
+const MAX_OUTLINE_PER_SIDE: f64 = 256.0;
+
+/// Edges through one cell (as wide as the contour's mean edge) at most: more are points
+/// crowded far beyond the contour's own spacing, not a drawn outline.
+const MAX_EDGES_PER_CELL: usize = 1024;
+
+/// The first pair (lowest indices) of non-adjacent edges that properly cross, if any (edge
+/// `i` joins point `i` to the next, the last to the first). Edges are bucketed by the square
+/// cells (as wide as the mean edge) they pass through, widened by a cell each way, and only
+/// edges sharing a cell are compared: two crossing edges share the cell of their crossing, so
+/// the answer is the all-pairs one, in time proportional to the number of points (plus the
+/// outline's length in cells) rather than to its square. Points crowded far beyond their
+/// mean spacing are refused ([`MAX_EDGES_PER_CELL`]).
+fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize)>, String> {
     let n = p.len();
+    let outline: f64 = (0..n)
+        .map(|e| (p[(e + 1) % n][0] - p[e][0]).hypot(p[(e + 1) % n][1] - p[e][1]))
+        .sum();
+    let cell = (outline / n.max(1) as f64).max(1e-9);
+    let q: Vec<[f64; 2]> = p.iter().map(|v| [v[0] / cell, v[1] / cell]).collect();
+    let mut cells: Vec<(i64, i64, u32)> = Vec::new();
+    for i in 0..n {
+        let (a, b) = (q[i], q[(i + 1) % n]);
+        let (x0, x1) = (a[0].min(b[0]).floor() as i64, a[0].max(b[0]).floor() as i64);
+        for cx in x0..=x1 {
+            // The edge's y range within this column (the whole range for a vertical edge).
+            let (lo, hi) = if (b[0] - a[0]).abs() < 1e-12 {
+                (a[1].min(b[1]), a[1].max(b[1]))
+            } else {
+                let y = |x: f64| {
+                    a[1] + (x.clamp(a[0].min(b[0]), a[0].max(b[0])) - a[0]) * (b[1] - a[1])
+                        / (b[0] - a[0])
+                };
+                let (ya, yb) = (y(cx as f64), y(cx as f64 + 1.0));
+                (ya.min(yb), ya.max(yb))
+            };
+            for cy in lo.floor() as i64 - 1..=hi.floor() as i64 + 1 {
+                for dx in -1..=1 {
+                    cells.push((cx + dx, cy, i as u32));
+                }
+            }
+        }
+    }
+    cells.sort_unstable();
+    cells.dedup();
     let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| {
         (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
     };
     let tol = 1e-9;
-    for i in 0..n {
+    let crosses = |i: usize, j: usize| {
         let (a, b) = (p[i], p[(i + 1) % n]);
-        for j in i + 2..n {
-            if i == 0 && j == n - 1 {
-                continue; // adjacent through the closing edge
-            }
-            let (c, d) = (p[j], p[(j + 1) % n]);
-            let (d1, d2) = (cross(a, b, c), cross(a, b, d));
-            let (d3, d4) = (cross(c, d, a), cross(c, d, b));
-            if ((d1 > tol && d2 < -tol) || (d1 < -tol && d2 > tol))
-                && ((d3 > tol && d4 < -tol) || (d3 < -tol && d4 > tol))
-            {
-                return Some((i, j));
+        let (c, d) = (p[j], p[(j + 1) % n]);
+        let (d1, d2) = (cross(a, b, c), cross(a, b, d));
+        let (d3, d4) = (cross(c, d, a), cross(c, d, b));
+        ((d1 > tol && d2 < -tol) || (d1 < -tol && d2 > tol))
+            && ((d3 > tol && d4 < -tol) || (d3 < -tol && d4 > tol))
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for group in cells.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        if group.len() > MAX_EDGES_PER_CELL {
+            return Err(format!(
+                "more than {MAX_EDGES_PER_CELL} of its edges crowd into one spot of {cell:.2e} voxels: not a drawn outline"
+            ));
+        }
+        for (x, u) in group.iter().enumerate() {
+            for v in &group[x + 1..] {
+                let (i, j) = (u.2 as usize, v.2 as usize);
+                let adjacent = j == i + 1 || (i == 0 && j == n - 1);
+                if !adjacent && best.is_none_or(|b| (i, j) < b) && crosses(i, j) {
+                    best = Some((i, j));
+                }
             }
         }
     }
-    None
+    Ok(best)
 }
 
 /// Pixel centres closer than this (in voxels) to a contour lie on it.
@@ -184,7 +275,8 @@ fn on_edge(a: [f64; 2], b: [f64; 2], dims: [usize; 3], out: &mut Vec<(usize, usi
         }
         return;
     }
-    let (lo, hi) = (a[u].min(b[u]), a[u].max(b[u]));
+    // Only the part over the grid can hold a pixel centre.
+    let (lo, hi) = (a[u].min(b[u]).max(-1.0), a[u].max(b[u]).min(dims[u] as f64));
     let mut t = (lo - ON_CONTOUR).ceil();
     while t <= hi + ON_CONTOUR {
         let w = a[v] + (t - a[u]) * dv / du;
@@ -227,23 +319,34 @@ fn fill(polys: &[Polygon], dims: [usize; 3]) -> Vec<(usize, usize)> {
     if j1 < j0 as f64 {
         return out;
     }
-    let mut xs = Vec::new();
-    for j in j0..=j1 as usize {
-        let y = j as f64;
-        xs.clear();
-        for poly in polys {
-            for (e, a) in poly.iter().enumerate() {
-                let b = poly[(e + 1) % poly.len()];
-                // Half-open rule: a vertex on the scan line counts once.
-                if (a[1] <= y) != (b[1] <= y) {
-                    xs.push(a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]));
-                }
+    // Each edge's crossings with the scan lines it spans (half-open rule: a vertex on a scan
+    // line counts once), gathered per line: work in proportion to the outline, not to the
+    // lines times the edges.
+    let j1 = j1 as usize;
+    let mut xs: Vec<(usize, f64)> = Vec::new();
+    for poly in polys {
+        for (e, a) in poly.iter().enumerate() {
+            let b = poly[(e + 1) % poly.len()];
+            let (lo, hi) = (a[1].min(b[1]), a[1].max(b[1]));
+            if lo == hi {
+                continue;
+            }
+            // Lines y with lo <= y < hi cross the edge under the half-open rule.
+            let first = (lo.ceil().max(j0 as f64)) as usize;
+            let mut j = first;
+            while j <= j1 && (j as f64) < hi {
+                let y = j as f64;
+                xs.push((j, a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1])));
+                j += 1;
             }
         }
-        xs.sort_by(f64::total_cmp);
-        for pair in xs.chunks_exact(2) {
-            let start = pair[0].ceil().max(0.0);
-            let end = (pair[1].ceil() - 1.0).min(dims[0] as f64 - 1.0);
+    }
+    xs.sort_by(|p, q| p.0.cmp(&q.0).then(p.1.total_cmp(&q.1)));
+    for line in xs.chunk_by(|p, q| p.0 == q.0) {
+        let j = line[0].0;
+        for pair in line.chunks_exact(2) {
+            let start = pair[0].1.ceil().max(0.0);
+            let end = (pair[1].1.ceil() - 1.0).min(dims[0] as f64 - 1.0);
             let mut i = start;
             while i <= end {
                 out.push((i as usize, j));
@@ -285,9 +388,9 @@ mod tests {
     #[test]
     fn a_bow_tie_crosses_itself_and_a_square_does_not() {
         let square = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
-        assert_eq!(self_intersection(&square), None);
+        assert_eq!(self_intersection(&square), Ok(None));
         let bow = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
-        assert_eq!(self_intersection(&bow), Some((0, 2)));
+        assert_eq!(self_intersection(&bow), Ok(Some((0, 2))));
         // A contour that retraces an edge (a one-pixel-wide spur) does not cross itself.
         let spur = [
             [0.0, 0.0],
@@ -297,6 +400,82 @@ mod tests {
             [2.0, 2.0],
             [0.0, 2.0],
         ];
-        assert_eq!(self_intersection(&spur), None);
+        assert_eq!(self_intersection(&spur), Ok(None));
+    }
+
+    /// The bucketed check finds the same first crossing as comparing every pair of edges, on
+    /// random polygons (many of which cross themselves) in and beyond a few cells.
+    #[test]
+    fn the_bucketed_crossing_check_agrees_with_all_pairs() {
+        let brute = |p: &[[f64; 2]]| {
+            let n = p.len();
+            let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| {
+                (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+            };
+            for i in 0..n {
+                for j in i + 2..n {
+                    if i == 0 && j == n - 1 {
+                        continue;
+                    }
+                    let (a, b, c, d) = (p[i], p[(i + 1) % n], p[j], p[(j + 1) % n]);
+                    let (d1, d2, d3, d4) = (
+                        cross(a, b, c),
+                        cross(a, b, d),
+                        cross(c, d, a),
+                        cross(c, d, b),
+                    );
+                    if d1 * d2 < 0.0
+                        && d3 * d4 < 0.0
+                        && d1.abs().min(d2.abs()) > 1e-9
+                        && d3.abs().min(d4.abs()) > 1e-9
+                    {
+                        return Some((i, j));
+                    }
+                }
+            }
+            None
+        };
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut crossing, mut simple) = (0, 0);
+        for trial in 0..3000 {
+            let n = 3 + trial % 12;
+            let scale = [0.7, 3.0, 40.0][trial % 3];
+            let p: Vec<[f64; 2]> = (0..n).map(|_| [next() * scale, next() * scale]).collect();
+            let want = brute(&p);
+            assert_eq!(self_intersection(&p), Ok(want), "polygon {p:?}");
+            if want.is_some() {
+                crossing += 1;
+            } else {
+                simple += 1;
+            }
+        }
+        assert!(
+            crossing > 500 && simple > 500,
+            "{crossing} crossing, {simple} simple"
+        );
+    }
+
+    /// A contour of a million points (a fine circle) is checked in linear time; a point far
+    /// off the grid is refused before any edge is walked.
+    #[test]
+    fn huge_and_far_contours_are_bounded() {
+        let n = 1_000_000;
+        let circle: Vec<[f64; 2]> = (0..n)
+            .map(|k| {
+                let t = k as f64 / n as f64 * std::f64::consts::TAU;
+                [256.0 + 100.0 * t.cos(), 256.0 + 100.0 * t.sin()]
+            })
+            .collect();
+        assert_eq!(check_extent(&circle, [512, 512, 1]), Ok(()));
+        assert_eq!(self_intersection(&circle), Ok(None));
+        let far = vec![[1.0, 1.0], [1e30, 2.0], [3.0, 5.0]];
+        let e = check_extent(&far, [512, 512, 1]).unwrap_err();
+        assert!(e.contains("point 2") && e.contains("far off"), "{e}");
     }
 }

@@ -37,6 +37,9 @@ pub enum LearnError {
     Param { name: &'static str, detail: String },
     #[error("feature `{feature}` (column {column}) is constant on the training rows")]
     Constant { feature: String, column: usize },
+    /// A stored model (read back from a file) that cannot be applied as it is.
+    #[error("invalid stored model: {detail}")]
+    InvalidModel { detail: String },
     #[error(transparent)]
     Stats(#[from] renal_stats::StatsError),
 }

@@ -2,7 +2,7 @@
 //! scaling, PCA, imputation and selection can never see a test row.
 
 use crate::calibration::{CalibrationParams, FittedCalibration};
-use crate::error::Result;
+use crate::error::{LearnError, Result};
 use crate::estimator::{Fit, PredictProba};
 use crate::folds::{complement, stratified_kfold};
 use crate::forest::{ForestData, ForestParams, RandomForest};
@@ -222,7 +222,128 @@ impl PredictProba for Pipeline {
     }
 }
 
+impl Model {
+    /// The number of input columns the model takes.
+    fn n_features(&self) -> Option<usize> {
+        match self {
+            Model::Forest(f) => Some(f.n_features),
+            Model::Logistic(l) => Some(l.n_features),
+            Model::Gbm(g) => Some(g.n_features),
+            Model::Vote(v) => Some(v.n_features),
+            Model::Mlp(m) => m.layers.first().map(|l| l.n_in),
+        }
+    }
+
+    /// Checks a model read back from a file before it is applied: every tree walk ends at a
+    /// leaf within the tree and reads a feature the model has (see the trees' `validate`),
+    /// every weight vector has the length its shape says, and the classes agree.
+    pub fn validate(&self, n_classes: usize) -> Result<()> {
+        let bad = |detail: String| Err(LearnError::InvalidModel { detail });
+        match self {
+            Model::Forest(f) => {
+                if f.n_classes != n_classes || f.trees.is_empty() {
+                    return bad(format!(
+                        "a forest of {} trees for {} classes in a pipeline of {n_classes}",
+                        f.trees.len(),
+                        f.n_classes
+                    ));
+                }
+                for (t, tree) in f.trees.iter().enumerate() {
+                    tree.validate(f.n_features, f.n_classes)
+                        .or_else(|d| bad(format!("forest tree {t}: {d}")))?;
+                }
+            }
+            Model::Gbm(g) => {
+                if g.n_classes != n_classes
+                    || g.init.len() != n_classes
+                    || g.rounds.iter().any(|r| r.len() > n_classes)
+                {
+                    return bad(format!(
+                        "boosted trees for {} classes ({} initial scores) in a pipeline of {n_classes}",
+                        g.n_classes,
+                        g.init.len()
+                    ));
+                }
+                for (r, round) in g.rounds.iter().enumerate() {
+                    for (c, tree) in round.iter().enumerate() {
+                        tree.validate(g.n_features)
+                            .or_else(|d| bad(format!("boosting round {r}, class {c}: {d}")))?;
+                    }
+                }
+            }
+            Model::Logistic(l) => {
+                if l.n_classes != n_classes
+                    || Some(l.coef.len()) != n_classes.checked_mul(l.n_features)
+                    || l.intercept.len() != n_classes
+                {
+                    return bad(format!(
+                        "logistic regression of {} coefficients and {} intercepts for {n_classes} classes and {} features",
+                        l.coef.len(),
+                        l.intercept.len(),
+                        l.n_features
+                    ));
+                }
+            }
+            Model::Mlp(m) => {
+                let Some(last) = m.layers.last() else {
+                    return bad("an MLP without layers".into());
+                };
+                if m.n_classes != n_classes || last.n_out != n_classes {
+                    return bad(format!(
+                        "an MLP with {} outputs for {n_classes} classes",
+                        last.n_out
+                    ));
+                }
+                for (i, l) in m.layers.iter().enumerate() {
+                    let chained = i == 0 || m.layers[i - 1].n_out == l.n_in;
+                    if !chained
+                        || Some(l.weight.len()) != l.n_in.checked_mul(l.n_out)
+                        || l.bias.len() != l.n_out
+                    {
+                        return bad(format!(
+                            "MLP layer {i}: {} weights and {} biases for {} -> {}",
+                            l.weight.len(),
+                            l.bias.len(),
+                            l.n_in,
+                            l.n_out
+                        ));
+                    }
+                }
+            }
+            Model::Vote(v) => {
+                for (name, columns, member) in &v.members {
+                    if let Some(c) = columns.iter().find(|&&c| c >= v.n_features) {
+                        return bad(format!(
+                            "vote member {name} reads column {c} of {}",
+                            v.n_features
+                        ));
+                    }
+                    member.validate()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Pipeline {
+    /// Checks a pipeline read back from a file (its model, see [`Model::validate`], and the
+    /// learner's input width against its named inputs) before it is applied.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate(self.n_classes)?;
+        match self.model.n_features() {
+            Some(n) if !self.learner_inputs.is_empty() && n != self.learner_inputs.len() => {
+                Err(LearnError::InvalidModel {
+                    detail: format!(
+                        "the learner takes {n} columns, but the pipeline names {} inputs",
+                        self.learner_inputs.len()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Class probabilities (columns: classes 0..n_classes).
     pub fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
         let mut cur = x.clone();

@@ -55,7 +55,8 @@ pub(crate) fn alive(pid: &str) -> bool {
 }
 
 /// Removes what dead runs left beside `target` (staging and old folders) and inside it
-/// (`.<file>.<pid>.tmp` files of interrupted atomic writes).
+/// (`.<file>.<pid>.tmp` files of interrupted atomic writes). A run killed between its two
+/// renames left the previous folder as `old` and no `target`: that folder is put back.
 fn sweep(target: &Path) {
     let name = target
         .file_name()
@@ -69,6 +70,12 @@ fn sweep(target: &Path) {
         let n = e.file_name().to_string_lossy().to_string();
         for kind in ["staging", "old"] {
             if let Some(pid) = n.strip_prefix(&format!(".{name}.{kind}-")) {
+                if kind == "old" && !alive(pid) && !target.exists() {
+                    tracing::info!(folder = %n, "putting back the folder an interrupted run moved aside");
+                    if std::fs::rename(e.path(), target).is_ok() {
+                        continue;
+                    }
+                }
                 if !alive(pid) {
                     tracing::info!(folder = %n, "removing what an interrupted run left");
                     let _ = std::fs::remove_dir_all(e.path());

@@ -16,10 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use common::bin;
+use common::probe::{check, expect, gz, labels, mask_file, nifti1, run, write, Run, PROBES};
 use renal_testdata::shared;
 
-/// Probes run (the acceptance asks for at least 40).
-static PROBES: AtomicUsize = AtomicUsize::new(0);
 /// Probe tests finished (passed or failed).
 static DONE: AtomicUsize = AtomicUsize::new(0);
 const PROBE_TESTS: usize = 5;
@@ -30,136 +29,6 @@ impl Drop for Finished {
     fn drop(&mut self) {
         DONE.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    /// Peak resident memory of the child (MiB).
-    peak_mib: f64,
-}
-
-/// Runs a command to its end; its peak memory is what the binary reports at exit
-/// (`RENAL_TRIAGE_PEAK_MEMORY`: VmHWM, the kernel's high-water mark of its resident memory).
-fn run(cmd: &mut Command) -> Run {
-    let child = cmd
-        .env("RENAL_TRIAGE_PEAK_MEMORY", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A probe that hangs (a FIFO opened for reading waits for a writer) is killed after two
-    // minutes and fails, instead of hanging the test run.
-    let pid = child.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if rx
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .is_err()
-        {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-    });
-    let o = child.wait_with_output().unwrap();
-    let _ = tx.send(());
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    let peak_mib = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("peak memory: "))
-        .and_then(|v| v.trim_end_matches(" MiB").parse().ok())
-        .unwrap_or(f64::NAN);
-    Run {
-        code: o.status.code().unwrap_or(128),
-        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
-        stderr,
-        peak_mib,
-    }
-}
-
-/// Asserts one probe's outcome and counts the probe (every probe is counted here).
-#[track_caller]
-fn check(what: &str, ok: bool, detail: &dyn std::fmt::Display) {
-    PROBES.fetch_add(1, Ordering::Relaxed);
-    assert!(ok, "{what}: {detail}");
-}
-
-/// Asserts a run's exit code and that its message holds every `words`; counts the probe.
-#[track_caller]
-fn expect(what: &str, r: &Run, code: i32, words: &[&str]) {
-    let text = format!("{}{}", r.stdout, r.stderr);
-    check(
-        what,
-        r.code == code && words.iter().all(|w| text.contains(w)),
-        &format!(
-            "exit {} (expected {code}), expected {words:?} in:\n{text}",
-            r.code
-        ),
-    );
-    assert!(
-        !text.contains("panicked at"),
-        "{what}: a panic reached the user:\n{text}"
-    );
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-/// A NIfTI-1 header (nifti1.h offsets) for a 3D grid of `dims`, `datatype` (2 = uint8,
-/// 4 = int16, 16 = float32), spacing `pixdim`, voxels at 352.
-fn nifti1(dims: [i16; 3], datatype: i16, bitpix: i16, pixdim: [f32; 3]) -> Vec<u8> {
-    let mut h = vec![0u8; 352];
-    h[0..4].copy_from_slice(&348i32.to_le_bytes());
-    let dim = [3, dims[0], dims[1], dims[2], 1, 1, 1, 1];
-    for (i, d) in dim.iter().enumerate() {
-        h[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
-    }
-    h[70..72].copy_from_slice(&datatype.to_le_bytes());
-    h[72..74].copy_from_slice(&bitpix.to_le_bytes());
-    let pd = [1.0, pixdim[0], pixdim[1], pixdim[2], 0.0, 0.0, 0.0, 0.0];
-    for (i, p) in pd.iter().enumerate() {
-        h[76 + 4 * i..80 + 4 * i].copy_from_slice(&p.to_le_bytes());
-    }
-    h[108..112].copy_from_slice(&352f32.to_le_bytes());
-    h[344..348].copy_from_slice(b"n+1\0");
-    h
-}
-
-/// A KiTS-style label volume (kidney 1 around a tumor 2) of `n`^3 uint8 voxels.
-fn labels(n: usize, tumor: bool) -> Vec<u8> {
-    let mut v = vec![0u8; n * n * n];
-    let c = n / 2;
-    for k in 0..n {
-        for j in 0..n {
-            for i in 0..n {
-                let d2 = [i, j, k]
-                    .iter()
-                    .map(|&x| (x as i64 - c as i64).pow(2))
-                    .sum::<i64>();
-                let r = (n / 4) as i64;
-                if d2 <= r * r {
-                    v[i + n * (j + n * k)] = if tumor && d2 <= (r / 2).pow(2) { 2 } else { 1 };
-                }
-            }
-        }
-    }
-    v
-}
-
-/// A labels NIfTI (gzip) of `n`^3 voxels at `spacing` mm.
-fn mask_file(n: usize, tumor: bool, spacing: f32) -> Vec<u8> {
-    let mut f = nifti1([n as i16; 3], 2, 8, [spacing; 3]);
-    f.extend(labels(n, tumor));
-    gz(&f)
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
 }
 
 /// `convert --labels IN OUT.nii.gz` (the readers' front door), with extra global options.

@@ -149,14 +149,17 @@ pub fn inflate(path: &Path, raw: &[u8], gzip: bool, limit: usize) -> Result<Vec<
     let mut out = Vec::new();
     let cap = limit.saturating_add(1) as u64;
     let r = if gzip {
-        flate2::read::MultiGzDecoder::new(raw)
+        crate::cancel::Checked(flate2::read::MultiGzDecoder::new(raw))
             .take(cap)
             .read_to_end(&mut out)
     } else {
-        flate2::read::ZlibDecoder::new(raw)
+        crate::cancel::Checked(flate2::read::ZlibDecoder::new(raw))
             .take(cap)
             .read_to_end(&mut out)
     };
+    if r.is_err() {
+        crate::cancel::check()?;
+    }
     r.map_err(|e| ImagingError::Gzip {
         path: path.to_path_buf(),
         detail: e.to_string(),
@@ -194,7 +197,8 @@ pub fn numbers(path: &Path, field: &str, s: &str) -> Result<Vec<f64>> {
 
 /// A header's detached data file, which must lie in the header's folder or below it (a name
 /// like `../../etc/x` or an absolute path is refused: a header must not make this tool read
-/// files elsewhere).
+/// files elsewhere), reached without a symbolic link (a link in the header's folder could
+/// point anywhere: the rule is on the file read, not on its name).
 pub fn detached(header: &Path, name: &str) -> Result<std::path::PathBuf> {
     let rel = Path::new(name);
     let inside = rel.components().all(|c| {
@@ -209,5 +213,26 @@ pub fn detached(header: &Path, name: &str) -> Result<std::path::PathBuf> {
             format!("data file `{name}`: must be a file in the header's folder (no absolute path, no `..`)"),
         ));
     }
-    Ok(header.parent().unwrap_or(Path::new(".")).join(rel))
+    let base = header.parent().unwrap_or(Path::new("."));
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let mut at = base.to_path_buf();
+    for c in rel.components() {
+        if let std::path::Component::Normal(part) = c {
+            at.push(part);
+            let link = std::fs::symlink_metadata(&at)
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false);
+            if link {
+                return Err(format_err(
+                    header,
+                    format!("data file `{name}`: {} is a symbolic link; a detached data file must be a file in the header's folder itself", at.display()),
+                ));
+            }
+        }
+    }
+    Ok(at)
 }

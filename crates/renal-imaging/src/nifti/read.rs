@@ -93,9 +93,13 @@ fn read_rest(
     gzip: bool,
 ) -> Result<Vec<u8>> {
     out.reserve(total.saturating_sub(out.len()));
-    r.take(total.saturating_sub(out.len()) as u64)
-        .read_to_end(&mut out)
-        .map_err(read_error(path, gzip))?;
+    let read = crate::cancel::Checked(r)
+        .take(total.saturating_sub(out.len()) as u64)
+        .read_to_end(&mut out);
+    if let Err(e) = read {
+        crate::cancel::check()?;
+        return Err(read_error(path, gzip)(e));
+    }
     Ok(out)
 }
 

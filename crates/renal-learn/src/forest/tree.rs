@@ -53,6 +53,49 @@ impl Tree {
         }
     }
 
+    /// Checks a tree read back from a file before it is walked: from the root every split's
+    /// children are nodes of the tree, each reached once (no cycle, no shared node, so every
+    /// walk ends at a leaf), every split's feature is below `n_features`, and every leaf's
+    /// `n_classes` fractions lie within `values`.
+    pub(crate) fn validate(&self, n_features: usize, n_classes: usize) -> Result<(), String> {
+        let n = self.nodes.len();
+        let mut seen = vec![false; n];
+        let mut stack = vec![0usize];
+        if n == 0 {
+            return Err("a tree without nodes".into());
+        }
+        while let Some(i) = stack.pop() {
+            let Some(node) = self.nodes.get(i) else {
+                return Err(format!("a split points to node {i} of {n}"));
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(format!(
+                    "node {i} is reached twice (a cycle or a shared node)"
+                ));
+            }
+            if node.feature == LEAF {
+                let end = (node.value as usize).checked_add(n_classes);
+                if end.is_none_or(|e| e > self.values.len()) {
+                    return Err(format!(
+                        "leaf {i}'s class fractions at {} are beyond the {} stored values",
+                        node.value,
+                        self.values.len()
+                    ));
+                }
+            } else {
+                if node.feature as usize >= n_features {
+                    return Err(format!(
+                        "node {i} splits on feature {} of {n_features}",
+                        node.feature
+                    ));
+                }
+                stack.push(node.left as usize);
+                stack.push(node.right as usize);
+            }
+        }
+        Ok(())
+    }
+
     /// Number of nodes (for inspection and tests).
     pub fn node_count(&self) -> usize {
         self.nodes.len()

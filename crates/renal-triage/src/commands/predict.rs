@@ -86,8 +86,10 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
                 None => s.clone(),
             };
             // A UTF-8 byte-order mark (as some editors write) is not part of the JSON.
-            serde_json::from_str(text.trim_start_matches('\u{feff}'))
-                .context("--clinical: expected a JSON object of name: value")?
+            crate::model::predict::parse_clinical_json(text.trim_start_matches('\u{feff}'))
+                .map_err(|e| {
+                    anyhow::anyhow!("--clinical: {e} (expected a JSON object of name: value)")
+                })?
         }
         None => BTreeMap::new(),
     };
@@ -99,14 +101,21 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
             .parse::<f64>()
             .map(serde_json::Value::from)
             .unwrap_or_else(|_| serde_json::Value::from(v));
-        clinical.insert(k.trim().to_string(), val);
+        if clinical.insert(k.trim().to_string(), val).is_some() {
+            anyhow::bail!(
+                "--set {kv}: `{}` is given twice (by --set or --clinical); give each value once",
+                k.trim()
+            );
+        }
     }
     let mut ct = BTreeMap::new();
     for kv in &args.ct {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--ct {kv}: expected PHASE=PATH"))?;
-        ct.insert(k.trim().to_string(), PathBuf::from(v));
+        if ct.insert(k.trim().to_string(), PathBuf::from(v)).is_some() {
+            anyhow::bail!("--ct {kv}: the phase `{}` is given twice", k.trim());
+        }
     }
     Ok(PatientInput {
         case_id: args.case_id.clone(),

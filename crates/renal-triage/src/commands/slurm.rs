@@ -52,12 +52,12 @@ pub struct PlanArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Partition of the CPU jobs (default: the cluster's default).
-    #[arg(long)]
+    #[arg(long, value_parser = slurm_name)]
     pub partition: Option<String>,
     /// Train the encoder as one GPU job in this partition (and reproduce with its embeddings):
     /// the array tasks make each case's image input (`--image-size` px), the GPU job trains on
     /// them (`embed --images-from WORK`) after every task succeeded.
-    #[arg(long)]
+    #[arg(long, value_parser = slurm_name)]
     pub gpu_partition: Option<String>,
     /// Side of the image inputs the array tasks make for the encoder (the study: 256).
     #[arg(long, default_value_t = 256)]
@@ -70,7 +70,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub encoder_dir: Option<PathBuf>,
     /// Time limit of each job (Slurm's format, e.g. 01:00:00).
-    #[arg(long, default_value = "02:00:00")]
+    #[arg(long, default_value = "02:00:00", value_parser = slurm_time)]
     pub time: String,
     /// At most this many array tasks at once (`%M`).
     #[arg(long, default_value_t = 50)]
@@ -94,6 +94,70 @@ fn abs(p: &Path) -> PathBuf {
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
     })
+}
+
+/// A Slurm name (partition, or a comma-separated list of them): letters, digits, `_.-+,`.
+/// Values go verbatim into `#SBATCH` lines, so anything else (a newline above all, which would
+/// start a shell line of the script) is refused here, at the edge.
+fn slurm_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-+,".contains(&b))
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a Slurm partition name (letters, digits and _.-+, only)"
+        ))
+    }
+}
+
+/// A Slurm time limit (`minutes`, `MM:SS`, `HH:MM:SS`, `D-HH[:MM[:SS]]`, `UNLIMITED`).
+fn slurm_time(s: &str) -> Result<String, String> {
+    let digits = |p: &str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    let (days, rest) = match s.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, s),
+    };
+    let ok = matches!(s, "UNLIMITED" | "infinite")
+        || (days.is_none_or(digits) && rest.split(':').count() <= 3 && rest.split(':').all(digits));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a Slurm time limit (e.g. 90, 01:30:00, 2-00:00:00, UNLIMITED)"
+        ))
+    }
+}
+
+/// A path that goes into a generated script: no control character (a newline would end the
+/// comment, the `#SBATCH` line or the quoted word it stands in and start a shell line), and, for
+/// the work folder (whose logs go into `#SBATCH --output`, which sbatch reads unquoted), no
+/// white space, quote, backslash or `%` (sbatch's file-name patterns).
+fn script_path(option: &str, p: &Path, in_directive: bool) -> Result<()> {
+    let text = p.to_str().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{option} {}: not UTF-8; the sbatch scripts need a UTF-8 path",
+            p.display()
+        )
+    })?;
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        bail!(
+            "{option} {text:?}: holds the control character {c:?}, which would become a line of the generated sbatch script; rename the folder"
+        );
+    }
+    if in_directive {
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_whitespace() || "'\"\\%".contains(*c))
+        {
+            bail!(
+                "{option} {text:?}: holds {c:?}, which an #SBATCH --output line cannot carry; use a work folder without white space, quotes, backslashes or %"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A shell word, single-quoted when it needs to be.
@@ -266,6 +330,17 @@ fn write_plan(a: &PlanArgs) -> Result<Plan> {
     }
     let exe = std::env::current_exe().context("locating the renal-triage binary")?;
     let work = abs(&a.work);
+    script_path("--data", &abs(&a.data), false)?;
+    script_path("--work", &work, true)?;
+    script_path("the renal-triage binary's path", &exe, false)?;
+    for (option, p) in [("--out", &a.out), ("--encoder-dir", &a.encoder_dir)] {
+        if let Some(p) = p {
+            script_path(option, &abs(p), false)?;
+        }
+    }
+    if let Some(m) = &a.labels.label_map {
+        script_path("--label-map", Path::new(m), false)?;
+    }
     let out = a
         .out
         .as_deref()

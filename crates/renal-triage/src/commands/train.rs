@@ -261,12 +261,16 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         files: BTreeMap::new(),
     };
     let extra = image.map(|(_, _, files, _)| files).unwrap_or_default();
-    write_bundle(&args.out, manifest, &tuned.model, extra)?;
-    let written = load_bundle(&args.out)?;
+    // Written whole into a staging folder and swapped in: a kill leaves the previous bundle
+    // (or none), never its manifest beside a new pipeline.
+    let staged = crate::output::Staged::begin(&args.out)?;
+    write_bundle(staged.path(), manifest, &tuned.model, extra)?;
+    let written = load_bundle(staged.path())?;
     if let Some(key) = &args.sign {
-        let public = crate::model::signing::sign(&args.out, &written.digest, key)?;
+        let public = crate::model::signing::sign(staged.path(), &written.digest, key)?;
         println!("Signed with {public} (put it in a --trusted-keys file)");
     }
+    staged.commit()?;
     println!("Bundle digest sha256:{}", written.digest);
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",

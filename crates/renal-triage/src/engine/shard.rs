@@ -7,7 +7,11 @@
 //!   version); a shard with another configuration is refused, naming the differing setting;
 //! - `cases/<case>.json`: one case's result (its measurements or why they failed, and its
 //!   annotators' shapes), written atomically, with the sha256 of its inputs: a case whose file
-//!   holds the same inputs' digest is not redone, so a killed shard is simply run again;
+//!   holds the same inputs' digest is not redone, so a killed shard is simply run again. It
+//!   also holds the sha256 of the folder's configuration and of its own content: the merge
+//!   (and a shard deciding what is done) refuses a result made under another configuration
+//!   (another `--label-map`), one altered after it was written, and one whose values no
+//!   measurement of its grid can give ([`check_measurements`]); those cases are redone;
 //! - with a trained encoder (`--encoder-dir`), each case's result also holds its image input's
 //!   embedding, computed with the encoder frozen, one image at a time in plain Rust (so a
 //!   case's embedding does not depend on which cases share its shard); the merge writes
@@ -179,6 +183,11 @@ impl WorkConfig {
         })?;
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
     }
+
+    /// sha256 of the configuration as written in `config.json`.
+    pub fn digest(&self) -> String {
+        renal_cohort::io::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+    }
 }
 
 /// One case's result in a work folder.
@@ -198,6 +207,107 @@ pub struct CaseResult {
     /// or why there is none, when the shards make them.
     #[serde(default)]
     pub image: Option<Result<StoredImage, String>>,
+    /// sha256 of the work folder's configuration the result was made under.
+    #[serde(default)]
+    pub config_sha256: String,
+    /// sha256 of this result's JSON with this field empty: a file altered after the shard
+    /// wrote it does not match.
+    #[serde(default)]
+    pub result_sha256: String,
+}
+
+impl CaseResult {
+    /// The digest of the result's content (everything but `result_sha256`).
+    fn content_digest(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["result_sha256"] = serde_json::Value::from("");
+        renal_cohort::io::sha256_hex(&serde_json::to_vec(&v).unwrap_or_default())
+    }
+
+    /// Seals the result: its configuration's and its own digest.
+    fn seal(mut self, config: &WorkConfig) -> CaseResult {
+        self.config_sha256 = config.digest();
+        self.result_sha256 = self.content_digest();
+        self
+    }
+
+    /// Why a result read back cannot be used as it is (`None`: it can): made under another
+    /// configuration, altered since it was written, or holding impossible measurements.
+    fn fault(&self, config: &WorkConfig) -> Option<String> {
+        if self.config_sha256 != config.digest() {
+            return Some("made under another configuration of the work folder (another --label-map or data?)".into());
+        }
+        if self.result_sha256 != self.content_digest() {
+            return Some("its result file was altered after the shard wrote it".into());
+        }
+        match &self.measured {
+            Ok(m) => check_measurements(m).err(),
+            Err(_) => None,
+        }
+    }
+}
+
+/// Checks that measurements are what a measurement of their grid can give: every number
+/// finite; each shape's voxel volume its voxel count times the voxel's volume; the components'
+/// voxels adding up to the tumor's; every diameter positive and at most the grid's diagonal;
+/// the axial diameter at most the 3D one (plus a voxel).
+pub(crate) fn check_measurements(m: &CaseMeasurements) -> Result<(), String> {
+    let voxel_mm3: f64 = m.spacing_mm.iter().product();
+    let diagonal = (0..3)
+        .map(|i| (m.dims[i] as f64 * m.spacing_mm[i]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    if !m.spacing_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !diagonal.is_finite() {
+        return Err(format!(
+            "implausible grid {:?} at {:?} mm",
+            m.dims, m.spacing_mm
+        ));
+    }
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    let shape_ok = |s: &renal_imaging::ShapeFeatures| {
+        let d = [
+            s.maximum_3d_diameter_mm,
+            s.maximum_2d_diameter_mm[0],
+            s.maximum_2d_diameter_mm[1],
+            s.maximum_2d_diameter_mm[2],
+        ];
+        close(s.voxel_volume_mm3, s.voxel_count as f64 * voxel_mm3)
+            && d.iter()
+                .all(|v| v.is_finite() && *v >= 0.0 && *v <= diagonal * 1.000001)
+            && [s.mesh_volume_mm3, s.surface_area_mm2, s.sphericity]
+                .iter()
+                .all(|v| v.is_finite())
+    };
+    let count: usize = m.components.iter().map(|c| c.shape.voxel_count).sum();
+    if m.components.is_empty()
+        || count != m.voxels_tumor
+        || m.whole_tumor.voxel_count != m.voxels_tumor
+        || !shape_ok(&m.whole_tumor)
+        || ![
+            m.kidney_parenchyma_ml,
+            m.kidney_volume_ml,
+            m.tumor_kidney_ratio,
+        ]
+        .iter()
+        .all(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Err("its measurements do not add up (voxel counts, volumes or sizes that no measurement of its grid gives)".into());
+    }
+    let max_spacing = m.spacing_mm.iter().cloned().fold(0.0, f64::max);
+    for c in &m.components {
+        let ok = shape_ok(&c.shape)
+            && c.axial_diameter_mm.is_finite()
+            && c.axial_diameter_mm >= 0.0
+            && c.axial_diameter_mm <= c.shape.maximum_3d_diameter_mm + max_spacing
+            && c.centroid_world_mm.iter().all(|v| v.is_finite());
+        if !ok {
+            return Err(format!(
+                "component {}: a diameter of {} mm (3D {} mm) in a grid whose diagonal is {diagonal:.1} mm: not a measurement of this grid",
+                c.rank, c.axial_diameter_mm, c.shape.maximum_3d_diameter_mm
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn case_file(work: &Path, id: &str) -> PathBuf {
@@ -363,9 +473,10 @@ fn write_embeddings(path: &Path, rows: &[(String, Vec<f64>)]) -> Result<()> {
 
 /// Whether a case's result is there, made from the same inputs (and its pixel file, when it
 /// has an image input).
-fn already_done(work: &Path, id: &str, digest: &str) -> bool {
+fn already_done(work: &Path, id: &str, digest: &str, config: &WorkConfig) -> bool {
     read_case_result(work, id).is_some_and(|r| {
         r.inputs_sha256 == digest
+            && r.fault(config).is_none()
             && match &r.image {
                 Some(Ok(_)) => crate::engine::shard_images::present(work, id),
                 _ => true,
@@ -418,7 +529,7 @@ pub fn run_shard(
         let t = Instant::now();
         let digest = inputs_digest(config, c)?;
         let path = case_file(work, &c.id);
-        let status = if already_done(work, &c.id, &digest) {
+        let status = if already_done(work, &c.id, &digest, config) {
             summary.skipped += 1;
             "skipped (done, same inputs)".to_string()
         } else {
@@ -451,7 +562,10 @@ pub fn run_shard(
                 annotators: w.annotators,
                 embedding: w.embedding,
                 image,
-            };
+                config_sha256: String::new(),
+                result_sha256: String::new(),
+            }
+            .seal(config);
             write_json(&path, &r)?;
             status
         };
@@ -511,6 +625,11 @@ pub fn gather(
             Some(r) if r.case_id != c.id => {
                 missing.push(format!("{} (its file holds {})", c.id, r.case_id))
             }
+            Some(r) if r.fault(config).is_some() => missing.push(format!(
+                "{} ({})",
+                c.id,
+                r.fault(config).unwrap_or_default()
+            )),
             Some(r) if verify_inputs && r.inputs_sha256 != inputs_digest(config, c)? => {
                 missing.push(format!("{} (its inputs changed since)", c.id))
             }
@@ -521,7 +640,7 @@ pub fn gather(
     if !missing.is_empty() {
         let shards = missing_shards(cohort, work, &missing);
         bail!(
-            "the work folder {} is incomplete: {} of {} cases have no result ({}{}){}. Run the missing shards again (`slurm submit` resubmits only those)",
+            "the work folder {} is incomplete: {} of {} cases have no usable result ({}{}){}. Run the missing shards again (`slurm submit` resubmits only those)",
             work.display(),
             missing.len(),
             cohort.cases.len(),

@@ -334,22 +334,90 @@ pub fn check_digest(bundle: &Bundle, expected: Option<&str>) -> Result<()> {
 }
 
 /// Loads a bundle, verifies it, then checks it against the digest the caller expects and,
-/// with `trusted_keys`, its signature (what `inspect`, `predict` and `serve` accept).
+/// with `trusted_keys`, its signature (what `inspect`, `predict` and `serve` accept). The
+/// signature is checked before any other file of the bundle is read.
 pub fn load_verified(
     dir: &Path,
     expect_digest: Option<&str>,
     trusted_keys: Option<&Path>,
 ) -> Result<Bundle> {
-    let bundle = load_bundle(dir)?;
+    let bundle = load_checked(dir, trusted_keys)?;
     check_digest(&bundle, expect_digest)?;
-    crate::model::signing::check_trusted(dir, bundle.signer.as_deref(), trusted_keys)?;
     Ok(bundle)
+}
+
+/// Largest `bundle.json`; largest `bundle.sha256` and `bundle.sig`; largest other file (the
+/// encoder's weights are the largest: tens of MiB).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_SMALL_BYTES: u64 = 64 << 10;
+const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads one file of a bundle: `name` must be a plain file name (the bundle's own folder,
+/// nothing above or below it), the file a regular file and not a symbolic link (`/dev/zero`, a
+/// FIFO or a link to a file elsewhere is refused before a byte is read), and at most `max`
+/// bytes. `Ok(None)` when it does not exist.
+pub(crate) fn read_bundle_file(dir: &Path, name: &str, max: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let plain =
+        !name.is_empty() && !name.contains(['/', '\\', '\0']) && name != "." && name != "..";
+    if !plain {
+        bail!(
+            "{}: the bundle lists the file `{}`, which is not a plain file name in the bundle's folder: refused",
+            dir.display(),
+            name.escape_debug()
+        );
+    }
+    let path = dir.join(name);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if !meta.file_type().is_file() {
+        bail!(
+            "{}: not a regular file (a symbolic link, device, FIFO or folder): a bundle's files are refused unless they are regular files in its folder",
+            path.display()
+        );
+    }
+    if meta.len() > max {
+        bail!(
+            "{}: {} bytes, over the limit of {} bytes for this bundle file",
+            path.display(),
+            meta.len(),
+            max
+        );
+    }
+    let f = std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if out.len() as u64 > max {
+        bail!("{}: grew past {max} bytes while read", path.display());
+    }
+    Ok(Some(out))
+}
+
+/// A bundle file as text (UTF-8), required.
+fn read_bundle_text(dir: &Path, name: &str, max: u64) -> Result<Option<String>> {
+    read_bundle_file(dir, name, max)?
+        .map(|b| {
+            String::from_utf8(b)
+                .with_context(|| format!("{}: not UTF-8 text", dir.join(name).display()))
+        })
+        .transpose()
 }
 
 /// Loads and verifies a bundle.
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    load_checked(dir, None)
+}
+
+/// Loads and verifies a bundle; with `trusted_keys`, refuses one not signed by a trusted key
+/// before reading its other files.
+fn load_checked(dir: &Path, trusted_keys: Option<&Path>) -> Result<Bundle> {
     let mpath = dir.join("bundle.json");
-    let text = std::fs::read_to_string(&mpath)
+    let text = read_bundle_text(dir, "bundle.json", MAX_MANIFEST_BYTES)?
         .with_context(|| format!("{} is not a model bundle (no bundle.json)", dir.display()))?;
     let version: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: invalid JSON", mpath.display()))?;
@@ -365,7 +433,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let manifest: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("{}: malformed bundle manifest", mpath.display()))?;
     let digest = manifest_digest(&text)?;
-    let recorded = std::fs::read_to_string(dir.join(DIGEST_FILE)).with_context(|| {
+    let recorded = read_bundle_text(dir, DIGEST_FILE, MAX_SMALL_BYTES)?.with_context(|| {
         format!(
             "{}: no {DIGEST_FILE} (the digest of bundle.json written with it)",
             dir.display()
@@ -378,10 +446,12 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
             recorded.trim()
         );
     }
+    let signer = crate::model::signing::signer(dir, &digest)?;
+    crate::model::signing::check_trusted(dir, signer.as_deref(), trusted_keys)?;
     let mut contents = BTreeMap::new();
     for (name, hash) in &manifest.files {
-        let bytes =
-            std::fs::read(dir.join(name)).with_context(|| format!("bundle file {name} missing"))?;
+        let bytes = read_bundle_file(dir, name, MAX_FILE_BYTES)?
+            .with_context(|| format!("bundle file {name} missing"))?;
         let actual = renal_cohort::io::sha256_hex(&bytes);
         if &actual != hash {
             bail!("bundle file {name} was modified: sha256 {actual}, the bundle records {hash}");
@@ -431,7 +501,11 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     if let Some(image) = &manifest.image {
         check_encoder_channels(image, &encoder)?;
     }
-    let signer = crate::model::signing::signer(dir, &digest)?;
+    // A stored tree that loops or reads a feature the model lacks would hang or fail at the
+    // first prediction; refused here, naming the fault.
+    pipeline
+        .validate()
+        .with_context(|| format!("{}: pipeline.json", dir.display()))?;
     Ok(Bundle {
         signer,
         digest,

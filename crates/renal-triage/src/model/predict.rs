@@ -23,8 +23,9 @@ use crate::model::image::{patient_image, Embedder, ImageSummary, OneShot};
 pub struct PatientInput {
     #[serde(default)]
     pub case_id: Option<String>,
-    /// Pre-operative values by feature name (numbers; `sex` may be "male"/"female").
-    #[serde(default)]
+    /// Pre-operative values by feature name (numbers; `sex` may be "male"/"female"). A name
+    /// given twice is refused (JSON lets the last one win without a word).
+    #[serde(default, deserialize_with = "unique_keys")]
     pub clinical: BTreeMap<String, serde_json::Value>,
     /// Segmentation or tumor mask (NIfTI, NRRD, MetaImage, or a DICOM SEG / RTSTRUCT rebuilt
     /// on the CT series it references: one of `ct`, or a folder beside it).
@@ -36,8 +37,49 @@ pub struct PatientInput {
     pub label_map: Option<String>,
     /// CT phases by name (`arterial`, `venous`, ...: NIfTI, NRRD/MHA or a DICOM series
     /// folder), for an image model trained on CT.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub ct: BTreeMap<String, PathBuf>,
+}
+
+/// A JSON object as a map, refusing a key given twice (serde_json keeps the last one).
+pub(crate) fn unique_keys<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: serde::Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut m = BTreeMap::new();
+            while let Some(k) = a.next_key::<String>()? {
+                if m.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "`{}` is given twice; give each value once",
+                        k.escape_debug()
+                    )));
+                }
+                let v = a.next_value()?;
+                m.insert(k, v);
+            }
+            Ok(m)
+        }
+    }
+    d.deserialize_map(Unique(std::marker::PhantomData))
+}
+
+/// A clinical record as JSON text (an object of name: value), a name given twice refused.
+pub fn parse_clinical_json(text: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let m = unique_keys(&mut de).map_err(|e| format!("malformed JSON: {e}"))?;
+    de.end().map_err(|e| format!("malformed JSON: {e}"))?;
+    Ok(m)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

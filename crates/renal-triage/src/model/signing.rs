@@ -74,9 +74,15 @@ pub fn load_trusted(path: &Path) -> Result<Vec<String>> {
 /// Who signed a bundle: `Ok(None)` when it has no signature, `Ok(Some(key))` when its
 /// signature verifies for `digest`, an error when it is present but wrong.
 pub fn signer(dir: &Path, digest: &str) -> Result<Option<String>> {
-    let Ok(text) = std::fs::read_to_string(dir.join(SIGNATURE_FILE)) else {
+    let Some(bytes) = crate::model::bundle::read_bundle_file(
+        dir,
+        SIGNATURE_FILE,
+        crate::model::bundle::MAX_SMALL_BYTES,
+    )?
+    else {
         return Ok(None);
     };
+    let text = String::from_utf8_lossy(&bytes);
     let mut parts = text.split_whitespace();
     let (Some(key), Some(sig)) = (parts.next(), parts.next()) else {
         bail!("{}: malformed bundle.sig", dir.display());

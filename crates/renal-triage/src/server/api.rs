@@ -14,13 +14,27 @@ use crate::model::predict::{predict, predict_with, PatientInput, Prediction};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::upload::{check_length, read_multipart, Uploads};
+use super::upload::{check_length, read_json_body, read_multipart, Uploads};
 
+/// Cancels a request's work when dropped: at its end, at its time limit, or when the client
+/// goes away and the request's future is dropped.
+struct CancelOnDrop(renal_imaging::cancel::Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Runs one prediction on the blocking pool under the concurrency limit and the time limit.
+/// The permit is held by the work itself, not by the request, so a request answered 504 still
+/// counts against the limit until its work has stopped; and its work is cancelled (the readers
+/// and measurements stop at their next check, and its memory is freed) as it is answered.
 pub(super) async fn run_prediction(
     state: Arc<AppState>,
     input: PatientInput,
 ) -> Result<Prediction, ApiError> {
-    let _permit = tokio::time::timeout(state.timeout, state.permits.acquire())
+    let permit = tokio::time::timeout(state.timeout, state.permits.clone().acquire_owned())
         .await
         .map_err(|_| ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -32,10 +46,16 @@ pub(super) async fn run_prediction(
             field: "server".into(),
             message: "shutting down".into(),
         })?;
+    let cancel = state.stop.child();
+    let _cancel_at_end = CancelOnDrop(cancel.clone());
     let st = state.clone();
-    let job = tokio::task::spawn_blocking(move || match &st.encoder {
-        Some(worker) => predict_with(&st.bundle, &input, worker.as_ref()),
-        None => predict(&st.bundle, &input),
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let _entered = cancel.enter();
+        match &st.encoder {
+            Some(worker) => predict_with(&st.bundle, &input, worker.as_ref()),
+            None => predict(&st.bundle, &input),
+        }
     });
     match tokio::time::timeout(state.timeout, job).await {
         Err(_) => Err(ApiError {
@@ -104,7 +124,10 @@ impl Who {
     pub(super) fn audit(&self, state: &AppState, r: &Result<Prediction, ApiError>) {
         let (outcome, status) = match r {
             Ok(_) => ("answered".to_string(), 200),
-            Err(e) => (format!("refused ({})", e.field), e.status.as_u16()),
+            Err(e) => (
+                format!("refused ({})", super::guard::log_safe(&e.field)),
+                e.status.as_u16(),
+            ),
         };
         tracing::info!(target: "audit", request_id = %self.id, client = %self.client, bundle = %state.bundle_digest, %outcome, status, "prediction");
     }
@@ -127,18 +150,12 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                 .map_err(|e| ApiError::bad("body", e.body_text()))?;
             within_body_timeout(&state, read_multipart(&state.uploads, mp)).await?
         } else if ctype.starts_with("application/json") {
-            let body = async {
-                axum::body::to_bytes(req.into_body(), state.max_body)
-                    .await
-                    .map_err(|e| ApiError {
-                        status: StatusCode::PAYLOAD_TOO_LARGE,
-                        field: "body".into(),
-                        message: e.to_string(),
-                    })
-            };
-            let bytes = within_body_timeout(&state, body).await?;
+            let mut held = Uploads::new(&state.uploads);
+            let bytes =
+                within_body_timeout(&state, read_json_body(req.into_body(), &mut held)).await?;
             let input: PatientInput = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad("body", format!("malformed JSON: {e}")))?;
+            drop(bytes);
             if input.mask.is_some() {
                 return Err(ApiError::bad(
                     "mask",
@@ -151,7 +168,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
                     "send CT phases as multipart file uploads (ct_<phase>), not as paths",
                 ));
             }
-            (input, Uploads::new(&state.uploads))
+            (input, held)
         } else {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -175,7 +192,7 @@ pub(super) async fn api_predict(State(state): State<Arc<AppState>>, req: Request
             Json(p).into_response()
         }
         Err(e) => {
-            tracing::info!(status = e.status.as_u16(), field = %e.field, ms = t0.elapsed().as_millis() as u64, "predict rejected");
+            tracing::info!(status = e.status.as_u16(), field = %super::guard::log_safe(&e.field), ms = t0.elapsed().as_millis() as u64, "predict rejected");
             e.into_response()
         }
     }

@@ -134,6 +134,23 @@ fn json_error(status: StatusCode, message: &str, id: &str) -> Response {
         .into_response()
 }
 
+/// A client-supplied text as one log field: control characters escaped (a newline in a field
+/// name would otherwise forge a log line of its own), at most 200 characters.
+pub(super) fn log_safe(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(200) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().nth(200).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Replaces every private upload path in `text` by "the uploaded file".
 pub fn scrub(text: &str, uploads: &Path) -> String {
     let dir = uploads.display().to_string();
@@ -182,7 +199,7 @@ pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) ->
             .map(str::trim);
         let ok = path == "/healthz" || presented.is_some_and(|t| tokens.accepts(t));
         if !ok {
-            tracing::warn!(request_id = %id, %path, "unauthenticated request refused");
+            tracing::warn!(request_id = %id, path = %log_safe(&path), "unauthenticated request refused");
             let mut r = json_error(
                 StatusCode::UNAUTHORIZED,
                 "authentication required: Authorization: Bearer <token>",
@@ -204,7 +221,7 @@ pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) ->
         let detail = axum::body::to_bytes(body, 1 << 20)
             .await
             .unwrap_or_default();
-        tracing::error!(request_id = %id, %path, status = status.as_u16(), detail = %scrub(&String::from_utf8_lossy(&detail), &g.uploads), "internal error");
+        tracing::error!(request_id = %id, path = %log_safe(&path), status = status.as_u16(), detail = %log_safe(&scrub(&String::from_utf8_lossy(&detail), &g.uploads)), "internal error");
         json_error(status, "internal error", &id)
     } else if status.is_client_error() || status.is_server_error() {
         let (mut parts, body) = r.into_parts();

@@ -71,6 +71,15 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
+/// Cancelled when the server shuts down: every request's work is under it.
+fn shutdown_token() -> &'static renal_imaging::cancel::Cancel {
+    static STOP: std::sync::OnceLock<renal_imaging::cancel::Cancel> = std::sync::OnceLock::new();
+    STOP.get_or_init(renal_imaging::cancel::Cancel::new)
+}
+
+/// How long shutdown waits for cancelled work to reach its next check and stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 const UPLOADS_PREFIX: &str = "renal-triage-uploads-";
 
 /// Removes the upload folders that servers no longer running left behind (a crash, a kill).
@@ -123,7 +132,8 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
         bundle,
         bundle_digest,
         max_body: args.max_upload_mib * 1024 * 1024,
-        permits: Semaphore::new(args.concurrency.max(1)),
+        permits: Arc::new(Semaphore::new(args.concurrency.max(1))),
+        stop: shutdown_token().child(),
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
         uploads: UploadSpace::new(uploads.clone(), (args.max_inflight_mib as u64) << 20),
@@ -150,7 +160,7 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let addr: SocketAddr = args
             .addr
             .parse()
@@ -196,8 +206,15 @@ pub fn serve(bundle: Bundle, args: Config) -> Result<()> {
             handshake_timeout: Duration::from_secs(10),
             tls,
         };
-        listen::serve(listener, app, limits, shutdown).await?;
-        let _ = std::fs::remove_dir_all(uploads);
-        anyhow::Ok(())
-    })
+        let r = listen::serve(listener, app, limits, shutdown).await;
+        // Work still running is given up: it stops at its next check.
+        shutdown_token().cancel();
+        r?;
+        anyhow::Ok(uploads)
+    });
+    // Without a bound, dropping the runtime would wait for every blocking task to finish.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    let uploads = served?;
+    let _ = std::fs::remove_dir_all(uploads);
+    Ok(())
 }

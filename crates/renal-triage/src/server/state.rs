@@ -17,7 +17,10 @@ pub(crate) struct AppState {
     pub(super) encoder: Option<Box<dyn Embedder + Send>>,
     /// Largest accepted body, bytes.
     pub(super) max_body: usize,
-    pub(super) permits: Semaphore,
+    /// Predictions running at once at most; a permit is held by the work itself.
+    pub(super) permits: std::sync::Arc<Semaphore>,
+    /// Cancelled at shutdown: every request's work is a child of it.
+    pub(super) stop: renal_imaging::cancel::Cancel,
     pub(super) timeout: Duration,
     pub(super) uploads: UploadSpace,
     /// The bundle's digest, for the audit log.
@@ -26,12 +29,11 @@ pub(crate) struct AppState {
     pub(super) body_timeout: Duration,
 }
 
-/// Where requests' uploads are stored, and the byte budget they share.
+/// Where requests' uploads are stored (each request in a folder of its own below `dir`), and
+/// the byte budget every request's held bytes share.
 pub(crate) struct UploadSpace {
     /// The server's private upload folder.
     pub(super) dir: PathBuf,
-    /// Numbers the uploaded files.
-    pub(super) counter: AtomicU64,
     /// Upload bytes on disk for the requests in flight, and the most allowed.
     pub(super) inflight: std::sync::Arc<AtomicU64>,
     pub(super) max_inflight: u64,
@@ -41,7 +43,6 @@ impl UploadSpace {
     pub(crate) fn new(dir: PathBuf, max_inflight: u64) -> UploadSpace {
         UploadSpace {
             dir,
-            counter: AtomicU64::new(0),
             inflight: std::sync::Arc::new(AtomicU64::new(0)),
             max_inflight,
         }

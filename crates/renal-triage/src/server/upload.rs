@@ -1,7 +1,6 @@
 //! Uploads of one request: size limits, multipart reading into a private folder, file
 //! checks (names, CT phases against the mask's grid), deletion when the request ends.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -14,38 +13,150 @@ use crate::model::predict::PatientInput;
 use super::error::ApiError;
 use super::state::{AppState, UploadSpace};
 
-/// Uploaded files of one request, deleted when dropped (and their bytes given back to the
-/// server's in-flight budget).
+/// What one request holds: its uploaded files, in a folder of its own with an unguessable
+/// name (no other request can name them, so a detached data file named in an upload's header
+/// can only be one of this request's own files), and every byte it buffers (files on disk,
+/// text parts and JSON bodies in memory) counted against the server's in-flight budget.
+/// Dropped, it removes the folder and gives its bytes back.
 pub(super) struct Uploads {
-    paths: Vec<PathBuf>,
+    root: PathBuf,
+    dir: Option<PathBuf>,
     bytes: u64,
     inflight: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    max_inflight: u64,
+    /// Files stored so far, for their names.
+    files: usize,
+}
+
+/// Largest text part of a form (a clinical record is a few hundred bytes) and largest JSON
+/// body (no file travels in JSON): larger ones are refused as they arrive (413).
+pub(super) const MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// 128 random bits as hex, from the operating system's generator.
+fn unguessable() -> Result<String, ApiError> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            field: "server".into(),
+            message: "no random numbers for an upload folder".into(),
+        })?;
+    Ok(renal_cohort::io::hex(&b))
 }
 
 impl Uploads {
     pub(super) fn new(space: &UploadSpace) -> Uploads {
         Uploads {
-            paths: Vec::new(),
+            root: space.dir.clone(),
+            dir: None,
             bytes: 0,
             inflight: space.inflight.clone(),
+            max_inflight: space.max_inflight,
+            files: 0,
         }
     }
 
-    /// Counts `n` more bytes against the server's in-flight budget; false when over it.
-    fn take(&mut self, n: u64, max: u64) -> bool {
+    /// Counts `n` more bytes against the server's in-flight budget; a 503 when over it.
+    pub(super) fn take(&mut self, n: u64) -> Result<(), ApiError> {
         self.bytes += n;
         let now = self.inflight.fetch_add(n, Ordering::Relaxed) + n;
-        now <= max
+        if now <= self.max_inflight {
+            Ok(())
+        } else {
+            Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                field: "server".into(),
+                message: "too many uploads in progress; try again".into(),
+            })
+        }
+    }
+
+    /// A new file's path in this request's private folder (made, mode 0700, at the first).
+    fn new_file(&mut self, ext: &str) -> Result<PathBuf, ApiError> {
+        let dir = match &self.dir {
+            Some(d) => d.clone(),
+            None => {
+                let d = self.root.join(format!("r-{}", unguessable()?));
+                let mut b = std::fs::DirBuilder::new();
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(&d).map_err(|e| ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    field: "server".into(),
+                    message: format!("cannot store the upload: {e}"),
+                })?;
+                self.dir = Some(d.clone());
+                d
+            }
+        };
+        self.files += 1;
+        Ok(dir.join(format!("{}-{}{ext}", self.files, &unguessable()?[..16])))
     }
 }
 
 impl Drop for Uploads {
     fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = std::fs::remove_file(p);
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
         }
         self.inflight.fetch_sub(self.bytes, Ordering::Relaxed);
     }
+}
+
+/// Appends one chunk of a text part or JSON body to `buf`: at most `max` bytes in all (413
+/// past it), each chunk counted against the in-flight budget before it is kept.
+fn keep(
+    buf: &mut Vec<u8>,
+    chunk: &[u8],
+    uploads: &mut Uploads,
+    field: &str,
+    max: usize,
+) -> Result<(), ApiError> {
+    if buf.len() + chunk.len() > max {
+        return Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            field: field.to_string(),
+            message: format!("more than {max} bytes (files go in file parts: mask, ct_<phase>)"),
+        });
+    }
+    uploads.take(chunk.len() as u64)?;
+    buf.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// A JSON request's body, at most [`MAX_TEXT_BYTES`], counted as it arrives.
+pub(super) async fn read_json_body(
+    body: axum::body::Body,
+    uploads: &mut Uploads,
+) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad("body", e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            keep(&mut buf, &data, uploads, "body", MAX_TEXT_BYTES)?;
+        }
+    }
+    Ok(buf)
+}
+
+/// A form's text part, at most [`MAX_TEXT_BYTES`], counted as it arrives.
+async fn read_text(
+    field: &mut axum::extract::multipart::Field<'_>,
+    uploads: &mut Uploads,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| ApiError {
+        status: e.status(),
+        field: name.to_string(),
+        message: e.body_text(),
+    })? {
+        keep(&mut buf, &chunk, uploads, name, MAX_TEXT_BYTES)?;
+    }
+    String::from_utf8(buf).map_err(|_| ApiError::bad(name, "not UTF-8 text"))
 }
 
 pub(super) fn check_file_name(field: &str, name: Option<&str>) -> Result<(), ApiError> {
@@ -103,6 +214,7 @@ pub(super) async fn read_multipart(
     let mut input = PatientInput::default();
     let mut uploads = Uploads::new(space);
     let mut ct = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut first_error: Option<ApiError> = None;
     loop {
         let mut field = match mp.next_field().await {
@@ -121,8 +233,11 @@ pub(super) async fn read_multipart(
             while let Ok(Some(_)) = field.chunk().await {}
             continue;
         }
-        if let Err(e) = read_field(space, field, &mut input, &mut uploads, &mut ct).await {
-            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if let Err(e) = read_field(field, &mut input, &mut uploads, &mut ct, &mut seen).await {
+            if matches!(
+                e.status,
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::SERVICE_UNAVAILABLE
+            ) {
                 return Err(e);
             }
             first_error = Some(e);
@@ -139,7 +254,6 @@ pub(super) async fn read_multipart(
 /// Streams one file field to `path` chunk by chunk (never the whole file in memory),
 /// counting its bytes against the server's in-flight budget; the bytes written.
 async fn stream_to_file(
-    space: &UploadSpace,
     field: &mut axum::extract::multipart::Field<'_>,
     path: &Path,
     uploads: &mut Uploads,
@@ -151,8 +265,12 @@ async fn stream_to_file(
         field: name.to_string(),
         message: format!("cannot store the upload: {e}"),
     };
-    let mut file = tokio::fs::File::create(path).await.map_err(store)?;
-    uploads.paths.push(path.to_path_buf());
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .await
+        .map_err(store)?;
     let mut n = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(|e| ApiError {
         status: e.status(),
@@ -160,38 +278,51 @@ async fn stream_to_file(
         message: e.body_text(),
     })? {
         n += chunk.len() as u64;
-        if !uploads.take(chunk.len() as u64, space.max_inflight) {
-            return Err(ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                field: "server".into(),
-                message: "too many uploads in progress; try again".into(),
-            });
-        }
+        uploads.take(chunk.len() as u64)?;
         file.write_all(&chunk).await.map_err(store)?;
     }
     file.flush().await.map_err(store)?;
     Ok(n)
 }
 
+/// Puts one clinical value into the record, refusing a name given twice (in two parts, or in
+/// a part and the `clinical` JSON).
+fn add_clinical(
+    input: &mut PatientInput,
+    name: String,
+    value: serde_json::Value,
+) -> Result<(), ApiError> {
+    if input.clinical.contains_key(&name) {
+        return Err(ApiError::bad(
+            &name,
+            "given twice in one request (two parts, or a part and the clinical JSON); send each value once",
+        ));
+    }
+    input.clinical.insert(name, value);
+    Ok(())
+}
+
 async fn read_field(
-    space: &UploadSpace,
     mut field: axum::extract::multipart::Field<'_>,
     input: &mut PatientInput,
     uploads: &mut Uploads,
     ct: &mut Vec<(String, PathBuf)>,
+    seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), ApiError> {
     let name = field.name().unwrap_or("").to_string();
+    // Every part name once: two masks, two `clinical` parts or an age given twice would
+    // otherwise leave the last one standing without a word.
+    if !seen.insert(name.clone()) {
+        return Err(ApiError::bad(
+            &name,
+            "given twice in one request; send each field once",
+        ));
+    }
     if name == "mask" || name.starts_with("ct_") {
-        let bad_name = check_file_name(&name, field.file_name()).err();
+        check_file_name(&name, field.file_name())?;
         let ext = stored_extension(field.file_name());
-        if let Some(e) = bad_name {
-            return Err(e);
-        }
-        let id = space.counter.fetch_add(1, Ordering::Relaxed);
-        let path = space
-            .dir
-            .join(format!("upload-{}-{id}{ext}", std::process::id()));
-        let n = stream_to_file(space, &mut field, &path, uploads, &name).await?;
+        let path = uploads.new_file(ext)?;
+        let n = stream_to_file(&mut field, &path, uploads, &name).await?;
         if n == 0 {
             return Ok(());
         }
@@ -202,11 +333,7 @@ async fn read_field(
         }
         return Ok(());
     }
-    let text = field.text().await.map_err(|e| ApiError {
-        status: e.status(),
-        field: name.clone(),
-        message: e.body_text(),
-    })?;
+    let text = read_text(&mut field, uploads, &name).await?;
     match name.as_str() {
         "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
         "label_map" if !text.trim().is_empty() => {
@@ -215,16 +342,14 @@ async fn read_field(
             input.label_map = Some(text.trim().to_string());
         }
         "clinical" => {
-            let m: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-                .map_err(|e| ApiError::bad("clinical", format!("malformed JSON: {e}")))?;
-            input.clinical.extend(m);
+            let m = crate::model::predict::parse_clinical_json(&text)
+                .map_err(|e| ApiError::bad("clinical", e))?;
+            for (k, v) in m {
+                add_clinical(input, k, v)?;
+            }
         }
         _ if text.trim().is_empty() => {}
-        _ => {
-            input
-                .clinical
-                .insert(name, serde_json::Value::from(text.trim()));
-        }
+        _ => add_clinical(input, name, serde_json::Value::from(text.trim()))?,
     }
     Ok(())
 }

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 
 use renal_testdata::under_ci;
 
+pub mod probe;
+
 /// Every file of a folder (not recursing), by name: for comparing two runs' outputs byte for
 /// byte.
 pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
