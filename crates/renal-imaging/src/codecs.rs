@@ -22,7 +22,7 @@ pub(crate) fn decode_frame(
     frame: &[u8],
     rows: usize,
     columns: usize,
-    bits: usize,
+    (bits, signed): (usize, bool),
 ) -> Result<Vec<u8>> {
     match pixels {
         Pixels::Native => Ok(frame.to_vec()),
@@ -30,7 +30,7 @@ pub(crate) fn decode_frame(
         Pixels::LosslessJpeg => crate::ljpeg::decode_frame(path, frame, rows, columns, bits / 8),
         Pixels::Jpeg => jpeg(path, frame, rows, columns, bits),
         Pixels::JpegLs => jpeg_ls(path, frame, rows, columns, bits),
-        Pixels::Jpeg2000 => jpeg_2000(path, frame, rows, columns, bits),
+        Pixels::Jpeg2000 => jpeg_2000(path, frame, rows, columns, (bits, signed)),
     }
 }
 
@@ -128,19 +128,84 @@ fn jpeg_ls(path: &Path, data: &[u8], rows: usize, columns: usize, bits: usize) -
     Ok(out)
 }
 
-/// The codestream's image and tile sizes (its SIZ segment) checked before OpenJPEG sees it:
-/// the image must be the frame's Rows x Columns, with one component and at most 4,096 tiles
-/// (fuzzing found 1.8 kB codestreams declaring 1.7 million columns, or 58,000 tiles, that kept
-/// the decoder busy for minutes).
-fn check_j2k_header(path: &Path, data: &[u8], rows: usize, columns: usize) -> Result<()> {
-    let Some(at) = data.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]) else {
+/// The JPEG 2000 codestream of a frame: the frame itself when it is a bare codestream (SOC
+/// then SIZ at its first byte), or the contents of the `jp2c` box of a JP2 file, found by
+/// walking the file's boxes (ISO/IEC 15444-1 Annex I) — never the first SOC+SIZ-looking bytes
+/// anywhere, which may sit inside another box (an `xml ` box carrying a decoy header whose
+/// size would be checked while OpenJPEG decoded the real one). Only this codestream is given
+/// to the decoder, so what is checked is what is decoded.
+fn j2k_codestream<'a>(path: &Path, data: &'a [u8]) -> Result<&'a [u8]> {
+    const SOC_SIZ: [u8; 4] = [0xFF, 0x4F, 0xFF, 0x51];
+    const JP2_SIGNATURE: [u8; 12] = [0, 0, 0, 12, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A];
+    if data.get(..4) == Some(&SOC_SIZ[..]) {
+        return Ok(data);
+    }
+    if data.get(..12) != Some(&JP2_SIGNATURE[..]) {
         return Err(err(
             path,
-            "JPEG 2000: no codestream (SOC, SIZ) in the frame",
+            "JPEG 2000: the frame is neither a codestream (SOC, SIZ at its start) nor a JP2 file",
         ));
-    };
-    let siz = data
-        .get(at + 4..at + 4 + 38)
+    }
+    let mut at = 0usize;
+    while at < data.len() {
+        let head = data
+            .get(at..at + 8)
+            .ok_or_else(|| err(path, "JPEG 2000: a JP2 box header is cut"))?;
+        let len32 = crate::bytes::arr_at::<4>(head, 0).map_or(0, u32::from_be_bytes) as u64;
+        let kind = head.get(4..8).unwrap_or_default();
+        let (start, end) = match len32 {
+            // To the end of the file.
+            0 => (at + 8, data.len() as u64),
+            // An extended length follows.
+            1 => {
+                let xl = data
+                    .get(at + 8..at + 16)
+                    .and_then(|b| crate::bytes::arr_at::<8>(b, 0))
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| err(path, "JPEG 2000: a JP2 box header is cut"))?;
+                (at + 16, (at as u64).saturating_add(xl))
+            }
+            n => (at + 8, (at as u64).saturating_add(n)),
+        };
+        if end > data.len() as u64 || (end as usize) < start {
+            return Err(err(
+                path,
+                format!("JPEG 2000: the JP2 box at byte {at} runs past the frame's end"),
+            ));
+        }
+        let body = data.get(start..end as usize).unwrap_or_default();
+        if kind == b"jp2c" {
+            if body.get(..4) != Some(&SOC_SIZ[..]) {
+                return Err(err(
+                    path,
+                    "JPEG 2000: the JP2 file's codestream box does not start with SOC, SIZ",
+                ));
+            }
+            return Ok(body);
+        }
+        at = end as usize;
+    }
+    Err(err(
+        path,
+        "JPEG 2000: the JP2 file has no codestream box (jp2c)",
+    ))
+}
+
+/// The codestream's image and tile sizes (its SIZ segment, at the codestream's start) checked
+/// before OpenJPEG sees it: the image must be the frame's Rows x Columns, with one component
+/// and at most 4,096 tiles (fuzzing found 1.8 kB codestreams declaring 1.7 million columns, or
+/// 58,000 tiles, that kept the decoder busy for minutes), and its samples' signedness and
+/// precision what the data set says (Pixel Representation, Bits Allocated): a codestream that
+/// disagrees would decode to other values than the data set means, so it is refused by name.
+fn check_j2k_header(
+    path: &Path,
+    code: &[u8],
+    rows: usize,
+    columns: usize,
+    (bits, signed): (usize, bool),
+) -> Result<()> {
+    let siz = code
+        .get(4..4 + 41)
         .ok_or_else(|| err(path, "JPEG 2000: the SIZ segment is cut"))?;
     let u32_at = |k: usize| crate::bytes::arr_at::<4>(siz, k).map_or(0, u32::from_be_bytes) as u64;
     let (x, y, xo, yo) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
@@ -164,6 +229,19 @@ fn check_j2k_header(path: &Path, data: &[u8], rows: usize, columns: usize) -> Re
             ),
         ));
     }
+    let ssiz = siz.get(38).copied().unwrap_or(0);
+    let (code_signed, precision) = (ssiz & 0x80 != 0, (ssiz & 0x7F) as usize + 1);
+    if code_signed != signed || precision > bits {
+        let word = |s: bool| if s { "signed" } else { "unsigned" };
+        return Err(err(
+            path,
+            format!(
+                "JPEG 2000: the codestream holds {} {precision}-bit samples, but Pixel Representation and Bits Allocated say {} {bits}-bit: the values would be read otherwise than the data set means (unsupported)",
+                word(code_signed),
+                word(signed)
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -173,12 +251,13 @@ fn jpeg_2000(
     data: &[u8],
     rows: usize,
     columns: usize,
-    bits: usize,
+    (bits, signed): (usize, bool),
 ) -> Result<Vec<u8>> {
-    check_j2k_header(path, data, rows, columns)?;
+    let code = j2k_codestream(path, data)?;
+    check_j2k_header(path, code, rows, columns, (bits, signed))?;
     contained(path, "JPEG 2000", || {
         let img =
-            jpeg2k::Image::from_bytes(data).map_err(|e| err(path, format!("JPEG 2000: {e}")))?;
+            jpeg2k::Image::from_bytes(code).map_err(|e| err(path, format!("JPEG 2000: {e}")))?;
         let comps = img.components();
         let c = match comps {
             [c] => c,

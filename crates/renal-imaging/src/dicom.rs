@@ -130,8 +130,9 @@ fn native_frame(
     frame: Vec<u8>,
     rows: usize,
     columns: usize,
-    bits: usize,
+    samples: &Samples,
 ) -> Result<Vec<u8>> {
+    let bits = samples.bits;
     Ok(match syntax.pixels {
         Pixels::Native if syntax.big && bits == 16 => {
             let mut f = frame;
@@ -139,7 +140,7 @@ fn native_frame(
             f
         }
         Pixels::Native => frame,
-        p => crate::codecs::decode_frame(path, p, &frame, rows, columns, bits)?,
+        p => crate::codecs::decode_frame(path, p, &frame, rows, columns, (bits, samples.signed))?,
     })
 }
 
@@ -252,7 +253,7 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         };
         let slope = rescale(SLOPE, "RescaleSlope", 1.0)?;
         let intercept = rescale(INTERCEPT, "RescaleIntercept", 0.0)?;
-        let native = native_frame(&fpath, syntax, frame, rows, columns, samples.bits)?;
+        let native = native_frame(&fpath, syntax, frame, rows, columns, &samples)?;
         let hu = samples.hu(&fpath, &native, rows * columns, slope, intercept)?;
         out.push(DicomSlice {
             path: fpath,
@@ -303,17 +304,46 @@ pub(crate) fn series_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads every file of a folder as one CT series (files that are not DICOM are an error too:
-/// a series folder should hold the series only).
+/// a series folder should hold the series only). The volume limit holds for the series as a
+/// whole: the decoded slices are counted as they come, and decoding stops once they pass it
+/// (a folder of many small compressed files is refused after the limit's worth, not after
+/// all of them).
 pub fn read_series(dir: &Path) -> Result<Volume<f32>> {
     use rayon::prelude::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
     let files = series_files(dir)?;
+    let (max_bytes, _) = crate::limits::get();
+    let used = AtomicU64::new(0);
+    let token = crate::cancel::current();
     // Files decoded in parallel (compressed syntaxes cost most here); the order is the files'.
     let per_file = files
         .par_iter()
-        .map(|f| read_slices(f))
+        .map(|f| {
+            let _entered = token.as_ref().map(crate::cancel::Cancel::enter);
+            crate::cancel::check()?;
+            if used.load(Ordering::Relaxed) > max_bytes {
+                return Err(series_too_large(dir, max_bytes));
+            }
+            let slices = read_slices(f)?;
+            let bytes: u64 = slices.iter().map(|s| s.hu.len() as u64 * 4).sum();
+            if used.fetch_add(bytes, Ordering::Relaxed) + bytes > max_bytes {
+                return Err(series_too_large(dir, max_bytes));
+            }
+            Ok(slices)
+        })
         .collect::<Result<Vec<_>>>()?;
     let slices: Vec<DicomSlice> = per_file.into_iter().flatten().collect();
     assemble(dir, slices)
+}
+
+fn series_too_large(dir: &Path, max_bytes: u64) -> ImagingError {
+    ImagingError::TooLarge {
+        path: dir.to_path_buf(),
+        detail: format!(
+            "the series' decoded slices pass the limit of {} MiB per volume (--max-volume-mib)",
+            max_bytes >> 20
+        ),
+    }
 }
 
 /// Checks that the slices are one series with one size, orientation and pixel spacing.

@@ -317,7 +317,7 @@ fn frame_pixels(
         }
         p if bits > 1 => {
             for f in frames_v.iter_mut() {
-                *f = crate::codecs::decode_frame(path, p, f, rows, cols, bits)
+                *f = crate::codecs::decode_frame(path, p, f, rows, cols, (bits, false))
                     .map_err(|e| e.to_string())?;
             }
         }

@@ -102,10 +102,11 @@ fn roi_slices(
         }
         let mut poly = Vec::with_capacity(pts.len() / 3);
         let (mut kmin, mut kmax) = (f64::INFINITY, f64::NEG_INFINITY);
-        for p in pts.chunks_exact(3) {
+        for (n, p) in pts.chunks_exact(3).enumerate() {
             let v = grid
                 .index_of([-p[0], -p[1], p[2]])
                 .ok_or_else(|| at("the CT's affine is singular".into()))?;
+            far_point(n, v, grid.dims).map_err(at)?;
             kmin = kmin.min(v[2]);
             kmax = kmax.max(v[2]);
             poly.push([v[0], v[1]]);
@@ -140,6 +141,29 @@ fn roi_slices(
         slices.entry(k as usize).or_default().push(poly);
     }
     Ok(slices)
+}
+
+/// A contour point (continuous voxel index) more than one grid's extent off the grid, on any
+/// axis, is a corrupt coordinate: refused naming it, before any work depends on it.
+fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(), String> {
+    let near = (0..3).all(|a| {
+        let d = dims[a] as f64;
+        v[a].is_finite() && (-d..=2.0 * d).contains(&v[a])
+    });
+    if near {
+        Ok(())
+    } else {
+        Err(format!(
+            "point {} lies at voxel ({:.3e}, {:.3e}, {:.3e}), far off the referenced CT's {}x{}x{} grid: a corrupt coordinate",
+            n + 1,
+            v[0],
+            v[1],
+            v[2],
+            dims[0],
+            dims[1],
+            dims[2]
+        ))
+    }
 }
 
 /// Checks a contour's geometry before anything walks it: every point within one grid's

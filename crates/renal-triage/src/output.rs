@@ -49,6 +49,16 @@ pub struct Staged {
     committed: bool,
 }
 
+/// Test hook: with `RENAL_TRIAGE_TEST_PAUSE_AT=<point>`, the run says so on stderr when it
+/// reaches `point` and waits until its standard input closes (a test kills it there, at a
+/// known point, instead of after a guessed sleep).
+pub(crate) fn test_pause_at(point: &str) {
+    if std::env::var("RENAL_TRIAGE_TEST_PAUSE_AT").as_deref() == Ok(point) {
+        eprintln!("test pause at {point}");
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    }
+}
+
 /// Whether process `pid` is running (Linux: `/proc/<pid>`).
 pub(crate) fn alive(pid: &str) -> bool {
     pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).exists()

@@ -16,7 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use common::bin;
-use common::probe::{check, expect, gz, labels, mask_file, nifti1, run, write, Run, PROBES};
+use common::probe::{
+    check, dicom, elem, expect, gz, labels, mask_file, nifti1, run, tag_bytes, vm_hwm, write, Run,
+    PROBES,
+};
 use renal_testdata::shared;
 
 /// Probe tests finished (passed or failed).
@@ -324,40 +327,6 @@ m,benign,mid.nii.gz
     expect("DICOM nesting", &r, 2, &["nested.dcm"]);
 }
 
-fn tag_bytes(g: u16, e: u16) -> Vec<u8> {
-    let mut v = g.to_le_bytes().to_vec();
-    v.extend(e.to_le_bytes());
-    v
-}
-
-/// One explicit-VR little-endian element (PS3.5 7.1.2).
-fn elem(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-    let mut v = tag_bytes(g, e);
-    v.extend(vr);
-    let mut value = value.to_vec();
-    if value.len() % 2 == 1 {
-        value.push(if vr == b"UI" { 0 } else { b' ' });
-    }
-    if [b"OB", b"OW", b"SQ", b"UN", b"UT"].contains(&vr) {
-        v.extend([0, 0]);
-        v.extend((value.len() as u32).to_le_bytes());
-    } else {
-        v.extend((value.len() as u16).to_le_bytes());
-    }
-    v.extend(value);
-    v
-}
-
-/// A Part 10 file: preamble, `DICM`, the elements in order (group 2 first).
-fn dicom(elems: &[Vec<u8>]) -> Vec<u8> {
-    let mut f = vec![0u8; 128];
-    f.extend(b"DICM");
-    for e in elems {
-        f.extend(e);
-    }
-    f
-}
-
 /// A KiTS23-style folder of the first `n` real cases and the extra records given.
 fn kits_folder(dir: &Path, n: usize, extra: &[serde_json::Value]) -> Option<PathBuf> {
     let shared = shared()?;
@@ -527,17 +496,27 @@ fn bundle() -> Option<&'static Bundle> {
         let shared = shared()?;
         let dir = tempfile::tempdir().unwrap();
         let data = kits_folder(dir.path(), 40, &[])?;
-        let exp = dir.path().join("exp.toml");
-        std::fs::write(&exp, "[experiment]\nname = \"h\"\nouter_folds = 3\ninner_folds = 2\nbootstrap = 50\n[rf]\ntrees = 30\nmax_features = [\"sqrt\"]\n[[model]]\nname = \"rf\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n").unwrap();
         let path = dir.path().join("bundle");
         let key = dir.path().join("key.pem");
-        assert!(Command::new("openssl").args(["genpkey", "-algorithm", "ed25519", "-out"]).arg(&key).status().unwrap().success());
-        let o = bin().args(["train", "--data"]).arg(&data).arg("--experiment").arg(&exp).args(["--model", "rf", "--out"]).arg(&path).arg("--sign").arg(&key).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let out = String::from_utf8_lossy(&o.stdout);
-        let public = out.split_whitespace().find(|w| w.starts_with("ed25519:")).unwrap().to_string();
+        assert!(Command::new("openssl")
+            .args(["genpkey", "-algorithm", "ed25519", "-out"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success());
+        let out = common::probe::train_forest(&data, &path, &["--sign", key.to_str().unwrap()]);
+        let public = out
+            .split_whitespace()
+            .find(|w| w.starts_with("ed25519:"))
+            .unwrap()
+            .to_string();
         let mask = shared.join("kits23/cases/case_00019/segmentation.nii.gz");
-        Some(Bundle { _dir: dir, path, mask, public })
+        Some(Bundle {
+            _dir: dir,
+            path,
+            mask,
+            public,
+        })
     })
     .as_ref()
 }
@@ -722,16 +701,6 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
-}
-
-/// The server's peak memory so far (MiB), from /proc.
-fn vm_hwm(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap()
-        / 1024.0
 }
 
 #[test]

@@ -192,7 +192,7 @@ fn a_corrupt_mask_fails_its_case_and_bad_shard_input_is_refused() {
             .arg(&work)
             .arg("--out")
             .arg(t.path().join("m2")),
-        "1 of 8 cases have no result (c2); shards with missing cases: ",
+        "1 of 8 cases have no usable result (c2); shards with missing cases: ",
     );
     // The Slurm array task's number is read from the environment.
     let s = ok(bin()

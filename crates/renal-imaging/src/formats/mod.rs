@@ -69,6 +69,9 @@ pub fn read_scalar(path: &Path) -> Result<Volume<f32>> {
         _ => {}
     }
     let r = raster(path, f)?;
+    // The limit holds for what is decoded: a float32 volume, whatever the stored type (1 MiB
+    // of gzip holding 256 MiB of uint8 voxels would otherwise become 1 GiB of floats).
+    crate::limits::check_grid(path, &r.geometry.dims.map(|d| d as u64), 4)?;
     let mut out = vec![0f32; r.geometry.len()];
     r.for_each(|i, v| out[i] = v as f32);
     Volume::new(r.geometry, out)
@@ -94,7 +97,15 @@ pub fn read_mask(
         Format::Nifti => nifti::read_labels(path)?,
         _ => {
             let r = raster(path, f)?;
-            let mut v = labels_from_values(path, r.geometry.clone(), |f| r.for_each(f))?;
+            let mut v = if r.elem == raw::Elem::U8 {
+                // Already labels: the decoded bytes become the volume (no second buffer).
+                let n = r.geometry.len();
+                let mut bytes = r.bytes;
+                bytes.truncate(n);
+                Volume::new(r.geometry.clone(), bytes)?
+            } else {
+                labels_from_values(path, r.geometry.clone(), |f| r.for_each(f))?
+            };
             if !r.segments.is_empty() {
                 let mut roles = [0u8; 256];
                 for (value, name) in &r.segments {

@@ -234,5 +234,11 @@ pub fn detached(header: &Path, name: &str) -> Result<std::path::PathBuf> {
             }
         }
     }
+    if std::fs::symlink_metadata(&at).is_err() {
+        return Err(format_err(
+            header,
+            format!("data file `{name}`: no such file in the header's folder"),
+        ));
+    }
     Ok(at)
 }

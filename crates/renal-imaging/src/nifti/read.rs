@@ -179,6 +179,9 @@ pub fn read_labels(path: &Path) -> Result<LabelVolume> {
 
 /// Reads an intensity image (e.g. CT in HU) as f32 with the scaling applied.
 pub fn read_scalar(path: &Path) -> Result<Volume<f32>> {
+    // The limit holds for the float32 volume this decodes to, checked from the header alone.
+    let h = read_header(path)?;
+    crate::limits::check_grid(path, &h.geometry.dims.map(|d| d as u64), 4)?;
     let b = read_maybe_gzip(path)?;
     let h = parse_header(path, &b)?;
     let data = voxel_bytes(path, &h, &b)?;

@@ -270,6 +270,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         let public = crate::model::signing::sign(staged.path(), &written.digest, key)?;
         println!("Signed with {public} (put it in a --trusted-keys file)");
     }
+    crate::output::test_pause_at("train-written");
     staged.commit()?;
     println!("Bundle digest sha256:{}", written.digest);
     println!(

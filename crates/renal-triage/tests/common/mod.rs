@@ -78,13 +78,21 @@ impl Drop for Server {
 }
 
 pub fn start(bundle: &Path, extra: &[&str]) -> Server {
+    start_logging(bundle, extra, None)
+}
+
+/// A server whose log (stderr) goes to `log` when given (else it is drained and dropped).
+pub fn start_logging(bundle: &Path, extra: &[&str], log: Option<&Path>) -> Server {
     let mut child = bin()
         .args(["serve", "--model"])
         .arg(bundle)
         .args(["--addr", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::piped(),
+        })
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -93,13 +101,19 @@ pub fn start(bundle: &Path, extra: &[&str]) -> Server {
         .unwrap();
     let Some(url) = line.trim().strip_prefix("listening on ") else {
         let mut err = String::new();
-        let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+        match log {
+            Some(p) => err = std::fs::read_to_string(p).unwrap_or_default(),
+            None => {
+                let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            }
+        }
         panic!("the server did not start: {err}");
     };
     let url = url.to_string();
     // The log is drained (and dropped): a full pipe must not block the server.
-    let mut log = child.stderr.take().unwrap();
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    if let Some(mut log) = child.stderr.take() {
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    }
     Server { child, url }
 }
 

@@ -139,3 +139,66 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+pub fn tag_bytes(g: u16, e: u16) -> Vec<u8> {
+    let mut v = g.to_le_bytes().to_vec();
+    v.extend(e.to_le_bytes());
+    v
+}
+
+/// One explicit-VR little-endian element (PS3.5 7.1.2).
+pub fn elem(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut v = tag_bytes(g, e);
+    v.extend(vr);
+    let mut value = value.to_vec();
+    if value.len() % 2 == 1 {
+        value.push(if vr == b"UI" { 0 } else { b' ' });
+    }
+    if [b"OB", b"OW", b"SQ", b"UN", b"UT"].contains(&vr) {
+        v.extend([0, 0]);
+        v.extend((value.len() as u32).to_le_bytes());
+    } else {
+        v.extend((value.len() as u16).to_le_bytes());
+    }
+    v.extend(value);
+    v
+}
+
+/// A Part 10 file: preamble, `DICM`, the elements in order (group 2 first).
+pub fn dicom(elems: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = vec![0u8; 128];
+    f.extend(b"DICM");
+    for e in elems {
+        f.extend(e);
+    }
+    f
+}
+
+/// Trains a small clinical + size forest (30 trees, 3 x 2 folds) on `data` into `out`, with
+/// extra `train` arguments; its standard output.
+pub fn train_forest(data: &Path, out: &Path, extra: &[&str]) -> String {
+    let exp = out.with_extension("toml");
+    std::fs::write(&exp, "[experiment]\nname = \"h\"\nouter_folds = 3\ninner_folds = 2\nbootstrap = 50\n[rf]\ntrees = 30\nmax_features = [\"sqrt\"]\n[[model]]\nname = \"rf\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n").unwrap();
+    let o = super::bin()
+        .args(["train", "--data"])
+        .arg(data)
+        .arg("--experiment")
+        .arg(&exp)
+        .args(["--model", "rf", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The server's peak memory so far (MiB), from /proc.
+pub fn vm_hwm(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
