@@ -24,6 +24,12 @@ pub(crate) fn decode_frame(
     columns: usize,
     (bits, signed): (usize, bool),
 ) -> Result<Vec<u8>> {
+    if bits == 32 && !matches!(pixels, Pixels::Native | Pixels::Rle) {
+        return Err(err(
+            path,
+            "32-bit samples in a JPEG, JPEG-LS or JPEG 2000 frame: not read here (unsupported)",
+        ));
+    }
     match pixels {
         Pixels::Native => Ok(frame.to_vec()),
         Pixels::Rle => crate::rle::decode_frame(path, frame, rows * columns, bits / 8),

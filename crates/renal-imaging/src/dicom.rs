@@ -25,6 +25,7 @@ const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 pub(crate) use crate::dicom_parse::Tag;
 use crate::dicom_parse::{err, long_vr, DataSet, PIXEL_DATA};
 const SERIES_UID: Tag = (0x0020, 0x000E);
+const GRID_FRAME_OFFSETS: Tag = (0x3004, 0x000C);
 const POSITION: Tag = (0x0020, 0x0032);
 const ORIENTATION: Tag = (0x0020, 0x0037);
 const ROWS: Tag = (0x0028, 0x0010);
@@ -81,8 +82,17 @@ impl Samples {
             ));
         }
         let bits = e.us(BITS_ALLOCATED, "BitsAllocated").map_err(at)?;
-        if !(bits == 8 || bits == 16) {
-            return Err(err(path, format!("BitsAllocated {bits}: 8 or 16 expected")));
+        if bits == 1 {
+            return Err(err(
+                path,
+                "BitsAllocated 1: a bit-packed image is not read as an image here (only a DICOM SEG's binary frames are bit-packed)",
+            ));
+        }
+        if !(bits == 8 || bits == 16 || bits == 32) {
+            return Err(err(
+                path,
+                format!("BitsAllocated {bits}: 8, 16 or 32 expected"),
+            ));
         }
         let signed = e
             .us(PIXEL_REPRESENTATION, "PixelRepresentation")
@@ -111,13 +121,21 @@ impl Samples {
         Ok(match (self.bits, self.signed) {
             (8, false) => px[..n].iter().map(|&b| f(b as f64)).collect(),
             (8, true) => px[..n].iter().map(|&b| f(b as i8 as f64)).collect(),
-            (_, false) => px[..2 * n]
+            (16, false) => px[..2 * n]
                 .chunks_exact(2)
                 .map(|c| f(u16::from_le_bytes([c[0], c[1]]) as f64))
                 .collect(),
-            (_, true) => px[..2 * n]
+            (16, true) => px[..2 * n]
                 .chunks_exact(2)
                 .map(|c| f(i16::from_le_bytes([c[0], c[1]]) as f64))
+                .collect(),
+            (_, false) => px[..4 * n]
+                .chunks_exact(4)
+                .map(|c| f(u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
+                .collect(),
+            (_, true) => px[..4 * n]
+                .chunks_exact(4)
+                .map(|c| f(i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
                 .collect(),
         })
     }
@@ -134,9 +152,9 @@ fn native_frame(
 ) -> Result<Vec<u8>> {
     let bits = samples.bits;
     Ok(match syntax.pixels {
-        Pixels::Native if syntax.big && bits == 16 => {
+        Pixels::Native if syntax.big && bits > 8 => {
             let mut f = frame;
-            f.chunks_exact_mut(2).for_each(|c| c.swap(0, 1));
+            f.chunks_exact_mut(bits / 8).for_each(|c| c.reverse());
             f
         }
         Pixels::Native => frame,
@@ -178,6 +196,74 @@ impl Groups<'_> {
     }
 }
 
+impl Groups<'_> {
+    /// Frame `f`'s plane position and orientation (of `n` frames; a classic multi-frame
+    /// image's frames moved along the plane's normal by their grid `offsets`). A single image
+    /// without a plane position or orientation (as secondary-capture and some exporters write)
+    /// is placed as other readers place it: at the origin, axial. Pixel spacing is never
+    /// assumed: it sets every size measured.
+    fn plane(
+        &self,
+        top: &DataSet,
+        f: usize,
+        n: usize,
+        offsets: Option<&[f64]>,
+    ) -> std::result::Result<([f64; 3], [f64; 6]), String> {
+        let value = |group: Tag, tag: Tag, name: &str, k: usize, default: &[f64]| {
+            let d = self.value(top, f, group, tag);
+            if n == 1 && !d.e.contains_key(&tag) {
+                Ok(default.to_vec())
+            } else {
+                d.ds(tag, name, k)
+            }
+        };
+        let p = value(
+            PLANE_POSITION,
+            POSITION,
+            "ImagePositionPatient",
+            3,
+            &[0.0; 3],
+        )?;
+        let o = value(
+            PLANE_ORIENTATION,
+            ORIENTATION,
+            "ImageOrientationPatient",
+            6,
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        )?;
+        let o = [o[0], o[1], o[2], o[3], o[4], o[5]];
+        let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+        let d = offsets.and_then(|off| off.get(f).copied()).unwrap_or(0.0);
+        Ok(([0, 1, 2].map(|a| p[a] + d * normal[a]), o))
+    }
+}
+
+/// The number of frames and, for a classic multi-frame image (RT Dose, NM: no per-frame
+/// functional groups), their GridFrameOffsetVector; a multi-frame image whose frames have no
+/// positions is an error.
+fn frame_layout(data: &DataSet, groups: &Groups, path: &Path) -> Result<(usize, Option<Vec<f64>>)> {
+    let n = frame_count(data, path)?;
+    let offsets = match data.e.contains_key(&GRID_FRAME_OFFSETS) {
+        true if n > 1 && groups.per_frame.is_empty() => Some(
+            data.ds(GRID_FRAME_OFFSETS, "GridFrameOffsetVector", n as usize)
+                .map_err(|d| err(path, d))?,
+        ),
+        _ => None,
+    };
+    if !(1..=100_000).contains(&n)
+        || (n > 1 && groups.per_frame.len() as i64 != n && offsets.is_none())
+    {
+        return Err(err(
+            path,
+            format!(
+                "NumberOfFrames {n} with {} per-frame functional groups and no GridFrameOffsetVector (3004,000C): the frames have no positions",
+                groups.per_frame.len()
+            ),
+        ));
+    }
+    Ok((n as usize, offsets))
+}
+
 /// NumberOfFrames (1 when absent).
 fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
     if data.e.contains_key(&NUMBER_OF_FRAMES) {
@@ -204,17 +290,7 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         per_frame: data.seq(PER_FRAME_GROUPS),
         shared: data.seq(SHARED_GROUPS).first(),
     };
-    let n = frame_count(&data, path)?;
-    if !(1..=100_000).contains(&n) || (n > 1 && groups.per_frame.len() as i64 != n) {
-        return Err(err(
-            path,
-            format!(
-                "NumberOfFrames {n} with {} per-frame functional groups",
-                groups.per_frame.len()
-            ),
-        ));
-    }
-    let n = n as usize;
+    let (n, offsets) = frame_layout(&data, &groups, path)?;
     // Decoded as f32 HU: bounded before any frame is decoded.
     crate::limits::check_grid(path, &[rows as u64, columns as u64, n as u64], 4)?;
     let frame_bytes = rows * columns * samples.bits / 8;
@@ -223,9 +299,8 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         crate::dicom_parse::Value::Bytes(b) if n == 1 && b.len() >= frame_bytes => vec![b],
         p => crate::dicom_parse::frames(&p, n, frame_bytes).map_err(|d| err(path, d))?,
     };
-    let series_uid = data
-        .req_text(SERIES_UID, "SeriesInstanceUID")
-        .map_err(|d| err(path, d))?;
+    // A file without a series (a single image, as some tools export) is a series of its own.
+    let series_uid = data.text(SERIES_UID).unwrap_or_default();
     let mut out = Vec::with_capacity(n);
     for (f, frame) in frames.into_iter().enumerate() {
         let fpath = if n > 1 {
@@ -240,8 +315,7 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
                 .ds(tag, name, k)
                 .map_err(at)
         };
-        let p = num(PLANE_POSITION, POSITION, "ImagePositionPatient", 3)?;
-        let o = num(PLANE_ORIENTATION, ORIENTATION, "ImageOrientationPatient", 6)?;
+        let (p, o) = groups.plane(&data, f, n, offsets.as_deref()).map_err(at)?;
         let s = num(PIXEL_MEASURES, PIXEL_SPACING, "PixelSpacing", 2)?;
         let rescale = |tag: Tag, name: &str, default: f64| {
             let d = groups.value(&data, f, PIXEL_VALUE_TRANSFORMATION, tag);
@@ -258,8 +332,8 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         out.push(DicomSlice {
             path: fpath,
             series_uid: series_uid.clone(),
-            position: [p[0], p[1], p[2]],
-            orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
+            position: p,
+            orientation: o,
             pixel_spacing: [s[0], s[1]],
             rows,
             columns,

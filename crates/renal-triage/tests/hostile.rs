@@ -8,6 +8,10 @@
 //! nifti2.h, the NRRD and MetaImage headers, DICOM Part 10), not with the code under test.
 
 mod common;
+// Round 3 (issue 26): server isolation, bounds per request and series, bundles, shards,
+// generated scripts.
+#[path = "hostile/round3.rs"]
+mod round3;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -261,18 +261,8 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         files: BTreeMap::new(),
     };
     let extra = image.map(|(_, _, files, _)| files).unwrap_or_default();
-    // Written whole into a staging folder and swapped in: a kill leaves the previous bundle
-    // (or none), never its manifest beside a new pipeline.
-    let staged = crate::output::Staged::begin(&args.out)?;
-    write_bundle(staged.path(), manifest, &tuned.model, extra)?;
-    let written = load_bundle(staged.path())?;
-    if let Some(key) = &args.sign {
-        let public = crate::model::signing::sign(staged.path(), &written.digest, key)?;
-        println!("Signed with {public} (put it in a --trusted-keys file)");
-    }
-    crate::output::test_pause_at("train-written");
-    staged.commit()?;
-    println!("Bundle digest sha256:{}", written.digest);
+    let digest = land_bundle(&args, manifest, &tuned.model, extra)?;
+    println!("Bundle digest sha256:{digest}");
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",
         args.out.display(),
@@ -284,6 +274,27 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             .join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the bundle whole into a staging folder beside `--out`, verifies it by loading it
+/// back, signs it (with `--sign`) and swaps it in: a kill leaves the previous bundle (or none),
+/// never its manifest beside a new pipeline. The bundle's digest.
+fn land_bundle(
+    args: &TrainArgs,
+    manifest: Manifest,
+    model: &renal_learn::Pipeline,
+    extra: Vec<(String, Vec<u8>)>,
+) -> Result<String> {
+    let staged = crate::output::Staged::begin(&args.out)?;
+    write_bundle(staged.path(), manifest, model, extra)?;
+    let written = load_bundle(staged.path())?;
+    if let Some(key) = &args.sign {
+        let public = crate::model::signing::sign(staged.path(), &written.digest, key)?;
+        println!("Signed with {public} (put it in a --trusted-keys file)");
+    }
+    crate::output::test_pause_at("train-written");
+    staged.commit()?;
+    Ok(written.digest)
 }
 
 /// The refit model's probabilities on its own training cases (`fitted.csv` in the working

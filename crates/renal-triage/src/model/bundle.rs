@@ -349,7 +349,7 @@ pub fn load_verified(
 /// Largest `bundle.json`; largest `bundle.sha256` and `bundle.sig`; largest other file (the
 /// encoder's weights are the largest: tens of MiB).
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-pub(crate) const MAX_SMALL_BYTES: u64 = 64 << 10;
+const MAX_SMALL_BYTES: u64 = 64 << 10;
 const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Reads one file of a bundle: `name` must be a plain file name (the bundle's own folder,
@@ -446,7 +446,8 @@ fn load_checked(dir: &Path, trusted_keys: Option<&Path>) -> Result<Bundle> {
             recorded.trim()
         );
     }
-    let signer = crate::model::signing::signer(dir, &digest)?;
+    let sig = read_bundle_file(dir, crate::model::signing::SIGNATURE_FILE, MAX_SMALL_BYTES)?;
+    let signer = crate::model::signing::signer(dir, sig.as_deref(), &digest)?;
     crate::model::signing::check_trusted(dir, signer.as_deref(), trusted_keys)?;
     let mut contents = BTreeMap::new();
     for (name, hash) in &manifest.files {

@@ -71,18 +71,14 @@ pub fn load_trusted(path: &Path) -> Result<Vec<String>> {
     Ok(keys)
 }
 
-/// Who signed a bundle: `Ok(None)` when it has no signature, `Ok(Some(key))` when its
-/// signature verifies for `digest`, an error when it is present but wrong.
-pub fn signer(dir: &Path, digest: &str) -> Result<Option<String>> {
-    let Some(bytes) = crate::model::bundle::read_bundle_file(
-        dir,
-        SIGNATURE_FILE,
-        crate::model::bundle::MAX_SMALL_BYTES,
-    )?
-    else {
+/// Who signed a bundle: `Ok(None)` when it has no signature (`sig`: the bytes of its
+/// `bundle.sig`, as the bundle's load read them), `Ok(Some(key))` when its signature verifies
+/// for `digest`, an error when it is present but wrong.
+pub fn signer(dir: &Path, sig: Option<&[u8]>, digest: &str) -> Result<Option<String>> {
+    let Some(bytes) = sig else {
         return Ok(None);
     };
-    let text = String::from_utf8_lossy(&bytes);
+    let text = String::from_utf8_lossy(bytes);
     let mut parts = text.split_whitespace();
     let (Some(key), Some(sig)) = (parts.next(), parts.next()) else {
         bail!("{}: malformed bundle.sig", dir.display());

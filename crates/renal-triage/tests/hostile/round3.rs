@@ -1,4 +1,4 @@
-//! Hostile input, round 3 (issue 26): a probe for each thing a hostile but realistic user
+//! Hostile input, round 3 (issue 26; a module of tests/hostile.rs): a probe for each thing a hostile but realistic user
 //! found, through the real binary (and the real server, with concurrent clients on
 //! loopback), asserting the exit code or HTTP status, the message, and peak memory or CPU time
 //! where they are the point:
@@ -20,8 +20,6 @@
 //! DICOM, ISO/IEC 15444-1 for JP2 boxes, nifti1.h, the NRRD header), not with the code under
 //! test.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -29,6 +27,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::common;
 use common::bin;
 use common::probe::{
     check, dicom, elem, expect, gz, nifti1, run, tag_bytes, train_forest, vm_hwm, write, Run,
