@@ -25,6 +25,8 @@ mod dicom_seg;
 mod dicom_syntax;
 pub mod error;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hull;
 pub mod labelmap;
 pub mod limits;

@@ -283,6 +283,31 @@ fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize
     Ok(best)
 }
 
+/// The geometry checks and rasterisation every contour of a structure set goes through, on
+/// contours given in voxel coordinates (for fuzzing, [`crate::fuzzing`]): a contour that is
+/// refused is an error, one that crosses itself is skipped; the distinct pixels filled.
+pub(crate) fn rasterise_voxel_contours(
+    contours: &[Vec<[f64; 3]>],
+    dims: [usize; 3],
+) -> std::result::Result<usize, String> {
+    let mut filled = 0;
+    for pts in contours {
+        for (n, v) in pts.iter().enumerate() {
+            far_point(n, *v, dims)?;
+        }
+        let poly: Polygon = pts.iter().map(|v| [v[0], v[1]]).collect();
+        check_extent(&poly, dims)?;
+        if poly.len() < 3 || self_intersection(&poly)?.is_some() {
+            continue;
+        }
+        let mut px = fill(&[poly], dims);
+        px.sort_unstable();
+        px.dedup();
+        filled += px.len();
+    }
+    Ok(filled)
+}
+
 /// Pixel centres closer than this (in voxels) to a contour lie on it.
 const ON_CONTOUR: f64 = 1e-3;
 

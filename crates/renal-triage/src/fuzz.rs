@@ -20,6 +20,8 @@ pub const TARGETS: &[&str] = &[
     "patient",
     "bundle",
     "multipart",
+    "rtstruct",
+    "jp2",
 ];
 
 /// Runs target `name` on `data` (an unknown name does nothing).
@@ -36,6 +38,13 @@ pub fn run(name: &str, data: &[u8]) {
         "patient" => patient(data),
         "bundle" => bundle(&dir, data),
         "multipart" => multipart(&dir, data),
+        // Contour geometry and JPEG 2000 boxes below their file formats (issue 26).
+        "rtstruct" => {
+            let _ = renal_imaging::fuzzing::rtstruct_geometry(data);
+        }
+        "jp2" => {
+            let _ = renal_imaging::fuzzing::jpeg2000_frame(data);
+        }
         _ => {}
     }
 }
@@ -162,5 +171,27 @@ mod tests {
         let bad = run("bad_name.bin").unwrap_err();
         assert!(bad.starts_with("mask:"), "{bad}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The JPEG 2000 seeds reach the decoder (a bare codestream, the same in a JP2 file, with
+    /// a 64-bit box length), the decoy's real codestream is what is checked, and contour
+    /// seeds fill pixels or are refused by name.
+    #[test]
+    fn jp2_and_rtstruct_seeds_reach_the_end() {
+        let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+        let seed = |t: &str, n: &str| std::fs::read(seeds.join(t).join(n)).unwrap();
+        for n in ["codestream.bin", "jp2.bin", "xl_box.bin"] {
+            assert_eq!(
+                renal_imaging::fuzzing::jpeg2000_frame(&seed("jp2", n)),
+                Ok(28 * 29 * 2),
+                "{n}"
+            );
+        }
+        let e = renal_imaging::fuzzing::jpeg2000_frame(&seed("jp2", "decoy.bin")).unwrap_err();
+        assert!(e.contains("30000 x 30000"), "{e}");
+        let filled = renal_imaging::fuzzing::rtstruct_geometry(&seed("rtstruct", "square.bin"));
+        assert_eq!(filled, Ok(21 * 21));
+        let far = renal_imaging::fuzzing::rtstruct_geometry(&seed("rtstruct", "far_vertex.bin"));
+        assert!(far.unwrap_err().contains("far off"));
     }
 }

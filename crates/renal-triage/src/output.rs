@@ -47,6 +47,8 @@ pub struct Staged {
     target: std::path::PathBuf,
     staging: std::path::PathBuf,
     committed: bool,
+    /// Left in place when the run fails, for the next run to adopt ([`Staged::resume`]).
+    keep: bool,
 }
 
 /// Test hook: with `RENAL_TRIAGE_TEST_PAUSE_AT=<point>`, the run says so on stderr when it
@@ -64,21 +66,52 @@ pub(crate) fn alive(pid: &str) -> bool {
     pid.parse::<u32>().is_ok() && Path::new("/proc").join(pid).exists()
 }
 
-/// Removes what dead runs left beside `target` (staging and old folders) and inside it
-/// (`.<file>.<pid>.tmp` files of interrupted atomic writes). A run killed between its two
-/// renames left the previous folder as `old` and no `target`: that folder is put back.
-fn sweep(target: &Path) {
+/// A target folder's name and the folder it lies in.
+fn name_and_parent(target: &Path) -> (String, &Path) {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+        .unwrap_or_else(|| "out".into());
     let parent = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    (name, parent)
+}
+
+/// Copies a folder's regular files and folders (not its hidden files: temporaries of
+/// interrupted writes) into `to`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let t = e.file_type()?;
+        if t.is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        } else if t.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes what dead runs left beside `target` (staging and old folders) and inside it
+/// (`.<file>.<pid>.tmp` files of interrupted atomic writes). A run killed between its two
+/// renames left the previous folder as `old` and no `target`: that folder is put back.
+/// With `keep_staging`, dead runs' staging folders stay (for [`Staged::resume`] to adopt).
+fn sweep(target: &Path, keep_staging: bool) {
+    let (name, parent) = name_and_parent(target);
+    let kinds: &[&str] = if keep_staging {
+        &["old"]
+    } else {
+        &["staging", "old"]
+    };
     for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         let n = e.file_name().to_string_lossy().to_string();
-        for kind in ["staging", "old"] {
+        for &kind in kinds {
             if let Some(pid) = n.strip_prefix(&format!(".{name}.{kind}-")) {
                 if kind == "old" && !alive(pid) && !target.exists() {
                     tracing::info!(folder = %n, "putting back the folder an interrupted run moved aside");
@@ -108,15 +141,8 @@ fn sweep(target: &Path) {
 impl Staged {
     /// Starts a run whose outputs go to `target`.
     pub fn begin(target: &Path) -> Result<Staged> {
-        sweep(target);
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| "out".into());
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        sweep(target, false);
+        let (name, parent) = name_and_parent(target);
         let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging)
@@ -125,6 +151,50 @@ impl Staged {
             target: target.to_path_buf(),
             staging,
             committed: false,
+            keep: false,
+        })
+    }
+
+    /// Starts a run that reuses finished work, writing into a staging folder as [`begin`]
+    /// does: a run that was killed or failed left its staging folder, which is adopted with
+    /// its finished work; otherwise the previous folder is copied in (a rerun reuses what it
+    /// finished). The target stays as it was until [`commit`]; a run that fails keeps its
+    /// staging folder for the next one.
+    ///
+    /// [`begin`]: Staged::begin
+    /// [`commit`]: Staged::commit
+    pub fn resume(target: &Path) -> Result<Staged> {
+        sweep(target, true);
+        let (name, parent) = name_and_parent(target);
+        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let prefix = format!(".{name}.staging-");
+        let left: Option<std::path::PathBuf> = std::fs::read_dir(parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.strip_prefix(&prefix).is_some_and(|pid| !alive(pid))
+            })
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .map(|e| e.path());
+        match left {
+            Some(d) => {
+                tracing::info!(folder = %d.display(), "resuming the work an interrupted run left");
+                std::fs::rename(&d, &staging)
+                    .with_context(|| format!("adopting {}", d.display()))?;
+            }
+            None if target.is_dir() => copy_tree(target, &staging)
+                .with_context(|| format!("copying {} to resume from it", target.display()))?,
+            None => std::fs::create_dir_all(&staging)
+                .with_context(|| format!("creating {}", staging.display()))?,
+        }
+        sweep(target, false);
+        Ok(Staged {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+            keep: true,
         })
     }
 
@@ -158,7 +228,7 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && !self.keep {
             let _ = std::fs::remove_dir_all(&self.staging);
         }
     }

@@ -328,22 +328,19 @@ fn the_encoder_feeds_the_image_model_identically_on_one_or_two_threads() {
     assert!(html.contains("label map's kidney, tumor and cyst planes"));
 }
 
-#[test]
-fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
-    let Some(f) = fixture() else { return };
-    let reference = tempfile::tempdir().unwrap();
-    assert!(reproduce(f, reference.path(), 2, &[]).status.success());
-    let out = tempfile::tempdir().unwrap();
-    // The run pauses by itself once the first model is written (a test hook), says so on
-    // stderr and waits; the test kills it there: a deterministic point, no polling.
+/// Starts a reproduce run into `out` that pauses by itself once its first model is written
+/// (a test hook: it says so on stderr and waits), kills it there (a deterministic point, no
+/// polling), and returns the staging folder it was writing (`.<out>.staging-<pid>`).
+fn killed_after_one_model(f: &Fixture, out: &Path, extra: &[&str]) -> PathBuf {
     let mut child = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
         .args(["reproduce", "--data"])
         .arg(f.root.join("dev"))
         .arg("--experiment")
         .arg(f.root.join("experiment.toml"))
         .arg("--out")
-        .arg(out.path())
+        .arg(out)
         .args(["--encoder", "none"])
+        .args(extra)
         .env("RENAL_TRIAGE_TEST_PAUSE_AFTER_MODELS", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -360,16 +357,54 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
             break;
         }
     }
+    let staging = out.with_file_name(format!(
+        ".{}.staging-{}",
+        out.file_name().unwrap().to_string_lossy(),
+        child.id()
+    ));
     child.kill().unwrap();
     child.wait().unwrap();
-    let first = out.path().join("models/clinical_size_rf/run.json");
+    staging
+}
+
+/// Every file a finished run's manifest lists is there with its sha256.
+fn manifest_verifies(out: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(out.join("manifest.json")) else {
+        return false;
+    };
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["outputs_sha256"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .all(|(rel, h)| {
+            std::fs::read(out.join(rel))
+                .map(|b| renal_cohort::io::sha256_hex(&b) == h.as_str().unwrap())
+                .unwrap_or(false)
+        })
+}
+
+#[test]
+fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
+    let Some(f) = fixture() else { return };
+    let reference = tempfile::tempdir().unwrap();
+    assert!(reproduce(f, reference.path(), 2, &[]).status.success());
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    let staging = killed_after_one_model(f, &out, &[]);
+    // The run wrote into its staging folder: `--out` does not exist yet.
+    assert!(
+        !out.exists(),
+        "a killed first run left a half-written --out"
+    );
+    let first = staging.join("models/clinical_size_rf/run.json");
     assert!(first.exists(), "the first model finished before the kill");
     assert!(
-        !out.path().join("report.html").exists(),
+        !staging.join("report.html").exists(),
         "the run was killed before its end"
     );
     // Every output file present is complete (atomic writes): the JSON ones parse.
-    for p in walk(out.path()) {
+    for p in walk(&staging) {
         if p.extension().is_some_and(|e| e == "json") && !p.to_string_lossy().ends_with(".tmp") {
             let t = std::fs::read_to_string(&p).unwrap();
             assert!(
@@ -379,22 +414,39 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
             );
         }
     }
-    let o = reproduce(f, out.path(), 2, &[]);
+    // Started again, the run adopts what the killed one finished.
+    let o = reproduce(f, &out, 2, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("reusing finished model"),
         "finished work is reused"
     );
-    assert_eq!(tables(out.path()), tables(reference.path()));
+    assert!(
+        !staging.exists(),
+        "the staging folder was adopted and swapped in"
+    );
+    assert_eq!(tables(&out), tables(reference.path()));
+    assert!(manifest_verifies(&out));
+
+    // Killed over a complete run (issue 26): the previous folder stays whole, its manifest
+    // listing every file as it is, and no new model beside the old report.
+    let before = tables(&out);
+    let staging = killed_after_one_model(f, &out, &["--seed", "9"]);
+    assert!(staging.join("models").is_dir());
+    assert!(
+        manifest_verifies(&out),
+        "the previous run was altered by a killed one"
+    );
+    assert_eq!(tables(&out), before);
 
     // A changed seed, or a changed experiment, is never served from the old models.
-    let o = reproduce(f, out.path(), 2, &["--seed", "8"]);
+    let o = reproduce(f, &out, 2, &["--seed", "8"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         !String::from_utf8_lossy(&o.stderr).contains("reusing finished model"),
         "a new seed reused old models"
     );
-    assert_ne!(tables(out.path()), tables(reference.path()));
+    assert_ne!(tables(&out), tables(reference.path()));
     let changed = f.root.join("experiment-changed.toml");
     std::fs::write(&changed, EXPERIMENT.replace("trees = 40", "trees = 41")).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_renal-triage"))
@@ -403,7 +455,7 @@ fn a_run_killed_with_sigkill_finishes_correctly_when_started_again() {
         .arg("--experiment")
         .arg(&changed)
         .arg("--out")
-        .arg(out.path())
+        .arg(&out)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

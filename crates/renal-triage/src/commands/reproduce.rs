@@ -144,16 +144,25 @@ impl ValidateArgs {
 }
 
 /// Runs the engine, then writes the report and the run manifest (timings included).
+/// The run writes into a staging folder beside `--out` (a copy of the previous run, or what
+/// an interrupted run left, whose finished models are reused) and swaps it in at its end: a
+/// killed run leaves the previous folder whole.
 pub fn execute(req: &Request) -> Result<Outcome> {
-    // Until the manifest is written again, the folder says it holds no finished run.
-    crate::engine::manifest::begin_run(&req.out);
-    let mut outcome = reproduce(req)?;
+    let staged = crate::output::Staged::resume(&req.out)?;
+    let staged_req = Request {
+        out: staged.path().to_path_buf(),
+        ..req.clone()
+    };
+    // The copy's manifest goes: the staging folder holds no finished run until it is written.
+    crate::engine::manifest::begin_run(staged.path());
+    let mut outcome = reproduce(&staged_req)?;
     let tr = Instant::now();
-    crate::report::write_report(&outcome, &req.out)?;
+    crate::report::write_report(&outcome, staged.path())?;
     outcome
         .timings
         .push(("figures_and_report".into(), tr.elapsed().as_secs_f64()));
-    write_manifest(req, &outcome, &req.out)?;
+    write_manifest(&staged_req, &outcome, staged.path())?;
+    staged.commit()?;
     Ok(outcome)
 }
 

@@ -72,7 +72,7 @@ fn control(name: &str, train: Option<(f64, f64)>) -> String {
     }
     match fields::spec(name).map(|s| s.kind) {
         Some(Kind::Binary) => format!(
-            "<input type=\"hidden\" name=\"{id}\" value=\"0\"><input type=\"checkbox\" name=\"{id}\" id=\"{id}\" value=\"1\"><label for=\"{id}\" class=\"check\">{text}</label>"
+            "<input type=\"checkbox\" name=\"{id}\" id=\"{id}\" value=\"1\"><label for=\"{id}\" class=\"check\">{text}</label>"
         ),
         Some(Kind::Numeric { min, max, unit }) => {
             let hint = match train {
@@ -114,6 +114,18 @@ pub(super) fn patient_fields(b: &Bundle) -> String {
             (name, train)
         })
         .collect();
+    // A box left unticked sends nothing; the form lists its boxes once, so that the server
+    // reads an unticked one as "no" (never a second value for the same field).
+    let boxes: Vec<&str> = inputs
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| matches!(fields::spec(n).map(|s| s.kind), Some(Kind::Binary)))
+        .collect();
+    let listed = format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        super::upload::UNTICKED_MEANS_NO,
+        esc(&boxes.join(","))
+    );
     GROUPS
         .iter()
         .filter_map(|g| {
@@ -125,5 +137,6 @@ pub(super) fn patient_fields(b: &Bundle) -> String {
             (!controls.is_empty())
                 .then(|| format!("<fieldset><legend>{g}</legend>{controls}</fieldset>"))
         })
+        .chain((!boxes.is_empty()).then_some(listed))
         .collect()
 }
