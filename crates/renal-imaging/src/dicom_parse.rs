@@ -407,7 +407,12 @@ fn elements(r: &mut Reader, explicit: bool, depth: usize, in_item: bool) -> Resu
 fn read_meta(r: &mut Reader) -> Result<Syntax> {
     let (b, path) = (r.b, r.path);
     if b.get(128..132) != Some(&b"DICM"[..]) {
-        return Err(err(path, "not a DICOM Part 10 file (no DICM marker)"));
+        return bare_data_set(b).ok_or_else(|| {
+            err(
+                path,
+                "not a DICOM file (no DICM marker, and no data set starting at its first byte)",
+            )
+        });
     }
     r.pos = 132;
     // File meta group: always explicit VR little endian.
@@ -422,6 +427,26 @@ fn read_meta(r: &mut Reader) -> Result<Syntax> {
     }
     let ts = ts.ok_or_else(|| err(path, "no transfer syntax in the file meta group"))?;
     Syntax::of(&ts).map_err(|detail| err(path, detail))
+}
+
+/// The transfer syntax of a data set written without the Part 10 preamble and meta group (as
+/// older archives and some toolkits export): its first element must be of group 0008 (the
+/// identifying elements every image has), little endian; explicit VR when two upper-case
+/// letters follow the tag, implicit VR otherwise (PS3.5 Annex A: the default).
+fn bare_data_set(b: &[u8]) -> Option<Syntax> {
+    let head = b.get(..8)?;
+    if head.get(..2) != Some(&[0x08, 0x00][..]) {
+        return None;
+    }
+    let explicit = head
+        .get(4..6)
+        .is_some_and(|vr| vr.iter().all(|c| c.is_ascii_uppercase()));
+    let uid = if explicit {
+        crate::dicom_syntax::EXPLICIT_LE
+    } else {
+        crate::dicom_syntax::IMPLICIT_LE
+    };
+    Syntax::of(uid).ok()
 }
 
 /// Parses a whole Part 10 file held in memory.
