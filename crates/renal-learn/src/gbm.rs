@@ -86,42 +86,17 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// Checks a tree read back from a file (as the forest's trees are checked): every split's
+    /// Checks a tree read back from a file as the forest's trees are checked: every split's
     /// children are nodes of the tree reached once from the root, every feature below
     /// `n_features`.
     pub(crate) fn validate(&self, n_features: usize) -> std::result::Result<(), String> {
-        let n = self.nodes.len();
-        let mut seen = vec![false; n];
-        let mut stack = vec![0usize];
-        if n == 0 {
-            return Err("a boosted tree without nodes".into());
-        }
-        while let Some(i) = stack.pop() {
-            let Some(node) = self.nodes.get(i) else {
-                return Err(format!("a split points to node {i} of {n}"));
-            };
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(format!(
-                    "node {i} is reached twice (a cycle or a shared node)"
-                ));
-            }
-            if let Node::Split {
-                feature,
-                left,
-                right,
-                ..
-            } = node
-            {
-                if *feature >= n_features {
-                    return Err(format!(
-                        "node {i} splits on feature {feature} of {n_features}"
-                    ));
-                }
-                stack.push(*left);
-                stack.push(*right);
-            }
-        }
-        Ok(())
+        crate::forest::check_walk(self.nodes.len(), |i| match &self.nodes[i] {
+            Node::Leaf { .. } => Ok(None),
+            Node::Split { feature, .. } if *feature >= n_features => Err(format!(
+                "node {i} splits on feature {feature} of {n_features}"
+            )),
+            Node::Split { left, right, .. } => Ok(Some((*left, *right))),
+        })
     }
 
     fn predict(&self, row: &[f64]) -> f64 {

@@ -20,6 +20,7 @@ mod tests;
 mod tree;
 
 pub use params::{ForestParams, MaxFeatures};
+pub(crate) use tree::check_walk;
 pub use tree::Tree;
 
 use crate::error::{LearnError, Result};

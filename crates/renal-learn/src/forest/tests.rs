@@ -164,3 +164,37 @@ fn gini_of_counts() {
     assert!((gini(&[1.0, 1.0], 2.0) - 0.5).abs() < 1e-15);
     assert_eq!(gini(&[3.0, 0.0], 3.0), 0.0);
 }
+
+/// A fitted forest's trees pass the load-time check; a tree whose split points at itself, at
+/// a node beyond the tree, or at a feature the forest lacks does not (each named).
+#[test]
+fn stored_trees_are_validated_before_they_are_walked() {
+    use crate::pipeline::Model;
+    let rows: Vec<Vec<f64>> = (0..60)
+        .map(|i| vec![(i % 7) as f64, (i % 5) as f64 * 0.5, (i / 3) as f64])
+        .collect();
+    let y: Vec<usize> = (0..60).map(|i| (i % 3 + i / 40) % 3).collect();
+    let x = Matrix::from_rows(&rows, None).unwrap();
+    let params = ForestParams {
+        n_trees: 5,
+        ..ForestParams::default()
+    };
+    let f = RandomForest::fit(&params, &x, &y, 3).unwrap();
+    assert!(Model::Forest(f.clone()).validate(3).is_ok());
+    let split = f.trees[0]
+        .nodes
+        .iter()
+        .position(|n| n.feature != super::tree::LEAF)
+        .unwrap();
+    let broken = |edit: &dyn Fn(&mut super::tree::Node)| {
+        let mut g = f.clone();
+        edit(&mut g.trees[0].nodes[split]);
+        match Model::Forest(g).validate(3) {
+            Err(crate::LearnError::InvalidModel { detail }) => detail,
+            other => panic!("accepted: {other:?}"),
+        }
+    };
+    assert!(broken(&|n| n.left = split as u32).contains("reached twice"));
+    assert!(broken(&|n| n.right = 1_000_000).contains("node 1000000"));
+    assert!(broken(&|n| n.feature = 999).contains("feature 999"));
+}

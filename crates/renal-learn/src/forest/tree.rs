@@ -54,25 +54,12 @@ impl Tree {
     }
 
     /// Checks a tree read back from a file before it is walked: from the root every split's
-    /// children are nodes of the tree, each reached once (no cycle, no shared node, so every
-    /// walk ends at a leaf), every split's feature is below `n_features`, and every leaf's
-    /// `n_classes` fractions lie within `values`.
+    /// children are nodes of the tree, each reached once ([`check_walk`]), every split's
+    /// feature is below `n_features`, and every leaf's `n_classes` fractions lie within
+    /// `values`.
     pub(crate) fn validate(&self, n_features: usize, n_classes: usize) -> Result<(), String> {
-        let n = self.nodes.len();
-        let mut seen = vec![false; n];
-        let mut stack = vec![0usize];
-        if n == 0 {
-            return Err("a tree without nodes".into());
-        }
-        while let Some(i) = stack.pop() {
-            let Some(node) = self.nodes.get(i) else {
-                return Err(format!("a split points to node {i} of {n}"));
-            };
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(format!(
-                    "node {i} is reached twice (a cycle or a shared node)"
-                ));
-            }
+        check_walk(self.nodes.len(), |i| {
+            let node = &self.nodes[i];
             if node.feature == LEAF {
                 let end = (node.value as usize).checked_add(n_classes);
                 if end.is_none_or(|e| e > self.values.len()) {
@@ -82,24 +69,52 @@ impl Tree {
                         self.values.len()
                     ));
                 }
+                Ok(None)
+            } else if node.feature as usize >= n_features {
+                Err(format!(
+                    "node {i} splits on feature {} of {n_features}",
+                    node.feature
+                ))
             } else {
-                if node.feature as usize >= n_features {
-                    return Err(format!(
-                        "node {i} splits on feature {} of {n_features}",
-                        node.feature
-                    ));
-                }
-                stack.push(node.left as usize);
-                stack.push(node.right as usize);
+                Ok(Some((node.left as usize, node.right as usize)))
             }
-        }
-        Ok(())
+        })
     }
 
     /// Number of nodes (for inspection and tests).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
+}
+
+/// Walks a stored tree of `n` nodes from its root (node 0): `node(i)` checks node `i` and
+/// gives its children (`None` for a leaf). Every child must be a node of the tree reached
+/// once (no cycle, no node shared by two parents), so that every walk from the root ends at a
+/// leaf; the first fault is the error.
+pub(crate) fn check_walk(
+    n: usize,
+    mut node: impl FnMut(usize) -> Result<Option<(usize, usize)>, String>,
+) -> Result<(), String> {
+    if n == 0 {
+        return Err("a tree without nodes".into());
+    }
+    let mut seen = vec![false; n];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        let Some(was) = seen.get_mut(i) else {
+            return Err(format!("a split points to node {i} of {n}"));
+        };
+        if std::mem::replace(was, true) {
+            return Err(format!(
+                "node {i} is reached twice (a cycle or a shared node)"
+            ));
+        }
+        if let Some((left, right)) = node(i)? {
+            stack.push(left);
+            stack.push(right);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn gini(counts: &[f64], total: f64) -> f64 {
