@@ -279,6 +279,13 @@ fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
 /// pixel spacing and rescale from the functional groups.
 pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
     let crate::dicom_parse::Part10 { syntax, mut data } = crate::dicom_parse::read_file(path)?;
+    let floats = [(0x7FE0, 0x0008), (0x7FE0, 0x0009)];
+    if floats.iter().any(|t| data.e.contains_key(t)) {
+        return Err(err(
+            path,
+            "Float Pixel Data (7FE0,0008) or Double Float Pixel Data (7FE0,0009): a parametric map, not a CT image; not read here (unsupported)",
+        ));
+    }
     let pixel = data
         .e
         .remove(&PIXEL_DATA)

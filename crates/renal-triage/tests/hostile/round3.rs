@@ -600,6 +600,24 @@ fn readers_bound_geometry_codestreams_items_and_series() {
     expect("JP2 decoy header", &r, 2, &["decoy.dcm", "30000 x 30000"]);
     check("JP2 decoy: bounded memory", r.peak_mib < 200.0, &r.peak_mib);
 
+    // 17b: the same fixture whose Pixel Representation says unsigned while its codestream
+    // holds signed samples: refused by name (an independent decoder would read other values).
+    let mut unsigned = src.clone();
+    let pr = [0x28, 0x00, 0x03, 0x01, b'U', b'S', 0x02, 0x00, 0x01, 0x00];
+    let at = unsigned.windows(10).position(|w| w == pr).unwrap();
+    unsigned[at + 8] = 0;
+    let p = write(d, "signedness.dcm", &unsigned);
+    let r = run(bin()
+        .arg("convert")
+        .arg(&p)
+        .arg(d.join("signedness.nii.gz")));
+    expect(
+        "JPEG 2000 signedness against Pixel Representation",
+        &r,
+        2,
+        &["signedness.dcm", "signed", "unsupported"],
+    );
+
     // 18: a DICOM file whose one sequence holds 1.2 million empty items: refused by the
     // parser's limit, within bounded memory.
     let mut items = tag_bytes(0x0008, 0x1115);
