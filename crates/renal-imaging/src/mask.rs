@@ -190,6 +190,11 @@ pub fn components_26(mask: &BinaryMask) -> Vec<BinaryMask> {
     let mut comps: Vec<Vec<usize>> = Vec::new();
     let mut stack = Vec::new();
     for start in 0..mask.data.len() {
+        // Cancelled work ([`crate::cancel`]) stops here with what it has: its caller checks
+        // the token right after and answers `Cancelled`, never using a partial result.
+        if start % 65_536 == 0 && crate::cancel::check().is_err() {
+            return Vec::new();
+        }
         if !mask.data[start] || seen[start] {
             continue;
         }
@@ -221,7 +226,9 @@ pub fn components_26(mask: &BinaryMask) -> Vec<BinaryMask> {
     comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
     comps
         .iter()
-        .map(|members| {
+        .enumerate()
+        .take_while(|(n, _)| n % 4096 != 0 || crate::cancel::check().is_ok())
+        .map(|(_, members)| {
             let mut lo = [usize::MAX; 3];
             let mut hi = [0usize; 3];
             for &p in members {

@@ -213,7 +213,10 @@ pub fn centroid_slice(mask: &LabelVolume, tumor: &[u8], what: &str) -> Result<Sl
     };
     let all =
         BinaryMask::from_predicate(g, &mask.data, |v| tumor.contains(&v)).ok_or_else(empty)?;
-    let index = components_26(&all).into_iter().next().ok_or_else(empty)?;
+    let components = components_26(&all);
+    // A cancelled labelling returns early: say so rather than "empty".
+    crate::cancel::check()?;
+    let index = components.into_iter().next().ok_or_else(empty)?;
     let mut sum = [0.0f64; 3];
     let voxels = index.voxels();
     for v in &voxels {
