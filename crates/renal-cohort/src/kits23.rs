@@ -17,6 +17,7 @@ use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Annotation, Case, Cohort};
 use crate::error::{io_err, CohortError, Result};
 use crate::vocab::{self, NoteKind, Reading};
+use crate::words;
 
 fn num(v: &Value) -> Option<f64> {
     match v {
@@ -60,48 +61,19 @@ fn read_bool(v: &Value) -> Reading {
     match v {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(*b as u8 as f64)),
-        Value::String(s) => vocab::category_from_text(s, vocab::YES_NO),
+        Value::String(s) => words::read_level(words::YES_NO, s),
         _ => Err(NoteKind::NotInVocabulary),
     }
 }
 
-/// A feature's category through a table of KiTS23 spellings.
-fn read_category(v: &Value, table: &[(&str, f64)]) -> Reading {
+/// A feature's category through the field's vocabulary (KiTS23's spellings are synonyms).
+fn read_category(v: &Value, table: &[words::Level]) -> Reading {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => vocab::category_from_text(s, table),
+        Value::String(s) => words::read_level(table, s),
         _ => Err(NoteKind::NotInVocabulary),
     }
 }
-
-const SEX: &[(&str, f64)] = &[("male", 1.0), ("female", 0.0)];
-/// The KiTS23 values of an ordinal feature and their codes (`smoking_status`,
-/// `chewing_tobacco`, `alcohol_use`), for a form that names the categories as the source does.
-pub fn categories(feature: &str) -> Option<&'static [(&'static str, f64)]> {
-    match feature {
-        "smoking_status" => Some(SMOKING),
-        "chewing_tobacco" => Some(CHEWING),
-        "alcohol_use" => Some(ALCOHOL),
-        _ => None,
-    }
-}
-
-const SMOKING: &[(&str, f64)] = &[
-    ("never_smoked", 0.0),
-    ("previous_smoker", 1.0),
-    ("current_smoker", 2.0),
-];
-const CHEWING: &[(&str, f64)] = &[
-    ("never_or_not_in_the_last_3_months", 0.0),
-    ("quit_in_last_3_months", 1.0),
-    ("currently_chews", 2.0),
-];
-const ALCOHOL: &[(&str, f64)] = &[
-    ("never_or_not_in_the_last_3_months", 0.0),
-    ("quit_in_last_3_months", 1.0),
-    ("two_or_less_daily", 2.0),
-    ("more_than_two_daily", 3.0),
-];
 
 fn put(
     case: &mut Case,
@@ -125,7 +97,7 @@ fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
         "sex_male",
         "gender",
         gender,
-        read_category(gender, SEX),
+        read_category(gender, words::SEX),
     )?;
     put(case, "bmi", "bmi", &r["bmi"], read_num(&r["bmi"]))?;
     if let Some(m) = r["comorbidities"].as_object() {
@@ -151,7 +123,7 @@ fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
         "smoking_status",
         "smoking_history",
         smoking,
-        read_category(smoking, SMOKING),
+        read_category(smoking, words::SMOKING),
     )?;
     put(
         case,
@@ -166,7 +138,7 @@ fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
         "chewing_tobacco",
         "chewing_tobacco_use",
         chewing,
-        read_category(chewing, CHEWING),
+        read_category(chewing, words::CHEWING_TOBACCO),
     )?;
     let alcohol = &r["alcohol_use"];
     put(
@@ -174,7 +146,7 @@ fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
         "alcohol_use",
         "alcohol_use",
         alcohol,
-        read_category(alcohol, ALCOHOL),
+        read_category(alcohol, words::ALCOHOL),
     )?;
     let egfr = &r["last_preop_egfr"]["value"];
     put(

@@ -46,7 +46,9 @@ impl Label {
 }
 
 /// The binary questions asked of the 3-class prediction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// Positive: indolent or aggressive. Score: P(malignant) = P(indolent) + P(aggressive)
@@ -71,6 +73,15 @@ impl Task {
             Task::MalignantVsBenign => "malignant_vs_benign",
             Task::AggressiveVsRest => "aggressive_vs_rest",
             Task::AggressiveVsIndolent => "aggressive_vs_indolent",
+        }
+    }
+
+    /// The task in words, for people (files keep [`Task::name`]).
+    pub fn words(self) -> &'static str {
+        match self {
+            Task::MalignantVsBenign => "malignant vs benign",
+            Task::AggressiveVsRest => "aggressive vs the rest (benign or indolent)",
+            Task::AggressiveVsIndolent => "aggressive vs indolent (malignant masses only)",
         }
     }
 

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod splits;
 pub mod tables;
 pub mod vocab;
+pub mod words;
 
 pub use bhindi::{
     label_histology, label_histology_with, BlankModifier, Histology, Labelling, Subtype,

@@ -22,10 +22,11 @@ use std::path::{Path, PathBuf};
 use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Case, Cohort, Exclusion};
 use crate::error::Result;
-use crate::fields::{spec, Kind};
+use crate::fields::spec;
 use crate::label::Label;
 use crate::tables::{csv_err, open_csv, require_column};
-use crate::vocab::{category_from_text, number_from_text, YES_NO};
+use crate::vocab::number_from_text;
+use crate::words::{self, read_level};
 
 fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -69,8 +70,6 @@ pub fn resolve_inside(base: &Path, rel: &str, field: &str) -> Result<PathBuf, St
     Ok(canon)
 }
 
-const SEX: &[(&str, f64)] = &[("male", 1.0), ("m", 1.0), ("female", 0.0), ("f", 0.0)];
-
 fn parse_row(
     base: &Path,
     header: &[String],
@@ -88,7 +87,7 @@ fn parse_row(
             "sex" => {
                 let s = v.to_ascii_lowercase();
                 case.descriptive.sex = (!s.is_empty()).then(|| s.clone());
-                case.read_feature("sex_male", "sex", v, category_from_text(v, SEX))?;
+                case.read_feature("sex_male", "sex", v, read_level(words::SEX, v))?;
             }
             "label" if !v.is_empty() => label = Some(Label::parse(v).map_err(|e| e.to_string())?),
             "malignant" => {
@@ -123,9 +122,9 @@ fn parse_row(
             }
             n => {
                 if let Some(s) = spec(n) {
-                    let reading = match s.kind {
-                        Kind::Binary => category_from_text(v, YES_NO),
-                        _ => number_from_text(v),
+                    let reading = match words::levels(s.name) {
+                        Some(table) => read_level(table, v),
+                        None => number_from_text(v),
                     };
                     case.read_feature(n, n, v, reading)?;
                 }

@@ -7,7 +7,7 @@
 //! Values that say "unknown" are recognised by a rule, not a list of spellings (see
 //! [`is_recorded_unknown`]): `not_found_in_emr`, `Unknown`, `N/A`, `not recorded`,
 //! `missing`, `undocumented`, ... Any other string outside a field's vocabulary is
-//! [`NoteKind::NotInVocabulary`].
+//! [`NoteKind::NotInVocabulary`]. The vocabularies themselves are in [`crate::words`].
 
 /// Why a recorded value became missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -137,38 +137,6 @@ pub fn number_from_text(s: &str) -> Reading {
     }
 }
 
-/// Reads a category from text through `(spelling, code)` pairs, compared case-insensitively
-/// with spaces and hyphens read as underscores.
-pub fn category_from_text(s: &str, table: &[(&str, f64)]) -> Reading {
-    let t = s.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let norm = t.to_lowercase().replace([' ', '-'], "_");
-    if let Some((_, code)) = table.iter().find(|(k, _)| *k == norm) {
-        return Ok(Some(*code));
-    }
-    if is_recorded_unknown(t) {
-        Err(NoteKind::RecordedUnknown)
-    } else {
-        Err(NoteKind::NotInVocabulary)
-    }
-}
-
-/// Yes/no spellings, coded 1/0.
-pub const YES_NO: &[(&str, f64)] = &[
-    ("true", 1.0),
-    ("yes", 1.0),
-    ("y", 1.0),
-    ("1", 1.0),
-    ("present", 1.0),
-    ("false", 0.0),
-    ("no", 0.0),
-    ("n", 0.0),
-    ("0", 0.0),
-    ("absent", 0.0),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,22 +174,10 @@ mod tests {
     }
 
     #[test]
-    fn categories_numbers_and_notes() {
-        let t = &[("never_smoked", 0.0), ("current_smoker", 2.0)];
-        assert_eq!(category_from_text("Current smoker", t), Ok(Some(2.0)));
-        assert_eq!(category_from_text("", t), Ok(None));
-        assert_eq!(
-            category_from_text("not_found_in_emr", t),
-            Err(NoteKind::RecordedUnknown)
-        );
-        assert_eq!(
-            category_from_text("occasional", t),
-            Err(NoteKind::NotInVocabulary)
-        );
+    fn numbers_and_notes() {
         assert_eq!(number_from_text(" 61.5 "), Ok(Some(61.5)));
         assert_eq!(number_from_text("sixty"), Err(NoteKind::NotANumber));
         assert_eq!(number_from_text("unknown"), Err(NoteKind::RecordedUnknown));
         assert_eq!(number_from_text("inf"), Err(NoteKind::Implausible));
-        assert_eq!(category_from_text("Yes", YES_NO), Ok(Some(1.0)));
     }
 }

@@ -35,6 +35,9 @@ pub struct OuterRecord {
     /// Youden thresholds of the chosen candidate, per task, one per inner fold (None when the
     /// inner fold lacked a class for that task).
     pub inner_thresholds: Vec<Vec<Option<f64>>>,
+    /// The operating-point thresholds of the chosen candidate, per task and inner fold (empty
+    /// for a task without an operating rule).
+    pub inner_operating: Vec<Vec<Option<f64>>>,
 }
 
 /// Result of a nested CV.
@@ -45,6 +48,9 @@ pub struct NestedResult {
     pub outer: Vec<OuterRecord>,
     /// Global threshold per task: the mean of all inner-fold Youden thresholds.
     pub thresholds: Vec<Option<f64>>,
+    /// Operating-point threshold per task (the mean over all inner folds, as the Youden
+    /// threshold); None for a task without a rule or where no inner fold could give one.
+    pub operating: Vec<Option<f64>>,
     /// Forest importances of each outer refit, by learner input name (forest learners only).
     pub importances: Vec<Vec<(String, f64)>>,
 }
@@ -92,7 +98,24 @@ pub struct Tuned {
     pub chosen: usize,
     pub inner_scores: Vec<f64>,
     pub thresholds: Vec<Option<f64>>,
+    /// Operating-point thresholds per task (see [`NestedResult::operating`]).
+    pub operating: Vec<Option<f64>>,
     pub model: Pipeline,
+}
+
+/// The mean of the thresholds an inner fold could give; None when none could.
+fn mean_of(v: &[Option<f64>]) -> Option<f64> {
+    let t: Vec<f64> = v.iter().flatten().copied().collect();
+    (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+}
+
+/// What the inner search chose: the candidate, every candidate's score, and the chosen one's
+/// Youden and operating-point thresholds per task and inner fold.
+struct Selection {
+    chosen: usize,
+    inner_scores: Vec<f64>,
+    inner_thresholds: Vec<Vec<Option<f64>>>,
+    inner_operating: Vec<Vec<Option<f64>>>,
 }
 
 impl NestedCv {
@@ -107,27 +130,21 @@ impl NestedCv {
     ) -> Result<Tuned> {
         let all: Vec<usize> = (0..y.len()).collect();
         let folds = inner_plan(y, &all, self.inner_folds, self.seed)?;
-        let (chosen, inner_scores, inner_thresholds) =
-            self.select(candidates, x, y, n_classes, &folds)?;
-        let thresholds = inner_thresholds
-            .iter()
-            .map(|v| {
-                let t: Vec<f64> = v.iter().flatten().copied().collect();
-                (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
-            })
-            .collect();
-        let model = candidates[chosen].fit(x, y, n_classes)?;
+        let sel = self.select(candidates, x, y, n_classes, &folds)?;
+        let thresholds = sel.inner_thresholds.iter().map(|v| mean_of(v)).collect();
+        let operating = sel.inner_operating.iter().map(|v| mean_of(v)).collect();
+        let model = candidates[sel.chosen].fit(x, y, n_classes)?;
         Ok(Tuned {
-            chosen,
-            inner_scores,
+            chosen: sel.chosen,
+            inner_scores: sel.inner_scores,
             thresholds,
+            operating,
             model,
         })
     }
 
     /// Scores every candidate on the inner folds; returns the chosen index, the scores and the
-    /// chosen candidate's Youden threshold per task and inner fold.
-    #[allow(clippy::type_complexity)]
+    /// chosen candidate's Youden and operating-point thresholds per task and inner fold.
     fn select(
         &self,
         candidates: &[PipelineParams],
@@ -135,7 +152,7 @@ impl NestedCv {
         y: &[usize],
         n_classes: usize,
         inner: &[(Vec<usize>, Vec<usize>)],
-    ) -> Result<(usize, Vec<f64>, Vec<Vec<Option<f64>>>)> {
+    ) -> Result<Selection> {
         if candidates.is_empty() {
             return Err(LearnError::Param {
                 name: "candidates",
@@ -179,6 +196,7 @@ impl NestedCv {
             }
         });
         let mut inner_thresholds = vec![Vec::new(); self.tasks.len()];
+        let mut inner_operating = vec![Vec::new(); self.tasks.len()];
         for (i, (_, val)) in inner.iter().enumerate() {
             let ys: Vec<usize> = val.iter().map(|&r| y[r]).collect();
             for (t, task) in self.tasks.iter().enumerate() {
@@ -189,9 +207,17 @@ impl NestedCv {
                         .map(|yd| yd.threshold)
                         .filter(|v| v.is_finite()),
                 );
+                if let Some(rule) = self.operating.get(t).copied().flatten() {
+                    inner_operating[t].push(rule.threshold(&tt, &s).ok().filter(|v| v.is_finite()));
+                }
             }
         }
-        Ok((chosen, inner_scores, inner_thresholds))
+        Ok(Selection {
+            chosen,
+            inner_scores,
+            inner_thresholds,
+            inner_operating,
+        })
     }
 
     /// Plans the folds: stratified, seeded, or as given.
@@ -255,33 +281,30 @@ impl NestedCv {
             .outer
             .par_iter()
             .map(|fold| {
-                let (chosen, inner_scores, inner_thresholds) =
-                    self.select(candidates, x, y, n_classes, &fold.inner)?;
+                let sel = self.select(candidates, x, y, n_classes, &fold.inner)?;
                 let (model, p) = fit_predict(
-                    &candidates[chosen],
+                    &candidates[sel.chosen],
                     x,
                     y,
                     n_classes,
                     &fold.train,
                     &fold.test,
                 )?;
-                Ok((
-                    chosen,
-                    inner_scores,
-                    inner_thresholds,
-                    model.importances(),
-                    p,
-                ))
+                Ok((sel, model.importances(), p))
             })
             .collect();
         let mut oof = Vec::new();
         let mut outer_records = Vec::new();
-        let mut all_thresholds: Vec<Vec<f64>> = vec![Vec::new(); self.tasks.len()];
+        let mut all_thresholds: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.tasks.len()];
+        let mut all_operating: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.tasks.len()];
         let mut importances = Vec::new();
         for (o, (fold, result)) in plan.outer.iter().zip(per_fold).enumerate() {
-            let (chosen, inner_scores, inner_thresholds, imp, p) = result?;
-            for (t, v) in inner_thresholds.iter().enumerate() {
-                all_thresholds[t].extend(v.iter().flatten().copied());
+            let (sel, imp, p) = result?;
+            for (t, v) in sel.inner_thresholds.iter().enumerate() {
+                all_thresholds[t].extend_from_slice(v);
+            }
+            for (t, v) in sel.inner_operating.iter().enumerate() {
+                all_operating[t].extend_from_slice(v);
             }
             importances.extend(imp);
             for (k, &r) in fold.test.iter().enumerate() {
@@ -293,20 +316,18 @@ impl NestedCv {
             }
             outer_records.push(OuterRecord {
                 fold: o,
-                chosen,
-                inner_scores,
-                inner_thresholds,
+                chosen: sel.chosen,
+                inner_scores: sel.inner_scores,
+                inner_thresholds: sel.inner_thresholds,
+                inner_operating: sel.inner_operating,
             });
         }
         oof.sort_by_key(|r| r.row);
-        let thresholds = all_thresholds
-            .iter()
-            .map(|v| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64))
-            .collect();
         Ok(NestedResult {
             oof,
             outer: outer_records,
-            thresholds,
+            thresholds: all_thresholds.iter().map(|v| mean_of(v)).collect(),
+            operating: all_operating.iter().map(|v| mean_of(v)).collect(),
             importances,
         })
     }

@@ -108,6 +108,10 @@ pub struct NestedCv {
     pub inner_folds: usize,
     pub seed: u64,
     pub tasks: Vec<BinaryTask>,
+    /// Per task (by position), a threshold rule besides Youden's, learned on the inner folds
+    /// exactly as Youden's is (`None` or absent: none).
+    #[serde(default)]
+    pub operating: Vec<Option<renal_stats::ThresholdRule>>,
 }
 
 impl NestedCv {

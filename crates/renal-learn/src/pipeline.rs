@@ -428,6 +428,7 @@ mod vote_tests {
                 inner_folds: 2,
                 seed: 0,
                 tasks: vec![],
+                operating: Vec::new(),
             },
         };
         let v = Vote::fit(&params, &x, &y, 3).unwrap();

@@ -192,6 +192,7 @@ fn nested_3x3(seed: u64) -> NestedCv {
             positive: vec![2],
             included: vec![0, 1, 2],
         }],
+        operating: Vec::new(),
     }
 }
 
@@ -371,6 +372,7 @@ fn bad_input_is_a_typed_error() {
         inner_folds: 3,
         seed: 1,
         tasks,
+        operating: Vec::new(),
     };
     let r = cv.run(&pipelines()[..1], &x2, &y2, 3, None).unwrap();
     assert_eq!(r.thresholds, vec![None]);

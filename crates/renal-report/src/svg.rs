@@ -20,6 +20,41 @@ pub struct Series {
     pub errors: Option<Vec<(f64, f64)>>,
     /// Draw as a line (true) or as dots (false).
     pub line: bool,
+    /// A reference strategy (treat all, treat none): drawn dashed in black or grey, colours
+    /// no model series ever takes.
+    pub reference: bool,
+}
+
+/// The colours of model series: the palette without black and grey (kept for references).
+const MODEL_COLOURS: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#882255",
+];
+/// Dash patterns that tell apart models beyond the eight colours (solid first).
+const MODEL_DASHES: [&str; 3] = ["", "6 3", "2 2"];
+/// The colours of reference series.
+const REFERENCE_COLOURS: [&str; 2] = ["#000000", "#999999"];
+
+/// The colour and dash pattern of each series: models take the model colours (then the same
+/// colours dashed), references black and grey dashed; so no model looks like a reference and
+/// no two of the first 24 models look alike.
+pub fn series_styles(series: &[Series]) -> Vec<(&'static str, &'static str)> {
+    let (mut m, mut r) = (0usize, 0usize);
+    series
+        .iter()
+        .map(|se| {
+            if se.reference {
+                r += 1;
+                (REFERENCE_COLOURS[(r - 1) % 2], "8 4")
+            } else {
+                m += 1;
+                let k = m - 1;
+                (
+                    MODEL_COLOURS[k % MODEL_COLOURS.len()],
+                    MODEL_DASHES[(k / MODEL_COLOURS.len()) % MODEL_DASHES.len()],
+                )
+            }
+        })
+        .collect()
 }
 
 /// A chart with axes, grid, legend and optional reference line.
@@ -80,12 +115,15 @@ impl Chart {
 
     /// Renders the chart as an inline `<svg>` element.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
+        self.render_as(&format!(
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{}">"#,
             escape(&self.title)
-        );
+        ))
+    }
+
+    /// The chart under its own opening tag (a panel nested in a larger figure).
+    fn render_as(&self, open: &str) -> String {
+        let mut s = String::from(open);
         let _ = write!(
             s,
             r##"<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>"##
@@ -98,8 +136,9 @@ impl Chart {
         );
         self.axes(&mut s);
         self.reference_lines(&mut s);
-        for (i, se) in self.series.iter().enumerate() {
-            self.series_marks(&mut s, i, se);
+        let styles = series_styles(&self.series);
+        for (i, (se, style)) in self.series.iter().zip(styles).enumerate() {
+            self.series_marks(&mut s, i, se, style);
         }
         s.push_str("</svg>");
         s
@@ -165,8 +204,12 @@ impl Chart {
     }
 
     /// One series: its line or points, error bars and legend entry.
-    fn series_marks(&self, s: &mut String, i: usize, se: &Series) {
-        let c = PALETTE[i % PALETTE.len()];
+    fn series_marks(&self, s: &mut String, i: usize, se: &Series, (c, dash): (&str, &str)) {
+        let dash_attr = if dash.is_empty() {
+            String::new()
+        } else {
+            format!(r#" stroke-dasharray="{dash}""#)
+        };
         if se.line && se.points.len() > 1 {
             let pts: Vec<String> = se
                 .points
@@ -175,7 +218,7 @@ impl Chart {
                 .collect();
             let _ = write!(
                 s,
-                r#"<polyline fill="none" stroke="{c}" stroke-width="1.8" points="{}"/>"#,
+                r#"<polyline fill="none" stroke="{c}" stroke-width="1.8"{dash_attr} points="{}"/>"#,
                 pts.join(" ")
             );
         } else {
@@ -203,14 +246,38 @@ impl Chart {
         let ly = MT + 10.0 + 16.0 * i as f64;
         let _ = write!(
             s,
-            r#"<rect x="{:.1}" y="{:.1}" width="12" height="4" fill="{c}"/><text x="{:.1}" y="{:.1}" font-size="11" font-family="sans-serif">{}</text>"#,
-            W - MR + 10.0,
-            ly - 4.0,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{c}" stroke-width="3"{dash_attr}/><text x="{:.1}" y="{:.1}" font-size="11" font-family="sans-serif">{}</text>"#,
+            W - MR + 6.0,
+            ly - 2.0,
+            W - MR + 22.0,
+            ly - 2.0,
             W - MR + 26.0,
             ly + 1.0,
             escape(&se.label)
         );
     }
+}
+
+/// Small multiples: one panel per chart, `cols` to a row, each at half size, under a title.
+pub fn small_multiples(title: &str, charts: &[Chart], cols: usize) -> String {
+    let cols = cols.max(1);
+    let (pw, ph) = (W / 2.0, H / 2.0);
+    let rows = charts.len().div_ceil(cols).max(1);
+    let (w, h) = (pw * cols as f64, 28.0 + ph * rows as f64);
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{0}"><rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/><text x="{1}" y="18" font-size="14" font-family="sans-serif" text-anchor="middle">{0}</text>"##,
+        escape(title),
+        w / 2.0
+    );
+    for (i, c) in charts.iter().enumerate() {
+        let (x, y) = (pw * (i % cols) as f64, 28.0 + ph * (i / cols) as f64);
+        s.push_str(&c.render_as(&format!(
+            r#"<svg x="{x}" y="{y}" width="{pw}" height="{ph}" viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
+            escape(&c.title)
+        )));
+    }
+    s.push_str("</svg>");
+    s
 }
 
 /// A horizontal bar chart (e.g. feature importances), bars sorted as given.
@@ -282,6 +349,7 @@ mod tests {
                 points: vec![(0.0, 0.0), (0.5, 0.8), (1.0, 1.0)],
                 errors: None,
                 line: true,
+                reference: false,
             }],
             references: vec![(0.0, 0.0, 1.0, 1.0)],
         };
@@ -289,5 +357,36 @@ mod tests {
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("ROC &lt;test&gt;") && s.contains("M1 &amp; co"));
         assert_eq!(s.matches("<polyline").count(), 1);
+        let m = small_multiples("Calibration", &[c.clone(), c], 2);
+        assert_eq!(m.matches("<svg").count(), 3);
+        assert_eq!(m.matches("</svg>").count(), 3);
+    }
+
+    /// Twenty models and the two references of a decision curve: no model takes a
+    /// reference's look, and no two models look alike.
+    #[test]
+    fn models_never_share_a_look_with_each_other_or_a_reference() {
+        let mk = |reference| Series {
+            label: String::new(),
+            points: vec![],
+            errors: None,
+            line: true,
+            reference,
+        };
+        let mut series: Vec<Series> = (0..20).map(|_| mk(false)).collect();
+        series.push(mk(true));
+        series.push(mk(true));
+        let st = series_styles(&series);
+        let (models, refs) = st.split_at(20);
+        for (i, a) in models.iter().enumerate() {
+            assert!(
+                !REFERENCE_COLOURS.contains(&a.0),
+                "model {i} in a reference colour"
+            );
+            for b in &models[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_ne!(refs[0], refs[1]);
     }
 }

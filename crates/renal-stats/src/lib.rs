@@ -14,6 +14,7 @@ pub use icc::{icc, icc_all, mean_squares, Icc, IccForm, MeanSquares};
 pub mod binary;
 pub mod decision;
 pub mod delong;
+pub mod operating;
 pub mod rng;
 
 pub use binary::{
@@ -23,4 +24,8 @@ pub use binary::{
 };
 pub use decision::{net_benefit, net_benefit_treat_all};
 pub use delong::{delong_ci, delong_paired, AucCi, DelongPaired};
+pub use operating::{
+    operating_metrics, threshold_at_sensitivity, threshold_at_specificity, wilson,
+    OperatingMetrics, Proportion, ThresholdRule,
+};
 pub use rng::Rng;

@@ -119,7 +119,7 @@ fn kits23(dir: &Path, data: &[u8]) {
 /// A patient's JSON input (the API's JSON body) and its clinical record.
 fn patient(data: &[u8]) {
     if let Ok(p) = serde_json::from_slice::<crate::model::predict::PatientInput>(data) {
-        let _ = crate::model::predict::clinical_record(&p);
+        let _ = crate::model::predict::clinical_record_for(&crate::server::fuzz_inputs(), &[], &p);
     }
 }
 

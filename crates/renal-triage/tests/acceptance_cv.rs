@@ -49,6 +49,7 @@ fn aucs(t: &FeatureTable, y: &[usize], grid: &[PipelineParams], seed: u64) -> Ve
         inner_folds: 5,
         seed,
         tasks: tasks(),
+        operating: Vec::new(),
     };
     let r = cv.run(grid, &t.x, y, 3, None).unwrap();
     assert_eq!(r.oof.len(), y.len(), "every case predicted once");

@@ -560,7 +560,12 @@ fn hostile_predictions_and_bundles_are_refused_by_name() {
     );
     // 34: a yes/no given for a number.
     let r = predict(b, &["--mask", mask, "--clinical", "{\"age\": true}"]);
-    expect("age: true", &r, 2, &["age", "a number is expected"]);
+    expect(
+        "age: true",
+        &r,
+        2,
+        &["age", "expected a number from 0 to 120"],
+    );
     // 35: @file with a UTF-8 byte-order mark.
     let bom = write(d, "bom.json", "\u{feff}{\"age\": 61}".as_bytes());
     let r = predict(

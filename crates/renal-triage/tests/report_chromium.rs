@@ -95,6 +95,62 @@ fn report_renders_in_headless_chromium() {
     ] {
         assert!(html.contains(needle), "rendered DOM lacks {needle}");
     }
+    // Issue 27: a summary first and the configuration last; counts as integers and small
+    // p-values as "< 0.001"; Holm-adjusted p-values and Brier skill scores; calibration as one
+    // panel per model; tasks and columns in words (the CSV files keep the machine names).
+    let sections: Vec<&str> = html
+        .match_indices("<section")
+        .map(|(i, _)| &html[i..])
+        .collect();
+    assert!(sections[0].contains("Summary") && sections[0].contains("Best model per task"));
+    assert!(
+        sections[0].contains("Caveats: (1) Only 10 benign cases"),
+        "{}",
+        &sections[0][..2000.min(sections[0].len())]
+    );
+    assert!(sections.last().unwrap().contains("Appendix: configuration"));
+    assert!(html.contains("p (Holm-adjusted)") && html.contains("Brier skill score"));
+    assert!(html.contains("Operating points chosen for the clinical question"));
+    assert!(html.contains("Conformal prediction sets (class-conditional) under cross-validation"));
+    assert!(html.contains("ROC AUC") && html.contains("malignant vs benign"));
+    let t4 = std::fs::read_to_string(out.join("tables/table3_malignant_vs_benign.csv")).unwrap();
+    assert!(
+        t4.starts_with("model,pr_auc,threshold,sensitivity,specificity,precision,f1,tp,fp,tn,fn"),
+        "{t4}"
+    );
+    // A count: `tp` in the CSV as a number, on the page as an integer.
+    let tp = t4
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(7)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(html.contains(&format!("<td>{}</td>", tp as i64)));
+    assert!(
+        !html.contains(&format!("<td>{tp:.3}</td>")),
+        "a count with decimals"
+    );
+    let t5 = std::fs::read_to_string(out.join("tables/table5_brier.csv")).unwrap();
+    assert!(
+        t5.starts_with("model,task,brier,brier_reference,brier_skill"),
+        "{t5}"
+    );
+    let cal =
+        std::fs::read_to_string(out.join("figures/calibration_malignant_vs_benign.svg")).unwrap();
+    assert_eq!(
+        cal.matches("<svg").count(),
+        3,
+        "one panel per model (two models)"
+    );
+    for f in [
+        "importance_malignant_vs_benign.svg",
+        "importance_aggressive_vs_rest.svg",
+    ] {
+        assert!(out.join("figures").join(f).is_file(), "{f}");
+    }
     let stderr = String::from_utf8_lossy(&dom.stderr);
     for bad in ["Uncaught", "Failed to load resource", "net::ERR", "CONSOLE"] {
         assert!(

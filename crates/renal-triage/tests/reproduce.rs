@@ -190,7 +190,8 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
         "tables/skipped_models.csv",
         "figures/roc_aggressive_vs_rest.svg",
         "figures/calibration_malignant_vs_benign.svg",
-        "figures/importance.svg",
+        "figures/importance_malignant_vs_benign.svg",
+        "figures/importance_aggressive_vs_rest.svg",
         "models/clinical_size_rf/oof_predictions.csv",
     ] {
         assert!(a.path().join(p).is_file(), "{p} missing");

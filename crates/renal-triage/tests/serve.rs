@@ -25,10 +25,8 @@ fn fixture() -> Option<&'static Fixture> {
     F.get_or_init(|| {
         let shared = shared()?;
         let dir = tempfile::tempdir().unwrap();
-        let all = common::kits23_records(&shared);
-        let keep: Vec<&serde_json::Value> = all.iter().filter(|r| r["malignant"] == false).take(15).chain(all.iter().filter(|r| r["malignant"] == true).take(35)).collect();
         let data = dir.path().join("kits");
-        common::kits_folder(&shared, &data, &keep, &[]);
+        common::kits_subset(&shared, &data, 15, 35);
         let exp = dir.path().join("exp.toml");
         std::fs::write(&exp, "[experiment]\nname = \"t\"\nouter_folds = 5\ninner_folds = 3\nbootstrap = 100\n[rf]\ntrees = 40\nmax_features = [\"sqrt\", 0.3]\n[[model]]\nname = \"clinical+size RF\"\nclinical = \"all\"\nsize = true\nlearner = \"rf\"\n[[model]]\nname = \"size+sex MLP\"\nclinical = [\"sex_male\", \"age\"]\nsize = true\nlearner = \"mlp\"\n").unwrap();
         let bundle = dir.path().join("bundle");
@@ -341,8 +339,8 @@ fn web_form_in_headless_chromium() {
         &format!("/element/{sex}/click"),
         serde_json::json!({}),
     );
-    // Labels in words with units, bound to their inputs; yes/no as checkboxes; categories as
-    // the source names them; groups as fieldsets.
+    // Labels in words with units, bound to their inputs; yes/no as three-state choices
+    // (unknown the default); categories in clinical words; groups as fieldsets.
     let text_of = |css: &str| {
         let e = d.find(css);
         d.cmd("GET", &format!("/element/{e}/text"), serde_json::json!({}))
@@ -350,38 +348,89 @@ fn web_form_in_headless_chromium() {
             .unwrap()
             .to_string()
     };
+    let attr = |css: &str, name: &str| {
+        let e = d.find(css);
+        d.cmd(
+            "GET",
+            &format!("/element/{e}/attribute/{name}"),
+            serde_json::json!({}),
+        )
+    };
+    let click = |css: &str| {
+        let e = d.find(css);
+        d.cmd(
+            "POST",
+            &format!("/element/{e}/click"),
+            serde_json::json!({}),
+        );
+    };
     assert!(text_of("label[for='age']").contains("(years"), "age label");
     assert!(text_of("label[for='bmi']").contains("kg/m2"), "bmi label");
     assert!(text_of("label[for='preop_egfr']").contains("ml/min/1.73m2"));
-    let hyp = d.find("#comorbidity_myocardial_infarction");
-    let kind = d.cmd(
-        "GET",
-        &format!("/element/{hyp}/attribute/type"),
-        serde_json::json!({}),
+    let mi = d.find("#comorbidity_myocardial_infarction");
+    assert_eq!(
+        d.cmd("GET", &format!("/element/{mi}/name"), serde_json::json!({})),
+        "select"
     );
-    assert_eq!(kind, "checkbox");
-    d.cmd(
-        "POST",
-        &format!("/element/{hyp}/click"),
-        serde_json::json!({}),
-    );
+    let options: Vec<String> = ["", "no", "yes"]
+        .iter()
+        .map(|v| {
+            text_of(&format!(
+                "#comorbidity_myocardial_infarction option[value='{v}']"
+            ))
+        })
+        .collect();
+    assert_eq!(options, ["unknown", "no", "yes"]);
+    click("#comorbidity_myocardial_infarction option[value='yes']");
     assert_eq!(
         text_of("label[for='comorbidity_myocardial_infarction']"),
         "History of myocardial infarction"
     );
-    let smoker = d.find("#smoking_status option[value='1']");
     assert_eq!(
-        d.cmd(
-            "GET",
-            &format!("/element/{smoker}/text"),
-            serde_json::json!({})
-        ),
-        "previous_smoker"
+        text_of("#smoking_status option[value='former']"),
+        "former smoker"
     );
-    d.cmd(
-        "POST",
-        &format!("/element/{smoker}/click"),
-        serde_json::json!({}),
+    assert_eq!(
+        text_of("#alcohol_use option[value='up_to_2_daily']"),
+        "2 drinks a day or fewer"
+    );
+    click("#smoking_status option[value='former']");
+    // One diabetes choice, not three boxes.
+    let source = d.cmd("GET", "/source", serde_json::json!({}));
+    let source = source.as_str().unwrap();
+    assert_eq!(source.matches("<select name=\"diabetes\"").count(), 1);
+    assert!(!source.contains("id=\"comorbidity_uncomplicated_diabetes_mellitus\""));
+    assert_eq!(attr("#mask", "required"), "true", "the mask is required");
+    // The intended use and the three classes at the top.
+    assert!(text_of("#intended-use").starts_with("Intended use."));
+    assert!(text_of("#classes").contains("Malignant, aggressive"));
+    // An error keeps what was typed: a file that is not a mask.
+    let junk = f.bundle.parent().unwrap().join("junk.nii.gz");
+    std::fs::write(&junk, b"not a volume at all").unwrap();
+    d.type_into("#mask", junk.to_str().unwrap());
+    click("#submit");
+    let e = d.find_when_rendered("#error");
+    let err = d.cmd("GET", &format!("/element/{e}/text"), serde_json::json!({}));
+    assert!(
+        err.as_str()
+            .unwrap()
+            .contains("The values you typed are kept"),
+        "{err}"
+    );
+    browser.screenshot("serve-form-error.png");
+    assert_eq!(attr("#age", "value"), "63");
+    assert_eq!(attr("#case_id", "value"), "browser-case");
+    assert_eq!(
+        attr("#smoking_status option[value='former']", "selected"),
+        "true"
+    );
+    assert_eq!(attr("#sex option[value='female']", "selected"), "true");
+    assert_eq!(
+        attr(
+            "#comorbidity_myocardial_infarction option[value='yes']",
+            "selected"
+        ),
+        "true"
     );
     let legends = d.cmd("GET", "/source", serde_json::json!({}));
     for g in ["Demographics", "Comorbidities", "Habits", "Kidney function"] {
@@ -409,13 +458,8 @@ fn web_form_in_headless_chromium() {
     );
     let p: f64 = text.as_str().unwrap().parse().unwrap();
     assert!((0.0..=1.0).contains(&p), "{text}");
-    let summary = d.find("#summary");
-    let st = d.cmd(
-        "GET",
-        &format!("/element/{summary}/text"),
-        serde_json::json!({}),
-    );
-    assert!(st.as_str().unwrap().contains("threshold"), "{st}");
+    assert!(text_of("#triage-call").starts_with("Triage call:"));
+    assert!(text_of("#summary").starts_with("Triage call:"));
     // The answer: probability bars with the CV threshold marked, the inputs that were imputed
     // highlighted in words, a model card without local paths.
     let bar = d.find("#bars li .bar");
@@ -426,51 +470,25 @@ fn web_form_in_headless_chromium() {
     );
     assert!(name.as_str().unwrap().contains("threshold"), "{name}");
     d.find("#bars .thr");
-    assert!(text_of("#imputed").contains("Pack-years smoked"));
+    assert!(text_of("#imputed").contains("pack-years smoked"));
     let source = d.cmd("GET", "/source", serde_json::json!({}));
     let tmp = f.bundle.parent().unwrap().to_str().unwrap();
     assert!(
         !source.as_str().unwrap().contains(tmp),
         "a local path on the page"
     );
-    // The page shows the same probability as the API for the same inputs (an unchecked box
-    // is a no).
+    // The page shows the same probability as the API for the same inputs: what the form
+    // sent, the values chosen and every other one unknown.
     let api = format!("{}/api/v1/predict", s.url);
     let mask = std::fs::read(&f.mask).unwrap();
-    let model: serde_json::Value = ureq::get(&format!("{}/api/v1/model", s.url))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
-    let mut fields = vec![
-        ("age".to_string(), "63".to_string()),
-        ("bmi".into(), "29.5".into()),
-        ("sex".into(), "female".into()),
-        ("smoking_status".into(), "1".into()),
+    let texts = [
+        ("age", "63"),
+        ("bmi", "29.5"),
+        ("sex", "female"),
+        ("smoking_status", "former"),
+        ("comorbidity_myocardial_infarction", "yes"),
+        ("case_id", "browser-case"),
     ];
-    for feat in model["features"].as_array().unwrap() {
-        let n = feat["name"].as_str().unwrap();
-        if n != "sex_male"
-            && matches!(
-                renal_cohort::fields::spec(n).map(|s| s.kind),
-                Some(renal_cohort::fields::Kind::Binary)
-            )
-        {
-            fields.push((
-                n.into(),
-                if n == "comorbidity_myocardial_infarction" {
-                    "1"
-                } else {
-                    "0"
-                }
-                .into(),
-            ));
-        }
-    }
-    let texts: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
     let (ct, body) = multipart(&texts, &[("mask", "seg.nii.gz", &mask)]);
     let (_, j) = post(&api, &ct, &body);
     assert_eq!(

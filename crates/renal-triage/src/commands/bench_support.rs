@@ -50,6 +50,7 @@ pub(crate) fn nested_5x5() -> renal_learn::NestedCv {
         inner_folds: 5,
         seed: 1,
         tasks: crate::engine::tasks::study_tasks(),
+        operating: Vec::new(),
     }
 }
 

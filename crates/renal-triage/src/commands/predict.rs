@@ -26,7 +26,9 @@ pub struct PredictArgs {
     /// Clinical values as JSON (`{"age": 61, "sex": "male", ...}`), or `@file.json`.
     #[arg(long)]
     pub clinical: Option<String>,
-    /// One clinical value, `name=value` (repeatable).
+    /// One clinical value, `name=value` (repeatable): a number, or a word of the field's
+    /// vocabulary (`smoking_status=former`, `diabetes=yes`, `sex=female`; codes accepted too);
+    /// `unknown` leaves it missing. `inspect --fields MODEL` lists the fields and their values.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
     /// Segmentation or tumor mask: NIfTI, NRRD (`.seg.nrrd`), MetaImage, or a DICOM SEG or
@@ -53,6 +55,14 @@ pub struct PredictArgs {
     /// tumor size, probabilities, thresholds, decisions, model); one patient only.
     #[arg(long, conflicts_with = "manifest")]
     pub sr: Option<PathBuf>,
+    /// With `--sr` and inputs that are not DICOM: the Study Instance UID the SR files under
+    /// (default: a new study). DICOM inputs give their own study.
+    #[arg(long, requires = "sr", value_parser = parse_uid)]
+    pub study_uid: Option<String>,
+    /// With `--sr` and inputs that are not DICOM: the Patient ID (default: the case id). DICOM
+    /// inputs give their own patient module.
+    #[arg(long, requires = "sr", value_parser = parse_patient_id)]
+    pub patient_id: Option<String>,
     #[arg(long)]
     pub case_id: Option<String>,
     /// A batch: manifest CSV (`case_id`, clinical columns, `mask`, `ct_<phase>`), one
@@ -67,6 +77,14 @@ pub struct PredictArgs {
     /// process (one for the whole call; docs/bench/README.md compares them).
     #[arg(long, value_enum, default_value_t = EncoderBackend::Rust)]
     pub encoder_backend: EncoderBackend,
+}
+
+fn parse_uid(s: &str) -> Result<String, String> {
+    crate::model::sr::check_uid(s.trim()).map(|_| s.trim().to_string())
+}
+
+fn parse_patient_id(s: &str) -> Result<String, String> {
+    crate::model::sr::check_patient_id(s).map(|_| s.to_string())
 }
 
 /// How predictions are printed.
@@ -97,10 +115,8 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
-        let val = v
-            .parse::<f64>()
-            .map(serde_json::Value::from)
-            .unwrap_or_else(|_| serde_json::Value::from(v));
+        // As typed: a number, a word of the field's vocabulary or a code, read by the field.
+        let val = serde_json::Value::from(v.trim());
         if clinical.insert(k.trim().to_string(), val).is_some() {
             anyhow::bail!(
                 "--set {kv}: `{}` is given twice (by --set or --clinical); give each value once",
@@ -182,7 +198,7 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
     Ok(out)
 }
 
-const CSV_HEADER: [&str; 10] = [
+const CSV_HEADER: [&str; 13] = [
     "case_id",
     "p_benign",
     "p_indolent",
@@ -193,7 +209,25 @@ const CSV_HEADER: [&str; 10] = [
     "decisions",
     "imputed",
     "out_of_range",
+    "triage_call",
+    "prediction_set",
+    "operating_decisions",
 ];
+
+/// Decisions in a CSV cell: `task=true;task=false` (`none` without a threshold).
+fn decisions_cell(decisions: &[crate::model::predict::Decision]) -> String {
+    decisions
+        .iter()
+        .map(|d| {
+            format!(
+                "{}={}",
+                d.task.name(),
+                d.positive.map(|b| b.to_string()).unwrap_or("none".into())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
 fn csv_row(p: &Prediction) -> Vec<String> {
     vec![
@@ -204,24 +238,73 @@ fn csv_row(p: &Prediction) -> Vec<String> {
         format!("{}", p.p_malignant),
         format!("{}", p.p_aggressive_vs_rest),
         p.tumor_size_mm.map(|v| format!("{v}")).unwrap_or_default(),
-        p.decisions
-            .iter()
-            .map(|d| {
-                format!(
-                    "{}={}",
-                    d.task.name(),
-                    d.positive.map(|b| b.to_string()).unwrap_or("none".into())
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(";"),
+        decisions_cell(&p.decisions),
         p.imputed.join(";"),
         p.out_of_range
             .iter()
             .map(|o| o.feature.clone())
             .collect::<Vec<_>>()
             .join(";"),
+        p.triage.headline.clone(),
+        p.prediction_set
+            .as_ref()
+            .map(|s| s.classes.join(";"))
+            .unwrap_or_default(),
+        decisions_cell(&p.operating_decisions),
     ]
+}
+
+/// The one-patient outputs: the preview PNG, the patient report, the DICOM SR.
+fn write_single_outputs(
+    args: &PredictArgs,
+    bundle: &crate::model::bundle::Bundle,
+    p: &Prediction,
+    input: &PatientInput,
+) -> Result<()> {
+    if let (Some(path), Some(img)) = (&args.preview, p.slice.as_ref()) {
+        let (w, h, px) = renal_imaging::png::channels_strip(img);
+        renal_cohort::io::write_atomic(path, &renal_imaging::png::encode_gray(w, h, &px))
+            .with_context(|| format!("writing {}", path.display()))?;
+    } else if let Some(path) = &args.preview {
+        anyhow::bail!(
+            "--preview {}: this model does not use an image",
+            path.display()
+        );
+    }
+    if let Some(path) = &args.report {
+        let html = crate::server::patient_report(bundle, p);
+        renal_cohort::io::write_atomic(path, html.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.sr {
+        let sources: Vec<PathBuf> = input
+            .ct
+            .values()
+            .chain(input.mask.iter())
+            .cloned()
+            .collect();
+        let place = crate::model::sr::SrPlacement {
+            study_uid: args.study_uid.clone(),
+            patient_id: args.patient_id.clone(),
+        };
+        crate::model::sr::write_prediction_sr(path, bundle, p, &sources, &place)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// What `predict` says on stderr of one answer: the call, and the inputs imputed.
+fn tell(bundle: &crate::model::bundle::Bundle, p: &Prediction) {
+    let who = p.case_id.clone().unwrap_or_else(|| "patient".into());
+    eprintln!("{who}: triage call: {}", p.triage.headline);
+    if !p.imputed.is_empty() {
+        eprintln!(
+            "{who}: {} of the model's {} inputs were missing and imputed with the training median: {}",
+            p.imputed_count,
+            bundle.manifest.features.len(),
+            crate::model::predict::input_words(&p.imputed).join(", ")
+        );
+    }
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
@@ -256,7 +339,10 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let mut failed = Vec::new();
     for i in &inputs {
         match predict_with(&bundle, i, embedder.as_ref()) {
-            Ok(p) => preds.push(p),
+            Ok(p) => {
+                tell(&bundle, &p);
+                preds.push(p)
+            }
             Err(e) => {
                 let who = i.case_id.clone().unwrap_or_else(|| "input".into());
                 if args.manifest.is_none() {
@@ -268,31 +354,8 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             }
         }
     }
-    if let (Some(path), Some(img)) = (&args.preview, preds.first().and_then(|p| p.slice.as_ref())) {
-        let (w, h, px) = renal_imaging::png::channels_strip(img);
-        renal_cohort::io::write_atomic(path, &renal_imaging::png::encode_gray(w, h, &px))
-            .with_context(|| format!("writing {}", path.display()))?;
-    } else if let Some(path) = &args.preview {
-        anyhow::bail!(
-            "--preview {}: this model does not use an image",
-            path.display()
-        );
-    }
-    if let (Some(path), Some(p)) = (&args.report, preds.first()) {
-        let html = crate::server::patient_report(&bundle, p);
-        renal_cohort::io::write_atomic(path, html.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let (Some(path), Some(p)) = (&args.sr, preds.first()) {
-        let input = &inputs[0];
-        let sources: Vec<PathBuf> = input
-            .ct
-            .values()
-            .chain(input.mask.iter())
-            .cloned()
-            .collect();
-        crate::model::sr::write_prediction_sr(path, &bundle, p, &sources)
-            .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(p) = preds.first() {
+        write_single_outputs(&args, &bundle, p, &inputs[0])?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

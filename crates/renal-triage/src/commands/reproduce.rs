@@ -187,6 +187,45 @@ pub fn run(req: Request) -> Result<ExitCode> {
     for (name, why) in &o.skipped {
         println!("  {name:<40} skipped: {why}");
     }
+    if let Some(e) = &o.external {
+        println!("External cohort (AUC, DeLong 95% CI):");
+        for m in &e.models {
+            let parts: Vec<String> = m
+                .metrics
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} {:.3} [{:.3}, {:.3}]",
+                        x.task.name(),
+                        x.auc,
+                        x.auc_ci95[0],
+                        x.auc_ci95[1]
+                    )
+                })
+                .collect();
+            println!("  {:<40} {}", m.name, parts.join("  "));
+        }
+        println!("Conformal prediction sets on the external cohort (calibrated on the development cohort's out-of-fold predictions): empirical coverage overall; benign / indolent / aggressive; mean set size:");
+        let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        for m in &e.models {
+            for c in &m.conformal {
+                println!(
+                    "  {:<40} nominal {:.2}: {:.3} (n = {}); {} / {} / {} (n = {} / {} / {}); {:.2}",
+                    m.name,
+                    c.coverage,
+                    c.empirical,
+                    c.n,
+                    cell(c.per_class[0]),
+                    cell(c.per_class[1]),
+                    cell(c.per_class[2]),
+                    c.per_class_n[0],
+                    c.per_class_n[1],
+                    c.per_class_n[2],
+                    c.mean_set_size
+                );
+            }
+        }
+    }
     println!("Report: {}", req.out.join("report.html").display());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::engine::conformal::Conformal;
 use crate::engine::embedding::{embed_and_measure, embed_frozen_cohort, explain_image_exclusions};
 use crate::engine::experiment::{Embeddings, EMBEDDING_PREFIX};
 use crate::engine::features::{
@@ -14,7 +15,7 @@ use crate::engine::features::{
 };
 use crate::engine::images::ImageSpec;
 use crate::engine::metrics::model_metrics;
-use crate::engine::model_run::run_model;
+use crate::engine::model_run::{operating_thresholds, run_model};
 use crate::engine::prepare::{
     load_and_prepare, model_table, prepare_measured, skip_reason, Prepared,
 };
@@ -22,7 +23,7 @@ use crate::engine::reproduce::load_experiment;
 use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
     load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, ImageInput, Manifest,
-    TrainingSummary, ENCODER_FILES, FORMAT_VERSION,
+    StoredOperatingPoint, TrainingSummary, ENCODER_FILES, FORMAT_VERSION,
 };
 
 #[derive(Args, Debug)]
@@ -57,8 +58,42 @@ pub struct TrainArgs {
     /// ed25519 -out KEY.pem`): `bundle.sig`, checked by `serve`/`predict --trusted-keys`.
     #[arg(long)]
     pub sign: Option<PathBuf>,
+    /// Operating points chosen for the clinical question, per task, besides the study's Youden
+    /// threshold: `malignant_vs_benign=sens:0.95,aggressive_vs_rest=youden` (rules: `youden`,
+    /// `sens:T`, `spec:T`). Default: the experiment's (`malignant_vs_benign=sens:0.95`, a
+    /// rule-out for "can this mass be watched?"; `aggressive_vs_rest=youden`).
+    #[arg(long, value_parser = parse_operating_points)]
+    pub operating_point: Option<OperatingPoints>,
     #[command(flatten)]
     pub labels: super::LabelArgs,
+}
+
+/// `--operating-point`: task=rule pairs.
+#[derive(Debug, Clone)]
+pub struct OperatingPoints(pub Vec<(renal_cohort::Task, renal_stats::ThresholdRule)>);
+
+fn parse_operating_points(s: &str) -> std::result::Result<OperatingPoints, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (task, rule) = part.split_once('=').ok_or_else(|| {
+            format!("`{part}`: expected TASK=RULE (e.g. malignant_vs_benign=sens:0.95)")
+        })?;
+        let task = renal_cohort::Task::ALL
+            .into_iter()
+            .find(|t| t.name() == task.trim())
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not a task (tasks: {})",
+                    task.trim(),
+                    renal_cohort::Task::ALL.map(|t| t.name()).join(", ")
+                )
+            })?;
+        if out.iter().any(|(t, _)| *t == task) {
+            return Err(format!("`{}` is given twice", task.name()));
+        }
+        out.push((task, rule.parse()?));
+    }
+    Ok(OperatingPoints(out))
 }
 
 /// An image model's image specification, embedding width, encoder files, and whether a
@@ -182,7 +217,10 @@ fn feature_schema(table: &FeatureTable) -> Vec<FeatureSchema> {
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
-    let exp = load_experiment(args.experiment.as_deref(), None)?;
+    let mut exp = load_experiment(args.experiment.as_deref(), None)?;
+    if let Some(points) = &args.operating_point {
+        apply_operating_points(&mut exp, points)?;
+    }
     let spec = exp
         .models
         .iter()
@@ -235,6 +273,8 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         log_size: spec.log_size,
         features,
         thresholds: task_thresholds(&s.tasks, &tuned.thresholds)?,
+        operating_points: stored_operating_points(&exp, &tuned.operating, &metrics),
+        conformal: Some(Conformal::from_oof(&run.oof)),
         cv: metrics.iter().map(CvSummary::from).collect(),
         training: TrainingSummary {
             source: data.display().to_string(),
@@ -263,6 +303,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let extra = image.map(|(_, _, files, _)| files).unwrap_or_default();
     let digest = land_bundle(&args, manifest, &tuned.model, extra)?;
     println!("Bundle digest sha256:{digest}");
+    print_operating_points(&metrics);
     println!(
         "Bundle written to {} ({} cases; CV AUC: {})",
         args.out.display(),
@@ -274,6 +315,89 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             .join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--operating-point` over the experiment's (a task the experiment lacks is an error).
+fn apply_operating_points(
+    exp: &mut crate::engine::experiment::Experiment,
+    OperatingPoints(points): &OperatingPoints,
+) -> Result<()> {
+    for (task, rule) in points {
+        if !exp.experiment.tasks.contains(task) {
+            bail!(
+                "--operating-point {}: not one of the experiment's tasks ({})",
+                task.name(),
+                exp.experiment
+                    .tasks
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        exp.experiment.operating_points.insert(*task, *rule);
+    }
+    Ok(())
+}
+
+/// The bundle's operating points: the whole-cohort tuning's thresholds, each with the same
+/// rule's nested-CV estimate.
+fn stored_operating_points(
+    exp: &crate::engine::experiment::Experiment,
+    tuned: &[Option<f64>],
+    metrics: &[crate::engine::metrics::TaskMetrics],
+) -> Vec<StoredOperatingPoint> {
+    operating_thresholds(exp, tuned)
+        .into_iter()
+        .map(|(task, rule, threshold)| StoredOperatingPoint {
+            task,
+            rule,
+            threshold,
+            cv: metrics
+                .iter()
+                .find(|m| m.task == task)
+                .and_then(|m| m.operating.clone()),
+        })
+        .collect()
+}
+
+fn print_operating_points(metrics: &[crate::engine::metrics::TaskMetrics]) {
+    for m in metrics {
+        if let Some(op) = &m.operating {
+            println!(
+                "{} at {}: {}",
+                m.task.words(),
+                op.rule.describe(),
+                operating_summary(op)
+            );
+        }
+    }
+}
+
+/// An operating point's pooled out-of-fold rates with their CIs, on one line.
+pub fn operating_summary(op: &crate::engine::metrics::OperatingPoint) -> String {
+    let Some(m) = &op.metrics else {
+        return "no threshold could be learned".into();
+    };
+    let rate = |name: &str, p: &renal_stats::Proportion| match (p.estimate, p.ci95) {
+        (Some(e), Some([lo, hi])) => format!(
+            "{name} {:.1}% (95% CI {:.1}-{:.1}%, {}/{})",
+            e * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            p.k,
+            p.n
+        ),
+        _ => format!("{name} undefined (0 cases)"),
+    };
+    format!(
+        "threshold {:.3}; {}; {}; {}; {} (pooled out-of-fold)",
+        m.threshold,
+        rate("sensitivity", &m.sensitivity),
+        rate("specificity", &m.specificity),
+        rate("PPV", &m.ppv),
+        rate("NPV", &m.npv)
+    )
 }
 
 /// Writes the bundle whole into a staging folder beside `--out`, verifies it by loading it
@@ -347,6 +471,10 @@ pub struct InspectArgs {
     /// Fail unless the bundle's digest is this one.
     #[arg(long)]
     pub expect_digest: Option<String>,
+    /// List the model's clinical inputs instead: each field's name, meaning, unit, allowed
+    /// values (words, codes, synonyms) and training range.
+    #[arg(long)]
+    pub fields: bool,
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
@@ -357,6 +485,14 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
     )?;
     if args.digest {
         println!("{}", b.digest);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.fields {
+        let fields = crate::model::fields::field_table(&b);
+        if fields.is_empty() {
+            println!("This model takes no clinical value.");
+        }
+        print!("{}", crate::model::fields::fields_text(&fields));
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", serde_json::to_string_pretty(&b.manifest)?);

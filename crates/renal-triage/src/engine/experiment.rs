@@ -2,11 +2,13 @@
 //! hyperparameter grids and the cross-validation settings. Unknown keys and impossible
 //! combinations are errors naming the key.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use renal_cohort::{check_feature, Task};
 use renal_learn::{CalibrationMethod, MaxFeatures};
+use renal_stats::ThresholdRule;
 use serde::{Deserialize, Serialize};
 
 /// The study's experiment, compiled in so that `reproduce` runs on a bare checkout too.
@@ -47,6 +49,22 @@ pub struct Settings {
     pub calibration_bins: usize,
     #[serde(default = "d_tasks")]
     pub tasks: Vec<Task>,
+    /// Per task, a threshold chosen for the clinical question besides the study's Youden
+    /// threshold, learned on the inner folds as Youden's is (see `docs/triage.md`).
+    #[serde(default = "d_operating")]
+    pub operating_points: BTreeMap<Task, ThresholdRule>,
+}
+
+/// The default operating points: malignant vs benign at a sensitivity of 95% (the clinical
+/// question is whether a mass can be safely watched, a rule-out: missing a cancer costs more
+/// than a biopsy or surgery of a benign mass); aggressive vs the rest at Youden's balance
+/// (both indolent and aggressive cancers are treated; the call modulates urgency and extent,
+/// where neither error dominates).
+pub fn d_operating() -> BTreeMap<Task, ThresholdRule> {
+    BTreeMap::from([
+        (Task::MalignantVsBenign, ThresholdRule::Sensitivity(0.95)),
+        (Task::AggressiveVsRest, ThresholdRule::Youden),
+    ])
 }
 
 /// `max_features` as written: "sqrt", "all", a fraction, or `{ count = k }`.
@@ -373,6 +391,20 @@ impl Experiment {
         }
         if s.tasks.is_empty() {
             bail!("experiment.tasks: at least one task");
+        }
+        for t in self.experiment.operating_points.keys() {
+            if !self.experiment.tasks.contains(t) {
+                bail!(
+                    "experiment.operating_points.{}: not one of the experiment's tasks ({})",
+                    t.name(),
+                    self.experiment
+                        .tasks
+                        .iter()
+                        .map(|t| t.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
         }
         if self.models.is_empty() {
             bail!("no [[model]] in the experiment");

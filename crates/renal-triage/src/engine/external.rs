@@ -7,11 +7,12 @@ use anyhow::{Context, Result};
 use renal_cohort::{Exclusion, Task};
 use serde::Serialize;
 
+use crate::engine::conformal::{evaluate, Conformal, Coverage};
 use crate::engine::embedding::{embed_frozen_cohort, explain_image_exclusions, Device};
 use crate::engine::experiment::{Embeddings, Experiment};
 use crate::engine::features::{self};
 use crate::engine::metrics::{task_metrics, TaskMetrics};
-use crate::engine::model_run::OofPrediction;
+use crate::engine::model_run::{operating_thresholds, ModelRun, OofPrediction};
 use crate::engine::prepare::{
     load_and_prepare, model_features, prepare_measured, skip_reason, Prepared,
 };
@@ -26,6 +27,17 @@ pub struct ExternalModel {
     pub thresholds: Vec<(Task, Option<f64>)>,
     pub metrics: Vec<TaskMetrics>,
     pub predictions: Vec<OofPrediction>,
+    /// The conformal sets' empirical coverage on the external cohort, per level, calibrated on
+    /// the development cohort's out-of-fold predictions of the same model.
+    pub conformal: Vec<Coverage>,
+}
+
+/// The development side of an external validation: the prepared cohort and each model's
+/// nested CV on it (whose out-of-fold predictions calibrate the conformal sets).
+#[derive(Clone, Copy)]
+pub struct Development<'a> {
+    pub prepared: &'a Prepared,
+    pub runs: &'a [ModelRun],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +88,7 @@ fn load_external(
 /// (its image inputs from the frozen development `encoder` when given; files under `out`).
 pub fn external(
     exp: &Experiment,
-    train: &Prepared,
+    dev: Development<'_>,
     test_path: &Path,
     embeddings: Option<&Path>,
     blank: renal_cohort::BlankModifier,
@@ -85,6 +97,7 @@ pub fn external(
 ) -> Result<External> {
     let (test, images) = load_external(exp, test_path, embeddings, blank, encoder, out)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
+    let train = dev.prepared;
     let s = &exp.experiment;
     let cv = exp.nested_cv();
     let mut models = Vec::new();
@@ -119,14 +132,20 @@ pub fn external(
             })
             .collect();
         let thresholds = task_thresholds(&s.tasks, &tuned.thresholds)?;
+        let operating = operating_thresholds(exp, &tuned.operating);
         let metrics = thresholds
             .iter()
             .enumerate()
             .map(|(i, (t, th))| {
+                let op = operating
+                    .iter()
+                    .find(|(task, _, _)| task == t)
+                    .map(|(_, rule, th)| (*rule, *th));
                 task_metrics(
                     *t,
                     &predictions,
                     *th,
+                    op,
                     s.calibration_bins,
                     s.bootstrap,
                     s.seed.wrapping_add(100 + i as u64),
@@ -134,12 +153,21 @@ pub fn external(
             })
             .collect::<Result<Vec<_>>>()
             .with_context(|| format!("scoring model `{}` on the external cohort", spec.name))?;
+        let conformal = match dev.runs.iter().find(|r| r.name == spec.name) {
+            Some(run) => Conformal::from_oof(&run.oof)
+                .levels
+                .iter()
+                .map(|l| evaluate(l, &predictions))
+                .collect(),
+            None => Vec::new(),
+        };
         models.push(ExternalModel {
             name: spec.name.clone(),
             chosen: tuned.chosen,
             thresholds,
             metrics,
             predictions,
+            conformal,
         });
     }
     Ok(External {
@@ -195,6 +223,18 @@ pub fn write_external(e: &External, out: &Path) -> Result<()> {
             "specificity",
         ],
         &t,
+    )?;
+    write_csv(
+        &out.join("conformal.csv"),
+        crate::engine::tables::COVERAGE_HEADER,
+        &e.models
+            .iter()
+            .flat_map(|m| {
+                m.conformal
+                    .iter()
+                    .map(|c| crate::engine::tables::coverage_row(&m.name, c))
+            })
+            .collect::<Vec<_>>(),
     )?;
     write_csv(
         &out.join("excluded.csv"),

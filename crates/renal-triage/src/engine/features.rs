@@ -265,3 +265,37 @@ fn collect(
     }
     Ok((ids, y, names, rows))
 }
+
+/// The inputs a person reads: names in words.
+pub fn input_words(names: &[String]) -> Vec<String> {
+    let word = |n: &str| -> String {
+        if n == SIZE || n == LOG_SIZE {
+            return "tumor size measured on the mask".into();
+        }
+        if n == RADIOGRAPHIC_SIZE || n == LOG_RADIOGRAPHIC_SIZE {
+            return decapitalise(&renal_cohort::words::label(
+                renal_cohort::RADIOGRAPHIC_SIZE_CM,
+            ));
+        }
+        if let Some(rest) = n.strip_prefix(SHAPE_PREFIX) {
+            return format!("tumor shape: {}", rest.replace('_', " "));
+        }
+        if let Some(rest) = n.strip_prefix(crate::engine::experiment::EMBEDDING_PREFIX) {
+            return format!("image feature {rest}");
+        }
+        decapitalise(&renal_cohort::words::label(n))
+    };
+    names.iter().map(|n| word(n)).collect()
+}
+
+/// A label inside a sentence: its first letter lowercased, unless it starts an acronym
+/// ("Body-mass index" -> "body-mass index"; "eGFR", "AIDS" stay).
+fn decapitalise(label: &str) -> String {
+    let mut c = label.chars();
+    match (c.next(), c.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => {
+            a.to_lowercase().chain(label.chars().skip(1)).collect()
+        }
+        _ => label.to_string(),
+    }
+}

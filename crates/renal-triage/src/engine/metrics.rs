@@ -3,8 +3,8 @@
 use anyhow::Result;
 use renal_cohort::Task;
 use renal_stats::{
-    average_precision, brier, calibration_bootstrap, confusion, delong_ci, roc_auc, roc_curve,
-    Confusion,
+    average_precision, brier, calibration_bootstrap, confusion, delong_ci, operating_metrics,
+    roc_auc, roc_curve, Confusion, OperatingMetrics, ThresholdRule,
 };
 use serde::Serialize;
 
@@ -24,6 +24,10 @@ pub struct TaskMetrics {
     /// Threshold from the inner folds (None when no inner fold could give one).
     pub threshold: Option<f64>,
     pub confusion: Option<Confusion>,
+    /// The task's operating point (a threshold chosen for the clinical question) and its rates
+    /// on the pooled out-of-fold predictions, with Wilson 95% CIs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating: Option<OperatingPoint>,
     pub brier: f64,
     pub calibration_observed: Vec<Option<f64>>,
     pub calibration_predicted: Vec<Option<f64>>,
@@ -31,6 +35,65 @@ pub struct TaskMetrics {
     pub calibration_ci95: Vec<Option<[f64; 2]>>,
     pub roc_fpr: Vec<f64>,
     pub roc_tpr: Vec<f64>,
+}
+
+/// A threshold chosen by a rule, and what it does on pooled out-of-fold predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct OperatingPoint {
+    pub rule: ThresholdRule,
+    pub threshold: Option<f64>,
+    /// None without a threshold.
+    pub metrics: Option<OperatingMetrics>,
+}
+
+impl OperatingPoint {
+    /// What the threshold did in development, in words ("in development, this threshold
+    /// flagged 95% of malignant masses and 40% of benign ones").
+    pub fn in_words(&self, task: Task) -> String {
+        let (pos, neg) = task_words(task);
+        match &self.metrics {
+            Some(m) => format!(
+                "in development (pooled out-of-fold predictions), this threshold flagged {} of {pos} and {} of {neg}",
+                percent(m.sensitivity.estimate),
+                percent(m.specificity.estimate.map(|s| 1.0 - s)),
+            ),
+            None => "no threshold could be learned in development".into(),
+        }
+    }
+}
+
+/// The positive and negative groups of a task, in words (plural).
+pub fn task_words(task: Task) -> (&'static str, &'static str) {
+    match task {
+        Task::MalignantVsBenign => ("malignant masses", "benign ones"),
+        Task::AggressiveVsRest => (
+            "aggressive cancers",
+            "the other masses (benign or indolent)",
+        ),
+        Task::AggressiveVsIndolent => ("aggressive cancers", "indolent ones"),
+    }
+}
+
+/// A share as a whole percentage, in words when unknown.
+pub fn percent(v: Option<f64>) -> String {
+    match v {
+        Some(v) => format!("{:.0}%", v * 100.0),
+        None => "an unknown share".into(),
+    }
+}
+
+/// The operating point of `rule` at `threshold` on the pooled predictions `(y, s)`.
+pub fn operating_point(
+    rule: ThresholdRule,
+    threshold: Option<f64>,
+    y: &[bool],
+    s: &[f64],
+) -> Result<OperatingPoint> {
+    Ok(OperatingPoint {
+        rule,
+        threshold,
+        metrics: threshold.map(|t| operating_metrics(y, s, t)).transpose()?,
+    })
 }
 
 /// (targets, scores) of a task from predictions.
@@ -48,11 +111,15 @@ pub fn task_metrics(
     task: Task,
     preds: &[OofPrediction],
     threshold: Option<f64>,
+    operating: Option<(ThresholdRule, Option<f64>)>,
     bins: usize,
     n_boot: usize,
     seed: u64,
 ) -> Result<TaskMetrics> {
     let (y, s) = task_pairs(task, preds);
+    let operating = operating
+        .map(|(rule, th)| operating_point(rule, th, &y, &s))
+        .transpose()?;
     // AUC as scikit-learn computes it; the CI from DeLong's variance around it.
     let auc = roc_auc(&y, &s)?;
     let ci = delong_ci(&y, &s, 0.95)?;
@@ -68,6 +135,7 @@ pub fn task_metrics(
         pr_auc: average_precision(&y, &s)?,
         threshold,
         confusion: threshold.map(|t| confusion(&y, &s, t)).transpose()?,
+        operating,
         brier: brier(&y, &s)?,
         calibration_observed: cal.observed,
         calibration_predicted: cal.predicted,
@@ -85,10 +153,16 @@ pub fn model_metrics(exp: &Experiment, run: &ModelRun) -> Result<Vec<TaskMetrics
         .iter()
         .enumerate()
         .map(|(i, (t, th))| {
+            let op = run
+                .operating
+                .iter()
+                .find(|(task, _, _)| task == t)
+                .map(|(_, rule, th)| (*rule, *th));
             task_metrics(
                 *t,
                 &run.oof,
                 *th,
+                op,
                 s.calibration_bins,
                 s.bootstrap,
                 s.seed.wrapping_add(i as u64),
@@ -126,7 +200,16 @@ mod tests {
         let (y, s) = task_pairs(Task::AggressiveVsIndolent, &preds);
         assert_eq!(y, vec![false, false, true, true]);
         assert_eq!(s, vec![0.6, 0.2, 0.7, 0.4]);
-        let m = task_metrics(Task::AggressiveVsIndolent, &preds, Some(0.5), 5, 20, 1).unwrap();
+        let m = task_metrics(
+            Task::AggressiveVsIndolent,
+            &preds,
+            Some(0.5),
+            None,
+            5,
+            20,
+            1,
+        )
+        .unwrap();
         assert_eq!((m.n, m.positives), (4, 2));
         assert!((m.auc - 0.75).abs() < 1e-12, "{}", m.auc);
         // At 0.5: aggressive 0.7 is positive, 0.4 negative; indolent 0.6 is a false positive.

@@ -5,6 +5,7 @@
 //! [`reproduce::Outcome`]).
 
 pub mod cohort_outputs;
+pub mod conformal;
 pub mod contain;
 pub mod data;
 pub mod decision_curve;

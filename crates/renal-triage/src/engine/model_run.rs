@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use renal_cohort::Task;
 use renal_learn::FoldPlan;
+use renal_stats::ThresholdRule;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::experiment::Experiment;
@@ -32,6 +33,10 @@ pub struct ModelRun {
     pub oof: Vec<OofPrediction>,
     /// Global threshold per task (mean of the inner-fold Youden thresholds).
     pub thresholds: Vec<(Task, Option<f64>)>,
+    /// Per task with an operating rule: the rule and its global threshold (the mean of the
+    /// inner-fold thresholds, as Youden's).
+    #[serde(default)]
+    pub operating: Vec<(Task, ThresholdRule, Option<f64>)>,
     /// Candidate chosen in each outer fold (index into the grid) and its inner score.
     pub chosen: Vec<(usize, f64)>,
     /// Mean forest importance over the outer refits, by learner input (forest learners only).
@@ -82,6 +87,7 @@ pub fn run_model(
         features: table.x.names.clone(),
         oof,
         thresholds: task_thresholds(&s.tasks, &r.thresholds)?,
+        operating: operating_thresholds(exp, &r.operating),
         chosen: r
             .outer
             .iter()
@@ -90,4 +96,18 @@ pub fn run_model(
         importances,
         grid_size: plan.candidates.len(),
     })
+}
+
+/// Pairs each task that has an operating rule with its rule and threshold (the learners return
+/// the thresholds in task order).
+pub fn operating_thresholds(
+    exp: &Experiment,
+    thresholds: &[Option<f64>],
+) -> Vec<(Task, ThresholdRule, Option<f64>)> {
+    let s = &exp.experiment;
+    s.tasks
+        .iter()
+        .zip(thresholds)
+        .filter_map(|(t, th)| s.operating_points.get(t).map(|r| (*t, *r, *th)))
+        .collect()
 }

@@ -65,6 +65,11 @@ impl Experiment {
             inner_folds: s.inner_folds,
             seed: s.seed,
             tasks: s.tasks.iter().map(|t| binary_task(*t)).collect(),
+            operating: s
+                .tasks
+                .iter()
+                .map(|t| s.operating_points.get(t).copied())
+                .collect(),
         }
     }
 

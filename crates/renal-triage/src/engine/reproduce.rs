@@ -279,7 +279,10 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
             });
             let e = external::external(
                 &exp,
-                &prepared,
+                external::Development {
+                    prepared: &prepared,
+                    runs: &runs,
+                },
                 ext,
                 req.embeddings.as_deref(),
                 req.blank_modifier,

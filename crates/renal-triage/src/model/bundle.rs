@@ -92,6 +92,17 @@ impl From<&TaskMetrics> for CvSummary {
     }
 }
 
+/// A task's operating point as a bundle stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOperatingPoint {
+    pub task: Task,
+    pub rule: renal_stats::ThresholdRule,
+    /// The threshold `predict` applies (tuned on the whole cohort's inner folds).
+    pub threshold: Option<f64>,
+    /// The same rule under nested CV: its threshold and pooled out-of-fold rates with CIs.
+    pub cv: Option<crate::engine::metrics::OperatingPoint>,
+}
+
 /// The self-description of a bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -101,7 +112,16 @@ pub struct Manifest {
     pub model_spec: crate::engine::experiment::ModelSpec,
     pub log_size: bool,
     pub features: Vec<FeatureSchema>,
+    /// The study's thresholds: per task, the mean inner-fold Youden threshold.
     pub thresholds: Vec<(Task, Option<f64>)>,
+    /// Thresholds chosen for the clinical question (`train --operating-point`), learned on the
+    /// inner folds as Youden's, each with its pooled out-of-fold rates from the nested CV.
+    /// Bundles written before them have none (the triage call then uses the study's).
+    #[serde(default)]
+    pub operating_points: Vec<StoredOperatingPoint>,
+    /// The conformal prediction sets, calibrated on the nested CV's out-of-fold predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conformal: Option<crate::engine::conformal::Conformal>,
     pub cv: Vec<CvSummary>,
     pub training: TrainingSummary,
     /// The image branch, for a model that uses image embeddings.

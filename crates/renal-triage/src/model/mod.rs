@@ -2,9 +2,11 @@
 
 pub mod bundle;
 pub mod error;
+pub mod fields;
 pub mod frozen;
 pub mod image;
 pub mod predict;
 pub mod resnet;
 pub mod signing;
 pub mod sr;
+pub mod triage;

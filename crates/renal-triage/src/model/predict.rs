@@ -11,11 +11,13 @@ use renal_learn::Matrix;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::experiment::EMBEDDING_PREFIX;
+pub use crate::engine::features::input_words;
 use crate::engine::features::shape_value;
 use crate::engine::tasks::score;
-use crate::model::bundle::{Bundle, CvSummary, FeatureKind};
+use crate::model::bundle::{Bundle, CvSummary, FeatureKind, StoredOperatingPoint};
 pub use crate::model::error::{input_err, InputError, PredictError};
 use crate::model::image::{patient_image, Embedder, ImageSummary, OneShot};
+use crate::model::triage::{triage, Triage};
 
 /// One patient's inputs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -85,11 +87,44 @@ pub fn parse_clinical_json(text: &str) -> Result<BTreeMap<String, serde_json::Va
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub task: Task,
+    /// The task in words.
+    pub question: String,
+    /// Which threshold: `study` (the study's Youden threshold) or `operating_point`.
+    pub kind: DecisionKind,
+    /// The rule that chose the threshold (`youden`, `sens:0.95`, ...).
+    pub rule: String,
     pub threshold: Option<f64>,
     pub probability: f64,
     /// `probability >= threshold`; None without a threshold.
     pub positive: Option<bool>,
     pub statement: String,
+    /// What the threshold did in development, in words (operating points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<String>,
+}
+
+/// Whose threshold a decision applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// The study's: the mean inner-fold Youden threshold.
+    Study,
+    /// Chosen for the clinical question (`train --operating-point`).
+    OperatingPoint,
+}
+
+/// A prediction set in words and codes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionSet {
+    /// Its coverage: a case of any class is in its set with at least this probability.
+    pub coverage: f64,
+    /// The classes in the set (`benign`, `indolent`, `aggressive`).
+    pub classes: Vec<&'static str>,
+    /// The same in words.
+    pub words: String,
+    /// The set as flags (benign, indolent, aggressive).
+    #[serde(skip)]
+    pub flags: [bool; 3],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,19 +140,31 @@ pub struct OutOfRange {
 pub struct Prediction {
     pub case_id: Option<String>,
     pub model: String,
+    /// The triage call: the headline of every surface.
+    pub triage: Triage,
+    /// The classes the model cannot rule out at the bundle's coverage (split-conformal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_set: Option<PredictionSet>,
+    /// How many of the model's inputs were missing and imputed, and which (in words).
+    pub imputed_count: usize,
+    /// Inputs that were missing and imputed with the training median.
+    pub imputed: Vec<String>,
+    /// Inputs outside the range seen in training (extrapolation).
+    pub out_of_range: Vec<OutOfRange>,
+    pub summary: String,
     pub p_benign: f64,
     pub p_indolent: f64,
     pub p_aggressive: f64,
     pub p_malignant: f64,
     pub p_aggressive_vs_rest: f64,
+    /// The decisions at the operating points chosen for the clinical question (those the
+    /// triage call uses).
+    pub operating_decisions: Vec<Decision>,
+    /// The study's decisions, each task at its own Youden threshold (for comparison with the
+    /// publication; they may disagree with each other, the triage call never does).
     pub decisions: Vec<Decision>,
     pub tumor_size_mm: Option<f64>,
-    /// Inputs that were missing and imputed with the training median.
-    pub imputed: Vec<String>,
-    /// Inputs outside the range seen in training (extrapolation).
-    pub out_of_range: Vec<OutOfRange>,
     pub cv: Vec<CvSummary>,
-    pub summary: String,
     /// What the image model saw (image models only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSummary>,
@@ -126,46 +173,168 @@ pub struct Prediction {
     pub slice: Option<renal_imaging::CaseImage>,
 }
 
-fn value_of(name: &str, v: &serde_json::Value) -> Result<Option<f64>, InputError> {
+/// The clinical inputs a bundle takes, by the names a person gives them (`sex` for
+/// `sex_male`, `radiographic_size_cm` for the radiologist's size, `diabetes` for either
+/// diabetes field).
+pub fn input_names(bundle: &Bundle) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &bundle.manifest.features {
+        let name = match f.kind {
+            FeatureKind::Clinical if f.name == "sex_male" => "sex",
+            FeatureKind::Clinical if DIABETES_FIELDS.contains(&f.name.as_str()) => "diabetes",
+            FeatureKind::Clinical => f.name.as_str(),
+            FeatureKind::RadiographicSize => renal_cohort::RADIOGRAPHIC_SIZE_CM,
+            _ => continue,
+        };
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// The diabetes fields one `diabetes` answer fills: any diabetes, without and with end-organ
+/// damage.
+pub const DIABETES_FIELDS: [&str; 3] = [
+    "diabetes",
+    "comorbidity_uncomplicated_diabetes_mellitus",
+    "comorbidity_diabetes_mellitus_with_end_organ_damage",
+];
+
+/// The detailed diabetes answers (besides yes/no/unknown): the value of each of
+/// [`DIABETES_FIELDS`].
+pub const DIABETES_DETAIL: [(&str, &str, [f64; 3]); 2] = [
+    (
+        "without_end_organ_damage",
+        "yes, without end-organ damage",
+        [1.0, 1.0, 0.0],
+    ),
+    (
+        "with_end_organ_damage",
+        "yes, with end-organ damage",
+        [1.0, 0.0, 1.0],
+    ),
+];
+
+/// A JSON value as the text a person typed (numbers and booleans as their codes).
+fn value_text(name: &str, v: &serde_json::Value) -> Result<String, InputError> {
     match v {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::Number(n) => Ok(n.as_f64()),
-        // true/false only for a yes/no feature: `{"age": true}` is an error, not age 1.
-        serde_json::Value::Bool(b) => match renal_cohort::fields::spec(name).map(|s| s.kind) {
-            Some(renal_cohort::fields::Kind::Binary) | None => Ok(Some(*b as u8 as f64)),
-            Some(_) => Err(input_err(
-                name,
-                format!("{b} is not a value of `{name}` (a number is expected)"),
-            )),
-        },
-        serde_json::Value::String(s) if s.trim().is_empty() => Ok(None),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .map(Some)
-            .map_err(|_| input_err(name, format!("`{s}` is not a number"))),
-        other => Err(input_err(name, format!("unexpected value {other}"))),
+        serde_json::Value::Null => Ok(String::new()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        // true/false only for a yes/no field: `{"age": true}` is an error, not age 1.
+        serde_json::Value::Bool(b)
+            if renal_cohort::words::levels(name) == Some(renal_cohort::words::YES_NO) =>
+        {
+            Ok((*b as u8).to_string())
+        }
+        serde_json::Value::String(s) => Ok(s.clone()),
+        other => Err(input_err(
+            name,
+            format!(
+                "{other} is not a value of `{name}`: expected {}",
+                renal_cohort::words::accepted(name)
+            ),
+        )),
     }
 }
 
-/// Validates the clinical inputs: names against the leakage guard, values against the
-/// plausible ranges. `sex` ("male"/"female") maps to `sex_male`.
-pub fn clinical_record(input: &PatientInput) -> Result<ClinicalRecord, InputError> {
+/// Refuses a name the bundle does not take: a leaking field by its category, an unknown one
+/// with a "did you mean", an allow-listed one the model does not use with the list it does.
+/// `used` are the names a person gives ([`input_names`]); the model's own names are accepted
+/// too (`sex_male`, a diabetes field it takes).
+fn check_input_name(name: &str, used: &[String], own: &[String]) -> Result<(), InputError> {
+    if used.iter().any(|u| u == name) || own.iter().any(|u| u == name) {
+        return Ok(());
+    }
+    let uses = if used.is_empty() {
+        "this model takes no clinical value".to_string()
+    } else {
+        format!("this model's clinical inputs are: {}", used.join(", "))
+    };
+    let allowed = name == "sex" || renal_cohort::fields::spec(name).is_some();
+    if !allowed {
+        if let Err(e @ renal_cohort::CohortError::LeakingField { .. }) = check_feature(name) {
+            return Err(input_err(name, e.to_string()));
+        }
+        let names: Vec<&str> = used
+            .iter()
+            .map(String::as_str)
+            .chain(renal_cohort::ALLOWED.iter().map(|s| s.name))
+            .collect();
+        let hint = renal_cohort::words::did_you_mean(name, &names)
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        return Err(input_err(
+            name,
+            format!("`{name}` is not a known input{hint}; {uses}"),
+        ));
+    }
+    Err(input_err(
+        name,
+        format!("`{name}` ({}) is not used by this model, so it would be ignored; leave it out ({uses})", renal_cohort::words::label(name)),
+    ))
+}
+
+/// Validates the clinical inputs against the bundle: every name one the model uses (an
+/// unknown or unused one is an error naming it), every value a number in range or a word of
+/// the field's vocabulary (codes accepted; empty or "unknown" is missing).
+pub fn clinical_record(
+    bundle: &Bundle,
+    input: &PatientInput,
+) -> Result<ClinicalRecord, InputError> {
+    let own: Vec<String> = bundle
+        .manifest
+        .features
+        .iter()
+        .filter(|f| f.kind == FeatureKind::Clinical)
+        .map(|f| f.name.clone())
+        .collect();
+    clinical_record_for(&input_names(bundle), &own, input)
+}
+
+/// [`clinical_record`] for a model whose clinical inputs are `used` (see [`input_names`]) and,
+/// by its own names, `own`.
+pub fn clinical_record_for(
+    used: &[String],
+    own: &[String],
+    input: &PatientInput,
+) -> Result<ClinicalRecord, InputError> {
     let mut rec = ClinicalRecord::default();
     for (name, v) in &input.clinical {
-        if name == "sex" {
-            let male = match v.as_str().map(|s| s.trim().to_ascii_lowercase()) {
-                Some(s) if s == "male" || s == "m" => Some(1.0),
-                Some(s) if s == "female" || s == "f" => Some(0.0),
-                Some(s) if s.is_empty() => None,
-                _ => return Err(input_err("sex", format!("{v} is not male/female"))),
-            };
-            rec.set("sex_male", male).map_err(|m| input_err("sex", m))?;
-            continue;
+        check_input_name(name, used, own)?;
+        let text = value_text(name, v)?;
+        if name == "diabetes" {
+            let norm = text.trim().to_lowercase().replace([' ', '-', ','], "_");
+            if let Some((_, _, values)) = DIABETES_DETAIL
+                .iter()
+                .find(|(w, _, _)| norm.trim_start_matches("yes_") == *w)
+            {
+                for (f, x) in DIABETES_FIELDS.iter().zip(values) {
+                    rec.set(f, Some(*x)).map_err(|m| input_err(name, m))?;
+                }
+                continue;
+            }
         }
-        check_feature(name).map_err(|e| input_err(name, e.to_string()))?;
-        let x = value_of(name, v)?;
-        rec.set(name, x).map_err(|m| input_err(name, m))?;
+        let field = if name == "sex" {
+            "sex_male"
+        } else {
+            name.as_str()
+        };
+        let x = renal_cohort::words::parse_input(field, &text).map_err(|m| {
+            let m = if name == "diabetes" {
+                format!("{m}; or {}", DIABETES_DETAIL.map(|(w, _, _)| w).join(", "))
+            } else {
+                m
+            };
+            input_err(name, m)
+        })?;
+        rec.set(field, x).map_err(|m| input_err(name, m))?;
+        // "no" (or unknown) diabetes says the same of its two kinds.
+        if name == "diabetes" && x != Some(1.0) {
+            for f in &DIABETES_FIELDS[1..] {
+                rec.set(f, x).map_err(|m| input_err(name, m))?;
+            }
+        }
     }
     Ok(rec)
 }
@@ -310,39 +479,106 @@ pub fn decision(task: Task, threshold: Option<f64>, proba: &[f64; 3]) -> Decisio
         Task::AggressiveVsRest | Task::AggressiveVsIndolent => "aggressive",
     };
     let statement = match (positive, threshold) {
-        (Some(true), Some(th)) => format!("P({what}) = {prob:.2} is at or above the threshold {th:.2} from cross-validation: classified {what}."),
-        (Some(false), Some(th)) => format!("P({what}) = {prob:.2} is below the threshold {th:.2} from cross-validation: not classified {what}."),
+        (Some(true), Some(th)) => format!("P({what}) = {prob:.2} is at or above the study's threshold {th:.2} (Youden, from cross-validation): classified {what} by the study's rule."),
+        (Some(false), Some(th)) => format!("P({what}) = {prob:.2} is below the study's threshold {th:.2} (Youden, from cross-validation): not classified {what} by the study's rule."),
         _ => format!("P({what}) = {prob:.2}; no threshold was available."),
     };
     Decision {
         task,
+        question: task.words().to_string(),
+        kind: DecisionKind::Study,
+        rule: "youden".into(),
         threshold,
         probability: prob,
         positive,
         statement,
+        meaning: None,
     }
 }
 
-fn summary(decisions: &[Decision], row: &Row) -> String {
-    let mut summary = decisions
-        .iter()
-        .map(|d| d.statement.clone())
-        .collect::<Vec<_>>()
-        .join(" ");
+/// The decision of a task at its stored operating point, with what the threshold did in
+/// development, in words.
+fn operating_decision(op: &StoredOperatingPoint, proba: &[f64; 3]) -> Decision {
+    let mut d = decision(op.task, op.threshold, proba);
+    let what = match op.task {
+        Task::MalignantVsBenign => "malignant",
+        _ => "aggressive",
+    };
+    let meaning = op
+        .cv
+        .as_ref()
+        .map(|c| c.in_words(op.task))
+        .unwrap_or_else(|| "no cross-validated estimate of this threshold is stored".into());
+    d.kind = DecisionKind::OperatingPoint;
+    d.rule = op.rule.to_string();
+    d.statement = match (d.positive, op.threshold) {
+        (Some(p), Some(th)) => format!(
+            "P({what}) = {:.2} is {} the threshold {th:.2}, chosen for {}: {}{what}. ({}.)",
+            d.probability,
+            if p { "at or above" } else { "below" },
+            op.rule.describe(),
+            if p { "" } else { "not " },
+            meaning.replacen("in development", "In development", 1),
+        ),
+        _ => format!(
+            "P({what}) = {:.2}; no threshold was available.",
+            d.probability
+        ),
+    };
+    d.meaning = Some(meaning);
+    d
+}
+
+/// The prediction set at the bundle's default coverage, when the bundle has a conformal step.
+fn prediction_set(bundle: &Bundle, proba: &[f64; 3]) -> Option<PredictionSet> {
+    let level = bundle.manifest.conformal.as_ref()?.level(None)?;
+    let flags = level.set(proba);
+    Some(PredictionSet {
+        coverage: level.coverage,
+        classes: (0..3)
+            .filter(|&k| flags[k])
+            .map(|k| ["benign", "indolent", "aggressive"][k])
+            .collect(),
+        words: crate::engine::conformal::set_words(&flags),
+        flags,
+    })
+}
+
+/// The operating-point threshold of a task: the stored operating point, or the study's
+/// threshold for a bundle written before them.
+fn triage_threshold(bundle: &Bundle, task: Task) -> Option<f64> {
+    let m = &bundle.manifest;
+    match m.operating_points.iter().find(|o| o.task == task) {
+        Some(o) => o.threshold,
+        None => m
+            .thresholds
+            .iter()
+            .find(|(t, _)| *t == task)
+            .and_then(|(_, th)| *th),
+    }
+}
+
+fn summary(triage: &Triage, set: Option<&PredictionSet>, row: &Row) -> String {
+    let mut summary = format!("Triage call: {}.", triage.headline);
+    if let Some(s) = set {
+        summary.push_str(&format!(
+            " At {:.0}% coverage the model cannot rule out: {}.",
+            s.coverage * 100.0,
+            s.words
+        ));
+    }
     if !row.imputed.is_empty() {
         summary.push_str(&format!(
-            " Missing inputs were replaced by the training median: {}.",
-            row.imputed.join(", ")
+            " {} of the model's inputs were missing and replaced by the training median: {}.",
+            row.imputed.len(),
+            input_words(&row.imputed).join(", ")
         ));
     }
     if !row.out_of_range.is_empty() {
+        let names: Vec<String> = row.out_of_range.iter().map(|o| o.feature.clone()).collect();
         summary.push_str(&format!(
             " Outside the training range (extrapolation, interpret with care): {}.",
-            row.out_of_range
-                .iter()
-                .map(|o| o.feature.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            input_words(&names).join(", ")
         ));
     }
     summary
@@ -360,7 +596,7 @@ pub fn predict_with(
     embedder: &dyn Embedder,
 ) -> Result<Prediction, PredictError> {
     let m = &bundle.manifest;
-    let rec = clinical_record(input)?;
+    let rec = clinical_record(bundle, input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);
     let mask = match (&input.mask, needs_mask || needs_image) {
@@ -410,15 +646,34 @@ pub fn predict_with(
         .iter()
         .map(|(t, th)| decision(*t, *th, &proba))
         .collect();
+    let operating_decisions: Vec<Decision> = m
+        .operating_points
+        .iter()
+        .map(|o| operating_decision(o, &proba))
+        .collect();
+    let set = prediction_set(bundle, &proba);
+    let p_malignant = score(Task::MalignantVsBenign, &proba);
+    let p_aggressive = score(Task::AggressiveVsRest, &proba);
+    let triage = triage(
+        p_malignant,
+        p_aggressive,
+        triage_threshold(bundle, Task::MalignantVsBenign),
+        triage_threshold(bundle, Task::AggressiveVsRest),
+        set.as_ref().map(|s| s.flags),
+    );
     Ok(Prediction {
         case_id: input.case_id.clone(),
         model: m.model_name.clone(),
+        summary: summary(&triage, set.as_ref(), &row),
+        triage,
+        prediction_set: set,
+        imputed_count: row.imputed.len(),
         p_benign: proba[0],
         p_indolent: proba[1],
         p_aggressive: proba[2],
-        p_malignant: score(Task::MalignantVsBenign, &proba),
-        p_aggressive_vs_rest: score(Task::AggressiveVsRest, &proba),
-        summary: summary(&decisions, &row),
+        p_malignant,
+        p_aggressive_vs_rest: p_aggressive,
+        operating_decisions,
         decisions,
         tumor_size_mm,
         imputed: row.imputed,

@@ -81,6 +81,69 @@ fn now() -> (String, String) {
     )
 }
 
+/// Each decision tied to its task and its threshold (the chosen operating point's, then the
+/// study's), and the inputs imputed or outside the training range.
+fn decisions_and_warnings(p: &Prediction) -> Vec<Item> {
+    let unitless = || Code::new("1", "UCUM", "no units");
+    let mut g = Vec::new();
+    for d in p.operating_decisions.iter().chain(&p.decisions) {
+        let study = d.kind == crate::model::predict::DecisionKind::Study;
+        let (suffix, whose) = if study {
+            ("-Y", "study's Youden")
+        } else {
+            ("", "operating point")
+        };
+        // A Code Meaning is an LO: at most 64 characters.
+        let question = match d.task {
+            renal_cohort::Task::MalignantVsBenign => "malignant vs benign",
+            renal_cohort::Task::AggressiveVsRest => "aggressive vs rest",
+            renal_cohort::Task::AggressiveVsIndolent => "aggressive vs indolent",
+        };
+        let task = d.task.name();
+        if let Some(t) = d.threshold {
+            g.push(item(
+                "CONTAINS",
+                private(
+                    &format!("{}{suffix}", threshold_code(task)),
+                    &format!("Threshold, {question}, {whose}"),
+                ),
+                Value::Num(t, unitless()),
+            ));
+        }
+        g.push(item(
+            "CONTAINS",
+            private(
+                &format!("DEC-{}{suffix}", &threshold_code(task)[4..]),
+                &format!("Decision, {question}, {whose}"),
+            ),
+            Value::Text(d.statement.clone()),
+        ));
+    }
+    if !p.imputed.is_empty() {
+        g.push(item(
+            "CONTAINS",
+            private("IMPUTED", "Inputs missing, replaced by the training median"),
+            Value::Text(format!(
+                "{} of the model's inputs: {}",
+                p.imputed_count,
+                crate::model::predict::input_words(&p.imputed).join(", ")
+            )),
+        ));
+    }
+    if !p.out_of_range.is_empty() {
+        let names: Vec<String> = p.out_of_range.iter().map(|o| o.feature.clone()).collect();
+        g.push(item(
+            "CONTAINS",
+            private("OUT-OF-RANGE", "Inputs outside the training range"),
+            Value::Text(format!(
+                "extrapolation, interpret with care: {}",
+                crate::model::predict::input_words(&names).join(", ")
+            )),
+        ));
+    }
+    g
+}
+
 /// The measurement group of the renal mass.
 fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
     let unitless = || Code::new("1", "UCUM", "no units");
@@ -96,11 +159,33 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
             Value::Code(Code::new("126880001", "SCT", "Neoplasm of kidney")),
         ),
     ];
+    g.push(item(
+        "CONTAINS",
+        private("TRIAGE", "Triage call"),
+        Value::Text(format!("{} ({})", p.triage.headline, p.triage.reason)),
+    ));
+    if let Some(set) = &p.prediction_set {
+        g.push(item(
+            "CONTAINS",
+            private(
+                "PRED-SET",
+                &format!(
+                    "Prediction set at {:.0}% coverage (split-conformal)",
+                    set.coverage * 100.0
+                ),
+            ),
+            Value::Text(set.words.clone()),
+        ));
+    }
     if let Some(s) = p.tumor_size_mm {
+        // Reported to 0.1 mm: the mask's voxels do not support more.
         g.push(item(
             "CONTAINS",
             Code::new("81827009", "SCT", "Diameter"),
-            Value::Num(s, Code::new("mm", "UCUM", "millimeter")),
+            Value::Num(
+                (s * 10.0).round() / 10.0,
+                Code::new("mm", "UCUM", "millimeter"),
+            ),
         ));
     }
     for (v, meaning, x) in [
@@ -123,25 +208,11 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
             Value::Num(x, unitless()),
         ));
     }
-    for d in &p.decisions {
-        if let Some(t) = d.threshold {
-            let name = format!("Cross-validated threshold, {}", d.task.name());
-            g.push(item(
-                "CONTAINS",
-                private(&threshold_code(d.task.name()), &name),
-                Value::Num(t, unitless()),
-            ));
-        }
-        g.push(item(
-            "CONTAINS",
-            private("DECISION", "Decision at the threshold"),
-            Value::Text(d.statement.clone()),
-        ));
-    }
+    g.extend(decisions_and_warnings(p));
     let m = &bundle.manifest;
     let cv: Vec<String> =
         m.cv.iter()
-            .map(|c| format!("{} AUC {:.3}", c.task.name(), c.auc))
+            .map(|c| format!("{} AUC {:.3}", c.task.words(), c.auc))
             .collect();
     g.push(item(
         "CONTAINS",
@@ -156,16 +227,11 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
     g
 }
 
-/// Writes the prediction's SR to `path`. `sources` are the patient's input images: those
-/// that are DICOM (a series folder, a multi-frame file, a SEG or RTSTRUCT mask) become the
-/// document's evidence, and the SR files in their study and under their patient (the case
-/// id is the patient ID otherwise).
-pub fn write_prediction_sr(
-    path: &Path,
-    bundle: &Bundle,
-    p: &Prediction,
+/// The DICOM inputs among `sources` (a series folder, a multi-frame file, a SEG or RTSTRUCT
+/// mask), as the SR's evidence.
+fn evidence_of(
     sources: &[std::path::PathBuf],
-) -> renal_imaging::Result<()> {
+) -> renal_imaging::Result<Vec<renal_imaging::sr::Evidence>> {
     let mut evidence = Vec::new();
     for s in sources {
         let dicom = if s.is_dir() {
@@ -180,6 +246,64 @@ pub fn write_prediction_sr(
             evidence.push(renal_imaging::sr::evidence(s)?);
         }
     }
+    Ok(evidence)
+}
+
+/// Where an SR files when its inputs are not DICOM (`predict --study-uid`, `--patient-id`).
+#[derive(Debug, Clone, Default)]
+pub struct SrPlacement {
+    pub study_uid: Option<String>,
+    pub patient_id: Option<String>,
+}
+
+/// Checks a UID given by a person: digits and dots, components without leading zeros, at
+/// most 64 characters (PS3.5 9.1).
+pub fn check_uid(uid: &str) -> Result<(), String> {
+    let ok = !uid.is_empty()
+        && uid.len() <= 64
+        && uid.split('.').all(|c| {
+            !c.is_empty()
+                && c.bytes().all(|b| b.is_ascii_digit())
+                && (c == "0" || !c.starts_with('0'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a DICOM UID (digits and dots, no leading zeros, at most 64 characters)",
+            uid.escape_debug()
+        ))
+    }
+}
+
+/// Checks a Patient ID given by a person: an LO (at most 64 characters, no backslash or
+/// control character).
+pub fn check_patient_id(id: &str) -> Result<(), String> {
+    if id.trim().is_empty()
+        || id.chars().count() > 64
+        || id.chars().any(|c| c == '\\' || c.is_control())
+    {
+        return Err(format!(
+            "`{}` is not a DICOM Patient ID (1-64 characters, no backslash or control character)",
+            id.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the prediction's SR to `path`. `sources` are the patient's input images: those
+/// that are DICOM (a series folder, a multi-frame file, a SEG or RTSTRUCT mask) become the
+/// document's evidence, and the SR joins their study, with their patient module copied.
+/// Otherwise `place` sets the study and the patient ID (the case id when none is given). A
+/// placement that contradicts the DICOM inputs is an error.
+pub fn write_prediction_sr(
+    path: &Path,
+    bundle: &Bundle,
+    p: &Prediction,
+    sources: &[std::path::PathBuf],
+    place: &SrPlacement,
+) -> renal_imaging::Result<()> {
+    let evidence = evidence_of(sources)?;
     let (date, time) = now();
     let content = vec![
         item(
@@ -212,11 +336,31 @@ pub fn write_prediction_sr(
             )]),
         ),
     ];
+    let contradiction = |what: &str, given: &str, found: &str| {
+        renal_imaging::ImagingError::Format {
+            path: path.to_path_buf(),
+            detail: format!(
+                "--{what} {given} contradicts the DICOM inputs, whose {what} is {found}: the SR joins their study; leave --{what} out"
+            ),
+        }
+    };
+    if let Some(e) = evidence.first() {
+        if let Some(s) = place.study_uid.as_deref().filter(|s| *s != e.study_uid) {
+            return Err(contradiction("study-uid", s, &e.study_uid));
+        }
+        if let Some(id) = place.patient_id.as_deref().filter(|id| *id != e.patient[1]) {
+            return Err(contradiction("patient-id", id, &e.patient[1]));
+        }
+    }
     let patient = match evidence.first() {
         Some(e) => e.patient.clone(),
         None => [
             String::new(),
-            p.case_id.clone().unwrap_or_default(),
+            place
+                .patient_id
+                .clone()
+                .or_else(|| p.case_id.clone())
+                .unwrap_or_default(),
             String::new(),
             String::new(),
         ],
@@ -224,6 +368,7 @@ pub fn write_prediction_sr(
     let study_uid = evidence
         .first()
         .map(|e| e.study_uid.clone())
+        .or_else(|| place.study_uid.clone())
         .unwrap_or_else(|| uid(1));
     let doc = Document {
         patient,
@@ -254,5 +399,17 @@ mod tests {
         assert!(long.value.starts_with("A-VERY-"));
         assert_ne!(long.value, private("A-VERY-LONG-CODE-VALUF", "x").value);
         assert_eq!(private("P-BENIGN", "x").value, "P-BENIGN");
+    }
+
+    #[test]
+    fn uids_and_patient_ids_given_by_a_person_are_checked() {
+        assert!(check_uid("1.2.826.0.1.3680043.2.1125").is_ok());
+        for bad in ["", "1..2", "1.02", "1.2a", &"1".repeat(65)] {
+            assert!(check_uid(bad).is_err(), "{bad}");
+        }
+        assert!(check_patient_id("case_00042").is_ok());
+        for bad in ["", "a\\b", "a\nb", &"x".repeat(65)] {
+            assert!(check_patient_id(bad).is_err(), "{bad:?}");
+        }
     }
 }

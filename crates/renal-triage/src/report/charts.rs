@@ -22,10 +22,11 @@ pub(super) fn roc_chart(o: &Outcome, task: Task) -> Chart {
                 .collect(),
             errors: None,
             line: true,
+            reference: false,
         })
         .collect();
     Chart {
-        title: format!("ROC, {}", task.name()),
+        title: format!("ROC, {}", task.words()),
         x_label: "1 - specificity".into(),
         y_label: "sensitivity".into(),
         x_range: (0.0, 1.0),
@@ -35,8 +36,10 @@ pub(super) fn roc_chart(o: &Outcome, task: Task) -> Chart {
     }
 }
 
-pub(super) fn calibration_chart(o: &Outcome, task: Task) -> Chart {
-    let series = o
+/// Calibration as small multiples: one panel per model (its bins with bootstrap 95% CIs
+/// against the diagonal), so that no curve hides another.
+pub(super) fn calibration_panels(o: &Outcome, task: Task) -> String {
+    let charts: Vec<Chart> = o
         .metrics
         .iter()
         .filter_map(|(name, ms)| ms.iter().find(|m| m.task == task).map(|m| (name, m)))
@@ -52,23 +55,31 @@ pub(super) fn calibration_chart(o: &Outcome, task: Task) -> Chart {
                     errs.push((ci[0], ci[1]));
                 }
             }
-            Series {
-                label: name.clone(),
-                points: pts,
-                errors: Some(errs),
-                line: true,
+            Chart {
+                title: format!("{name} (Brier {:.3})", m.brier),
+                x_label: "mean predicted probability".into(),
+                y_label: "observed frequency".into(),
+                x_range: (0.0, 1.0),
+                y_range: (0.0, 1.0),
+                series: vec![Series {
+                    label: name.clone(),
+                    points: pts,
+                    errors: Some(errs),
+                    line: true,
+                    reference: false,
+                }],
+                references: vec![(0.0, 0.0, 1.0, 1.0)],
             }
         })
         .collect();
-    Chart {
-        title: format!("Calibration, {} (10 bins, bootstrap 95% CI)", task.name()),
-        x_label: "mean predicted probability".into(),
-        y_label: "observed frequency".into(),
-        x_range: (0.0, 1.0),
-        y_range: (0.0, 1.0),
-        series,
-        references: vec![(0.0, 0.0, 1.0, 1.0)],
-    }
+    renal_report::svg::small_multiples(
+        &format!(
+            "Calibration, {} (10 bins, bootstrap 95% CI; one panel per model)",
+            task.words()
+        ),
+        &charts,
+        2,
+    )
 }
 
 /// Net benefit against the threshold probability: each model, treat-all and treat-none.
@@ -83,23 +94,28 @@ pub(super) fn decision_chart(c: &DecisionCurve) -> Chart {
             .filter(|(_, v)| *v >= y_min)
             .collect()
     };
-    let line = |label: String, points| Series {
+    let line = |label: String, points, reference| Series {
         label,
         points,
         errors: None,
         line: true,
+        reference,
     };
     let mut series: Vec<Series> = c
         .models
         .iter()
-        .map(|(name, nb)| line(name.clone(), clip(nb)))
+        .map(|(name, nb)| line(name.clone(), clip(nb), false))
         .collect();
-    series.push(line("treat all".into(), clip(&c.treat_all)));
-    series.push(line("treat none".into(), vec![(0.0, 0.0), (1.0, 0.0)]));
+    series.push(line("treat all".into(), clip(&c.treat_all), true));
+    series.push(line(
+        "treat none".into(),
+        vec![(0.0, 0.0), (1.0, 0.0)],
+        true,
+    ));
     Chart {
         title: format!(
             "Decision curve, {} (n = {}, prevalence {:.2})",
-            c.task.name(),
+            c.task.words(),
             c.n,
             c.prevalence
         ),
@@ -149,6 +165,7 @@ pub(super) fn bland_altman_chart(agreement: &Agreement) -> Option<Chart> {
             points: pts,
             errors: None,
             line: false,
+            reference: false,
         }],
         references: vec![
             (0.0, bias, xmax, bias),

@@ -26,6 +26,7 @@ fn loss_chart(losses: &[f64]) -> String {
                 .collect(),
             errors: None,
             line: true,
+            reference: false,
         }],
         references: vec![],
     }

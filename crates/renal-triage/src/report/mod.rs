@@ -7,6 +7,7 @@ mod cohort;
 mod encoder;
 mod external;
 mod models;
+mod summary;
 mod tripod;
 
 use std::path::Path;
@@ -19,13 +20,15 @@ use crate::engine::reproduce::Outcome;
 /// Writes `figures/*.svg` and `report.html` under `out`.
 pub fn write_report(o: &Outcome, out: &Path) -> Result<()> {
     let tables = &o.tables;
-    let mut sections = cohort::cohort(o)?;
+    let mut sections = vec![summary::summary(o)?];
+    sections.extend(cohort::cohort(o)?);
     if let Some(e) = &o.encoder {
         sections.push(encoder::encoder_section(e, out)?);
     }
     sections.extend(models::experiment(o)?);
     sections.extend(models::discrimination(o, tables, out)?);
     sections.extend(models::thresholds(o, tables)?);
+    sections.extend(models::conformal(tables)?);
     sections.extend(models::calibration(o, tables, out)?);
     sections.extend(models::decision(o, out)?);
     sections.extend(models::comparison(o, tables)?);
@@ -33,6 +36,7 @@ pub fn write_report(o: &Outcome, out: &Path) -> Result<()> {
     sections.extend(cohort::measurements(o, out)?);
     sections.extend(external::external(o)?);
     sections.extend(tripod::tripod(o)?);
+    sections.push(summary::appendix(o));
     let report = Report {
         title: format!("renal-triage: reproduction of \"{}\"", o.exp.experiment.name),
         subtitle: "Benign / malignant-indolent / malignant-aggressive renal masses from imaging and clinical data (after Aminy et al.)".into(),

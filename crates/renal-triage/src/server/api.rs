@@ -208,6 +208,8 @@ pub(super) async fn model_info(State(state): State<Arc<AppState>>) -> Json<serde
         .unwrap_or_default();
     v["training"]["source"] = serde_json::Value::from(source);
     v["digest"] = serde_json::Value::from(state.bundle_digest.clone());
+    v["fields"] =
+        serde_json::to_value(crate::model::fields::field_table(&state.bundle)).unwrap_or_default();
     Json(v)
 }
 

@@ -17,7 +17,7 @@ mod page;
 pub use page::patient_report;
 mod state;
 mod upload;
-pub(crate) use upload::fuzz_multipart;
+pub(crate) use upload::{fuzz_inputs, fuzz_multipart};
 
 pub use openapi::openapi;
 use std::net::SocketAddr;

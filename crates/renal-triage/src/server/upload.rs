@@ -28,10 +28,6 @@ pub(super) struct Uploads {
     files: usize,
 }
 
-/// A form field listing its yes/no boxes (comma-separated): a listed box that sent no value
-/// was left unticked, and means "no" (a browser sends nothing for an unticked box).
-pub(super) const UNTICKED_MEANS_NO: &str = "unticked_means_no";
-
 /// Largest text part of a form (a clinical record is a few hundred bytes) and largest JSON
 /// body (no file travels in JSON): larger ones are refused as they arrive (413).
 pub(super) const MAX_TEXT_BYTES: usize = 1 << 20;
@@ -219,7 +215,6 @@ pub(super) async fn read_multipart(
     let mut uploads = Uploads::new(space);
     let mut ct = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    let mut boxes = String::new();
     let mut first_error: Option<ApiError> = None;
     loop {
         let mut field = match mp.next_field().await {
@@ -238,11 +233,6 @@ pub(super) async fn read_multipart(
             while let Ok(Some(_)) = field.chunk().await {}
             continue;
         }
-        // Once; a second one is refused as any field given twice is, below.
-        if field.name() == Some(UNTICKED_MEANS_NO) && seen.insert(UNTICKED_MEANS_NO.into()) {
-            boxes = read_text(&mut field, &mut uploads, UNTICKED_MEANS_NO).await?;
-            continue;
-        }
         if let Err(e) = read_field(field, &mut input, &mut uploads, &mut ct, &mut seen).await {
             if matches!(
                 e.status,
@@ -255,12 +245,6 @@ pub(super) async fn read_multipart(
     }
     if let Some(e) = first_error {
         return Err(e);
-    }
-    for name in boxes.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        input
-            .clinical
-            .entry(name.to_string())
-            .or_insert_with(|| serde_json::Value::from("0"));
     }
     check_ct(input.mask.as_deref(), &ct)?;
     attach_ct(&mut input, ct);
@@ -428,9 +412,19 @@ pub(crate) fn fuzz_multipart(dir: &Path, content_type: &str, body: Vec<u8>) -> R
                 .await
                 .map_err(|e| e.body_text())?;
             let (input, uploads) = read_multipart(&space, mp).await.map_err(said)?;
-            let record = crate::model::predict::clinical_record(&input).map(|_| ());
+            let record =
+                crate::model::predict::clinical_record_for(&fuzz_inputs(), &[], &input).map(|_| ());
             drop(uploads);
             record.map_err(|e| e.to_string())
         })
     })
+}
+
+/// Every input name a bundle could take (for fuzzing without a bundle).
+pub(crate) fn fuzz_inputs() -> Vec<String> {
+    renal_cohort::ALLOWED
+        .iter()
+        .map(|s| s.name.to_string())
+        .chain(["sex".to_string()])
+        .collect()
 }

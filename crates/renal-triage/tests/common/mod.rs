@@ -26,6 +26,38 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A KiTS23-style folder at `data` with the first `benign` benign and `malignant` malignant
+/// cases of the shared data.
+pub fn kits_subset(shared: &Path, data: &Path, benign: usize, malignant: usize) {
+    let all = kits23_records(shared);
+    let keep: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["malignant"] == false)
+        .take(benign)
+        .chain(
+            all.iter()
+                .filter(|r| r["malignant"] == true)
+                .take(malignant),
+        )
+        .collect();
+    kits_folder(shared, data, &keep, &[]);
+}
+
+/// dicom3tools' `dciodvfy` reports no error on `file` (required under CI).
+pub fn dciodvfy_clean(file: &Path) {
+    match Command::new("dciodvfy").arg(file).output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stderr).to_string()
+                + &String::from_utf8_lossy(&o.stdout);
+            assert!(
+                !text.lines().any(|l| l.starts_with("Error")),
+                "dciodvfy:\n{text}"
+            );
+        }
+        Err(_) => assert!(!under_ci(), "dicom3tools' dciodvfy is required under CI"),
+    }
+}
+
 /// KiTS23's clinical records (the shared data's `kits23.json`).
 pub fn kits23_records(shared: &Path) -> Vec<serde_json::Value> {
     let path = shared.join("kits23/kits23.json");
