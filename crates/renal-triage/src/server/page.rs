@@ -220,9 +220,10 @@ fn form_page(state: &AppState, typed: Option<&PatientInput>, error: Option<&ApiE
     let error = error
         .map(|e| {
             format!(
-                "<p class=\"err\" id=\"error\">{}: {} The values you typed are kept below{}.</p>",
+                "<p class=\"err\" id=\"error\">{}: {}{} The values you typed are kept below{}.</p>",
                 esc(&super::form::label(&e.field)),
                 esc(&e.message),
+                if e.message.ends_with('.') { "" } else { "." },
                 if needs_mask {
                     "; choose the mask file again (a browser never keeps a chosen file)"
                 } else {
