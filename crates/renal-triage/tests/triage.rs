@@ -159,6 +159,14 @@ fn the_triage_call_leads_the_answer_and_agrees_with_its_decisions() {
     for d in p["decisions"].as_array().unwrap() {
         assert_eq!(d["kind"], "study");
         assert!(d["statement"].as_str().unwrap().contains("study's"), "{d}");
+        // Every decision says what its threshold did in development, the study's too.
+        assert!(
+            d["meaning"]
+                .as_str()
+                .unwrap()
+                .contains("this threshold flagged"),
+            "{d}"
+        );
     }
     // The operating point's decision says what its threshold did in development, in words.
     let mvb = p["operating_decisions"]

@@ -50,16 +50,21 @@ impl OperatingPoint {
     /// What the threshold did in development, in words ("in development, this threshold
     /// flagged 95% of malignant masses and 40% of benign ones").
     pub fn in_words(&self, task: Task) -> String {
-        let (pos, neg) = task_words(task);
         match &self.metrics {
-            Some(m) => format!(
-                "in development (pooled out-of-fold predictions), this threshold flagged {} of {pos} and {} of {neg}",
-                percent(m.sensitivity.estimate),
-                percent(m.specificity.estimate.map(|s| 1.0 - s)),
-            ),
+            Some(m) => flagged_words(task, m.sensitivity.estimate, m.specificity.estimate),
             None => "no threshold could be learned in development".into(),
         }
     }
+}
+
+/// What a threshold with this sensitivity and specificity did in development, in words.
+pub fn flagged_words(task: Task, sensitivity: Option<f64>, specificity: Option<f64>) -> String {
+    let (pos, neg) = task_words(task);
+    format!(
+        "in development (pooled out-of-fold predictions), this threshold flagged {} of {pos} and {} of {neg}",
+        percent(sensitivity),
+        percent(specificity.map(|s| 1.0 - s)),
+    )
 }
 
 /// The positive and negative groups of a task, in words (plural).

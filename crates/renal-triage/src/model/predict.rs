@@ -496,6 +496,28 @@ pub fn decision(task: Task, threshold: Option<f64>, proba: &[f64; 3]) -> Decisio
     }
 }
 
+/// The study's decision of a task, with what its Youden threshold did under nested CV (the
+/// bundle's CV summary), in words.
+fn study_decision(
+    bundle: &Bundle,
+    task: Task,
+    threshold: Option<f64>,
+    proba: &[f64; 3],
+) -> Decision {
+    let mut d = decision(task, threshold, proba);
+    if let Some(c) = bundle.manifest.cv.iter().find(|c| c.task == task) {
+        if d.threshold.is_some() && c.sensitivity.is_some() {
+            let meaning = crate::engine::metrics::flagged_words(task, c.sensitivity, c.specificity);
+            d.statement.push_str(&format!(
+                " ({}.)",
+                meaning.replacen("in development", "In development", 1)
+            ));
+            d.meaning = Some(meaning);
+        }
+    }
+    d
+}
+
 /// The decision of a task at its stored operating point, with what the threshold did in
 /// development, in words.
 fn operating_decision(op: &StoredOperatingPoint, proba: &[f64; 3]) -> Decision {
@@ -644,7 +666,7 @@ pub fn predict_with(
     let decisions: Vec<Decision> = m
         .thresholds
         .iter()
-        .map(|(t, th)| decision(*t, *th, &proba))
+        .map(|(t, th)| study_decision(bundle, *t, *th, &proba))
         .collect();
     let operating_decisions: Vec<Decision> = m
         .operating_points
