@@ -60,10 +60,7 @@ fn every_decoded_syntax_gives_the_uncompressed_series() {
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    renal_testdata::max_abs_diff(a, b, "decoded voxels") as f32
 }
 
 /// Lossy syntaxes: JPEG-LS near-lossless within its stated bound (NEAR = 2 stored values,

@@ -117,3 +117,61 @@ pub fn assert_all_abs(a: &[f64], b: &[f64], tol: f64, what: &str) {
         assert_abs(*x, *y, tol, &format!("{what}[{i}]"));
     }
 }
+
+/// The largest absolute difference between two sequences, for tests that compare against a
+/// reference: fails when the lengths differ, when either is empty, or when any value is NaN
+/// (a `zip` stops at the shorter sequence and `fold(0.0, f64::max)` skips NaN, so without
+/// these checks empty or NaN results would pass as "no difference").
+#[track_caller]
+pub fn max_abs_diff<T: Copy + Into<f64>>(a: &[T], b: &[T], what: &str) -> f64 {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: {} values, expected {}",
+        a.len(),
+        b.len()
+    );
+    assert!(!a.is_empty(), "{what}: nothing to compare");
+    let mut worst = 0.0f64;
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let (x, y): (f64, f64) = ((*x).into(), (*y).into());
+        assert!(!x.is_nan() && !y.is_nan(), "{what}[{i}]: NaN ({x} vs {y})");
+        worst = worst.max((x - y).abs());
+    }
+    worst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_abs_diff;
+
+    #[test]
+    fn max_abs_diff_measures_the_worst_pair() {
+        assert_eq!(max_abs_diff(&[1.0, 2.0, 3.5], &[1.0, 2.5, 3.0], "v"), 0.5);
+        assert_eq!(max_abs_diff(&[1.0f32, -2.0], &[1.0f32, 2.0], "v"), 4.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "NaN")]
+    fn max_abs_diff_fails_on_nan() {
+        max_abs_diff(&[1.0, f64::NAN], &[1.0, 2.0], "v");
+    }
+
+    #[test]
+    #[should_panic(expected = "NaN")]
+    fn max_abs_diff_fails_on_nan_in_the_reference() {
+        max_abs_diff(&[1.0, 2.0], &[f64::NAN, 2.0], "v");
+    }
+
+    #[test]
+    #[should_panic(expected = "values, expected")]
+    fn max_abs_diff_fails_on_a_length_mismatch() {
+        max_abs_diff(&[1.0], &[1.0, 2.0], "v");
+    }
+
+    #[test]
+    #[should_panic(expected = "nothing to compare")]
+    fn max_abs_diff_fails_on_empty() {
+        max_abs_diff::<f64>(&[], &[], "v");
+    }
+}

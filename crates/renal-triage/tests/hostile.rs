@@ -16,26 +16,44 @@ mod round3;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use common::bin;
 use common::probe::{
-    check, dicom, elem, expect, gz, labels, mask_file, nifti1, run, tag_bytes, vm_hwm, write, Run,
-    PROBES,
+    check, dicom, elem, expect, gz, labels, mask_file, nifti1, ran_at_least, run, tag_bytes,
+    vm_hwm, write, Run,
 };
 use renal_testdata::shared;
 
-/// Probe tests finished (passed or failed).
-static DONE: AtomicUsize = AtomicUsize::new(0);
-const PROBE_TESTS: usize = 5;
-
-/// Counts a probe test as finished when dropped (also when it fails).
-struct Finished;
-impl Drop for Finished {
-    fn drop(&mut self) {
-        DONE.fetch_add(1, Ordering::Relaxed);
-    }
+/// The probes each test runs (with the shared data). Each test checks its own count at its end
+/// (`ran_at_least`), so a lost probe fails the test that lost it in any run: whole, filtered,
+/// on one thread or many.
+mod probes {
+    pub const HOSTILE_VOLUMES_ARE_REFUSED_WITH_BOUNDED_MEMORY: usize = 27;
+    pub const HOSTILE_COHORTS_LOSE_ONLY_THEIR_BAD_CASES: usize = 7;
+    pub const HOSTILE_PREDICTIONS_AND_BUNDLES_ARE_REFUSED_BY_NAME: usize = 16;
+    pub const A_HOSTILE_NETWORK_MEETS_A_GUARDED_SERVER: usize = 21;
+    pub const TLS_SLOW_CLIENTS_AND_GREEDY_CLIENTS: usize = 7;
+    pub const ONE_CLIENT_NEVER_READS_ANOTHER_CLIENTS_UPLOAD: usize = 5;
+    pub const EVERY_HELD_BYTE_COUNTS_AND_NOTHING_IS_TAKEN_TWICE: usize = 6;
+    pub const A_TIMED_OUT_REQUEST_STOPS_ITS_WORK_AND_SHUTDOWN_IS_BOUNDED: usize = 2;
+    pub const READERS_BOUND_GEOMETRY_CODESTREAMS_ITEMS_AND_SERIES: usize = 19;
+    pub const BUNDLES_AND_SHARD_RESULTS_ARE_CHECKED_AND_TRAIN_LANDS_WHOLE: usize = 17;
+    pub const GENERATED_SBATCH_SCRIPTS_CANNOT_BE_INJECTED: usize = 10;
+    /// Every probe test, for the suite's total.
+    pub const ALL: [usize; 11] = [
+        HOSTILE_VOLUMES_ARE_REFUSED_WITH_BOUNDED_MEMORY,
+        HOSTILE_COHORTS_LOSE_ONLY_THEIR_BAD_CASES,
+        HOSTILE_PREDICTIONS_AND_BUNDLES_ARE_REFUSED_BY_NAME,
+        A_HOSTILE_NETWORK_MEETS_A_GUARDED_SERVER,
+        TLS_SLOW_CLIENTS_AND_GREEDY_CLIENTS,
+        ONE_CLIENT_NEVER_READS_ANOTHER_CLIENTS_UPLOAD,
+        EVERY_HELD_BYTE_COUNTS_AND_NOTHING_IS_TAKEN_TWICE,
+        A_TIMED_OUT_REQUEST_STOPS_ITS_WORK_AND_SHUTDOWN_IS_BOUNDED,
+        READERS_BOUND_GEOMETRY_CODESTREAMS_ITEMS_AND_SERIES,
+        BUNDLES_AND_SHARD_RESULTS_ARE_CHECKED_AND_TRAIN_LANDS_WHOLE,
+        GENERATED_SBATCH_SCRIPTS_CANNOT_BE_INJECTED,
+    ];
 }
 
 /// `convert --labels IN OUT.nii.gz` (the readers' front door), with extra global options.
@@ -62,7 +80,6 @@ fn baseline(dir: &Path) -> f64 {
 
 #[test]
 fn hostile_volumes_are_refused_with_bounded_memory() {
-    let _done = Finished;
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let base = baseline(d);
@@ -123,11 +140,19 @@ m,benign,mid.nii.gz
         .arg(d.join("mid.csv"))
         .arg("--out")
         .arg(d.join("mid-out")));
+    // Read whole: the case is excluded for what is in it (no tumor label), not for its size.
     expect(
         "a 96 MiB volume within the limit",
         &r,
         1,
         &["no usable case"],
+    );
+    let excluded =
+        std::fs::read_to_string(d.join("mid-out").join("excluded.csv")).unwrap_or_default();
+    check(
+        "the 96 MiB volume was read, and excluded for its content",
+        excluded.contains("m,") && excluded.contains("no voxels with label 2"),
+        &format!("excluded.csv: {excluded}"),
     );
     assert!(
         r.peak_mib <= base + 1.2 * 96.0,
@@ -298,15 +323,23 @@ m,benign,mid.nii.gz
             elem(0x0008, 0x0060, b"CS", b"CT"),
             elem(0x0020, 0x000E, b"UI", b"1.2.3\0"),
             elem(0x0028, 0x0002, b"US", &1u16.to_le_bytes()),
-            elem(0x0028, 0x0008, b"IS", b"100000"),
+            elem(0x0028, 0x0008, b"IS", b"1"),
             elem(0x0028, 0x0010, b"US", &65535u16.to_le_bytes()),
             elem(0x0028, 0x0011, b"US", &65535u16.to_le_bytes()),
             elem(0x0028, 0x0100, b"US", &16u16.to_le_bytes()),
+            elem(0x0028, 0x0103, b"US", &0u16.to_le_bytes()),
             elem(0x7FE0, 0x0010, b"OW", &[0u8; 16]),
         ]),
     );
+    // A complete header (every element the reader needs) declaring one 65535 x 65535 frame
+    // (8 GiB) over 16 bytes of pixel data: refused for its size, before any allocation.
     let r = run(bin().arg("convert").arg(&p).arg(d.join("huge-dcm.nii.gz")));
-    expect("DICOM huge frames", &r, 2, &["huge.dcm"]);
+    expect(
+        "DICOM huge frames",
+        &r,
+        2,
+        &["huge.dcm", "too large", "[65535, 65535, 1] voxels"],
+    );
     let mut nested = Vec::new();
     for _ in 0..2000 {
         nested.extend(tag_bytes(0x0008, 0x1115));
@@ -329,6 +362,7 @@ m,benign,mid.nii.gz
         .arg(d.join("nested.nii.gz"))
         .arg("--labels"));
     expect("DICOM nesting", &r, 2, &["nested.dcm"]);
+    ran_at_least(probes::HOSTILE_VOLUMES_ARE_REFUSED_WITH_BOUNDED_MEMORY);
 }
 
 /// A KiTS23-style folder of the first `n` real cases and the extra records given.
@@ -342,7 +376,6 @@ fn kits_folder(dir: &Path, n: usize, extra: &[serde_json::Value]) -> Option<Path
 
 #[test]
 fn hostile_cohorts_lose_only_their_bad_cases() {
-    let _done = Finished;
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let Some(shared) = shared() else { return };
@@ -454,16 +487,32 @@ fn hostile_cohorts_lose_only_their_bad_cases() {
         .arg(&out));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let before = common::files(&out);
+    // Killed at a known point (the test hook that `reproduce.rs` and `train` use): half of
+    // its files written into its staging folder, none of them yet in place.
     let mut child = bin()
-        .args(["--threads", "1", "cohort", "--data"])
+        .args(["cohort", "--data"])
         .arg(&full)
         .arg("--out")
         .arg(&out)
+        .env("RENAL_TRIAGE_TEST_PAUSE_AT", "cohort-half-written")
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("test pause at cohort-half-written") {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the cohort run ended before its pause point");
+    }
+    let staging = d.join(format!(".atomic.staging-{}", child.id()));
+    check(
+        "the killed run was writing into its own staging folder",
+        staging.join("excluded.csv").exists() && !staging.join("features.csv").exists(),
+        &format!("{} holds {:?}", staging.display(), common::files(&staging)),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     check(
@@ -483,6 +532,7 @@ fn hostile_cohorts_lose_only_their_bad_cases() {
         .filter(|n| n.starts_with(".atomic."))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    ran_at_least(probes::HOSTILE_COHORTS_LOSE_ONLY_THEIR_BAD_CASES);
 }
 
 struct Bundle {
@@ -531,7 +581,6 @@ fn predict(b: &Bundle, args: &[&str]) -> Run {
 
 #[test]
 fn hostile_predictions_and_bundles_are_refused_by_name() {
-    let _done = Finished;
     let Some(b) = bundle() else { return };
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
@@ -702,6 +751,7 @@ fn hostile_predictions_and_bundles_are_refused_by_name() {
         .arg(&weak)
         .args(["--addr", "127.0.0.1:0"]));
     expect("weak model not served", &r, 2, &["--allow-weak-model"]);
+    ran_at_least(probes::HOSTILE_PREDICTIONS_AND_BUNDLES_ARE_REFUSED_BY_NAME);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -714,7 +764,6 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_hostile_network_meets_a_guarded_server() {
-    let _done = Finished;
     let Some(b) = bundle() else { return };
     let t = tempfile::tempdir().unwrap();
     // 42: beyond loopback without tokens: refused at start.
@@ -768,6 +817,49 @@ fn a_hostile_network_meets_a_guarded_server() {
     );
     let r = get("/api/v1/model", Some("wrong"));
     check("a wrong token", r.status == 401, &r.status);
+    // Every other route refuses a request without a token, before it reads a body: the page,
+    // the form's and the API's predictions (multipart and JSON) and the API description.
+    let (mp_type, mp_body) =
+        common::multipart(&[("age", "60")], &[("mask", "m.nii.gz", b"not a volume")]);
+    let json = ("application/json", br#"{"clinical": {"age": 60}}"#.to_vec());
+    for (what, method, path, body) in [
+        ("the page", "GET", "/", None),
+        ("the API description", "GET", "/openapi.json", None),
+        (
+            "the form's prediction",
+            "POST",
+            "/predict",
+            Some((&mp_type, &mp_body)),
+        ),
+        (
+            "the API's prediction",
+            "POST",
+            "/api/v1/predict",
+            Some((&mp_type, &mp_body)),
+        ),
+        (
+            "the API's JSON prediction",
+            "POST",
+            "/api/v1/predict",
+            Some((&json.0.to_string(), &json.1)),
+        ),
+    ] {
+        for auth in [None, Some("wrong")] {
+            let req = bearer(ureq::request(method, &format!("{}{path}", s.url)), auth);
+            let r = common::send(req, body.map(|(t, b)| (t.as_str(), b.as_slice())));
+            check(
+                &format!(
+                    "{what} ({method} {path}) with {}",
+                    auth.map_or("no token", |_| "a wrong token")
+                ),
+                r.status == 401
+                    && r.text.contains("authentication required")
+                    && !r.text.contains("triage")
+                    && !r.text.contains("openapi"),
+                &format!("{} {}", r.status, r.text),
+            );
+        }
+    }
     let r = get("/healthz", None);
     check("/healthz without a token", r.status == 200, &r.status);
     let r = get("/api/v1/model", Some(token));
@@ -809,6 +901,8 @@ fn a_hostile_network_meets_a_guarded_server() {
         body.extend(tail);
         (ct, body)
     });
+    // The server's high-water mark before the uploads: they may add less than a quarter of one.
+    let before = vm_hwm(s.child.id());
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let big = big.clone();
@@ -829,15 +923,18 @@ fn a_hostile_network_meets_a_guarded_server() {
         &format!("{codes:?}"),
     );
     let peak = vm_hwm(s.child.id());
-    assert!(
-        peak < 1024.0,
-        "server peak {peak:.0} MiB during 8 x 300 MiB uploads"
+    eprintln!("server peak {before:.0} MiB before 8 x 300 MiB uploads, {peak:.0} MiB after");
+    check(
+        "8 x 300 MiB uploads streamed to disk, none held in memory",
+        peak < before + 64.0,
+        &format!("server peak {before:.0} MiB before, {peak:.0} MiB after"),
     );
     let uploads = std::env::temp_dir().join(format!("renal-triage-uploads-{}", s.child.id()));
     let left = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "uploads left in {}", uploads.display());
     // 51: SIGTERM removes the upload folder.
     signal_removes_uploads(&s, "TERM");
+    ran_at_least(probes::A_HOSTILE_NETWORK_MEETS_A_GUARDED_SERVER);
 }
 
 /// Sends the server signal `sig` and checks (as a probe) that its upload folder is gone.
@@ -859,7 +956,6 @@ fn signal_removes_uploads(s: &common::Server, sig: &str) {
 
 #[test]
 fn tls_slow_clients_and_greedy_clients() {
-    let _done = Finished;
     let Some(b) = bundle() else { return };
     let t = tempfile::tempdir().unwrap();
     // 52: HTTPS with a certificate made here (openssl), checked by curl against it.
@@ -992,41 +1088,14 @@ fn tls_slow_clients_and_greedy_clients() {
     assert_eq!(health.status, 200);
     // 57: SIGINT (Ctrl-C) removes the upload folder too.
     signal_removes_uploads(&s, "INT");
+    ran_at_least(probes::TLS_SLOW_CLIENTS_AND_GREEDY_CLIENTS);
 }
 
 /// Counts the probes once the other tests of this file have finished.
+/// The suite promises at least forty hostile probes: the sum of the per-test counts, each of
+/// which its own test enforces.
 #[test]
 fn at_least_forty_hostile_inputs() {
-    // A run filtered by name (`cargo test --test hostile NAME`) runs only some probe tests:
-    // it would wait for the others in vain, so the count is checked on whole runs only.
-    let mut args = std::env::args().skip(1);
-    let mut filtered = false;
-    while let Some(a) = args.next() {
-        if [
-            "--test-threads",
-            "--skip",
-            "--color",
-            "--format",
-            "--logfile",
-        ]
-        .contains(&a.as_str())
-        {
-            args.next();
-        } else if !a.starts_with('-') {
-            filtered = true;
-        }
-    }
-    if filtered {
-        eprintln!("a filtered run: the probe count is checked on whole runs");
-        return;
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1200);
-    while DONE.load(Ordering::Relaxed) < PROBE_TESTS && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let n = PROBES.load(Ordering::Relaxed);
-    // Without the shared data (outside CI) only the file probes run.
-    let want = if shared().is_some() { 40 } else { 25 };
-    eprintln!("{n} hostile probes ran");
-    assert!(n >= want, "{n} probes ran");
+    let total: usize = probes::ALL.iter().sum();
+    assert!(total >= 40, "{total} probes");
 }

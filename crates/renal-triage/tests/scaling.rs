@@ -108,13 +108,10 @@ fn oof(out: &Path, model: &str) -> Vec<(String, [f64; 3])> {
 fn max_diff(a: &[(String, [f64; 3])], b: &[(String, [f64; 3])]) -> f64 {
     assert_eq!(a.len(), N);
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|((ia, pa), (ib, pb))| {
-            assert_eq!(ia, ib);
-            (0..3).map(|c| (pa[c] - pb[c]).abs()).fold(0.0, f64::max)
-        })
-        .fold(0.0, f64::max)
+    let ids = |v: &[(String, [f64; 3])]| v.iter().map(|r| r.0.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(a), ids(b), "the same cases in the same order");
+    let flat = |v: &[(String, [f64; 3])]| v.iter().flat_map(|r| r.1).collect::<Vec<f64>>();
+    renal_testdata::max_abs_diff(&flat(a), &flat(b), "probabilities")
 }
 
 fn run(dir: &Path, feats: &str, out: &Path) {

@@ -455,6 +455,7 @@ pub fn write_cohort_outputs_with(
             .collect::<Vec<_>>(),
     )?;
     write_warnings(cohort, out)?;
+    crate::output::test_pause_at("cohort-half-written");
     // Features: every allow-listed field any case has, then the computed size.
     let names: Vec<&str> = ALLOWED
         .iter()

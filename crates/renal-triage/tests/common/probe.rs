@@ -2,13 +2,16 @@
 //! output and peak memory, the probe counter, and hostile files made byte by byte from the
 //! formats' specifications (nifti1.h), not with the code under test.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Probes run by this test binary.
-pub static PROBES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Probes run by the test on this thread (libtest runs each test on its own thread, and the
+    /// probes never run on a helper thread).
+    static HERE: Cell<usize> = const { Cell::new(0) };
+}
 
 pub struct Run {
     pub code: i32,
@@ -55,10 +58,24 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Asserts, at the end of a probe test, that it ran at least `min` probes: a probe lost from a
+/// test (deleted, or skipped by a wrong early return) fails that test, whatever the filter or
+/// the thread count.
+#[track_caller]
+pub fn ran_at_least(min: usize) {
+    let n = HERE.with(|c| c.get());
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("{test}: {n} hostile probes");
+    assert!(
+        n >= min,
+        "{n} probes ran in this test, expected at least {min}"
+    );
+}
+
 /// Asserts one probe's outcome and counts the probe (every probe is counted here).
 #[track_caller]
 pub fn check(what: &str, ok: bool, detail: &dyn std::fmt::Display) {
-    PROBES.fetch_add(1, Ordering::Relaxed);
+    HERE.with(|c| c.set(c.get() + 1));
     assert!(ok, "{what}: {detail}");
 }
 

@@ -28,9 +28,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::common;
+use super::probes;
 use common::bin;
 use common::probe::{
-    check, dicom, elem, expect, gz, nifti1, run, tag_bytes, train_forest, vm_hwm, write, Run,
+    check, dicom, elem, expect, gz, nifti1, ran_at_least, run, tag_bytes, train_forest, vm_hwm,
+    write, Run,
 };
 use renal_testdata::shared;
 
@@ -204,6 +206,7 @@ fn one_client_never_reads_another_clients_upload() {
         std::thread::sleep(Duration::from_millis(50));
     }
     check("A's folder removed with its request", true, &"");
+    ran_at_least(probes::ONE_CLIENT_NEVER_READS_ANOTHER_CLIENTS_UPLOAD);
 }
 
 #[test]
@@ -314,6 +317,7 @@ fn every_held_byte_counts_and_nothing_is_taken_twice() {
             && !text.lines().any(|l| l.trim_start().starts_with("FORGED")),
         &text,
     );
+    ran_at_least(probes::EVERY_HELD_BYTE_COUNTS_AND_NOTHING_IS_TAKEN_TWICE);
 }
 
 /// CPU time the process `pid` has used (s), from /proc.
@@ -398,6 +402,7 @@ fn a_timed_out_request_stops_its_work_and_shutdown_is_bounded() {
         gone < Duration::from_secs(6),
         &format!("still up {:.1} s after SIGTERM", gone.as_secs_f64()),
     );
+    ran_at_least(probes::A_TIMED_OUT_REQUEST_STOPS_ITS_WORK_AND_SHUTDOWN_IS_BOUNDED);
 }
 
 /// Implicit VR little endian element (PS3.5 7.1.3).
@@ -745,6 +750,7 @@ fn readers_bound_geometry_codestreams_items_and_series() {
         let (r, _) = convert_labels(&p, None, &[]);
         expect(what, &r, 2, &["m.nhdr", "symbolic link"]);
     }
+    ran_at_least(probes::READERS_BOUND_GEOMETRY_CODESTREAMS_ITEMS_AND_SERIES);
 }
 
 /// Re-hashes a bundle's edited `bundle.json` (as a tamperer would): its digest file
@@ -950,6 +956,7 @@ fn bundles_and_shard_results_are_checked_and_train_lands_whole() {
     // Rerunning the shard redoes the refused case; the merge then succeeds.
     shards(&work, &[]);
     expect("the shard redoes it", &merge(), 0, &[]);
+    ran_at_least(probes::BUNDLES_AND_SHARD_RESULTS_ARE_CHECKED_AND_TRAIN_LANDS_WHOLE);
 }
 
 #[test]
@@ -1033,4 +1040,5 @@ fn generated_sbatch_scripts_cannot_be_injected() {
         syntax.success() && script.contains("my data '\\''x'\\'''"),
         &script,
     );
+    ran_at_least(probes::GENERATED_SBATCH_SCRIPTS_CANNOT_BE_INJECTED);
 }
