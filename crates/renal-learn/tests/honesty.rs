@@ -1,7 +1,7 @@
 //! Honesty of the learners: fitting twice gives the same model; the forest is the same on 1 or 2
 //! threads; transforms never see test rows; bad input is a typed error, never a panic or NaN.
 
-use renal_learn::cv::fit_predict;
+use renal_learn::cv::OuterRecord;
 use renal_learn::*;
 use renal_stats::Rng;
 
@@ -162,22 +162,73 @@ fn forest_is_identical_on_one_or_two_threads() {
     assert!(imp[0] > imp[2] && imp[0] > imp[4], "{imp:?}");
 }
 
-#[test]
-fn transforms_never_see_test_rows() {
-    // Poison the test rows with huge values: the fitted pipeline must be unchanged.
-    let (x, y) = data(90, 3);
-    let test: Vec<usize> = (0..90).filter(|i| i % 5 == 0).collect();
-    let train = renal_learn::cv::complement(90, &test);
-    let mut poisoned = x.clone();
-    for &i in &test {
-        for j in 0..poisoned.cols {
-            poisoned.data[i * poisoned.cols + j] = 1e12;
+/// Outer fold `k`'s record (every candidate's inner score, the choice, the thresholds) and its
+/// out-of-fold predictions.
+type FoldView = (OuterRecord, Vec<(usize, Vec<f64>)>);
+
+fn fold_view(r: &NestedResult, k: usize) -> FoldView {
+    let oof = r
+        .oof
+        .iter()
+        .filter(|o| o.fold == k)
+        .map(|o| (o.row, o.proba.clone()))
+        .collect();
+    (r.outer[k].clone(), oof)
+}
+
+/// Rows `rows` of `x` with every feature set to 1e12.
+fn poison(x: &Matrix, rows: &[usize]) -> Matrix {
+    let mut p = x.clone();
+    for &i in rows {
+        for j in 0..p.cols {
+            p.data[i * p.cols + j] = 1e12;
         }
     }
-    for p in pipelines() {
-        let (clean, _) = fit_predict(&p, &x, &y, 3, &train, &test).unwrap();
-        let (dirty, _) = fit_predict(&p, &poisoned, &y, 3, &train, &test).unwrap();
-        assert_eq!(clean, dirty, "{:?}", p.learner);
+    p
+}
+
+/// The features of an outer test fold never reach the fit that predicts it (no imputer,
+/// scaler, PCA, selector or threshold sees them): poisoning one test fold's rows with huge
+/// values leaves that fold's inner search and thresholds unchanged, bit for bit, and moves its
+/// own predictions (the poison does reach the run). Poisoning the fold's training rows
+/// instead moves its inner search (the check can fail).
+#[test]
+fn transforms_never_see_test_rows() {
+    let (x, y) = data(90, 3);
+    let cv = nested_3x3(7);
+    let folds: Vec<Vec<usize>> = (0..3)
+        .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())
+        .collect();
+    let plan = FoldPlan {
+        outer: folds
+            .iter()
+            .map(|test| OuterPlan {
+                train: renal_learn::cv::complement(90, test),
+                test: test.clone(),
+                inner: vec![],
+            })
+            .collect(),
+    };
+    let grid = pipelines();
+    let base = cv.run(&grid, &x, &y, 3, Some(&plan)).unwrap();
+    for (k, test) in folds.iter().enumerate() {
+        let r = cv
+            .run(&grid, &poison(&x, test), &y, 3, Some(&plan))
+            .unwrap();
+        let (clean, dirty) = (fold_view(&base, k), fold_view(&r, k));
+        assert_eq!(
+            dirty.0, clean.0,
+            "fold {k}: the inner search saw its test rows"
+        );
+        assert_eq!(clean.1.len(), test.len());
+        assert_ne!(
+            dirty.1, clean.1,
+            "fold {k}: the poison never reached the run"
+        );
+        let r = cv
+            .run(&grid, &poison(&x, &plan.outer[k].train), &y, 3, Some(&plan))
+            .unwrap();
+        assert_ne!(fold_view(&r, k).0, clean.0, "fold {k}: insensitive check");
     }
 }
 
