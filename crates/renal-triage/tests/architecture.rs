@@ -41,18 +41,47 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
         .iter()
         .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if matches!(
-        parts.last().map(String::as_str),
-        Some("mod" | "lib" | "main")
-    ) {
+    // The binary's root is a crate of its own: its node must not merge with the library's.
+    if parts == ["main"] {
+        return Some("(bin main)".to_string());
+    }
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
         parts.pop();
     }
     Some(parts.join("::"))
 }
 
-/// The code of a file before its `#[cfg(test)]` module.
-fn non_test(text: &str) -> &str {
-    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+/// The code of a file without its `#[cfg(test)]` items: each attribute and the item it gates
+/// (a braced block, or a declaration up to its `;`, such as `mod tests;`), wherever they sit;
+/// the code after them is kept.
+fn non_test(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..i]);
+        let item = &rest[i + "#[cfg(test)]".len()..];
+        let (mut depth, mut end) = (0i64, item.len());
+        for (j, ch) in item.char_indices() {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                ';' if depth == 0 => {
+                    end = j + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Modules a file refers to: `crate::a::b` and `super::x` paths, resolved to the longest
@@ -254,7 +283,8 @@ fn the_application_layers_point_one_way() {
 
 /// Functions longer than the limit, by (file, name), outside `#[cfg(test)]` modules.
 fn long_functions(text: &str, max_lines: usize) -> Vec<(String, usize)> {
-    let lines: Vec<&str> = non_test(text).lines().collect();
+    let code = non_test(text);
+    let lines: Vec<&str> = code.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -372,4 +402,25 @@ fn the_cycle_finder_finds_a_cycle() {
     );
     g.insert("c".to_string(), BTreeSet::new());
     assert!(find_cycle(&g).is_none());
+}
+
+#[test]
+fn test_items_are_cut_out_not_the_code_after_them() {
+    let f = format!(
+        "mod a;\n#[cfg(test)]\nmod tests;\nmod b;\n#[cfg(test)]\nmod t {{\n    fn x() {{ {{ }} }}\n}}\nfn after() {{\n{}}}\n",
+        "    x();\n".repeat(120)
+    );
+    let kept = non_test(&f);
+    assert!(kept.contains("mod a;") && kept.contains("mod b;") && kept.contains("fn after()"));
+    assert!(!kept.contains("mod tests") && !kept.contains("mod t "));
+    assert_eq!(long_functions(&f, 100), vec![("after".to_string(), 122)]);
+}
+
+#[test]
+fn the_binary_root_is_not_the_library_root() {
+    let src = Path::new("/c/src");
+    assert_eq!(module_of(src, &src.join("lib.rs")).unwrap(), "");
+    assert_eq!(module_of(src, &src.join("main.rs")).unwrap(), "(bin main)");
+    assert_eq!(module_of(src, &src.join("engine/mod.rs")).unwrap(), "engine");
+    assert_eq!(module_of(src, &src.join("engine/main.rs")).unwrap(), "engine::main");
 }
