@@ -421,6 +421,74 @@ fn the_binary_root_is_not_the_library_root() {
     let src = Path::new("/c/src");
     assert_eq!(module_of(src, &src.join("lib.rs")).unwrap(), "");
     assert_eq!(module_of(src, &src.join("main.rs")).unwrap(), "(bin main)");
-    assert_eq!(module_of(src, &src.join("engine/mod.rs")).unwrap(), "engine");
-    assert_eq!(module_of(src, &src.join("engine/main.rs")).unwrap(), "engine::main");
+    assert_eq!(
+        module_of(src, &src.join("engine/mod.rs")).unwrap(),
+        "engine"
+    );
+    assert_eq!(
+        module_of(src, &src.join("engine/main.rs")).unwrap(),
+        "engine::main"
+    );
+}
+
+/// Every source file of the workspace, relative to the repository root's `crates/` (and the
+/// fuzz crate as `fuzz/...`).
+fn workspace_sources() -> Vec<String> {
+    let root = crates_dir();
+    let mut files = Vec::new();
+    let mut crates: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    crates.sort_by_key(|e| e.path());
+    for c in crates {
+        if c.path().join("src").is_dir() {
+            rust_files(&c.path().join("src"), &mut files);
+        }
+    }
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().to_string())
+        .collect();
+    let fuzz = root.join("../fuzz/src");
+    let mut fz = Vec::new();
+    rust_files(&fuzz, &mut fz);
+    names.extend(fz.iter().map(|f| {
+        format!(
+            "fuzz/src/{}",
+            f.strip_prefix(&fuzz).unwrap().to_string_lossy()
+        )
+    }));
+    names
+}
+
+/// The source paths `docs/architecture.md` names in backticks (`crate/src/...rs`).
+fn documented_sources(doc: &str) -> BTreeSet<String> {
+    doc.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.ends_with(".rs") && t.contains("/src/"))
+        .map(|t| t.trim_start_matches("crates/").to_string())
+        .collect()
+}
+
+#[test]
+fn every_source_file_is_in_the_architecture_doc() {
+    let doc = std::fs::read_to_string(crates_dir().join("../docs/architecture.md")).unwrap();
+    let named = documented_sources(&doc);
+    let sources = workspace_sources();
+    assert!(sources.len() > 100, "the walk found the sources");
+    let missing: Vec<&String> = sources.iter().filter(|f| !named.contains(*f)).collect();
+    assert!(
+        missing.is_empty(),
+        "source files missing from docs/architecture.md: {missing:?}"
+    );
+    let stale: Vec<&String> = named.iter().filter(|f| !sources.contains(f)).collect();
+    assert!(
+        stale.is_empty(),
+        "docs/architecture.md names files that do not exist: {stale:?}"
+    );
+}
+
+#[test]
+fn the_doc_check_reads_backticked_paths_only() {
+    let named = documented_sources("| `a/src/x.rs` | uses `crates/b/src/y.rs` and a/src/z.rs |");
+    assert_eq!(named, ["a/src/x.rs", "b/src/y.rs"].map(String::from).into());
 }
