@@ -269,7 +269,7 @@ mod tests {
                 assert!(e.to_string().contains(&format!("`{name}`")), "{e}");
             }
         }
-        // The fields KiTS23 carries that leak the label, named in the README.
+        // The fields KiTS23 carries that leak the label, named in docs/data.md (leakage guard).
         for f in [
             "aua_risk_score",
             "cytoreductive",

@@ -115,12 +115,6 @@ pub enum Which {
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
     Encoder(crate::engine::encoder_client::BenchArgs),
-    /// The CT path on a phantom around a real mask (512 x 512 x N, four phases): phantom
-    /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing; then
-    /// (unless `--decode false`) the decoding of the same 512 x 512 series (32 slices through
-    /// the tumor) in each compressed transfer syntax against the uncompressed read and against
-    /// pydicom (pylibjpeg, pyjpegls) and dcmtk's decoders on the same files
-    /// (scripts/bench_dicom_decode.py).
     /// Sharding: the per-case throughput of one shard process (1 thread) against the
     /// single-process cohort measurement (1 thread) on the same cases, and the merge time for
     /// the cohort and for a synthetic work folder of `--synthetic` cases.
@@ -130,6 +124,12 @@ pub enum Which {
         #[arg(long, default_value_t = 50_000)]
         synthetic: usize,
     },
+    /// The CT path on a phantom around a real mask (512 x 512 x N, four phases): phantom
+    /// generation, NIfTI and DICOM writing and reading, and the study's preprocessing; then
+    /// (unless `--decode false`) the decoding of the same 512 x 512 series (32 slices through
+    /// the tumor) in each compressed transfer syntax against the uncompressed read and against
+    /// pydicom (pylibjpeg, pyjpegls) and dcmtk's decoders on the same files
+    /// (scripts/bench_dicom_decode.py).
     Ct {
         #[arg(long)]
         data: Option<PathBuf>,
