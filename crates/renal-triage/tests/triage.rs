@@ -702,3 +702,46 @@ fn the_patient_report_leads_with_the_call_in_words() {
     );
     assert!(scale.as_u64().unwrap() >= 10, "{scale}");
 }
+
+/// An unsigned bundle under `--trusted-keys` is refused by every command that loads a bundle
+/// (`inspect`, `predict`, `serve`), naming the missing signature; without the option it loads.
+#[test]
+fn an_unsigned_bundle_is_refused_under_trusted_keys() {
+    let Some(f) = fixture() else { return };
+    let keys = f.dir.path().join("trusted.txt");
+    std::fs::write(
+        &keys,
+        "ed25519:53eadb9caf81c61e8c417ca84f174a95c60ad1652b2dfced8e76b7fdfc496a74\n",
+    )
+    .unwrap();
+    let k = keys.to_str().unwrap();
+    let e = refused(&f.bundle, &f.mask, &["--trusted-keys", k]);
+    assert!(
+        e.contains("not signed") && e.contains("--trusted-keys"),
+        "{e}"
+    );
+    let inspect = bin()
+        .args(["inspect", "--trusted-keys", k])
+        .arg(&f.bundle)
+        .output()
+        .unwrap();
+    let serve = bin()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--trusted-keys",
+            k,
+            "--model",
+        ])
+        .arg(&f.bundle)
+        .output()
+        .unwrap();
+    for (what, o) in [("inspect", inspect), ("serve", serve)] {
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{what}: {e}");
+        assert!(e.contains("not signed"), "{what}: {e}");
+    }
+    let (p, _) = answer(&f.bundle, &f.mask, &[]);
+    assert!(p["triage"]["call"].is_string(), "loads without the option");
+}

@@ -117,3 +117,98 @@ pub fn check_trusted(dir: &Path, signer: Option<&str>, trusted: Option<&Path>) -
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Keys, public keys and the reference signature were made by OpenSSL 3, not by this code:
+    //! `openssl genpkey -algorithm ed25519 -out k.pem`, the public key from
+    //! `openssl pkey -in k.pem -pubout -outform DER | tail -c 32`, and the signature of the
+    //! message below from `openssl pkeyutl -sign -rawin -inkey k.pem` (Ed25519 signatures are
+    //! deterministic, RFC 8032, so ours must equal it byte for byte).
+    use super::*;
+
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICAvaZigAohUKUdHiIG1EbuWmGNBbMvqzMLhVZ133dN8\n-----END PRIVATE KEY-----\n";
+    const PUBLIC: &str = "ed25519:53eadb9caf81c61e8c417ca84f174a95c60ad1652b2dfced8e76b7fdfc496a74";
+    const OTHER_PUBLIC: &str =
+        "ed25519:090fbf1726dca11a97e228c7c3c0113c310773ac21f3029d227a0622917b9654";
+    const MESSAGE: &str = "sha256:0123456789abcdef";
+    const OPENSSL_SIGNATURE: &str = "90f63742ec6732290facbc903f99c2e97dfa5f7380e845c5e5bce86bbca17ce42be5d30d4907e1010c8cc17c051920faf3c3997a18b3990819d72f6f473b9e02";
+
+    fn signed() -> (tempfile::TempDir, Vec<u8>) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("k.pem"), KEY).unwrap();
+        let public = sign(d.path(), MESSAGE, &d.path().join("k.pem")).unwrap();
+        assert_eq!(public, PUBLIC, "the public key OpenSSL derives");
+        let sig = std::fs::read(d.path().join(SIGNATURE_FILE)).unwrap();
+        (d, sig)
+    }
+
+    #[test]
+    fn signs_as_openssl_does_and_verifies() {
+        let (d, sig) = signed();
+        assert_eq!(
+            String::from_utf8(sig.clone()).unwrap(),
+            format!("{PUBLIC} {OPENSSL_SIGNATURE}\n")
+        );
+        assert_eq!(
+            signer(d.path(), Some(&sig), MESSAGE).unwrap().as_deref(),
+            Some(PUBLIC)
+        );
+        assert_eq!(signer(d.path(), None, MESSAGE).unwrap(), None);
+    }
+
+    #[test]
+    fn an_altered_digest_or_signature_is_refused() {
+        let (d, sig) = signed();
+        let e = signer(d.path(), Some(&sig), "sha256:0123456789abcdee").unwrap_err();
+        assert!(e.to_string().contains("does not verify"), "{e}");
+        let mut flipped = sig.clone();
+        let last_hex = flipped.len() - 2;
+        flipped[last_hex] = if flipped[last_hex] == b'0' {
+            b'1'
+        } else {
+            b'0'
+        };
+        let e = signer(d.path(), Some(&flipped), MESSAGE).unwrap_err();
+        assert!(e.to_string().contains("does not verify"), "{e}");
+        for bad in [&b""[..], b"ed25519:zz 00", b"only-one-part"] {
+            let e = signer(d.path(), Some(bad), MESSAGE).unwrap_err();
+            assert!(e.to_string().contains("malformed bundle.sig"), "{e}");
+        }
+    }
+
+    #[test]
+    fn trusted_keys_accept_only_their_signers() {
+        let d = tempfile::tempdir().unwrap();
+        let keys = d.path().join("keys.txt");
+        std::fs::write(&keys, format!("# ours\n{PUBLIC}\n")).unwrap();
+        assert!(check_trusted(d.path(), Some(PUBLIC), Some(&keys)).is_ok());
+        assert!(
+            check_trusted(d.path(), None, None).is_ok(),
+            "no file, no demand"
+        );
+        let e = check_trusted(d.path(), None, Some(&keys)).unwrap_err();
+        assert!(e.to_string().contains("not signed"), "{e}");
+        let e = check_trusted(d.path(), Some(OTHER_PUBLIC), Some(&keys)).unwrap_err();
+        assert!(e.to_string().contains("not among the trusted keys"), "{e}");
+        std::fs::write(&keys, format!("{PUBLIC}\ned25519:abc\n")).unwrap();
+        let e = load_trusted(&keys).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        std::fs::write(&keys, "# nothing\n\n").unwrap();
+        let e = load_trusted(&keys).unwrap_err();
+        assert!(e.to_string().contains("no trusted key"), "{e}");
+    }
+
+    #[test]
+    fn a_key_that_is_not_pkcs8_pem_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.pem");
+        std::fs::write(&p, "not a key").unwrap();
+        let e = sign(d.path(), MESSAGE, &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("k.pem: not a PKCS#8 PEM private key"),
+            "{e}"
+        );
+    }
+}
