@@ -125,6 +125,19 @@ fn shape_features_match_pyradiomics_on_six_kits23_cases() {
             1e-9,
             &what("Least"),
         );
+        // The covariance eigenvalues behind the axes (pyradiomics: Major = 4 sqrt(l2), Minor =
+        // 4 sqrt(l1), Least = 4 sqrt(l0), README).
+        let eig = renal_testdata::floats(&e["covariance_eigenvalues_mm2_ascending"]);
+        let ours = [
+            f.least_axis_length_mm,
+            f.minor_axis_length_mm,
+            f.major_axis_length_mm,
+        ]
+        .map(|l| (l / 4.0).powi(2));
+        for (i, (a, b)) in ours.iter().zip(&eig).enumerate() {
+            assert_rel(*a, *b, 1e-9, &what(&format!("eigenvalue {i}")));
+        }
+        assert_eq!(eig.len(), 3);
         assert_rel(f.elongation, g("Elongation"), 1e-9, &what("Elongation"));
         assert_rel(f.flatness, g("Flatness"), 1e-9, &what("Flatness"));
         // Mesh quantities: our triangle table is generated, not ported (see `mesh` docs). The

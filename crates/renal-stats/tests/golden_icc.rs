@@ -68,6 +68,33 @@ fn shrout_fleiss_example() {
     assert_abs(ms.msc, frac(ex["MSC"].as_str().unwrap()), 1e-12, "MSC");
     assert_abs(ms.mse, frac(ex["MSE"].as_str().unwrap()), 1e-12, "MSE");
     assert_abs(ms.msw, frac(ex["MSW"].as_str().unwrap()), 1e-12, "MSW");
+    // The float64 ANOVA (numpy) and the paper's mean squares (Table 2, 2 decimals).
+    let fm = &exp["mean_squares"];
+    assert_eq!(ms.n_targets as u64, fm["n_targets"].as_u64().unwrap());
+    assert_eq!(ms.k_raters as u64, fm["k_raters"].as_u64().unwrap());
+    let (n, k) = (ms.n_targets as u64, ms.k_raters as u64);
+    assert_eq!(n - 1, fm["df_R"].as_u64().unwrap(), "df between targets");
+    assert_eq!(k - 1, fm["df_C"].as_u64().unwrap(), "df between judges");
+    assert_eq!(
+        (n - 1) * (k - 1),
+        fm["df_E"].as_u64().unwrap(),
+        "df residual"
+    );
+    assert_eq!(n * (k - 1), fm["df_W"].as_u64().unwrap(), "df within");
+    let published = &exp["published_mean_squares_2dp"];
+    for (got, key, paper) in [
+        (ms.msr, "MSR", "BMS"),
+        (ms.msc, "MSC", "JMS"),
+        (ms.mse, "MSE", "EMS"),
+        (ms.msw, "MSW", "WMS"),
+    ] {
+        assert_rel(got, fm[key].as_f64().unwrap(), 1e-12, key);
+        assert_eq!(
+            (got * 100.0).round() / 100.0,
+            published[paper].as_f64().unwrap(),
+            "{paper} rounds to the paper"
+        );
+    }
     for r in icc_all(&rows).unwrap() {
         let name = r.form.name();
         assert_abs(r.icc, frac(ex[name].as_str().unwrap()), 1e-12, name);

@@ -131,13 +131,8 @@ fn metrics_match_sklearn_on_three_problems() {
                 floats(&ec["thresholds"]),
                 "{name} {key} thresholds"
             );
-            for (a, b) in c.fpr.iter().zip(floats(&ec["fpr"])) {
-                assert_abs(*a, b, 1e-12, name);
-            }
-            for (a, b) in c.tpr.iter().zip(floats(&ec["tpr"])) {
-                assert_abs(*a, b, 1e-12, name);
-            }
-            assert_eq!(c.fpr.len(), ec["fpr"].as_array().unwrap().len());
+            assert_all_abs(&c.fpr, &floats(&ec["fpr"]), 1e-12, name);
+            assert_all_abs(&c.tpr, &floats(&ec["tpr"]), 1e-12, name);
         }
         let yd = youden(&y, &s).unwrap();
         assert_eq!(
@@ -151,6 +146,32 @@ fn metrics_match_sklearn_on_three_problems() {
             "{name}"
         );
         assert_abs(yd.j, e["youden"]["J"].as_f64().unwrap(), 1e-12, name);
+        let ey = &e["youden"];
+        assert_abs(yd.tpr, ey["tpr"].as_f64().unwrap(), 1e-12, name);
+        assert_abs(yd.fpr, ey["fpr"].as_f64().unwrap(), 1e-12, name);
+        assert_abs(
+            yd.specificity,
+            ey["specificity"].as_f64().unwrap(),
+            1e-12,
+            name,
+        );
+        // The ties at the optimum, counted on our curve as scikit-learn's were counted: the
+        // first maximum is the answer whether it is alone or not.
+        let c = roc_curve(&y, &s, true).unwrap();
+        let j: Vec<f64> = c.tpr.iter().zip(&c.fpr).map(|(t, f)| t - f).collect();
+        let at_max = j.iter().filter(|&&v| v == yd.j).count();
+        let near_max = j.iter().filter(|&&v| (v - yd.j).abs() <= 1e-12).count();
+        assert_eq!(
+            at_max as u64,
+            ey["n_indices_at_max"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            near_max as u64,
+            ey["n_indices_within_1e-12_of_max"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(j.iter().position(|&v| v == yd.j), Some(yd.index), "{name}");
         // Dropping intermediate points never moves the optimum: the full curve's Youden point
         // is the same threshold, sensitivity and specificity.
         let full = &e["youden_on_full_curve"];

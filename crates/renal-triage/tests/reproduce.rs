@@ -163,6 +163,63 @@ fn tables(out: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// The decision-curve tables recomputed by hand from the out-of-fold predictions (Vickers &
+/// Elkin 2006: net benefit = TP/n - FP/n * pt/(1 - pt), treating when the score >= pt; treat
+/// all = prevalence - (1 - prevalence) * pt/(1 - pt); treat none = 0), for both tasks, at
+/// every threshold the table has.
+fn decision_curves_follow_from_the_predictions(out: &Path, oof: &str) {
+    let rows: Vec<Vec<&str>> = oof
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let p = |r: &[&str], c: usize| r[c].parse::<f64>().unwrap();
+    for task in ["aggressive_vs_rest", "malignant_vs_benign"] {
+        let aggressive = task == "aggressive_vs_rest";
+        // The label is column 3; p_benign, p_indolent, p_aggressive columns 4-6.
+        let positive = |r: &[&str]| if aggressive { r[3] == "2" } else { r[3] != "0" };
+        let score = |r: &[&str]| {
+            if aggressive {
+                p(r, 6)
+            } else {
+                p(r, 5) + p(r, 6)
+            }
+        };
+        let table =
+            std::fs::read_to_string(out.join(format!("tables/decision_curve_{task}.csv"))).unwrap();
+        let mut lines = table.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (all_c, none_c, model_c) =
+            (col("treat_all"), col("treat_none"), col("clinical+size RF"));
+        let y: Vec<bool> = rows.iter().map(|r| positive(r)).collect();
+        let s: Vec<f64> = rows.iter().map(|r| score(r)).collect();
+        let n = y.len() as f64;
+        let prevalence = y.iter().filter(|&&t| t).count() as f64 / n;
+        let mut checked = 0;
+        for line in lines {
+            let c: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+            let pt = c[0];
+            let w = pt / (1.0 - pt);
+            let tp = y.iter().zip(&s).filter(|(t, v)| **t && **v >= pt).count() as f64;
+            let fp = y.iter().zip(&s).filter(|(t, v)| !**t && **v >= pt).count() as f64;
+            let what = format!("{task} at {pt}");
+            assert!(
+                (c[model_c] - (tp / n - fp / n * w)).abs() < 1e-12,
+                "{what}: model {}",
+                c[model_c]
+            );
+            assert!(
+                (c[all_c] - (prevalence - (1.0 - prevalence) * w)).abs() < 1e-12,
+                "{what}: treat all"
+            );
+            assert_eq!(c[none_c], 0.0, "{what}: treat none");
+            checked += 1;
+        }
+        assert!(checked >= 50, "{task}: {checked} thresholds");
+    }
+}
+
 #[test]
 fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
     let Some(f) = fixture() else { return };
@@ -223,6 +280,7 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
         .unzip();
     assert_eq!(y.len(), 50);
     assert_eq!(renal_stats::roc_auc(&y, &s).unwrap(), auc);
+    decision_curves_follow_from_the_predictions(a.path(), &oof);
     let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
     assert!(html.contains(&format!("{auc:.3}")));
     assert!(html.contains("TRIPOD"), "no TRIPOD+AI section");
