@@ -46,9 +46,20 @@ fn cohort_command_writes_tables_and_agreement_on_kits23() {
             .filter(|r| r.split(',').nth(1) == Some(l))
             .count()
     };
+    // The independent reference (scripts/kits23_reference.py: the Bhindi rules in Python and
+    // the largest axial diameter with nibabel and scipy's convex hulls, from the same files).
+    let reference: serde_json::Value = serde_json::from_str(include_str!(
+        "../../renal-cohort/tests/fixtures/kits23_reference.json"
+    ))
+    .unwrap();
+    let rc = &reference["class_counts"];
     assert_eq!(
         (count("benign"), count("indolent"), count("aggressive")),
-        (25, 102, 173)
+        (
+            rc["benign"].as_u64().unwrap() as usize,
+            rc["indolent"].as_u64().unwrap() as usize,
+            rc["aggressive"].as_u64().unwrap() as usize
+        )
     );
     // Features hold only allow-listed names plus the computed size; no pathology column.
     let header = std::fs::read_to_string(out.path().join("features.csv"))
@@ -66,16 +77,54 @@ fn cohort_command_writes_tables_and_agreement_on_kits23() {
         assert!(!header.contains(leak), "{leak} in {header}");
     }
     assert!(header.ends_with("tumor_size_mm"));
-    // An independent measurement (Python, from the same masks, mesh-vertex convention) found
-    // r = 0.975 and bias +3.4 mm against the radiologists' size.
+    // Each case's size equals the reference's diameter (voxel centres, exact up to rounding),
+    // and so the agreement with the radiologists' size: r (scipy), bias, SD and limits.
+    let meas = std::fs::read_to_string(out.path().join("measurements.csv")).unwrap();
+    let mut lines = meas.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let size_col = header.iter().position(|h| *h == "tumor_size_mm").unwrap();
+    let mut n = 0;
+    for l in lines {
+        let c: Vec<&str> = l.split(',').collect();
+        let want = reference["cases"][c[0]]["axial_diameter_mm"]
+            .as_f64()
+            .unwrap();
+        let got: f64 = c[size_col].parse().unwrap();
+        assert!(
+            (got - want).abs() < 1e-9,
+            "{}: size {got} mm, reference {want} mm",
+            c[0]
+        );
+        n += 1;
+    }
+    assert_eq!(n, 300);
     let a = read_json(&out.path().join("agreement.json"));
-    let r = a["size"]["pearson_r"].as_f64().unwrap();
-    assert!((r - 0.975).abs() < 0.005, "r = {r}");
+    let ra = &reference["size_agreement"];
+    assert_eq!(a["size"]["n"], ra["n"]);
+    let close = |got: &serde_json::Value, want: &serde_json::Value, what: &str| {
+        let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+        assert!((g - w).abs() < 1e-9, "{what}: {g}, reference {w}");
+    };
+    close(&a["size"]["pearson_r"], &ra["pearson_r"], "Pearson r");
+    let ba = &a["size"]["bland_altman"];
+    close(&ba["bias_mm"], &ra["bias_mm"], "bias");
+    close(&ba["sd_mm"], &ra["sd_mm"], "SD");
+    for i in 0..2 {
+        close(
+            &ba["limits_of_agreement_mm"][i],
+            &ra["limits_of_agreement_mm"][i],
+            "limit of agreement",
+        );
+    }
+    // The mesh-vertex convention (pyradiomics', checked case by case in golden_shape.rs)
+    // measures between points half a voxel further out: larger, so a larger bias.
     let bias_mesh = a["size"]["mesh_vertex_convention"]["bias_mm"]
         .as_f64()
         .unwrap();
-    assert!((bias_mesh - 3.4).abs() < 0.3, "bias = {bias_mesh}");
-    assert_eq!(a["size"]["n"].as_u64(), Some(300));
+    assert!(
+        bias_mesh > ba["bias_mm"].as_f64().unwrap(),
+        "mesh bias {bias_mesh}"
+    );
     // 280 instances have all three annotators (golden README); the study reports mean ICC 0.97.
     assert_eq!(a["annotators"]["instances"].as_u64(), Some(280));
     // An independent implementation (scripts/bench_sklearn_reproduce.py: nibabel, scikit-image
