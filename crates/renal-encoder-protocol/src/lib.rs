@@ -25,9 +25,46 @@ pub enum ProtocolError {
     Format { path: PathBuf, detail: String },
     #[error("encoder input: {0}")]
     Input(String),
+    #[error("unknown device `{0}` (cpu, cuda or cuda:N)")]
+    Device(String),
 }
 
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+/// Where the encoder runs: the CPU or one CUDA device. Both processes parse it from the same
+/// text (`cpu`, `cuda` for the first CUDA device, `cuda:N`), once, at their command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for Device {
+    type Err = ProtocolError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| ProtocolError::Device(other.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    /// The text it was parsed from, in its shortest form (`cuda` for the first CUDA device).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(0) => f.write_str("cuda"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
 
 /// The encoder process's executable name.
 pub const HELPER: &str = "renal-triage-encoder";
@@ -92,6 +129,7 @@ pub struct TrainReport {
     pub images_per_second: f64,
     /// The cases the encoder saw (no labels are used).
     pub cases: Vec<String>,
+    /// libtorch's name of the device the training ran on (`Cpu`, `Cuda(0)`).
     pub device: String,
 }
 
@@ -108,7 +146,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: Device,
     /// Mixed precision (autocast) for the forward pass and loss.
     #[arg(long)]
     pub amp: bool,
@@ -127,7 +165,7 @@ impl BenchArgs {
             "--steps".into(),
             self.steps.to_string(),
             "--device".into(),
-            self.device.clone(),
+            self.device.to_string(),
         ];
         if self.amp {
             a.push("--amp".into());
@@ -255,5 +293,27 @@ mod tests {
             e.contains("dataset.f32") && e.contains("expected 64"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::Device;
+
+    #[test]
+    fn devices_parse_and_print_back() {
+        for (text, d) in [
+            ("cpu", Device::Cpu),
+            ("cuda", Device::Cuda(0)),
+            ("cuda:1", Device::Cuda(1)),
+        ] {
+            assert_eq!(text.parse::<Device>().unwrap(), d);
+            assert_eq!(d.to_string(), text);
+        }
+        assert_eq!("cuda:0".parse::<Device>().unwrap().to_string(), "cuda");
+        for bad in ["gpu", "CUDA", "cuda:", "cuda:x", ""] {
+            let e = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
     }
 }

@@ -54,25 +54,15 @@ pub(crate) fn input_error(detail: String) -> EncoderError {
     renal_encoder_protocol::ProtocolError::Input(detail).into()
 }
 
-/// Parses `cpu`, `cuda` or `cuda:N`.
-pub fn device(name: &str) -> Result<tch::Device> {
-    match name {
-        "cpu" => Ok(tch::Device::Cpu),
-        "cuda" | "gpu" => {
-            if tch::Cuda::is_available() {
-                Ok(tch::Device::Cuda(0))
-            } else {
-                Err(EncoderError::Device(name.into()))
-            }
-        }
-        other => match other
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse::<usize>().ok())
+/// libtorch's device for `d`, when it is available here.
+pub fn device(d: renal_encoder_protocol::Device) -> Result<tch::Device> {
+    match d {
+        renal_encoder_protocol::Device::Cpu => Ok(tch::Device::Cpu),
+        renal_encoder_protocol::Device::Cuda(n)
+            if tch::Cuda::is_available() && (n as i64) < tch::Cuda::device_count() =>
         {
-            Some(n) if tch::Cuda::is_available() && (n as i64) < tch::Cuda::device_count() => {
-                Ok(tch::Device::Cuda(n))
-            }
-            _ => Err(EncoderError::Device(other.into())),
-        },
+            Ok(tch::Device::Cuda(n))
+        }
+        other => Err(EncoderError::Device(other.to_string())),
     }
 }

@@ -10,7 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::ProgressBar;
-use renal_encoder::protocol::{atomic, io, read_dataset, write_json, BenchArgs, ProtocolError};
+use renal_encoder::protocol::{
+    atomic, io, read_dataset, write_json, BenchArgs, Device, ProtocolError,
+};
 use renal_encoder::EncoderConfig;
 
 #[derive(Parser)]
@@ -31,12 +33,11 @@ enum Cmd {
         #[arg(long, default_value = "default")]
         config: String,
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: Device,
         /// The channels are CT intensities (intensity jitter applies).
         #[arg(long)]
         intensity: bool,
     },
-    /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
     /// Embeds a dataset with a trained encoder, frozen (no training, no weight change): an
     /// external cohort, or one new patient.
     Embed {
@@ -49,7 +50,7 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: Device,
     },
     /// Serves embeddings with a trained encoder loaded once (libtorch starts once): reads one
     /// JSON request per line on stdin, `{"dataset": DIR, "out": CSV}`, writes the embeddings
@@ -59,8 +60,9 @@ enum Cmd {
         #[arg(long)]
         encoder: PathBuf,
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: Device,
     },
+    /// Training images/s of one encoder step (batch, two views, forward, backward, Adam).
     Bench(BenchArgs),
 }
 
@@ -71,9 +73,9 @@ struct WorkerRequest {
     out: PathBuf,
 }
 
-fn worker(encoder: PathBuf, device: String) -> Result<()> {
+fn worker(encoder: PathBuf, device: Device) -> Result<()> {
     use std::io::{BufRead, Write};
-    let dev = renal_encoder::device(&device)?;
+    let dev = renal_encoder::device(device)?;
     let enc = renal_encoder::Encoder::load(&encoder, dev)
         .with_context(|| format!("loading the encoder in {}", encoder.display()))?;
     let stdout = std::io::stdout();
@@ -100,9 +102,9 @@ fn worker(encoder: PathBuf, device: String) -> Result<()> {
     Ok(())
 }
 
-fn embed(dataset: PathBuf, encoder: PathBuf, out: PathBuf, device: String) -> Result<()> {
+fn embed(dataset: PathBuf, encoder: PathBuf, out: PathBuf, device: Device) -> Result<()> {
     let ds = read_dataset(&dataset)?;
-    let dev = renal_encoder::device(&device)?;
+    let dev = renal_encoder::device(device)?;
     let enc = renal_encoder::Encoder::load(&encoder, dev)
         .with_context(|| format!("loading the encoder in {}", encoder.display()))?;
     let emb = enc
@@ -115,13 +117,13 @@ fn train(
     dataset: PathBuf,
     out: PathBuf,
     config: String,
-    device: String,
+    device: Device,
     intensity: bool,
 ) -> Result<()> {
     let ds = read_dataset(&dataset)?;
     let cfg = EncoderConfig::resolve(&config, ds.channels, intensity)
         .with_context(|| format!("encoder configuration `{config}`"))?;
-    let dev = renal_encoder::device(&device)?;
+    let dev = renal_encoder::device(device)?;
     let pb = ProgressBar::new(cfg.epochs as u64).with_message("encoder epochs");
     let (enc, report) =
         renal_encoder::train(&cfg, &ds, dev, Some(&out.join("checkpoint")), |e, l| {
@@ -158,8 +160,7 @@ fn write_embeddings(
 }
 
 fn bench(a: &BenchArgs) -> Result<()> {
-    let (batch, channels, steps, device, amp) =
-        (a.batch, a.channels, a.steps, a.device.as_str(), a.amp);
+    let (batch, channels, steps, device, amp) = (a.batch, a.channels, a.steps, a.device, a.amp);
     let sizes = a.sizes.as_str();
     let dev = renal_encoder::device(device)?;
     let mut results = Vec::new();
@@ -181,7 +182,7 @@ fn bench(a: &BenchArgs) -> Result<()> {
     println!(
         "{}",
         serde_json::to_string(&serde_json::json!({
-            "framework": "renal-encoder (tch, libtorch)", "device": device, "amp": amp,
+            "framework": "renal-encoder (tch, libtorch)", "device": device.to_string(), "amp": amp,
             "threads": EncoderConfig::paper(1, true).threads, "results": results,
         }))?
     );

@@ -54,33 +54,8 @@ impl std::fmt::Display for EncoderConfig {
     }
 }
 
-/// Where the encoder runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Device {
-    #[default]
-    Cpu,
-    Cuda,
-}
-
-impl FromStr for Device {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda),
-            other => Err(format!("unknown device `{other}` (cpu or cuda)")),
-        }
-    }
-}
-
-impl Device {
-    pub fn as_arg(self) -> &'static str {
-        match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-        }
-    }
-}
+/// Where the encoder runs (one type for both processes).
+pub use renal_encoder_protocol::Device;
 
 /// What `embed` produced.
 #[derive(Debug, Clone)]
@@ -240,14 +215,14 @@ pub fn embed_images(
     tracing::info!(
         cases = ds.ids.len(),
         config = %config,
-        device = device.as_arg(),
+        device = %device,
         "training the SimCLR encoder (no labels)"
     );
     let report = encoder_client::train_and_embed(
         &ds,
         &dir,
         &config.as_arg(),
-        device.as_arg(),
+        device,
         images.spec.intensity,
     )?;
     let cfg: serde_json::Value = read_json(&dir.join("encoder.json"))?;
@@ -337,7 +312,7 @@ pub fn embed_frozen_cohort(
         cases = images.ids.len(),
         "embedding with the development encoder (frozen)"
     );
-    encoder_client::embed_frozen(&dataset(&images), encoder_dir, csv, device.as_arg())?;
+    encoder_client::embed_frozen(&dataset(&images), encoder_dir, csv, device)?;
     Ok((images, measured))
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use renal_encoder_protocol::{read_json, write_dataset};
+use renal_encoder_protocol::{read_json, write_dataset, Device};
 pub use renal_encoder_protocol::{BenchArgs, Dataset, TrainReport, HELPER};
 
 /// The helper binary: `$RENAL_TRIAGE_ENCODER`, else beside the running executable (or one
@@ -40,7 +40,7 @@ pub fn train_and_embed(
     ds: &Dataset,
     out_dir: &Path,
     config: &str,
-    device: &str,
+    device: Device,
     intensity: bool,
 ) -> Result<TrainReport> {
     let input = out_dir.join("input");
@@ -55,7 +55,7 @@ pub fn train_and_embed(
         .arg("--config")
         .arg(config)
         .arg("--device")
-        .arg(device)
+        .arg(device.to_string())
         .args(intensity.then_some("--intensity"))
         .status()
         .with_context(|| format!("running {}", helper.display()))?;
@@ -69,7 +69,7 @@ pub fn train_and_embed(
 /// Embeds `ds` with the trained encoder in `encoder_dir`, frozen, in the helper process, and
 /// writes the embeddings to `csv` (`case_id,f0..`, written atomically by the helper). The
 /// dataset's files go to a temporary folder that is removed afterwards.
-pub fn embed_frozen(ds: &Dataset, encoder_dir: &Path, csv: &Path, device: &str) -> Result<()> {
+pub fn embed_frozen(ds: &Dataset, encoder_dir: &Path, csv: &Path, device: Device) -> Result<()> {
     let parent = csv.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let input = tempfile::Builder::new()
@@ -87,7 +87,7 @@ pub fn embed_frozen(ds: &Dataset, encoder_dir: &Path, csv: &Path, device: &str) 
         .arg("--out")
         .arg(csv)
         .arg("--device")
-        .arg(device)
+        .arg(device.to_string())
         .status()
         .with_context(|| format!("running {}", helper.display()))?;
     if !status.success() {
@@ -118,7 +118,7 @@ pub fn read_embeddings(csv: &Path) -> Result<Vec<(String, Vec<f64>)>> {
 /// embedding is one request over its standard input and output. Restarted if it has stopped.
 pub struct Worker {
     encoder_dir: PathBuf,
-    device: String,
+    device: Device,
     child: std::process::Child,
     stdin: std::process::ChildStdin,
     stdout: std::io::BufReader<std::process::ChildStdout>,
@@ -128,14 +128,14 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the worker on the encoder in `encoder_dir`.
-    pub fn start(encoder_dir: &Path, device: &str) -> Result<Worker> {
+    pub fn start(encoder_dir: &Path, device: Device) -> Result<Worker> {
         let helper = helper()?;
         let mut child = Command::new(&helper)
             .arg("worker")
             .arg("--encoder")
             .arg(encoder_dir)
             .arg("--device")
-            .arg(device)
+            .arg(device.to_string())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -144,7 +144,7 @@ impl Worker {
         let stdout = std::io::BufReader::new(child.stdout.take().context("the worker's output")?);
         Ok(Worker {
             encoder_dir: encoder_dir.to_path_buf(),
-            device: device.to_string(),
+            device,
             child,
             stdin,
             stdout,
@@ -158,7 +158,7 @@ impl Worker {
         use std::io::{BufRead, Write};
         if self.child.try_wait().ok().flatten().is_some() {
             tracing::warn!("the encoder worker had stopped: starting it again");
-            *self = Worker::start(&self.encoder_dir, &self.device)?;
+            *self = Worker::start(&self.encoder_dir, self.device)?;
         }
         self.requests += 1;
         let input = self.scratch.path().join(format!("in-{}", self.requests));

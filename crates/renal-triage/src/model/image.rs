@@ -16,6 +16,7 @@ use crate::engine::encoder_client::{embed_frozen, read_embeddings, Dataset, Work
 use crate::engine::images::image_or_fault;
 use crate::model::bundle::Bundle;
 use crate::model::error::{input_err, PredictError};
+use renal_encoder_protocol::Device;
 
 /// What the image model saw, for the answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,7 +121,7 @@ impl Embedder for OneShot<'_> {
     fn embed(&self, ds: &Dataset) -> Result<Vec<f64>, PredictError> {
         let dir = encoder_folder(self.0)?;
         let csv = dir.path().join("embedding.csv");
-        embed_frozen(ds, dir.path(), &csv, "cpu").map_err(model_err)?;
+        embed_frozen(ds, dir.path(), &csv, Device::Cpu).map_err(model_err)?;
         let rows = read_embeddings(&csv).map_err(model_err)?;
         rows.into_iter()
             .next()
@@ -139,7 +140,7 @@ impl KeptAlive {
     /// Starts the worker on the bundle's verified encoder files.
     pub fn start(bundle: &Bundle) -> anyhow::Result<KeptAlive> {
         let files = encoder_folder(bundle).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let worker = Worker::start(files.path(), "cpu")?;
+        let worker = Worker::start(files.path(), Device::Cpu)?;
         Ok(KeptAlive {
             worker: std::sync::Mutex::new(worker),
             _files: files,
