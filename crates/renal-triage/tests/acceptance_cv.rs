@@ -21,8 +21,7 @@ fn table() -> Option<&'static FeatureTable> {
             renal_triage::engine::prepare::load_and_prepare(
                 &shared.join("kits23"),
                 None,
-                renal_cohort::BlankModifier::default(),
-                None,
+                &Default::default(),
             )
             .unwrap();
         // The reference was computed on every allow-listed field, the radiographic size

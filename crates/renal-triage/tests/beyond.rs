@@ -19,8 +19,7 @@ fn table() -> Option<&'static FeatureTable> {
             renal_triage::engine::prepare::load_and_prepare(
                 &shared.join("kits23"),
                 None,
-                renal_cohort::BlankModifier::default(),
-                None,
+                &Default::default(),
             )
             .unwrap();
         let spec = FeatureSpec {

@@ -202,7 +202,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 
 fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
     let data = crate::engine::data::resolve(data.as_deref())?;
-    let mut cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
+    let mut cohort = crate::engine::data::load(&data, &Default::default())?;
     if let Some(n) = limit {
         cohort.cases.truncate(n);
     }

@@ -17,7 +17,7 @@ pub fn ct(data: Option<PathBuf>, case: &str, decode: bool) -> Result<ExitCode> {
     use renal_imaging::phantom::{phantom, PhantomConfig};
     use renal_imaging::preprocess::{case_image, Preprocess};
     let data = crate::engine::data::resolve(data.as_deref())?;
-    let cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
+    let cohort = crate::engine::data::load(&data, &Default::default())?;
     let c = cohort
         .cases
         .iter()

@@ -24,7 +24,7 @@ fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
 pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
     let data = crate::engine::data::resolve(data.as_deref())?;
     let data = std::fs::canonicalize(&data).unwrap_or(data);
-    let cohort = crate::engine::data::load(&data, renal_cohort::BlankModifier::default())?;
+    let cohort = crate::engine::data::load(&data, &Default::default())?;
     let n = cohort.cases.len();
     let tmp = std::env::temp_dir().join(format!("renal-bench-shard-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -147,7 +147,7 @@ fn synthetic_work(
     }
     std::fs::write(syn.join("manifest.csv"), manifest)?;
     let syn_data = syn.join("manifest.csv");
-    let syn_cohort = crate::engine::data::load(&syn_data, renal_cohort::BlankModifier::default())?;
+    let syn_cohort = crate::engine::data::load(&syn_data, &Default::default())?;
     let syn_config = WorkConfig {
         data: syn_data.display().to_string(),
         cases: synthetic,

@@ -62,8 +62,7 @@ pub fn run_shard(r: ShardRequest) -> Result<ExitCode> {
     use crate::engine::shard::{Extras, WorkConfig};
     // Shards and their merge read the cohort through one absolute path.
     let data = std::fs::canonicalize(r.data).unwrap_or_else(|_| r.data.to_path_buf());
-    let mut cohort = data::load(&data, r.labels.blank_modifier)?;
-    data::set_label_map(&mut cohort, r.labels.label_map.as_deref());
+    let cohort = data::load(&data, &r.labels.cohort_options())?;
     let mut config = work_config(&data, r.labels, cohort.cases.len());
     let encoder = match r.encoder_dir {
         Some(d) => {
@@ -156,8 +155,7 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     if args.work.is_some() {
         anyhow::bail!("--work needs --shard I/N (or --shards N inside a Slurm array task)");
     }
-    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
-    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
+    let mut cohort = data::load(&data, &args.labels.cohort_options())?;
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
     print_table1(&table1(&cohort), cohort.excluded.len());
     // Written as a whole: the previous run's folder or this one, never a mix.

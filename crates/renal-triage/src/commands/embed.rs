@@ -64,8 +64,7 @@ pub struct EmbedArgs {
 fn embed_frozen(args: &EmbedArgs, dir: &std::path::Path) -> Result<()> {
     use rayon::prelude::*;
     let data = data::resolve(args.data.as_deref())?;
-    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
-    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
+    let cohort = data::load(&data, &args.labels.cohort_options())?;
     let (encoder, _) = crate::model::frozen::FrozenEncoder::load(dir)?;
     let pb = crate::progress::progress(cohort.cases.len(), "embeddings");
     let results: Vec<(String, Result<Vec<f64>, String>)> = cohort
@@ -100,8 +99,7 @@ fn embed_from_work(args: &EmbedArgs, work: &std::path::Path) -> Result<EmbedOutc
             work.display()
         )
     })?;
-    let mut cohort = data::load(std::path::Path::new(&config.data), config.blank_modifier)?;
-    data::set_label_map(&mut cohort, config.label_map.as_deref());
+    let cohort = data::load(std::path::Path::new(&config.data), &config.cohort_options())?;
     let images = crate::engine::shard_images::gather_images(&cohort, work, &spec, |id| {
         read_case_result(work, id).map(|r| r.image)
     })?;
@@ -142,8 +140,7 @@ pub fn run(args: &EmbedArgs) -> Result<EmbedOutcome> {
     let data = data::resolve(args.data.as_deref())?;
     // Labels do not train the encoder: the widest cohort (blank modifiers read as absent by
     // default).
-    let mut cohort = data::load(&data, args.labels.blank_modifier)?;
-    data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
+    let cohort = data::load(&data, &args.labels.cohort_options())?;
     let o = embed_cohort(&cohort, &args.out, &args.config, args.device, args.size)?;
     report(&o);
     Ok(o)

@@ -29,8 +29,7 @@ pub struct MergeArgs {
 pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let config = WorkConfig::load(&args.work)?;
     let data = PathBuf::from(&config.data);
-    let mut cohort = data::load(&data, config.blank_modifier)?;
-    data::set_label_map(&mut cohort, config.label_map.as_deref());
+    let mut cohort = data::load(&data, &config.cohort_options())?;
     let g = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
     let rows = table1(&cohort);
     let staged = crate::output::Staged::begin(&args.out)?;

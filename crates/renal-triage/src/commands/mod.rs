@@ -33,6 +33,40 @@ pub struct LabelArgs {
     pub label_map: Option<String>,
 }
 
+impl LabelArgs {
+    /// How a cohort is read, as these arguments say.
+    pub fn cohort_options(&self) -> crate::engine::data::CohortOptions {
+        crate::engine::data::CohortOptions {
+            blank_modifier: self.blank_modifier,
+            label_map: self.label_map.clone(),
+        }
+    }
+}
+
+/// What a bundle must prove before it is used (shared by `inspect`, `predict` and `serve`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BundleTrust {
+    /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
+    #[arg(long)]
+    pub expect_digest: Option<String>,
+    /// Refuse the bundle unless it is signed (`train --sign`) by one of these Ed25519 keys
+    /// (`ed25519:<hex>` per line).
+    #[arg(long)]
+    pub trusted_keys: Option<std::path::PathBuf>,
+}
+
+impl BundleTrust {
+    /// Loads the bundle in `dir`, verified (every file's sha256) and checked against these
+    /// demands.
+    pub fn load(&self, dir: &std::path::Path) -> anyhow::Result<crate::model::bundle::Bundle> {
+        crate::model::bundle::load_verified(
+            dir,
+            self.expect_digest.as_deref(),
+            self.trusted_keys.as_deref(),
+        )
+    }
+}
+
 /// Checks a `--label-map` when the command line is read.
 pub fn parse_label_map(s: &str) -> Result<String, String> {
     renal_imaging::LabelMap::parse(s).map(|_| s.to_string())

@@ -16,13 +16,8 @@ pub struct PredictArgs {
     /// Model bundle.
     #[arg(long)]
     pub model: PathBuf,
-    /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
-    #[arg(long)]
-    pub expect_digest: Option<String>,
-    /// Refuse the bundle unless it is signed (`train --sign`) by one of these Ed25519 keys
-    /// (`ed25519:<hex>` per line).
-    #[arg(long)]
-    pub trusted_keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::BundleTrust,
     /// Clinical values as JSON (`{"age": 61, "sex": "male", ...}`), or `@file.json`.
     #[arg(long)]
     pub clinical: Option<String>,
@@ -308,11 +303,7 @@ fn tell(bundle: &crate::model::bundle::Bundle, p: &Prediction) {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let bundle = crate::model::bundle::load_verified(
-        &args.model,
-        args.expect_digest.as_deref(),
-        args.trusted_keys.as_deref(),
-    )?;
+    let bundle = args.trust.load(&args.model)?;
     let weak =
         crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
     if !weak.is_empty() {

@@ -39,17 +39,65 @@ impl std::str::FromStr for EncoderChoice {
     }
 }
 
+/// What `reproduce` and `validate` share: the experiment, its image inputs and encoder, the
+/// seed and how the cohorts are read.
 #[derive(Args, Debug, Clone)]
-pub struct ReproduceArgs {
-    /// A KiTS23 folder, a folder with manifest.csv, or a manifest CSV (default: see README).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+pub struct RunArgs {
     /// Experiment file (default: experiments/paper.toml, compiled in).
     #[arg(long)]
     pub experiment: Option<PathBuf>,
     /// Image embeddings (`case_id,f0..`), joined by case id.
     #[arg(long)]
     pub embeddings: Option<PathBuf>,
+    /// Overrides the experiment's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Without `--embeddings`: the SimCLR encoder configuration trained (without labels) on the
+    /// development cohort to compute them (`default`, `paper`, `tiny` or a JSON file; resumed
+    /// from out/encoder; an external cohort is embedded by it, frozen), or `none` to skip the
+    /// image models.
+    #[arg(long, default_value = "default")]
+    pub encoder: EncoderChoice,
+    /// Device of the encoder (`cpu`, `cuda` or `cuda:N`).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+    #[command(flatten)]
+    pub labels_from: super::LabelArgs,
+}
+
+/// The cohorts and folders of one run, beside [`RunArgs`].
+struct Cohorts {
+    data: Option<PathBuf>,
+    splits: Option<PathBuf>,
+    labels: Option<PathBuf>,
+    external: Option<PathBuf>,
+    out: PathBuf,
+}
+
+impl RunArgs {
+    fn request(&self, c: Cohorts) -> Request {
+        Request {
+            data: c.data,
+            experiment: self.experiment.clone(),
+            embeddings: self.embeddings.clone(),
+            splits: c.splits,
+            labels: c.labels,
+            external: c.external,
+            out: c.out,
+            seed: self.seed,
+            encoder: self.encoder.config(),
+            device: self.device,
+            blank_modifier: self.labels_from.blank_modifier,
+            label_map: self.labels_from.label_map.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    /// A KiTS23 folder, a folder with manifest.csv, or a manifest CSV (default: see README).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Predefined splits: a CSV `case_id,outer_fold[,inner_fold]` or a folder of `data-K/`.
     #[arg(long)]
     pub splits: Option<PathBuf>,
@@ -61,37 +109,19 @@ pub struct ReproduceArgs {
     pub external: Option<PathBuf>,
     #[arg(long, default_value = "out/reproduce")]
     pub out: PathBuf,
-    /// Overrides the experiment's seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Without `--embeddings`: the SimCLR encoder configuration used to compute them (`default`,
-    /// `paper`, `tiny` or a JSON file; trained without labels, resumed from out/encoder), or
-    /// `none` to skip the image models.
-    #[arg(long, default_value = "default")]
-    pub encoder: EncoderChoice,
-    /// Device of the encoder (`cpu` or `cuda`).
-    #[arg(long, default_value = "cpu")]
-    pub device: Device,
     #[command(flatten)]
-    pub labels_from: super::LabelArgs,
+    pub run: RunArgs,
 }
 
 impl ReproduceArgs {
     pub fn request(&self) -> Request {
-        Request {
+        self.run.request(Cohorts {
             data: self.data.clone(),
-            experiment: self.experiment.clone(),
-            embeddings: self.embeddings.clone(),
             splits: self.splits.clone(),
             labels: self.labels.clone(),
             external: self.external.clone(),
             out: self.out.clone(),
-            seed: self.seed,
-            encoder: self.encoder.config(),
-            device: self.device,
-            blank_modifier: self.labels_from.blank_modifier,
-            label_map: self.labels_from.label_map.clone(),
-        }
+        })
     }
 }
 
@@ -104,42 +134,21 @@ pub struct ValidateArgs {
     /// External cohort, scored once with the stored thresholds.
     #[arg(long)]
     pub test: PathBuf,
-    #[arg(long)]
-    pub experiment: Option<PathBuf>,
-    #[arg(long)]
-    pub embeddings: Option<PathBuf>,
     #[arg(long, default_value = "out/validate")]
     pub out: PathBuf,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// The encoder trained on the development cohort (without labels) for the image models;
-    /// the external cohort is embedded by it, frozen. `none`: image models only with
-    /// `--embeddings`.
-    #[arg(long, default_value = "default")]
-    pub encoder: EncoderChoice,
-    /// Device of the encoder (`cpu` or `cuda`).
-    #[arg(long, default_value = "cpu")]
-    pub device: Device,
     #[command(flatten)]
-    pub labels_from: super::LabelArgs,
+    pub run: RunArgs,
 }
 
 impl ValidateArgs {
     pub fn request(&self) -> Request {
-        Request {
+        self.run.request(Cohorts {
             data: Some(self.train.clone()),
-            experiment: self.experiment.clone(),
-            embeddings: self.embeddings.clone(),
             splits: None,
             labels: None,
             external: Some(self.test.clone()),
             out: self.out.clone(),
-            seed: self.seed,
-            encoder: self.encoder.config(),
-            device: self.device,
-            blank_modifier: self.labels_from.blank_modifier,
-            label_map: self.labels_from.label_map.clone(),
-        }
+        })
     }
 }
 

@@ -34,13 +34,8 @@ pub struct ServeArgs {
     /// TOKEN`. Required when `--addr` is not a loopback address.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// Refuse the bundle unless its digest (printed by `inspect`) is this one.
-    #[arg(long)]
-    pub expect_digest: Option<String>,
-    /// Refuse the bundle unless it is signed (`train --sign`) by one of these Ed25519 keys
-    /// (`ed25519:<hex>` per line).
-    #[arg(long)]
-    pub trusted_keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::BundleTrust,
     /// Serve a bundle whose cross-validated AUC is below the floor (0.6) anyway.
     #[arg(long)]
     pub allow_weak_model: bool,
@@ -72,11 +67,7 @@ pub struct ServeArgs {
 use crate::model::image::EncoderBackend;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let bundle = crate::model::bundle::load_verified(
-        &args.model,
-        args.expect_digest.as_deref(),
-        args.trusted_keys.as_deref(),
-    )?;
+    let bundle = args.trust.load(&args.model)?;
     let weak =
         crate::model::bundle::weak_tasks(&bundle.manifest, crate::model::bundle::WEAK_AUC_FLOOR);
     if !weak.is_empty() && !args.allow_weak_model {

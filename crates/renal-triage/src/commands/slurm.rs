@@ -408,8 +408,7 @@ fn sbatch(args: &[String], script: &Path) -> Result<String> {
 /// The shards whose work is not finished (no `done.json`, or a case without its result).
 fn unfinished(a: &PlanArgs) -> Result<Vec<usize>> {
     let work = abs(&a.work);
-    let mut cohort = crate::engine::data::load(&abs(&a.data), a.labels.blank_modifier)?;
-    crate::engine::data::set_label_map(&mut cohort, a.labels.label_map.as_deref());
+    let cohort = crate::engine::data::load(&abs(&a.data), &a.labels.cohort_options())?;
     let assigned = crate::engine::shard::assign(&cohort, a.shards);
     let mut out = Vec::new();
     for s in 0..a.shards {

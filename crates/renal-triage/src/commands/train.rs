@@ -131,15 +131,11 @@ fn prepare_training(
     uses_images: bool,
     work: &std::path::Path,
 ) -> Result<(Prepared, Option<TrainedImages>)> {
-    let blank = args.labels.blank_modifier;
+    let opts = args.labels.cohort_options();
     if !uses_images {
-        return Ok((
-            load_and_prepare(data, None, blank, args.labels.label_map.as_deref())?,
-            None,
-        ));
+        return Ok((load_and_prepare(data, None, &opts)?, None));
     }
-    let mut cohort = crate::engine::data::load(data, blank)?;
-    crate::engine::data::set_label_map(&mut cohort, args.labels.label_map.as_deref());
+    let cohort = crate::engine::data::load(data, &opts)?;
     let csv = work.join("embeddings.csv");
     let (dir, no_image, measured) = match &args.encoder_dir {
         Some(d) => {
@@ -461,16 +457,12 @@ fn write_fitted(
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     pub bundle: PathBuf,
-    /// Fail unless the bundle is signed by one of these keys (`ed25519:<hex>` per line).
-    #[arg(long)]
-    pub trusted_keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::BundleTrust,
     /// Print only the bundle's digest (the sha256 of its canonical manifest, which records
     /// every other file's sha256).
     #[arg(long)]
     pub digest: bool,
-    /// Fail unless the bundle's digest is this one.
-    #[arg(long)]
-    pub expect_digest: Option<String>,
     /// List the model's clinical inputs instead: each field's name, meaning, unit, allowed
     /// values (words, codes, synonyms) and training range.
     #[arg(long)]
@@ -478,11 +470,7 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let b = crate::model::bundle::load_verified(
-        &args.bundle,
-        args.expect_digest.as_deref(),
-        args.trusted_keys.as_deref(),
-    )?;
+    let b = args.trust.load(&args.bundle)?;
     if args.digest {
         println!("{}", b.digest);
         return Ok(ExitCode::SUCCESS);

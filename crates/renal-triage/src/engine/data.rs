@@ -60,18 +60,31 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-/// Gives `map` (a `--label-map`) to every case whose manifest row does not have its own.
-pub fn set_label_map(cohort: &mut Cohort, map: Option<&str>) {
-    if let Some(m) = map {
-        for c in &mut cohort.cases {
-            c.images.label_map.get_or_insert_with(|| m.to_string());
-        }
-    }
+/// How a cohort is read, decided once at the edge (the command line, a work folder's
+/// configuration) and passed whole: what a blank pathology modifier means for the labels, and
+/// the label map of the cases whose own record names none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CohortOptions {
+    pub blank_modifier: BlankModifier,
+    /// A `--label-map`, checked when it was read (`renal_imaging::LabelMap::parse`).
+    pub label_map: Option<String>,
 }
 
-/// Loads a cohort from a KiTS23 folder or a manifest CSV; `blank` says what a blank pathology
+/// Loads a cohort from a KiTS23 folder or a manifest CSV and gives `opts.label_map` to every
+/// case whose manifest row does not have its own.
+pub fn load(path: &Path, opts: &CohortOptions) -> Result<Cohort> {
+    let mut cohort = read(path, opts.blank_modifier)?;
+    if let Some(m) = &opts.label_map {
+        for c in &mut cohort.cases {
+            c.images.label_map.get_or_insert_with(|| m.clone());
+        }
+    }
+    Ok(cohort)
+}
+
+/// Reads a cohort from a KiTS23 folder or a manifest CSV; `blank` says what a blank pathology
 /// modifier means for the label.
-pub fn load(path: &Path, blank: BlankModifier) -> Result<Cohort> {
+fn read(path: &Path, blank: BlankModifier) -> Result<Cohort> {
     if path.is_dir() {
         if path.join("kits23.json").is_file() {
             return renal_cohort::load_kits23_with(path, blank)
@@ -92,16 +105,16 @@ pub fn load(path: &Path, blank: BlankModifier) -> Result<Cohort> {
 }
 
 /// A cohort from a KiTS23 folder or manifest, or, with `labels`, from a feature table and its
-/// labels table.
+/// labels table (which has no masks: the options do not apply).
 pub fn load_with_labels(
     data: &Path,
     labels: Option<&Path>,
-    blank: BlankModifier,
+    opts: &CohortOptions,
 ) -> Result<Cohort> {
     match labels {
         Some(l) => {
             renal_cohort::cohort_from_tables(data, l).context("loading feature + label tables")
         }
-        None => load(data, blank),
+        None => load(data, opts),
     }
 }

@@ -8,6 +8,7 @@ use renal_cohort::{Exclusion, Task};
 use serde::Serialize;
 
 use crate::engine::conformal::{evaluate, Conformal, Coverage};
+use crate::engine::data::CohortOptions;
 use crate::engine::embedding::{embed_frozen_cohort, explain_image_exclusions, Device};
 use crate::engine::experiment::{Embeddings, Experiment};
 use crate::engine::features::{self};
@@ -67,15 +68,15 @@ fn load_external(
     exp: &Experiment,
     test_path: &Path,
     embeddings: Option<&Path>,
-    blank: renal_cohort::BlankModifier,
+    opts: &CohortOptions,
     encoder: Option<&FrozenEncoder>,
     out: &Path,
 ) -> Result<(Prepared, Option<String>)> {
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let Some(enc) = encoder.filter(|_| wants_images && embeddings.is_none()) else {
-        return Ok((load_and_prepare(test_path, embeddings, blank, None)?, None));
+        return Ok((load_and_prepare(test_path, embeddings, opts)?, None));
     };
-    let cohort = crate::engine::data::load(test_path, blank)?;
+    let cohort = crate::engine::data::load(test_path, opts)?;
     let csv = out.join("embeddings.csv");
     let (images, measured) = embed_frozen_cohort(&cohort, &enc.dir, &csv, enc.device)
         .context("embedding the external cohort with the development encoder")?;
@@ -91,11 +92,11 @@ pub fn external(
     dev: Development<'_>,
     test_path: &Path,
     embeddings: Option<&Path>,
-    blank: renal_cohort::BlankModifier,
+    opts: &CohortOptions,
     encoder: Option<&FrozenEncoder>,
     out: &Path,
 ) -> Result<External> {
-    let (test, images) = load_external(exp, test_path, embeddings, blank, encoder, out)
+    let (test, images) = load_external(exp, test_path, embeddings, opts, encoder, out)
         .with_context(|| format!("external cohort {}", test_path.display()))?;
     let train = dev.prepared;
     let s = &exp.experiment;

@@ -76,11 +76,9 @@ pub fn prepare_measured(
 pub fn load_and_prepare(
     path: &Path,
     embeddings: Option<&Path>,
-    blank: renal_cohort::BlankModifier,
-    label_map: Option<&str>,
+    opts: &crate::engine::data::CohortOptions,
 ) -> Result<Prepared> {
-    let mut cohort = crate::engine::data::load(path, blank)?;
-    crate::engine::data::set_label_map(&mut cohort, label_map);
+    let cohort = crate::engine::data::load(path, opts)?;
     prepare(path, cohort, false, embeddings)
 }
 

@@ -57,6 +57,16 @@ pub struct Request {
     pub label_map: Option<String>,
 }
 
+impl Request {
+    /// How both cohorts (development and external) are read.
+    pub fn cohort_options(&self) -> data::CohortOptions {
+        data::CohortOptions {
+            blank_modifier: self.blank_modifier,
+            label_map: self.label_map.clone(),
+        }
+    }
+}
+
 /// What a reproduction produced, for the report and the benchmark.
 pub struct Outcome {
     pub exp: Experiment,
@@ -115,8 +125,7 @@ fn prepare_cohort(
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
     tracing::info!(data = %data.display(), "loading the cohort");
-    let mut cohort = data::load_with_labels(data, req.labels.as_deref(), req.blank_modifier)?;
-    data::set_label_map(&mut cohort, req.label_map.as_deref());
+    let cohort = data::load_with_labels(data, req.labels.as_deref(), &req.cohort_options())?;
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;
@@ -285,7 +294,7 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
                 },
                 ext,
                 req.embeddings.as_deref(),
-                req.blank_modifier,
+                &req.cohort_options(),
                 frozen.as_ref(),
                 &req.out.join("external"),
             )?;

@@ -144,6 +144,16 @@ pub struct WorkConfig {
 }
 
 impl WorkConfig {
+    /// How the shards read the cohort.
+    pub fn cohort_options(&self) -> crate::engine::data::CohortOptions {
+        crate::engine::data::CohortOptions {
+            blank_modifier: self.blank_modifier,
+            label_map: self.label_map.clone(),
+        }
+    }
+}
+
+impl WorkConfig {
     /// Writes the configuration into a new work folder, or checks it against the folder's.
     pub fn claim(&self, work: &Path) -> Result<()> {
         let path = work.join("config.json");
