@@ -19,7 +19,7 @@ use crate::engine::model_run::{operating_thresholds, run_model};
 use crate::engine::prepare::{
     load_and_prepare, model_table, prepare_measured, skip_reason, Prepared,
 };
-use crate::engine::reproduce::load_experiment;
+use crate::engine::experiment::load_experiment;
 use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
     load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, ImageInput, Manifest,

@@ -368,6 +368,19 @@ pub struct Experiment {
     pub models: Vec<ModelSpec>,
 }
 
+/// The experiment a command asks for: its file or the built-in paper experiment, seed
+/// overridden.
+pub fn load_experiment(path: Option<&std::path::Path>, seed: Option<u64>) -> Result<Experiment> {
+    let mut exp = match path {
+        Some(p) => Experiment::load(p)?,
+        None => Experiment::parse(PAPER_TOML).context("the built-in paper experiment")?,
+    };
+    if let Some(s) = seed {
+        exp.experiment.seed = s;
+    }
+    Ok(exp)
+}
+
 impl Experiment {
     /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self> {

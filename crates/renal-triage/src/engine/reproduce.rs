@@ -19,7 +19,7 @@ use crate::engine::decision_curve::{decision_curves, write_decision_curves, Deci
 use crate::engine::embedding::{
     embed_and_measure, explain_image_exclusions, Device, EmbedOutcome, EncoderConfig,
 };
-use crate::engine::experiment::{Embeddings, Experiment, PAPER_TOML};
+use crate::engine::experiment::{load_experiment, Embeddings, Experiment};
 use crate::engine::external::{self, External};
 use crate::engine::metrics::{model_metrics, TaskMetrics};
 use crate::engine::model_run::{run_model, ModelRun};
@@ -88,18 +88,6 @@ pub struct Outcome {
     pub data: PathBuf,
     /// What a blank pathology modifier meant for the labels.
     pub blank_modifier: renal_cohort::BlankModifier,
-}
-
-/// The experiment of a request: its file or the built-in paper experiment, seed overridden.
-pub fn load_experiment(path: Option<&std::path::Path>, seed: Option<u64>) -> Result<Experiment> {
-    let mut exp = match path {
-        Some(p) => Experiment::load(p)?,
-        None => Experiment::parse(PAPER_TOML).context("the built-in paper experiment")?,
-    };
-    if let Some(s) = seed {
-        exp.experiment.seed = s;
-    }
-    Ok(exp)
 }
 
 /// Stage timings (seconds per stage, in order).
