@@ -1,6 +1,8 @@
 //! Bad input to the loaders: each a clear error naming the case, file or field, and the rest
 //! of the cohort still loads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::fs;
 
 use renal_cohort::{

@@ -2,6 +2,8 @@
 //! implementation of the Bhindi rules (`scripts/kits23_reference.py`, Python, written from
 //! docs/data.md's table: `tests/fixtures/kits23_reference.json`), 25 / 102 / 173.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_cohort::{load_kits23, Label};
 use renal_testdata::shared;
 

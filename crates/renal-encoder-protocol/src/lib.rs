@@ -6,7 +6,6 @@
 //! the two binaries in one cargo invocation (or testing the workspace) unifies the features, and
 //! the application's binary then carried a NEEDED libtorch_cpu.so (seen: it no longer started
 //! without libtorch on the library path).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::path::{Path, PathBuf};
 

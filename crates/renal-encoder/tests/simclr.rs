@@ -1,5 +1,7 @@
 //! Training, determinism, checkpoint/resume and save/load of the SimCLR encoder (tiny network).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_encoder::{train, Dataset, Encoder, EncoderConfig};
 use tch::Device;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a profiling run, not product code
 use renal_imaging::*;
 use std::time::Instant;
 fn main() {

@@ -1,6 +1,8 @@
 //! The CT path on phantoms: NIfTI and DICOM round trips, geometry, resampling, the centroid
 //! slice position in mm, normalisation, and the bad inputs of the imaging issue.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_imaging::dicom::{read_series, write_series, SeriesInfo};
 use renal_imaging::phantom::{phantom, tissues, PhantomConfig, Phase};
 use renal_imaging::preprocess::{

@@ -3,6 +3,8 @@
 //! elements cut off (PS3.10 7.1: preamble, `DICM`, then the meta group, explicit VR little
 //! endian), which leaves an explicit-VR little-endian data set starting at (0008,xxxx).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::Path;
 
 #[test]

@@ -8,6 +8,8 @@
 //! within their codec's error; 12-bit lossy JPEG is refused naming the file and the syntax; enhanced multi-frame CT
 //! (highdicom) gives the same series.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_imaging::dicom::read_series;

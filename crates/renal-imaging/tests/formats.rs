@@ -3,6 +3,8 @@
 //! KiTS23 case_00002's label map on an oblique grid), never by our own writer; the expected
 //! affine was computed by that script with numpy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_imaging::{read_geometry, read_labels, read_scalar, Geometry, ImagingError};

@@ -1,6 +1,8 @@
 //! Tumor volumes from the per-annotator KiTS23 masks, and their ICC(3,1), against pingouin
 //! (`shared/golden/icc-kits23-annotators`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_imaging::{read_labels, shape_features, BinaryMask};
 use renal_testdata::{assert_rel, read_json, shared};
 

@@ -1,6 +1,8 @@
 //! Shape features of the KiTS23 tumor label against pyradiomics 3.1 and numpy
 //! (`shared/golden/shape-pyradiomics`, tolerances from its README).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_imaging::{components_26, read_labels, shape_features, BinaryMask, LabelScheme};
 use renal_testdata::{assert_abs, assert_rel, read_json, shared};
 

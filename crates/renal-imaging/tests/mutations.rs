@@ -3,6 +3,8 @@
 //! give a value or an error, never a panic. (A replayable, deterministic smoke test; the
 //! coverage-guided fuzzing of issue 17 goes further.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_imaging::{read_labels, read_scalar};

@@ -2,6 +2,8 @@
 //! header, 64-bit dims and offsets, float64 pixdim, scaling and affine rows), not by our
 //! writer, read back through the public readers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_imaging::nifti::read_header;
 use renal_imaging::{read_labels, read_scalar};
 

@@ -4,6 +4,8 @@
 //! SimpleITK), rt-utils' RTSTRUCT of the same labels, and plastimatch's rasterisation of that
 //! RTSTRUCT as the reference.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_imaging::{measure_segmentation, read_labels, read_mask, LabelMap, LabelScheme};

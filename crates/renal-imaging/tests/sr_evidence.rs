@@ -3,6 +3,8 @@
 //! Current Requested Procedure Evidence Sequence, files in the CT's study and under its
 //! patient, as dcmtk's `dcmdump` reads it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_imaging::sr::{evidence, write_sr, Code, Document, Item, Value};

@@ -7,6 +7,8 @@
 //! stored unit), or is refused with an error that names the file and what is not supported.
 //! None panics; none differs silently.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use renal_testdata::under_ci;

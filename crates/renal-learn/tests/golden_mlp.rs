@@ -2,6 +2,8 @@
 //! given the fixture's initial weights and row orders, every parameter, loss and probability
 //! must match to 1e-10 (README tolerances).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_learn::mlp::{Linear, Mlp, MlpParams};
 use renal_learn::Matrix;
 use renal_testdata::{assert_abs, assert_all_abs, read_json, shared};

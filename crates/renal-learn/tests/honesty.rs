@@ -1,6 +1,8 @@
 //! Honesty of the learners: fitting twice gives the same model; the forest is the same on 1 or 2
 //! threads; transforms never see test rows; bad input is a typed error, never a panic or NaN.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_learn::cv::OuterRecord;
 use renal_learn::*;
 use renal_stats::Rng;

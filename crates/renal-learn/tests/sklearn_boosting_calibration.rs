@@ -1,6 +1,8 @@
 //! Gradient boosting and calibration against scikit-learn 1.9 (fixture made by
 //! `scripts/golden_sklearn_boosting_calibration.py`, never by this crate).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_learn::{CalibrationMethod, Calibrator, Gbm, GbmParams, Matrix};
 use renal_testdata::{float_rows, floats};
 use serde_json::Value;

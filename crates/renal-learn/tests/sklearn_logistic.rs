@@ -2,6 +2,8 @@
 //! `scripts/golden_sklearn_logistic.py` at a tight tolerance, never by this crate): every
 //! coefficient and intercept within 1e-6, on a narrow and a wide table, C = 0.01, 1, 100.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_learn::{Logistic, LogisticParams, Matrix};
 use renal_testdata::{float_rows, floats, max_abs_diff};
 use serde_json::Value;

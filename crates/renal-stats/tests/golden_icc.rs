@@ -1,6 +1,8 @@
 //! ICC against the Shrout & Fleiss example (exact fractions, pingouin) and the KiTS23 annotator
 //! volumes (pingouin), `shared/golden/icc-*`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_stats::{icc_all, mean_squares};
 use renal_testdata::{assert_abs, assert_rel, read_json, shared};
 

@@ -1,6 +1,8 @@
 //! ROC/PR/DeLong/calibration against pROC and scikit-learn (`shared/golden/delong-asah`,
 //! `shared/golden/metrics-sklearn`), tolerances from their READMEs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use renal_stats::*;
 use renal_testdata::{assert_abs, assert_all_abs, read_json, shared};
 

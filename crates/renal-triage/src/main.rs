@@ -3,7 +3,6 @@
 //! lives in `commands/` (see docs/architecture.md).
 //!
 //! Exit codes: 0 success, 1 a check failed (e.g. some downloads failed), 2 usage or I/O error.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::ExitCode;
 

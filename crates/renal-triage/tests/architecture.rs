@@ -6,6 +6,8 @@
 //! - no source file above 800 lines and no function above 100 lines outside tests (80 in the
 //!   DICOM reader and writer).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

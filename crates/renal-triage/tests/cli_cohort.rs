@@ -1,5 +1,7 @@
 //! Drives the real binary: `renal-triage cohort` on the shared KiTS23 snapshot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::process::Command;

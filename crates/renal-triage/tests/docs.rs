@@ -2,6 +2,8 @@
 //! each on its own line near the top; one line per command in its table, for every command the
 //! binary has; every document it links to exists. `docs/commands.md` describes every command.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {

@@ -1,6 +1,8 @@
 //! `renal-triage fetch kits23` against an HTTP server on loopback that serves a copy of the
 //! shared data in the upstream layout (`dataset/kits23.json`, `dataset/case_X/segmentation.nii.gz`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

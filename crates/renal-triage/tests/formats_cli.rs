@@ -3,6 +3,8 @@
 //! whose masks come in those formats as it measures the NIfTI. The fixtures are
 //! `renal-imaging`'s, written by SimpleITK and pynrrd (`scripts/make_format_fixtures.py`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

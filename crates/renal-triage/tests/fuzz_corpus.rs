@@ -3,6 +3,8 @@
 //! (`renal_triage::fuzz`), as `cargo afl` ran it; a panic fails the test (a crash found once
 //! stays fixed). The fuzzing itself runs outside CI (`scripts/fuzz`, `docs/fuzz.md`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::Path;
 
 #[test]

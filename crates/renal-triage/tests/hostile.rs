@@ -7,6 +7,8 @@
 //! The hostile files are made here byte by byte, from the formats' specifications (nifti1.h,
 //! nifti2.h, the NRRD and MetaImage headers, DICOM Part 10), not with the code under test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 // Round 3 (issue 26): server isolation, bounds per request and series, bundles, shards,
 // generated scripts.

@@ -8,6 +8,8 @@
 //! class, and the labels here are assigned in turn: the test checks the software's paths, not
 //! what a model learns.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! The report opens in headless Chromium (Debian's `chromium`) without errors; a screenshot is
 //! kept as a test artifact in `target/test-artifacts/report.png`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::path::Path;

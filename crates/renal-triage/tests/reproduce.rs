@@ -2,6 +2,8 @@
 //! others, linked from the shared snapshot): outputs, determinism across thread counts,
 //! resumption after SIGKILL, predefined splits, external validation, features+labels cohorts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

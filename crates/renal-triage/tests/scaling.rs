@@ -3,6 +3,8 @@
 //! of one input column when its inputs are standardized in-fold, and changed by it when it takes
 //! them raw (`standardize = false`, the study's code). Self-contained: no shared data needed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::Path;
 use std::process::Command;
 

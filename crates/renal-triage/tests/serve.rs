@@ -2,6 +2,8 @@
 //! loopback, bad input (each a clear 4xx naming the problem, the server staying up), and the
 //! web form driven in headless Chromium through chromedriver.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::io::Write;

@@ -3,6 +3,8 @@
 //! a corrupt mask fails its case, never the shard, and the merge lists it as excluded; bad
 //! shard arguments, another configuration and an incomplete work folder are refused by name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,6 +5,8 @@
 //! only one a second `submit` reruns (the other shards' logs are untouched), and the result is
 //! the same. Outside CI the test is skipped when no cluster answers; under CI it must run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 //! with their CIs, the SR's triage items, and the conformal sets' coverage on KiTS23 cases the
 //! calibration did not see.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::engine::conformal::Conformal;
 use crate::engine::embedding::{embed_and_measure, embed_frozen_cohort, explain_image_exclusions};
+use crate::engine::experiment::load_experiment;
 use crate::engine::experiment::{Embeddings, EMBEDDING_PREFIX};
 use crate::engine::features::{
     FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
@@ -19,7 +20,6 @@ use crate::engine::model_run::{operating_thresholds, run_model};
 use crate::engine::prepare::{
     load_and_prepare, model_table, prepare_measured, skip_reason, Prepared,
 };
-use crate::engine::experiment::load_experiment;
 use crate::engine::tasks::task_thresholds;
 use crate::model::bundle::{
     load_bundle, write_bundle, CvSummary, FeatureKind, FeatureSchema, ImageInput, Manifest,
