@@ -109,7 +109,7 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
 
 /// Recorded values read as missing, counted per feature: `(feature, source field, kind,
 /// cases, example values)`, sorted.
-pub fn note_summary(cohort: &Cohort) -> Vec<(String, String, NoteKind, usize, String)> {
+pub fn note_summary(cohort: &Cohort) -> Vec<NoteSummary> {
     let mut by: BTreeMap<(String, String, NoteKind), (usize, Vec<String>)> = BTreeMap::new();
     for (_, n) in cohort.notes() {
         let e = by
@@ -121,8 +121,60 @@ pub fn note_summary(cohort: &Cohort) -> Vec<(String, String, NoteKind, usize, St
         }
     }
     by.into_iter()
-        .map(|((f, field, k), (n, vals))| (f, field, k, n, vals.join(" | ")))
+        .map(|((feature, field, kind), (cases, vals))| NoteSummary {
+            feature,
+            field,
+            kind,
+            cases,
+            values: vals.join(" | "),
+        })
         .collect()
+}
+
+/// The recorded values of one feature and source field read as missing for one reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteSummary {
+    pub feature: String,
+    pub field: String,
+    pub kind: NoteKind,
+    /// Cases with such a value.
+    pub cases: usize,
+    /// Up to three of the values, ` | `-separated.
+    pub values: String,
+}
+
+/// What the report says of the cohort, computed once by the engine: Table 1, the excluded
+/// cases (sorted), the recorded values read as missing and the labelling policy's counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortSummary {
+    pub table1: Vec<[String; 5]>,
+    pub excluded: Vec<renal_cohort::Exclusion>,
+    pub notes: Vec<NoteSummary>,
+    /// Features recorded in some case but readable in none.
+    pub unreadable: Vec<String>,
+    /// Cases whose class rests on a blank pathology modifier read as absent.
+    pub blank_assumed: usize,
+    /// Cases with at least one value read as missing.
+    pub with_notes: usize,
+}
+
+impl CohortSummary {
+    pub fn of(cohort: &Cohort) -> CohortSummary {
+        let mut excluded = cohort.excluded.clone();
+        excluded.sort();
+        CohortSummary {
+            table1: table1(cohort),
+            excluded,
+            notes: note_summary(cohort),
+            unreadable: unreadable_features(cohort),
+            blank_assumed: cohort
+                .cases
+                .iter()
+                .filter(|c| !c.blank_assumed.is_empty())
+                .count(),
+            with_notes: cohort.cases.iter().filter(|c| !c.notes.is_empty()).count(),
+        }
+    }
 }
 
 /// Features recorded in some case but with no readable value in any: each is all missing
@@ -164,14 +216,14 @@ fn write_warnings(cohort: &Cohort, out: &std::path::Path) -> Result<()> {
         ],
         &rows,
     )?;
-    for (feature, field, kind, n, values) in note_summary(cohort) {
-        if kind.is_warning() {
+    for n in note_summary(cohort) {
+        if n.kind.is_warning() {
             tracing::warn!(
-                feature,
-                field,
-                cases = n,
-                values,
-                reason = kind.name(),
+                feature = n.feature,
+                field = n.field,
+                cases = n.cases,
+                values = n.values,
+                reason = n.kind.name(),
                 "recorded values read as missing"
             );
         }

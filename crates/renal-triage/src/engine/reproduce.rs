@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use crate::engine::cohort_outputs::CohortSummary;
 use crate::engine::cohort_outputs::{write_cohort_outputs, Agreement};
 use crate::engine::data;
 use crate::engine::decision_curve::{decision_curves, write_decision_curves, DecisionCurve};
@@ -88,6 +89,8 @@ pub struct Outcome {
     pub data: PathBuf,
     /// What a blank pathology modifier meant for the labels.
     pub blank_modifier: renal_cohort::BlankModifier,
+    /// Table 1, the exclusions and the recorded values read as missing, for the report.
+    pub cohort: CohortSummary,
 }
 
 /// Stage timings (seconds per stage, in order).
@@ -293,6 +296,7 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
     };
     Ok(Outcome {
         exp,
+        cohort: CohortSummary::of(&prepared.cohort),
         prepared,
         runs,
         metrics,

@@ -6,9 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use renal_report::{Block, Section, Table};
 
-use crate::engine::cohort_outputs::{
-    note_summary, table1, unreadable_features, FeatureIcc, MeshConvention, SizeAgreement,
-};
+use crate::engine::cohort_outputs::{FeatureIcc, MeshConvention, SizeAgreement};
 use crate::engine::reproduce::Outcome;
 use crate::report::blocks::write_svg;
 use crate::report::charts::bland_altman_chart;
@@ -16,9 +14,7 @@ use crate::report::charts::bland_altman_chart;
 /// Table 1 and the excluded cases.
 pub(super) fn cohort(o: &Outcome) -> Result<Vec<Section>> {
     let mut sections = Vec::new();
-    let t1 = table1(&o.prepared.cohort);
-    let mut excluded = o.prepared.cohort.excluded.clone();
-    excluded.sort();
+    let c = &o.cohort;
     sections.push(Section {
         id: "cohort".into(),
         title: "Cohort (Table 1)".into(),
@@ -34,14 +30,15 @@ pub(super) fn cohort(o: &Outcome) -> Result<Vec<Section>> {
                 ]
                 .map(String::from)
                 .to_vec(),
-                rows: t1.iter().map(|r| r.to_vec()).collect(),
+                rows: c.table1.iter().map(|r| r.to_vec()).collect(),
                 source: Some("cohort/table1.csv".into()),
                 marked: vec![],
             }),
             Block::Table(Table {
-                caption: format!("Excluded cases ({})", excluded.len()),
+                caption: format!("Excluded cases ({})", c.excluded.len()),
                 header: vec!["case".into(), "reason".into()],
-                rows: excluded
+                rows: c
+                    .excluded
                     .iter()
                     .map(|e| vec![e.case.clone(), e.reason.clone()])
                     .collect(),
@@ -56,31 +53,25 @@ pub(super) fn cohort(o: &Outcome) -> Result<Vec<Section>> {
 
 /// The labelling policy and the recorded values read as missing.
 fn recorded_values(o: &Outcome) -> Section {
-    let cohort = &o.prepared.cohort;
-    let assumed = cohort
-        .cases
-        .iter()
-        .filter(|c| !c.blank_assumed.is_empty())
-        .count();
+    let c = &o.cohort;
+    let assumed = c.blank_assumed;
     let policy = match o.blank_modifier {
         renal_cohort::BlankModifier::Absent => format!(
             "Blank pathology modifiers (necrosis, sarcomatoid features, T stage) were read as absent (`--blank-modifier absent`): pathology reports mention them when present. The class of {assumed} case(s) depended on that reading (Table 1; their rule in cohort/labels.csv says which field)."
         ),
         renal_cohort::BlankModifier::Exclude => "Blank pathology modifiers excluded the case when its class depended on them (`--blank-modifier exclude`).".into(),
     };
-    let summary = note_summary(cohort);
-    let n_cases = cohort.cases.iter().filter(|c| !c.notes.is_empty()).count();
+    let n_cases = c.with_notes;
     let mut blocks = vec![
         Block::Text(policy),
         Block::Text(format!(
             "A feature value that cannot be read never excludes a case: it is missing, imputed within the training folds like any missing value. {n_cases} case(s) had at least one such value: recorded as unknown (e.g. `not_found_in_emr`, recognised by rule), outside the field's vocabulary, text for a number, or implausible. Every one is listed in cohort/warnings.csv."
         )),
     ];
-    let empty = unreadable_features(cohort);
-    if !empty.is_empty() {
+    if !c.unreadable.is_empty() {
         blocks.push(Block::Text(format!(
             "Warning: no case has a readable value for {}; the feature is constant after imputation and carries no information.",
-            empty.join(", ")
+            c.unreadable.join(", ")
         )));
     }
     blocks.push(Block::Table(Table {
@@ -94,9 +85,18 @@ fn recorded_values(o: &Outcome) -> Section {
         ]
         .map(String::from)
         .to_vec(),
-        rows: summary
-            .into_iter()
-            .map(|(f, field, k, n, v)| vec![f, field, k.name().into(), n.to_string(), v])
+        rows: c
+            .notes
+            .iter()
+            .map(|n| {
+                vec![
+                    n.feature.clone(),
+                    n.field.clone(),
+                    n.kind.name().into(),
+                    n.cases.to_string(),
+                    n.values.clone(),
+                ]
+            })
             .collect(),
         source: Some("cohort/warnings.csv".into()),
         marked: vec![],
