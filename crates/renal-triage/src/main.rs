@@ -100,7 +100,7 @@ fn main() -> ExitCode {
     };
     // A diagnostic for memory tests and capacity planning: the process's peak resident memory.
     if std::env::var_os("RENAL_TRIAGE_PEAK_MEMORY").is_some() {
-        if let Some(m) = renal_triage::commands::bench_support::peak_memory_mib() {
+        if let Some(m) = renal_triage::commands::bench::support::peak_memory_mib() {
             eprintln!("peak memory: {m:.1} MiB");
         }
     }

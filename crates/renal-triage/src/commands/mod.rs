@@ -2,10 +2,6 @@
 //! or server, and what is printed.
 
 pub mod bench;
-pub mod bench_ct;
-pub mod bench_linear;
-pub mod bench_shard;
-pub mod bench_support;
 pub mod cohort;
 pub mod convert;
 pub mod embed;

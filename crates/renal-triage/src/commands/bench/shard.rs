@@ -99,7 +99,7 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
         "synthetic_cases": synthetic,
         "synthetic_work_bytes": syn_bytes,
         "synthetic_merge_s": syn_merge_s,
-        "peak_memory_mib": super::bench_support::peak_memory_mib(),
+        "peak_memory_mib": super::support::peak_memory_mib(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use anyhow::Result;
 use renal_learn::{LearnerParams, LogisticParams, Matrix, MlpParams, PipelineParams};
 use serde_json::json;
 
-use crate::commands::bench_support::{nested_5x5, run_script, synthetic, write_table};
+use super::support::{nested_5x5, run_script, synthetic, write_table};
 
 /// Runs `grid` under nested CV and times it; returns (seconds, aggressive-vs-rest AUC).
 fn time_nested(grid: &[PipelineParams], x: &Matrix, y: &[usize]) -> Result<(f64, f64)> {

@@ -5,15 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod ct;
+mod linear;
+mod shard;
+pub mod support;
+
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::commands::bench_support::{
-    nested_5x5, peak_memory_mib, run_script, synthetic, write_table,
-};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
 use serde_json::json;
+use support::{nested_5x5, peak_memory_mib, run_script, synthetic, write_table};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -161,21 +164,21 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             epochs,
             batch,
             python,
-        } => super::bench_linear::mlp(rows, cols, epochs, batch, python),
+        } => linear::mlp(rows, cols, epochs, batch, python),
         Which::Logistic {
             rows,
             cols,
             c,
             sklearn,
-        } => super::bench_linear::logistic(rows, cols, &c, sklearn),
+        } => linear::logistic(rows, cols, &c, sklearn),
         Which::Reproduce {
             data,
             experiment,
             sklearn,
         } => reproduce(data, experiment, sklearn),
         Which::Encoder(a) => encoder(&a),
-        Which::Ct { data, case, decode } => super::bench_ct::ct(data, &case, decode),
-        Which::Shard { data, synthetic } => super::bench_shard::shard(data, synthetic),
+        Which::Ct { data, case, decode } => ct::ct(data, &case, decode),
+        Which::Shard { data, synthetic } => shard::shard(data, synthetic),
         Which::Predict {
             model,
             mask,

@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::bench_support::peak_memory_mib;
-use super::bench_support::run_script;
+use super::support::peak_memory_mib;
+use super::support::run_script;
 
 pub fn ct(data: Option<PathBuf>, case: &str, decode: bool) -> Result<ExitCode> {
     use renal_imaging::dicom::{read_series, write_series, SeriesInfo};
