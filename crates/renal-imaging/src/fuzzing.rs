@@ -29,7 +29,7 @@ pub fn rtstruct_geometry(data: &[u8]) -> Result<usize, String> {
         per as usize
     };
     let contours: Vec<Vec<[f64; 3]>> = points.chunks(per).map(<[_]>::to_vec).collect();
-    crate::rtstruct::rasterise_voxel_contours(&contours, GRID)
+    crate::dicom::rtstruct::rasterise_voxel_contours(&contours, GRID)
 }
 
 /// One JPEG 2000 frame (a codestream or a JP2 file) through the codestream lookup, the header
@@ -41,9 +41,9 @@ pub fn jpeg2000_frame(data: &[u8]) -> Result<usize, String> {
         return Err("too short".into());
     };
     let bits = if flags & 2 != 0 { 8 } else { 16 };
-    crate::codecs::decode_frame(
+    crate::dicom::codecs::decode_frame(
         Path::new("frame"),
-        crate::dicom_syntax::Pixels::Jpeg2000,
+        crate::dicom::syntax::Pixels::Jpeg2000,
         frame,
         *rows as usize + 1,
         *columns as usize + 1,

@@ -4,7 +4,7 @@
 //!   JPEG; reader, writer, series assembly);
 //! - [`nifti`]: NIfTI-1/2 reading and writing (gzip or plain), every datatype, explicit scaling;
 //! - [`formats`]: a volume from NIfTI, NRRD (Slicer's `.seg.nrrd` included) or MetaImage, by name,
-//!   and masks from those or DICOM SEG / RTSTRUCT ([`dicom_mask`]), with a [`labelmap`] saying which
+//!   and masks from those or DICOM SEG / RTSTRUCT ([`dicom::mask`]), with a [`labelmap`] saying which
 //!   label is the kidney, the tumor and the cyst;
 //! - [`volume`]: grids with their affine (axis order and orientation conventions documented there);
 //! - [`mask`]: binary masks cropped to their bounding box and 26-connected components;
@@ -16,12 +16,7 @@
 
 mod bytes;
 pub mod cancel;
-mod codecs;
 pub mod dicom;
-pub mod dicom_mask;
-mod dicom_parse;
-mod dicom_seg;
-mod dicom_syntax;
 pub mod error;
 pub mod formats;
 #[doc(hidden)]
@@ -29,7 +24,6 @@ pub mod fuzzing;
 pub mod hull;
 pub mod labelmap;
 pub mod limits;
-mod ljpeg;
 pub mod mask;
 pub mod measure;
 pub mod mesh;
@@ -37,10 +31,7 @@ pub mod nifti;
 pub mod phantom;
 pub mod png;
 pub mod preprocess;
-mod rle;
-mod rtstruct;
 pub mod shape;
-pub mod sr;
 pub mod volume;
 
 pub use error::{ImagingError, Result};

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use renal_imaging::sr::{evidence, write_sr, Code, Document, Item, Value};
+use renal_imaging::dicom::sr::{evidence, write_sr, Code, Document, Item, Value};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const MAX_FN_LINES: usize = 100;
 const MAX_FILE_LINES: usize = 800;
 /// Files held to a tighter function limit, with it.
-const TIGHTER: &[(&str, usize)] = &[("renal-imaging/src/dicom.rs", 80)];
+const TIGHTER: &[(&str, usize)] = &[("renal-imaging/src/dicom/series.rs", 80)];
 
 fn crates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

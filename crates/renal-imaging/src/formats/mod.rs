@@ -6,7 +6,7 @@
 //!
 //! Masks may also be DICOM Segmentation objects or RT Structure Sets (`.dcm`, or any file
 //! with the DICOM preamble), rebuilt on the grid of the CT series they reference
-//! ([`crate::dicom_mask`]).
+//! ([`crate::dicom::mask`]).
 //!
 //! A segmentation's segments named kidney, tumor (tumour) or cyst take the label values the
 //! measurements expect (1, 2, 3, KiTS23's); a segment with another name is an error naming it,
@@ -45,7 +45,7 @@ pub fn format_of(path: &Path) -> Format {
     } else if name.ends_with(".mha") || name.ends_with(".mhd") {
         Format::MetaImage
     } else if name.ends_with(".dcm")
-        || (!name.contains(".nii") && crate::dicom_parse::is_part10(path))
+        || (!name.contains(".nii") && crate::dicom::parse::is_part10(path))
     {
         Format::Dicom
     } else {
@@ -93,7 +93,7 @@ pub fn read_mask(
 ) -> Result<LabelVolume> {
     let f = format_of(path);
     let mut v = match f {
-        Format::Dicom => return crate::dicom_mask::read_dicom_mask(path, references, map),
+        Format::Dicom => return crate::dicom::mask::read_dicom_mask(path, references, map),
         Format::Nifti => nifti::read_labels(path)?,
         _ => {
             let r = raster(path, f)?;

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use renal_imaging::sr::{write_sr, Code, Document, Item, Value};
+use renal_imaging::dicom::sr::{write_sr, Code, Document, Item, Value};
 
 use crate::model::bundle::Bundle;
 use crate::model::predict::Prediction;
@@ -231,19 +231,19 @@ fn group(bundle: &Bundle, p: &Prediction) -> Vec<Item> {
 /// mask), as the SR's evidence.
 fn evidence_of(
     sources: &[std::path::PathBuf],
-) -> renal_imaging::Result<Vec<renal_imaging::sr::Evidence>> {
+) -> renal_imaging::Result<Vec<renal_imaging::dicom::sr::Evidence>> {
     let mut evidence = Vec::new();
     for s in sources {
         let dicom = if s.is_dir() {
             std::fs::read_dir(s)
                 .ok()
                 .and_then(|mut d| d.find_map(|e| e.ok()))
-                .is_some_and(|e| renal_imaging::dicom_mask::is_dicom(&e.path()))
+                .is_some_and(|e| renal_imaging::dicom::mask::is_dicom(&e.path()))
         } else {
-            renal_imaging::dicom_mask::is_dicom(s)
+            renal_imaging::dicom::mask::is_dicom(s)
         };
         if dicom {
-            evidence.push(renal_imaging::sr::evidence(s)?);
+            evidence.push(renal_imaging::dicom::sr::evidence(s)?);
         }
     }
     Ok(evidence)

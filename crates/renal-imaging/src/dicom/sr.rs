@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use crate::dicom::tags::{ITEM, ITEM_END, SEQ_END};
 use crate::dicom::{ds_text, part10, push_element, Tag};
 use crate::error::Result;
 
@@ -73,10 +74,10 @@ pub fn evidence(path: &Path) -> Result<Evidence> {
     };
     let mut ev = Evidence::default();
     for (k, f) in files.iter().enumerate() {
-        let d = crate::dicom_parse::read_file(f)?.data;
+        let d = crate::dicom::parse::read_file(f)?.data;
         let get = |t: Tag, name: &str| {
             d.req_text(t, name)
-                .map_err(|e| crate::dicom_parse::err(f, e))
+                .map_err(|e| crate::dicom::parse::err(f, e))
         };
         let (study, series) = (
             get((0x0020, 0x000D), "StudyInstanceUID")?,
@@ -93,7 +94,7 @@ pub fn evidence(path: &Path) -> Result<Evidence> {
             ]
             .map(|t| d.text(t).unwrap_or_default());
         } else if series != ev.series_uid {
-            return Err(crate::dicom_parse::err(
+            return Err(crate::dicom::parse::err(
                 f,
                 format!("series {series}, not the folder's {}", ev.series_uid),
             ));
@@ -162,10 +163,6 @@ fn evidence_sequence(out: &mut Vec<u8>, ev: &[Evidence]) {
         .collect();
     sequence(out, (0x0040, 0xA375), &items);
 }
-
-const ITEM: Tag = (0xFFFE, 0xE000);
-const ITEM_END: Tag = (0xFFFE, 0xE00D);
-const SEQ_END: Tag = (0xFFFE, 0xE0DD);
 
 fn tag_bytes(out: &mut Vec<u8>, t: Tag) {
     out.extend_from_slice(&t.0.to_le_bytes());

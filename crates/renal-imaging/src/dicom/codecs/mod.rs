@@ -9,10 +9,13 @@
 //! HTJ2K; those are refused naming the file and what to do.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod ljpeg;
+pub(crate) mod rle;
+
 use std::path::Path;
 
-use crate::dicom_parse::err;
-use crate::dicom_syntax::Pixels;
+use crate::dicom::parse::err;
+use crate::dicom::syntax::Pixels;
 use crate::error::Result;
 
 /// One encapsulated frame decoded to native little-endian samples of `bits` (8 or 16).
@@ -32,8 +35,12 @@ pub(crate) fn decode_frame(
     }
     match pixels {
         Pixels::Native => Ok(frame.to_vec()),
-        Pixels::Rle => crate::rle::decode_frame(path, frame, rows * columns, bits / 8),
-        Pixels::LosslessJpeg => crate::ljpeg::decode_frame(path, frame, rows, columns, bits / 8),
+        Pixels::Rle => {
+            crate::dicom::codecs::rle::decode_frame(path, frame, rows * columns, bits / 8)
+        }
+        Pixels::LosslessJpeg => {
+            crate::dicom::codecs::ljpeg::decode_frame(path, frame, rows, columns, bits / 8)
+        }
         Pixels::Jpeg => jpeg(path, frame, rows, columns, bits),
         Pixels::JpegLs => jpeg_ls(path, frame, rows, columns, bits),
         Pixels::Jpeg2000 => jpeg_2000(path, frame, rows, columns, (bits, signed)),

@@ -1,5 +1,5 @@
-//! Masks stored as DICOM: Segmentation objects ([`crate::dicom_seg`]) and RT Structure Sets
-//! ([`crate::rtstruct`]), each rebuilt on the grid of the CT series it references.
+//! Masks stored as DICOM: Segmentation objects ([`crate::dicom::seg`]) and RT Structure Sets
+//! ([`crate::dicom::rtstruct`]), each rebuilt on the grid of the CT series it references.
 //!
 //! The referenced series (by its Series Instance UID) is looked for in the folders the caller
 //! gives (a case's CT phases), then in the folders beside the mask file and beside its folder
@@ -9,17 +9,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::dicom;
-use crate::dicom_parse::{err, read_file, DataSet, Tag};
+use crate::dicom::parse::{err, read_file, DataSet};
+use crate::dicom::tags::{
+    REFERENCED_SERIES, RT_REFERENCED_FRAME, RT_REFERENCED_SERIES, RT_REFERENCED_STUDY, SERIES_UID,
+    SOP_CLASS,
+};
 use crate::error::Result;
 use crate::labelmap::LabelMap;
 use crate::volume::{Geometry, LabelVolume};
 
-const SOP_CLASS: Tag = (0x0008, 0x0016);
-const SERIES_UID: Tag = (0x0020, 0x000E);
-const REFERENCED_SERIES: Tag = (0x0008, 0x1115);
-const RT_REFERENCED_FRAME: Tag = (0x3006, 0x0010);
-const RT_REFERENCED_STUDY: Tag = (0x3006, 0x0012);
-const RT_REFERENCED_SERIES: Tag = (0x3006, 0x0014);
 const SEG_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.4";
 const LABELMAP_SEG_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.7";
 const RTSTRUCT_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.481.3";
@@ -28,7 +26,7 @@ const MAX_CANDIDATES: usize = 256;
 
 /// Whether a file is a DICOM Part 10 file (by its preamble).
 pub fn is_dicom(path: &Path) -> bool {
-    crate::dicom_parse::is_part10(path)
+    crate::dicom::parse::is_part10(path)
 }
 
 /// A DICOM SEG or RTSTRUCT file as a label map (kidney 1, tumor 2, cyst 3) on the grid of
@@ -50,9 +48,9 @@ pub fn read_dicom_mask(
     let uid = referenced_series(&p.data, rt).map_err(|d| err(path, d))?;
     let grid = find_series(path, &uid, references)?;
     if rt {
-        crate::rtstruct::read(path, &p.data, &grid, map)
+        crate::dicom::rtstruct::read(path, &p.data, &grid, map)
     } else {
-        crate::dicom_seg::read(path, &p.data, p.syntax, &grid, map)
+        crate::dicom::seg::read(path, &p.data, p.syntax, &grid, map)
     }
 }
 

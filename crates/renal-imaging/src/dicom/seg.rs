@@ -11,33 +11,17 @@
 
 use std::path::Path;
 
-use crate::dicom_parse::{err, frames, group, DataSet, Tag, PIXEL_DATA};
-use crate::dicom_syntax::{Pixels, Syntax};
+use crate::dicom::parse::{err, frames, group, DataSet};
+use crate::dicom::syntax::{Pixels, Syntax};
+use crate::dicom::tags::{
+    BITS_ALLOCATED, CODE_MEANING, COLUMNS, MAX_FRACTIONAL, NUMBER_OF_FRAMES, ORIENTATION,
+    PER_FRAME_GROUPS, PIXEL_DATA, PIXEL_MEASURES, PIXEL_SPACING, PLANE_ORIENTATION, PLANE_POSITION,
+    POSITION, PROPERTY_TYPE, REFERENCED_SEGMENT, ROWS, SEGMENTATION_TYPE, SEGMENT_IDENTIFICATION,
+    SEGMENT_LABEL, SEGMENT_NUMBER, SEGMENT_SEQUENCE, SHARED_GROUPS,
+};
 use crate::error::Result;
 use crate::labelmap::{precedence, segment_role, LabelMap};
 use crate::volume::{Geometry, LabelVolume, Volume};
-
-const SEGMENTATION_TYPE: Tag = (0x0062, 0x0001);
-const SEGMENT_SEQUENCE: Tag = (0x0062, 0x0002);
-const SEGMENT_NUMBER: Tag = (0x0062, 0x0004);
-const SEGMENT_LABEL: Tag = (0x0062, 0x0005);
-const PROPERTY_TYPE: Tag = (0x0062, 0x000F);
-const CODE_MEANING: Tag = (0x0008, 0x0104);
-const SEGMENT_IDENTIFICATION: Tag = (0x0062, 0x000A);
-const REFERENCED_SEGMENT: Tag = (0x0062, 0x000B);
-const MAX_FRACTIONAL: Tag = (0x0062, 0x000E);
-const SHARED_GROUPS: Tag = (0x5200, 0x9229);
-const PER_FRAME_GROUPS: Tag = (0x5200, 0x9230);
-const PLANE_POSITION: Tag = (0x0020, 0x9113);
-const PLANE_ORIENTATION: Tag = (0x0020, 0x9116);
-const PIXEL_MEASURES: Tag = (0x0028, 0x9110);
-pub(crate) const POSITION: Tag = (0x0020, 0x0032);
-pub(crate) const ORIENTATION: Tag = (0x0020, 0x0037);
-pub(crate) const PIXEL_SPACING: Tag = (0x0028, 0x0030);
-const ROWS: Tag = (0x0028, 0x0010);
-const COLUMNS: Tag = (0x0028, 0x0011);
-const NUMBER_OF_FRAMES: Tag = (0x0028, 0x0008);
-const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -317,7 +301,7 @@ fn frame_pixels(
         }
         p if bits > 1 => {
             for f in frames_v.iter_mut() {
-                *f = crate::codecs::decode_frame(path, p, f, rows, cols, (bits, false))
+                *f = crate::dicom::codecs::decode_frame(path, p, f, rows, cols, (bits, false))
                     .map_err(|e| e.to_string())?;
             }
         }

@@ -16,19 +16,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dicom_parse::{err, DataSet, Tag};
+use crate::dicom::parse::{err, DataSet};
+use crate::dicom::tags::{
+    CONTOUR_DATA, CONTOUR_SEQUENCE, GEOMETRIC_TYPE, REFERENCED_ROI, ROI_CONTOUR, ROI_NAME,
+    ROI_NUMBER, STRUCTURE_SET_ROI,
+};
 use crate::error::Result;
 use crate::labelmap::{precedence, segment_role, LabelMap};
 use crate::volume::{Geometry, LabelVolume, Volume};
-
-const STRUCTURE_SET_ROI: Tag = (0x3006, 0x0020);
-const ROI_NUMBER: Tag = (0x3006, 0x0022);
-const ROI_NAME: Tag = (0x3006, 0x0026);
-const ROI_CONTOUR: Tag = (0x3006, 0x0039);
-const REFERENCED_ROI: Tag = (0x3006, 0x0084);
-const CONTOUR_SEQUENCE: Tag = (0x3006, 0x0040);
-const GEOMETRIC_TYPE: Tag = (0x3006, 0x0042);
-const CONTOUR_DATA: Tag = (0x3006, 0x0050);
 
 /// A contour in the slice plane: (i, j) voxel coordinates of its points.
 type Polygon = Vec<[f64; 2]>;

@@ -9,40 +9,27 @@
 //! the mean step between consecutive positions, which must be even (a missing slice is an error,
 //! not a silently stretched volume).
 //!
-//! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless ([`crate::rle`]) and
-//! lossless JPEG (process 14, [`crate::ljpeg`]) are decoded; the others (JPEG baseline and
+//! Of the compressed (encapsulated) transfer syntaxes, RLE Lossless ([`crate::dicom::codecs::rle`]) and
+//! lossless JPEG (process 14, [`crate::dicom::codecs::ljpeg`]) are decoded; the others (JPEG baseline and
 //! extended, JPEG-LS, JPEG 2000) are refused with an error naming the file and the transfer
 //! syntax.
 
 use std::path::{Path, PathBuf};
 
-use crate::dicom_syntax::{Pixels, Syntax, EXPLICIT_LE, IMPLICIT_LE};
+use crate::dicom::syntax::{Pixels, Syntax, EXPLICIT_LE, IMPLICIT_LE};
 use crate::error::{ImagingError, Result};
 use crate::volume::{Geometry, Volume};
 
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
-pub(crate) use crate::dicom_parse::Tag;
-use crate::dicom_parse::{err, long_vr, DataSet, PIXEL_DATA};
-const SERIES_UID: Tag = (0x0020, 0x000E);
-const GRID_FRAME_OFFSETS: Tag = (0x3004, 0x000C);
-const POSITION: Tag = (0x0020, 0x0032);
-const ORIENTATION: Tag = (0x0020, 0x0037);
-const ROWS: Tag = (0x0028, 0x0010);
-const COLUMNS: Tag = (0x0028, 0x0011);
-const PIXEL_SPACING: Tag = (0x0028, 0x0030);
-const NUMBER_OF_FRAMES: Tag = (0x0028, 0x0008);
-const SHARED_GROUPS: Tag = (0x5200, 0x9229);
-const PER_FRAME_GROUPS: Tag = (0x5200, 0x9230);
-const PLANE_POSITION: Tag = (0x0020, 0x9113);
-const PLANE_ORIENTATION: Tag = (0x0020, 0x9116);
-const PIXEL_MEASURES: Tag = (0x0028, 0x9110);
-const PIXEL_VALUE_TRANSFORMATION: Tag = (0x0028, 0x9145);
-const SAMPLES: Tag = (0x0028, 0x0002);
-const BITS_ALLOCATED: Tag = (0x0028, 0x0100);
-const PIXEL_REPRESENTATION: Tag = (0x0028, 0x0103);
-const INTERCEPT: Tag = (0x0028, 0x1052);
-const SLOPE: Tag = (0x0028, 0x1053);
+pub(crate) use crate::dicom::parse::Tag;
+use crate::dicom::parse::{err, long_vr, DataSet};
+use crate::dicom::tags::{
+    BITS_ALLOCATED, COLUMNS, GRID_FRAME_OFFSETS, INTERCEPT, NUMBER_OF_FRAMES, ORIENTATION,
+    PER_FRAME_GROUPS, PIXEL_DATA, PIXEL_MEASURES, PIXEL_REPRESENTATION, PIXEL_SPACING,
+    PIXEL_VALUE_TRANSFORMATION, PLANE_ORIENTATION, PLANE_POSITION, POSITION, ROWS, SAMPLES,
+    SERIES_UID, SHARED_GROUPS, SLOPE,
+};
 
 /// One slice of a CT series, with its pixels in HU.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +145,14 @@ fn native_frame(
             f
         }
         Pixels::Native => frame,
-        p => crate::codecs::decode_frame(path, p, &frame, rows, columns, (bits, samples.signed))?,
+        p => crate::dicom::codecs::decode_frame(
+            path,
+            p,
+            &frame,
+            rows,
+            columns,
+            (bits, samples.signed),
+        )?,
     })
 }
 
@@ -188,7 +182,7 @@ impl Groups<'_> {
         let g = self
             .per_frame
             .get(f)
-            .and_then(|pf| crate::dicom_parse::group(pf, self.shared, group));
+            .and_then(|pf| crate::dicom::parse::group(pf, self.shared, group));
         match g {
             Some(g) if g.e.contains_key(&tag) => g,
             _ => top,
@@ -265,7 +259,7 @@ fn frame_layout(data: &DataSet, groups: &Groups, path: &Path) -> Result<(usize, 
 }
 
 /// NumberOfFrames (1 when absent).
-fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
+fn frame_count(data: &crate::dicom::parse::DataSet, path: &Path) -> Result<i64> {
     if data.e.contains_key(&NUMBER_OF_FRAMES) {
         data.int(NUMBER_OF_FRAMES, "NumberOfFrames")
             .map_err(|d| err(path, d))
@@ -278,7 +272,7 @@ fn frame_count(data: &crate::dicom_parse::DataSet, path: &Path) -> Result<i64> {
 /// converted enhanced) multi-frame image, each with its own plane position, orientation,
 /// pixel spacing and rescale from the functional groups.
 pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
-    let crate::dicom_parse::Part10 { syntax, mut data } = crate::dicom_parse::read_file(path)?;
+    let crate::dicom::parse::Part10 { syntax, mut data } = crate::dicom::parse::read_file(path)?;
     let floats = [(0x7FE0, 0x0008), (0x7FE0, 0x0009)];
     if floats.iter().any(|t| data.e.contains_key(t)) {
         return Err(err(
@@ -303,8 +297,8 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
     let frame_bytes = rows * columns * samples.bits / 8;
     let frames = match pixel {
         // One native frame: the bytes as read, not copied.
-        crate::dicom_parse::Value::Bytes(b) if n == 1 && b.len() >= frame_bytes => vec![b],
-        p => crate::dicom_parse::frames(&p, n, frame_bytes).map_err(|d| err(path, d))?,
+        crate::dicom::parse::Value::Bytes(b) if n == 1 && b.len() >= frame_bytes => vec![b],
+        p => crate::dicom::parse::frames(&p, n, frame_bytes).map_err(|d| err(path, d))?,
     };
     // A file without a series (a single image, as some tools export) is a series of its own.
     let series_uid = data.text(SERIES_UID).unwrap_or_default();

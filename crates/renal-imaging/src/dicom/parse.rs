@@ -1,6 +1,6 @@
 //! The DICOM Part 10 parser every DICOM reader here shares: the file meta group, then the data
 //! set as a tree (sequences parsed into their items, encapsulated pixel data kept as its
-//! fragments), in any of the transfer syntaxes of [`crate::dicom_syntax`].
+//! fragments), in any of the transfer syntaxes of [`crate::dicom::syntax`].
 //!
 //! Sequences are recognised by their VR (explicit VR), by an undefined length, by a VR of UN
 //! with an undefined length (parsed as implicit VR little endian, as the standard says), and in
@@ -15,14 +15,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::bytes::arr;
-use crate::dicom_syntax::{inflate_dataset, Syntax};
+use crate::dicom::syntax::{inflate_dataset, Syntax};
+pub(crate) use crate::dicom::tags::Tag;
+use crate::dicom::tags::{ITEM, ITEM_END, PIXEL_DATA, SEQ_END};
 use crate::error::{ImagingError, Result};
 
-pub(crate) type Tag = (u16, u16);
-pub(crate) const PIXEL_DATA: Tag = (0x7FE0, 0x0010);
-const ITEM: Tag = (0xFFFE, 0xE000);
-const ITEM_END: Tag = (0xFFFE, 0xE00D);
-const SEQ_END: Tag = (0xFFFE, 0xE0DD);
 const UNDEFINED: u32 = u32::MAX;
 /// Sequences nested deeper than this are refused (real files nest a handful of levels).
 const MAX_DEPTH: usize = 24;
@@ -442,9 +439,9 @@ fn bare_data_set(b: &[u8]) -> Option<Syntax> {
         .get(4..6)
         .is_some_and(|vr| vr.iter().all(|c| c.is_ascii_uppercase()));
     let uid = if explicit {
-        crate::dicom_syntax::EXPLICIT_LE
+        crate::dicom::syntax::EXPLICIT_LE
     } else {
-        crate::dicom_syntax::IMPLICIT_LE
+        crate::dicom::syntax::IMPLICIT_LE
     };
     Syntax::of(uid).ok()
 }
