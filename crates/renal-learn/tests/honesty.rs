@@ -178,6 +178,25 @@ fn fold_view(r: &NestedResult, k: usize) -> FoldView {
     (r.outer[k].clone(), oof)
 }
 
+/// Three given outer folds of 90 rows, each holding all three classes (rows cycle through the
+/// classes), and the plan that uses them exactly.
+fn three_given_folds() -> (Vec<Vec<usize>>, FoldPlan) {
+    let folds: Vec<Vec<usize>> = (0..3)
+        .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())
+        .collect();
+    let plan = FoldPlan {
+        outer: folds
+            .iter()
+            .map(|test| OuterPlan {
+                train: renal_learn::cv::complement(90, test),
+                test: test.clone(),
+                inner: vec![],
+            })
+            .collect(),
+    };
+    (folds, plan)
+}
+
 /// Rows `rows` of `x` with every feature set to 1e12.
 fn poison(x: &Matrix, rows: &[usize]) -> Matrix {
     let mut p = x.clone();
@@ -198,19 +217,7 @@ fn poison(x: &Matrix, rows: &[usize]) -> Matrix {
 fn transforms_never_see_test_rows() {
     let (x, y) = data(90, 3);
     let cv = nested_3x3(7);
-    let folds: Vec<Vec<usize>> = (0..3)
-        .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())
-        .collect();
-    let plan = FoldPlan {
-        outer: folds
-            .iter()
-            .map(|test| OuterPlan {
-                train: renal_learn::cv::complement(90, test),
-                test: test.clone(),
-                inner: vec![],
-            })
-            .collect(),
-    };
+    let (folds, plan) = three_given_folds();
     let grid = pipelines();
     let base = cv.run(&grid, &x, &y, 3, Some(&plan)).unwrap();
     for (k, test) in folds.iter().enumerate() {
@@ -296,20 +303,7 @@ fn nested_cv_uses_given_folds_exactly_and_is_thread_independent() {
 fn an_outer_test_folds_labels_never_reach_its_fit() {
     let (x, y) = data(90, 6);
     let cv = nested_3x3(11);
-    // Every fold holds all three classes (rows cycle through the classes).
-    let folds: Vec<Vec<usize>> = (0..3)
-        .map(|o| (0..90).filter(|i| (i / 3) % 3 == o).collect())
-        .collect();
-    let plan = FoldPlan {
-        outer: folds
-            .iter()
-            .map(|test| OuterPlan {
-                train: renal_learn::cv::complement(90, test),
-                test: test.clone(),
-                inner: vec![],
-            })
-            .collect(),
-    };
+    let (folds, plan) = three_given_folds();
     let grid = pipelines();
     let base = cv.run(&grid, &x, &y, 3, Some(&plan)).unwrap();
     let oof_of = |r: &renal_learn::NestedResult, k: usize| -> Vec<(usize, Vec<f64>)> {

@@ -336,17 +336,23 @@ fn long_functions(text: &str, max_lines: usize) -> Vec<(String, usize)> {
     out
 }
 
-#[test]
-fn files_and_functions_stay_short() {
-    let root = crates_dir();
+/// Every source file under the crates' `src/` folders.
+fn crate_sources() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut crates: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    let mut crates: Vec<_> = std::fs::read_dir(crates_dir()).unwrap().flatten().collect();
     crates.sort_by_key(|e| e.path());
     for c in crates {
         if c.path().join("src").is_dir() {
             rust_files(&c.path().join("src"), &mut files);
         }
     }
+    files
+}
+
+#[test]
+fn files_and_functions_stay_short() {
+    let root = crates_dir();
+    let files = crate_sources();
     let mut long_fns: BTreeSet<String> = BTreeSet::new();
     let mut long_files = BTreeSet::new();
     for f in &files {
@@ -437,15 +443,7 @@ fn the_binary_root_is_not_the_library_root() {
 /// fuzz crate as `fuzz/...`).
 fn workspace_sources() -> Vec<String> {
     let root = crates_dir();
-    let mut files = Vec::new();
-    let mut crates: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
-    crates.sort_by_key(|e| e.path());
-    for c in crates {
-        if c.path().join("src").is_dir() {
-            rust_files(&c.path().join("src"), &mut files);
-        }
-    }
-    let mut names: Vec<String> = files
+    let mut names: Vec<String> = crate_sources()
         .iter()
         .map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().to_string())
         .collect();

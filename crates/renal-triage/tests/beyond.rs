@@ -63,15 +63,8 @@ fn permuted_aucs(grid: &[PipelineParams], perms: u64) -> Vec<f64> {
             seed: 11 + k,
             ..exp.nested_cv()
         };
-        let r = cv.run(grid, &t.x, &y, 3, None).unwrap();
-        for (s, task) in sums.iter_mut().zip(&cv.tasks) {
-            let (tt, sc): (Vec<bool>, Vec<f64>) = r
-                .oof
-                .iter()
-                .filter(|o| task.included.contains(&y[o.row]))
-                .map(|o| (task.positive.contains(&y[o.row]), task.score(&o.proba)))
-                .unzip();
-            let auc = roc_auc(&tt, &sc).unwrap();
+        let aucs = pooled_aucs(&cv, grid, &t.x, &y);
+        for ((s, task), auc) in sums.iter_mut().zip(&cv.tasks).zip(aucs) {
             eprintln!("permutation {k} {}: AUC {auc:.3}", task.name);
             assert!(
                 (auc - 0.5).abs() < 0.2,
@@ -84,23 +77,32 @@ fn permuted_aucs(grid: &[PipelineParams], perms: u64) -> Vec<f64> {
     sums
 }
 
-/// Pooled out-of-fold AUC per task with the real labels.
-fn real_aucs(grid: &[PipelineParams]) -> Vec<f64> {
-    let t = table().unwrap();
-    let cv = experiment().nested_cv();
-    let r = cv.run(grid, &t.x, &t.y, 3, None).unwrap();
+/// Pooled out-of-fold AUC per task of one nested CV with labels `y`.
+fn pooled_aucs(
+    cv: &NestedCv,
+    grid: &[PipelineParams],
+    x: &renal_learn::Matrix,
+    y: &[usize],
+) -> Vec<f64> {
+    let r = cv.run(grid, x, y, 3, None).unwrap();
     cv.tasks
         .iter()
         .map(|task| {
             let (tt, sc): (Vec<bool>, Vec<f64>) = r
                 .oof
                 .iter()
-                .filter(|o| task.included.contains(&t.y[o.row]))
-                .map(|o| (task.positive.contains(&t.y[o.row]), task.score(&o.proba)))
+                .filter(|o| task.included.contains(&y[o.row]))
+                .map(|o| (task.positive.contains(&y[o.row]), task.score(&o.proba)))
                 .unzip();
             roc_auc(&tt, &sc).unwrap()
         })
         .collect()
+}
+
+/// Pooled out-of-fold AUC per task with the real labels.
+fn real_aucs(grid: &[PipelineParams]) -> Vec<f64> {
+    let t = table().unwrap();
+    pooled_aucs(&experiment().nested_cv(), grid, &t.x, &t.y)
 }
 
 /// Chance on permuted labels, and the control that makes it mean something: the same
