@@ -9,4 +9,5 @@ pub mod predict;
 pub mod resnet;
 pub mod signing;
 pub mod sr;
+pub mod train;
 pub mod triage;
