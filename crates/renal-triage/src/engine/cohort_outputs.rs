@@ -427,13 +427,8 @@ fn annotator_agreement(k: usize, rated: &[InstanceRatings]) -> AnnotatorAgreemen
 }
 
 /// Size agreement (computed index-tumor axial diameter vs radiographic size, mm) and
-/// inter-annotator ICC(3,1) per shape feature.
-pub fn agreement(cohort: &Cohort, meas: &BTreeMap<String, CaseMeasurements>) -> Agreement {
-    let (k, rated) = annotator_shapes(cohort);
-    agreement_with(cohort, meas, k, &rated)
-}
-
-/// [`agreement`] with the annotators' shapes already measured (a sharded run's merge).
+/// inter-annotator ICC(3,1) per shape feature, from the annotators' shapes (measured by
+/// [`annotator_shapes`], or gathered from a sharded run's work folder).
 pub fn agreement_with(
     cohort: &Cohort,
     meas: &BTreeMap<String, CaseMeasurements>,

@@ -4,26 +4,26 @@
 //! external validation, and the run as a whole ([`reproduce::reproduce`] returns an
 //! [`reproduce::Outcome`]).
 
-pub mod cohort_outputs;
-pub mod conformal;
-pub mod contain;
-pub mod data;
-pub mod decision_curve;
-pub mod embedding;
-pub mod encoder_client;
+pub(crate) mod cohort_outputs;
+pub(crate) mod conformal;
+pub(crate) mod contain;
+pub(crate) mod data;
+pub(crate) mod decision_curve;
+pub(crate) mod embedding;
+pub(crate) mod encoder_client;
 pub mod experiment;
-pub mod external;
+pub(crate) mod external;
 pub mod features;
-pub mod images;
-pub mod manifest;
-pub mod measure;
-pub mod metrics;
-pub mod model_run;
+pub(crate) mod images;
+pub(crate) mod manifest;
+pub(crate) mod measure;
+pub(crate) mod metrics;
+pub(crate) mod model_run;
 pub mod plan;
 pub mod prepare;
-pub mod reproduce;
-pub mod run_store;
-pub mod shard;
-pub mod shard_images;
-pub mod tables;
+pub(crate) mod reproduce;
+pub(crate) mod run_store;
+pub(crate) mod shard;
+pub(crate) mod shard_images;
+pub(crate) mod tables;
 pub mod tasks;

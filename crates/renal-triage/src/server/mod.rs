@@ -19,7 +19,6 @@ mod state;
 mod upload;
 pub(crate) use upload::{fuzz_inputs, fuzz_multipart};
 
-pub use openapi::openapi;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
