@@ -23,8 +23,8 @@ pub struct CohortArgs {
     pub labels: super::LabelArgs,
     /// Run one shard of the per-case work (`I/N`, 0-based) into `--work`, instead of the whole
     /// cohort into `--out`; `renal-triage merge WORK` then writes the cohort's files.
-    #[arg(long, requires = "work", value_parser = parse_shard)]
-    pub shard: Option<String>,
+    #[arg(long, requires = "work")]
+    pub shard: Option<crate::engine::shard::Shard>,
     /// With `--work`: the shard count, the shard number coming from `$SLURM_ARRAY_TASK_ID`.
     #[arg(long, requires = "work", conflicts_with = "shard")]
     pub shards: Option<usize>,
@@ -99,10 +99,6 @@ pub fn run_shard(r: ShardRequest) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn parse_shard(s: &str) -> Result<String, String> {
-    crate::engine::shard::Shard::parse(s).map(|_| s.to_string())
-}
-
 /// The configuration a sharded run's work folder records.
 pub fn work_config(
     data: &std::path::Path,
@@ -140,8 +136,7 @@ fn print_table1(rows: &[[String; 5]], excluded: usize) {
 pub fn run(args: CohortArgs) -> Result<ExitCode> {
     let data = data::resolve(args.data.as_deref())?;
     tracing::info!(data = %data.display(), "loading cohort");
-    let shard = crate::engine::shard::Shard::from_args(args.shard.as_deref(), args.shards)
-        .map_err(anyhow::Error::msg)?;
+    let shard = crate::engine::shard::Shard::from_args(args.shard, args.shards)?;
     if let (Some(shard), Some(work)) = (shard, args.work.as_deref()) {
         return run_shard(ShardRequest {
             data: &data,

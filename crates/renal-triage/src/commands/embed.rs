@@ -41,8 +41,8 @@ pub struct EmbedArgs {
     /// `embeddings.csv`); without, each case's image input made for the encoder's training
     /// (`--size` px; then `embed --images-from WORK`). The shard also measures its cases, as
     /// `cohort --shard` does.
-    #[arg(long, requires = "work", conflicts_with = "images_from", value_parser = super::cohort::parse_shard)]
-    pub shard: Option<String>,
+    #[arg(long, requires = "work", conflicts_with = "images_from")]
+    pub shard: Option<crate::engine::shard::Shard>,
     /// With `--work`: the shard count, the shard number coming from `$SLURM_ARRAY_TASK_ID`.
     #[arg(long, requires = "work", conflicts_with_all = ["shard", "images_from"])]
     pub shards: Option<usize>,
@@ -112,8 +112,7 @@ fn embed_from_work(args: &EmbedArgs, work: &std::path::Path) -> Result<EmbedOutc
 /// `embed`: trains an encoder and embeds (or, with `--encoder-dir`, embeds with a trained one;
 /// with `--shard`, runs one shard of the per-case work).
 pub fn command(args: &EmbedArgs) -> Result<()> {
-    let shard = crate::engine::shard::Shard::from_args(args.shard.as_deref(), args.shards)
-        .map_err(anyhow::Error::msg)?;
+    let shard = crate::engine::shard::Shard::from_args(args.shard, args.shards)?;
     if let (Some(shard), Some(work)) = (shard, args.work.as_deref()) {
         let data = data::resolve(args.data.as_deref())?;
         super::cohort::run_shard(super::cohort::ShardRequest {

@@ -45,43 +45,77 @@ pub struct Shard {
     pub count: usize,
 }
 
-impl Shard {
+/// Why a shard could not be read from the command line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShardError {
+    #[error("--shard `{0}`: expected I/N, e.g. 0/6")]
+    Form(String),
+    #[error("--shard `{given}`: `{part}` is not a shard {what}")]
+    Number {
+        given: String,
+        part: String,
+        what: &'static str,
+    },
+    #[error("--shard `{0}`: the shard count must be at least 1")]
+    NoShards(String),
+    #[error("--shard `{given}`: shards are numbered 0 to {last} (`{index}` is out of range)")]
+    OutOfRange {
+        given: String,
+        index: usize,
+        last: usize,
+    },
+    #[error("give --shard I/N or --shards N, not both")]
+    Both,
+    #[error("--shards N without --shard: the shard number comes from $SLURM_ARRAY_TASK_ID, which is not set (not a Slurm array task); give --shard I/N")]
+    NotAnArrayTask,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+
     /// Parses `I/N`, 0 <= I < N.
-    pub fn parse(s: &str) -> Result<Shard, String> {
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
         let (i, n) = s
             .split_once('/')
-            .ok_or_else(|| format!("--shard `{s}`: expected I/N, e.g. 0/6"))?;
-        let index: usize = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard `{s}`: `{i}` is not a shard number"))?;
-        let count: usize = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard `{s}`: `{n}` is not a shard count"))?;
+            .ok_or_else(|| ShardError::Form(s.to_string()))?;
+        let number = |part: &str, what| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| ShardError::Number {
+                    given: s.to_string(),
+                    part: part.to_string(),
+                    what,
+                })
+        };
+        let (index, count) = (number(i, "number")?, number(n, "count")?);
         if count == 0 {
-            return Err(format!("--shard `{s}`: the shard count must be at least 1"));
+            return Err(ShardError::NoShards(s.to_string()));
         }
         if index >= count {
-            return Err(format!(
-                "--shard `{s}`: shards are numbered 0 to {} (`{index}` is out of range)",
-                count - 1
-            ));
+            return Err(ShardError::OutOfRange {
+                given: s.to_string(),
+                index,
+                last: count - 1,
+            });
         }
         Ok(Shard { index, count })
     }
+}
 
+impl Shard {
     /// The shard of this process: `--shard I/N`, or `--shards N` with the index from
     /// `$SLURM_ARRAY_TASK_ID` (a Slurm array task).
-    pub fn from_args(shard: Option<&str>, shards: Option<usize>) -> Result<Option<Shard>, String> {
+    pub fn from_args(
+        shard: Option<Shard>,
+        shards: Option<usize>,
+    ) -> Result<Option<Shard>, ShardError> {
         match (shard, shards) {
-            (Some(s), None) => Shard::parse(s).map(Some),
-            (Some(_), Some(_)) => Err("give --shard I/N or --shards N, not both".into()),
+            (Some(s), None) => Ok(Some(s)),
+            (Some(_), Some(_)) => Err(ShardError::Both),
             (None, Some(n)) => {
-                let id = std::env::var("SLURM_ARRAY_TASK_ID").map_err(|_| {
-                    "--shards N without --shard: the shard number comes from $SLURM_ARRAY_TASK_ID, which is not set (not a Slurm array task); give --shard I/N".to_string()
-                })?;
-                Shard::parse(&format!("{id}/{n}")).map(Some)
+                let id =
+                    std::env::var("SLURM_ARRAY_TASK_ID").map_err(|_| ShardError::NotAnArrayTask)?;
+                format!("{id}/{n}").parse().map(Some)
             }
             (None, None) => Ok(None),
         }
@@ -729,4 +763,29 @@ fn missing_shards(cohort: &Cohort, work: &Path, missing: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+#[cfg(test)]
+mod shard_arg_tests {
+    use super::{Shard, ShardError};
+
+    #[test]
+    fn shards_parse_once_with_typed_errors() {
+        assert_eq!("2/6".parse::<Shard>(), Ok(Shard { index: 2, count: 6 }));
+        assert_eq!(" 0 / 1 ".parse::<Shard>(), Ok(Shard { index: 0, count: 1 }));
+        for (bad, want) in [
+            ("3", "expected I/N"),
+            ("a/6", "`a` is not a shard number"),
+            ("1/x", "`x` is not a shard count"),
+            ("0/0", "at least 1"),
+            ("6/6", "numbered 0 to 5"),
+        ] {
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains(bad), "{bad}: {e}");
+        }
+        let s = Shard { index: 1, count: 2 };
+        assert_eq!(Shard::from_args(Some(s), Some(2)), Err(ShardError::Both));
+        assert_eq!(Shard::from_args(Some(s), None), Ok(Some(s)));
+        assert_eq!(Shard::from_args(None, None), Ok(None));
+    }
 }
