@@ -317,6 +317,15 @@ fn writes_the_layout_and_is_identical_on_one_or_two_threads() {
         serde_json::from_str(&std::fs::read_to_string(a.path().join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["seed"], 7);
+    // The commit the binary was built from (build.rs), `-dirty` when tracked files differ.
+    if let Ok(o) = Command::new("git").args(["rev-parse", "HEAD"]).output() {
+        let head = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let recorded = manifest["git_commit"].as_str().unwrap();
+        assert!(
+            o.status.success() && recorded.trim_end_matches("-dirty") == head,
+            "recorded {recorded}, HEAD {head}"
+        );
+    }
     assert!(
         manifest["inputs_sha256"].as_object().unwrap().len() >= 51,
         "kits23.json + 50 masks"

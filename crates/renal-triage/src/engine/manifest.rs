@@ -11,15 +11,9 @@ use serde_json::json;
 use crate::engine::reproduce::{Outcome, Request};
 use crate::output::write_json;
 
+/// The commit the binary was built from (`build.rs`).
 fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    env!("RENAL_TRIAGE_GIT_COMMIT").to_string()
 }
 
 /// sha256 of every input file (the clinical records, the masks, the tables given).
