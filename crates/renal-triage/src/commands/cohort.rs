@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use renal_imaging::LabelScheme;
 
-use crate::engine::cohort_outputs::{table1, write_cohort_outputs};
+use crate::engine::cohort_outputs::{write_cohort_outputs, CohortSummary};
 use crate::engine::data;
 use crate::engine::measure::measure_cohort;
 
@@ -152,10 +152,11 @@ pub fn run(args: CohortArgs) -> Result<ExitCode> {
     }
     let mut cohort = data::load(&data, &args.labels.cohort_options())?;
     let meas = measure_cohort(&mut cohort, LabelScheme::default());
-    print_table1(&table1(&cohort), cohort.excluded.len());
+    let summary = CohortSummary::of(&cohort);
+    print_table1(&summary.table1, cohort.excluded.len());
     // Written as a whole: the previous run's folder or this one, never a mix.
     let staged = crate::output::Staged::begin(&args.out)?;
-    let agree = write_cohort_outputs(&cohort, &meas, staged.path())?;
+    let agree = write_cohort_outputs(&cohort, &summary, &meas, staged.path())?;
     staged.commit()?;
     let [b, i, a] = cohort.class_counts();
     println!(

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::engine::cohort_outputs::{table1, write_cohort_outputs_with};
+use crate::engine::cohort_outputs::{write_cohort_outputs_with, CohortSummary};
 use crate::engine::data;
 use crate::engine::shard::{gather, WorkConfig};
 
@@ -31,9 +31,9 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
     let data = PathBuf::from(&config.data);
     let mut cohort = data::load(&data, &config.cohort_options())?;
     let g = gather(&mut cohort, &config, &args.work, args.verify_inputs)?;
-    let rows = table1(&cohort);
+    let summary = CohortSummary::of(&cohort);
     let staged = crate::output::Staged::begin(&args.out)?;
-    write_cohort_outputs_with(&cohort, &g.meas, g.k, &g.rated, staged.path())?;
+    write_cohort_outputs_with(&cohort, &summary, &g.meas, g.k, &g.rated, staged.path())?;
     if let Some(e) = &g.embeddings {
         crate::engine::shard::write_embedding_outputs(&staged.path().join("embeddings.csv"), e)?;
     }
@@ -43,7 +43,7 @@ pub fn run(args: MergeArgs) -> Result<ExitCode> {
         args.work.display(),
         cohort.cases.len(),
         cohort.excluded.len(),
-        rows.len(),
+        summary.table1.len(),
         args.out.display()
     );
     if cohort.cases.is_empty() {

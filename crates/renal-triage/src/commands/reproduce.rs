@@ -87,8 +87,7 @@ impl RunArgs {
             seed: self.seed,
             encoder: self.encoder.config(),
             device: self.device,
-            blank_modifier: self.labels_from.blank_modifier,
-            label_map: self.labels_from.label_map.clone(),
+            cohort: self.labels_from.cohort_options(),
         }
     }
 }

@@ -25,7 +25,7 @@ fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
 }
 
 /// Table 1 rows: (characteristic, overall, benign, indolent, aggressive).
-pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
+fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     let groups: [Vec<&renal_cohort::Case>; 4] = [
         cohort.cases.iter().collect(),
         cohort
@@ -109,7 +109,7 @@ pub fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
 
 /// Recorded values read as missing, counted per feature: `(feature, source field, kind,
 /// cases, example values)`, sorted.
-pub fn note_summary(cohort: &Cohort) -> Vec<NoteSummary> {
+fn note_summary(cohort: &Cohort) -> Vec<NoteSummary> {
     let mut by: BTreeMap<(String, String, NoteKind), (usize, Vec<String>)> = BTreeMap::new();
     for (_, n) in cohort.notes() {
         let e = by
@@ -179,7 +179,7 @@ impl CohortSummary {
 
 /// Features recorded in some case but with no readable value in any: each is all missing
 /// (imputed in-fold to a constant), which the caller should hear about.
-pub fn unreadable_features(cohort: &Cohort) -> Vec<String> {
+fn unreadable_features(cohort: &Cohort) -> Vec<String> {
     let mut noted: Vec<String> = cohort.notes().map(|(_, n)| n.feature.clone()).collect();
     noted.sort();
     noted.dedup();
@@ -191,7 +191,7 @@ pub fn unreadable_features(cohort: &Cohort) -> Vec<String> {
 
 /// Writes `warnings.csv` (one row per case and field read as missing) and logs a warning per
 /// feature that has no readable value at all.
-fn write_warnings(cohort: &Cohort, out: &std::path::Path) -> Result<()> {
+fn write_warnings(cohort: &Cohort, summary: &CohortSummary, out: &std::path::Path) -> Result<()> {
     let mut rows: Vec<Vec<String>> = cohort
         .notes()
         .map(|(id, n)| {
@@ -216,7 +216,7 @@ fn write_warnings(cohort: &Cohort, out: &std::path::Path) -> Result<()> {
         ],
         &rows,
     )?;
-    for n in note_summary(cohort) {
+    for n in &summary.notes {
         if n.kind.is_warning() {
             tracing::warn!(
                 feature = n.feature,
@@ -228,7 +228,7 @@ fn write_warnings(cohort: &Cohort, out: &std::path::Path) -> Result<()> {
             );
         }
     }
-    for f in unreadable_features(cohort) {
+    for f in &summary.unreadable {
         tracing::warn!(feature = %f, "no case has a readable value for this feature: it is all missing");
     }
     Ok(())
@@ -442,25 +442,27 @@ pub fn agreement_with(
 }
 
 /// Writes the cohort tables (Table 1, labels, exclusions, features, measurements) and the
-/// agreement figures into `out`; returns the agreement JSON.
+/// agreement figures into `out`; `summary` is the cohort's ([`CohortSummary::of`], computed
+/// once by the caller, which prints or reports it too). Returns the agreement JSON.
 pub fn write_cohort_outputs(
     cohort: &Cohort,
+    summary: &CohortSummary,
     meas: &BTreeMap<String, CaseMeasurements>,
     out: &std::path::Path,
 ) -> Result<Agreement> {
     let (k, rated) = annotator_shapes(cohort);
-    write_cohort_outputs_with(cohort, meas, k, &rated, out)
+    write_cohort_outputs_with(cohort, summary, meas, k, &rated, out)
 }
 
 /// [`write_cohort_outputs`] with the annotators' shapes already measured.
 pub fn write_cohort_outputs_with(
     cohort: &Cohort,
+    summary: &CohortSummary,
     meas: &BTreeMap<String, CaseMeasurements>,
     k: usize,
     rated: &[InstanceRatings],
     out: &std::path::Path,
 ) -> Result<Agreement> {
-    let t1 = table1(cohort);
     write_csv(
         &out.join("table1.csv"),
         &[
@@ -470,7 +472,11 @@ pub fn write_cohort_outputs_with(
             "indolent",
             "aggressive",
         ],
-        &t1.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+        &summary
+            .table1
+            .iter()
+            .map(|r| r.to_vec())
+            .collect::<Vec<_>>(),
     )?;
     let labels: Vec<Vec<String>> = cohort
         .cases
@@ -491,17 +497,16 @@ pub fn write_cohort_outputs_with(
         &["case_id", "label", "label_index", "rule"],
         &labels,
     )?;
-    let mut excluded = cohort.excluded.clone();
-    excluded.sort();
     write_csv(
         &out.join("excluded.csv"),
         &["case_id", "reason"],
-        &excluded
+        &summary
+            .excluded
             .iter()
             .map(|e| vec![e.case.clone(), e.reason.clone()])
             .collect::<Vec<_>>(),
     )?;
-    write_warnings(cohort, out)?;
+    write_warnings(cohort, summary, out)?;
     crate::output::test_pause_at("cohort-half-written");
     // Features: every allow-listed field any case has, then the computed size.
     let names: Vec<&str> = ALLOWED

@@ -368,6 +368,15 @@ pub struct Experiment {
     pub models: Vec<ModelSpec>,
 }
 
+/// Task names for a message: `malignant_vs_benign, aggressive_vs_rest`.
+pub(crate) fn task_list(tasks: &[Task]) -> String {
+    tasks
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The experiment a command asks for: its file or the built-in paper experiment, seed
 /// overridden.
 pub fn load_experiment(path: Option<&std::path::Path>, seed: Option<u64>) -> Result<Experiment> {
@@ -410,12 +419,7 @@ impl Experiment {
                 bail!(
                     "experiment.operating_points.{}: not one of the experiment's tasks ({})",
                     t.name(),
-                    self.experiment
-                        .tasks
-                        .iter()
-                        .map(|t| t.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    task_list(&self.experiment.tasks)
                 );
             }
         }

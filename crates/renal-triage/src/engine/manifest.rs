@@ -68,7 +68,7 @@ pub fn write_manifest(args: &Request, o: &Outcome, out: &Path) -> Result<()> {
         "cases": o.prepared.cohort.cases.len(),
         "excluded": o.prepared.cohort.excluded.len(),
         "blank_modifier": o.blank_modifier,
-        "label_map": args.label_map,
+        "label_map": args.cohort.label_map,
         "values_read_as_missing": o.prepared.cohort.notes().count(),
         "models_run": o.runs.iter().map(|r| &r.name).collect::<Vec<_>>(),
         "models_skipped": o.skipped,

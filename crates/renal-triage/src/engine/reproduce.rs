@@ -52,20 +52,9 @@ pub struct Request {
     /// Without `embeddings`: the encoder that computes them (`None`: image models skipped).
     pub encoder: Option<EncoderConfig>,
     pub device: Device,
-    /// What a blank pathology modifier means for the label (both cohorts).
-    pub blank_modifier: renal_cohort::BlankModifier,
-    /// `--label-map` for the development cohort's cases without their own.
-    pub label_map: Option<String>,
-}
-
-impl Request {
-    /// How both cohorts (development and external) are read.
-    pub fn cohort_options(&self) -> data::CohortOptions {
-        data::CohortOptions {
-            blank_modifier: self.blank_modifier,
-            label_map: self.label_map.clone(),
-        }
-    }
+    /// How both cohorts (development and external) are read: what a blank pathology modifier
+    /// means for the label, and `--label-map` for the cases without their own.
+    pub cohort: data::CohortOptions,
 }
 
 /// What a reproduction produced, for the report and the benchmark.
@@ -116,7 +105,7 @@ fn prepare_cohort(
 ) -> Result<(Prepared, Option<EmbedOutcome>)> {
     let t0 = Instant::now();
     tracing::info!(data = %data.display(), "loading the cohort");
-    let cohort = data::load_with_labels(data, req.labels.as_deref(), &req.cohort_options())?;
+    let cohort = data::load_with_labels(data, req.labels.as_deref(), &req.cohort)?;
     let loading = t0.elapsed().as_secs_f64();
     let wants_images = exp.models.iter().any(|m| m.embeddings != Embeddings::None);
     let mut encoder = None;
@@ -256,8 +245,14 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
     let exp = load_experiment(req.experiment.as_deref(), req.seed)?;
     let data = data::resolve(req.data.as_deref())?;
     let (prepared, encoder) = prepare_cohort(req, &exp, &data, &mut timings)?;
+    let cohort = CohortSummary::of(&prepared.cohort);
     let agreement = timings.stage("cohort_tables_and_agreement", || {
-        write_cohort_outputs(&prepared.cohort, &prepared.meas, &req.out.join("cohort"))
+        write_cohort_outputs(
+            &prepared.cohort,
+            &cohort,
+            &prepared.meas,
+            &req.out.join("cohort"),
+        )
     })?;
     let ModelResults {
         runs,
@@ -285,7 +280,7 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
                 },
                 ext,
                 req.embeddings.as_deref(),
-                &req.cohort_options(),
+                &req.cohort,
                 frozen.as_ref(),
                 &req.out.join("external"),
             )?;
@@ -296,7 +291,7 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
     };
     Ok(Outcome {
         exp,
-        cohort: CohortSummary::of(&prepared.cohort),
+        cohort,
         prepared,
         runs,
         metrics,
@@ -308,6 +303,6 @@ pub fn reproduce(req: &Request) -> Result<Outcome> {
         tables,
         decision_curves,
         data,
-        blank_modifier: req.blank_modifier,
+        blank_modifier: req.cohort.blank_modifier,
     })
 }

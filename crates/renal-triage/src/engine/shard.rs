@@ -185,9 +185,7 @@ impl WorkConfig {
             label_map: self.label_map.clone(),
         }
     }
-}
 
-impl WorkConfig {
     /// Writes the configuration into a new work folder, or checks it against the folder's.
     pub fn claim(&self, work: &Path) -> Result<()> {
         let path = work.join("config.json");

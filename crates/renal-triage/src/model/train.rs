@@ -14,7 +14,7 @@ use crate::engine::data::CohortOptions;
 use crate::engine::embedding::{
     embed_and_measure, embed_frozen_cohort, explain_image_exclusions, Device, EncoderConfig,
 };
-use crate::engine::experiment::{Embeddings, Experiment, EMBEDDING_PREFIX};
+use crate::engine::experiment::{task_list, Embeddings, Experiment, EMBEDDING_PREFIX};
 use crate::engine::features::{
     FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
 };
@@ -158,12 +158,7 @@ pub fn apply_operating_points(
             bail!(
                 "--operating-point {}: not one of the experiment's tasks ({})",
                 task.name(),
-                exp.experiment
-                    .tasks
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                task_list(&exp.experiment.tasks)
             );
         }
         exp.experiment.operating_points.insert(*task, *rule);

@@ -366,8 +366,7 @@ fn reproduce(
         // The non-image reproduction (issue 4's benchmark); `bench encoder` times the encoder.
         encoder: None,
         device: crate::engine::embedding::Device::Cpu,
-        blank_modifier: renal_cohort::BlankModifier::default(),
-        label_map: None,
+        cohort: Default::default(),
     };
     let t0 = Instant::now();
     let mut o = crate::engine::reproduce::reproduce(&req)?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::engine::cohort_outputs::write_cohort_outputs_with;
+use crate::engine::cohort_outputs::{write_cohort_outputs_with, CohortSummary};
 use crate::engine::shard::{gather, run_shard, Shard, WorkConfig};
 
 fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
@@ -71,7 +71,8 @@ pub fn shard(data: Option<PathBuf>, synthetic: usize) -> Result<ExitCode> {
         let t = Instant::now();
         let mut c = cohort.clone();
         let g = gather(&mut c, config, work, false)?;
-        write_cohort_outputs_with(&c, &g.meas, g.k, &g.rated, out)?;
+        let summary = CohortSummary::of(&c);
+        write_cohort_outputs_with(&c, &summary, &g.meas, g.k, &g.rated, out)?;
         Ok(t.elapsed().as_secs_f64())
     };
     let merge_s = merge(&cohort, &config, &work, &tmp.join("out"))?;
