@@ -257,15 +257,18 @@ impl BlankModifier {
     }
 }
 
+/// A blank-modifier policy that is not one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown blank-modifier policy `{0}` (expected `absent` or `exclude`)")]
+pub struct UnknownPolicy(pub String);
+
 impl std::str::FromStr for BlankModifier {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownPolicy;
+    fn from_str(s: &str) -> Result<Self, UnknownPolicy> {
         match s {
             "absent" => Ok(BlankModifier::Absent),
             "exclude" => Ok(BlankModifier::Exclude),
-            other => Err(format!(
-                "unknown blank-modifier policy `{other}` (expected `absent` or `exclude`)"
-            )),
+            other => Err(UnknownPolicy(other.to_string())),
         }
     }
 }

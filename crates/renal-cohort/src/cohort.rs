@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::bhindi::{label_histology_with, BlankModifier, Histology, Labelling};
+use crate::error::CaseError;
 use crate::fields::{check_feature, ClinicalRecord};
 use crate::label::Label;
 use crate::vocab::{NoteKind, Reading, ValueNote};
@@ -26,7 +27,7 @@ pub struct Images {
     pub annotations: Vec<Annotation>,
     /// Which of the mask's labels or segments are the kidney, the tumor and the cyst
     /// (`kidney=1,tumor=2,cyst=3`, or segment names), when its names or values do not say so.
-    pub label_map: Option<String>,
+    pub label_map: Option<renal_imaging::LabelMap>,
 }
 
 /// Descriptive fields for Table 1 that are not features (sex as text, the histology string).
@@ -74,9 +75,9 @@ impl Case {
     }
 
     /// Labels the case from its histology; `Err(reason)` when it cannot be labelled.
-    pub fn label_from_histology(&mut self, blank: BlankModifier) -> Result<(), String> {
+    pub fn label_from_histology(&mut self, blank: BlankModifier) -> Result<(), CaseError> {
         let Some(h) = &self.histology else {
-            return Err("no histology record and no explicit label".into());
+            return Err(CaseError::NoHistology);
         };
         match label_histology_with(h, blank) {
             (Labelling::Labelled { label, rule }, assumed) => {
@@ -90,9 +91,9 @@ impl Case {
                 Ok(())
             }
             (Labelling::Excluded { reason }, _) if blank == BlankModifier::Exclude => {
-                Err(format!("{reason} (--blank-modifier exclude)"))
+                Err(CaseError::BlankModifierExcluded { reason })
             }
-            (Labelling::Excluded { reason }, _) => Err(reason),
+            (Labelling::Excluded { reason }, _) => Err(CaseError::NotLabelled { reason }),
         }
     }
 
@@ -106,8 +107,8 @@ impl Case {
         field: &str,
         raw: &str,
         reading: Reading,
-    ) -> Result<(), String> {
-        check_feature(feature).map_err(|e| e.to_string())?;
+    ) -> Result<(), CaseError> {
+        check_feature(feature)?;
         let mut kind = reading.err();
         let value = reading.unwrap_or(None);
         if self.clinical.set(feature, value).is_err() {
@@ -129,7 +130,7 @@ impl Case {
 /// Whether a case id can name files (`cases/<id>.json`, previews): not empty, at most 128
 /// characters, no path separator, no `..`, no leading dot, no control character. An id that
 /// is not is refused (its case excluded, naming it) rather than used to build a path.
-pub fn check_case_id(id: &str) -> Result<(), String> {
+pub fn check_case_id(id: &str) -> Result<(), CaseError> {
     let bad = id.is_empty()
         || id.chars().count() > 128
         || id.starts_with('.')
@@ -138,9 +139,7 @@ pub fn check_case_id(id: &str) -> Result<(), String> {
             .chars()
             .any(|c| matches!(c, '/' | '\\' | ',' | '"') || c.is_control());
     if bad {
-        return Err(format!(
-            "case id {id:?} is not a plain name (1-128 characters, no `/`, `\\`, `,`, `\"`, `..`, leading dot or control character)"
-        ));
+        return Err(CaseError::CaseId { id: id.to_string() });
     }
     Ok(())
 }

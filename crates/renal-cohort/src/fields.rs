@@ -189,8 +189,8 @@ pub struct ClinicalRecord {
 impl ClinicalRecord {
     /// Sets a value after checking the name against the allow-list and the value against the
     /// feature's range; the error names the field and the value.
-    pub fn set(&mut self, name: &str, value: Option<f64>) -> Result<(), String> {
-        let s = check_feature(name).map_err(|e| e.to_string())?;
+    pub fn set(&mut self, name: &str, value: Option<f64>) -> Result<(), crate::CaseError> {
+        let s = check_feature(name)?;
         if let Some(v) = value {
             let ok = match s.kind {
                 Kind::Numeric { min, max, .. } => v.is_finite() && (min..=max).contains(&v),
@@ -203,9 +203,11 @@ impl ClinicalRecord {
                     Kind::Binary => "0 or 1".into(),
                     Kind::Ordinal { max } => format!("an integer 0..={max}"),
                 };
-                return Err(format!(
-                    "`{name}` = {v} is not plausible (expected {expected})"
-                ));
+                return Err(crate::CaseError::Value {
+                    field: name.to_string(),
+                    value: v.to_string(),
+                    expected: format!("plausible (expected {expected})"),
+                });
             }
         }
         self.values.insert(s.name, value);
@@ -295,8 +297,13 @@ mod tests {
         assert!(r
             .set("age", Some(400.0))
             .unwrap_err()
+            .to_string()
             .contains("`age` = 400"));
-        assert!(r.set("bmi", Some(-3.0)).unwrap_err().contains("`bmi` = -3"));
+        assert!(r
+            .set("bmi", Some(-3.0))
+            .unwrap_err()
+            .to_string()
+            .contains("`bmi` = -3"));
         assert!(r.set("bmi", Some(f64::NAN)).is_err());
         assert!(r.set("sex_male", Some(2.0)).is_err());
         assert!(r.set("pathologic_size", Some(3.0)).is_err());

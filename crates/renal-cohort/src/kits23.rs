@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Annotation, Case, Cohort};
-use crate::error::{io_err, CohortError, Result};
+use crate::error::{io_err, CaseError, CohortError, Result};
 use crate::vocab::{self, NoteKind, Reading};
 use crate::words;
 
@@ -81,14 +81,14 @@ fn put(
     field: &str,
     v: &Value,
     reading: Reading,
-) -> Result<(), String> {
+) -> Result<(), CaseError> {
     case.read_feature(name, field, &raw(v), reading)
 }
 
 /// Builds the clinical record of one KiTS23 record. A value that cannot be read becomes
 /// missing with a note on the case; only a programming error (a name outside the allow-list)
 /// is an `Err`.
-fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
+fn parse_features(r: &Value, case: &mut Case) -> Result<(), CaseError> {
     let age = &r["age_at_nephrectomy"];
     put(case, "age", "age_at_nephrectomy", age, read_num(age))?;
     let gender = &r["gender"];
@@ -167,7 +167,7 @@ fn parse_features(r: &Value, case: &mut Case) -> Result<(), String> {
 }
 
 /// Builds the clinical record and histology of one KiTS23 record.
-fn parse_record(r: &Value, case: &mut Case) -> Result<(), String> {
+fn parse_record(r: &Value, case: &mut Case) -> Result<(), CaseError> {
     case.descriptive.sex = r["gender"].as_str().map(str::to_string);
     parse_features(r, case)?;
 
@@ -175,15 +175,19 @@ fn parse_record(r: &Value, case: &mut Case) -> Result<(), String> {
         Value::Null => None,
         v => match num(v) {
             Some(g) if [1.0, 2.0, 3.0, 4.0].contains(&g) => Some(g as u8),
-            Some(g) => return Err(format!("`tumor_isup_grade` = {g} is not 1-4")),
+            Some(g) => return Err(CaseError::value("tumor_isup_grade", g, "1-4")),
             None if v.as_str() == Some("na") => None,
-            None => return Err(format!("`tumor_isup_grade` = {v} is not 1-4 or na")),
+            None => return Err(CaseError::value("tumor_isup_grade", v, "1-4 or na")),
         },
     };
     let size = num(&r["pathologic_size"]);
     if let Some(s) = size {
         if !(0.0..=50.0).contains(&s) {
-            return Err(format!("`pathologic_size` = {s} cm is not plausible"));
+            return Err(CaseError::value(
+                "pathologic_size",
+                format!("{s} cm"),
+                "plausible",
+            ));
         }
     }
     let subtype = text(&r["tumor_histologic_subtype"]).map(str::to_string);
@@ -283,7 +287,7 @@ pub fn load_kits23_with(dir: &Path, blank: BlankModifier) -> Result<Cohort> {
         if let Err(reason) = outcome {
             cohort.excluded.push(crate::cohort::Exclusion {
                 case: id.to_string(),
-                reason,
+                reason: reason.to_string(),
             });
             continue;
         }

@@ -20,7 +20,7 @@ pub use bhindi::{
     label_histology, label_histology_with, BlankModifier, Histology, Labelling, Subtype,
 };
 pub use cohort::{Annotation, Case, Cohort, Exclusion, Images};
-pub use error::{CohortError, Result};
+pub use error::{CaseError, CohortError, InputError, Result};
 pub use fields::{
     check_feature, is_size_field, ClinicalRecord, ALLOWED, RADIOGRAPHIC_SIZE_CM, SIZE_FIELDS,
 };

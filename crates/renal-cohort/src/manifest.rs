@@ -21,51 +21,55 @@ use std::path::{Path, PathBuf};
 
 use crate::bhindi::{BlankModifier, Histology};
 use crate::cohort::{Case, Cohort, Exclusion};
-use crate::error::Result;
+use crate::error::{CaseError, Result};
 use crate::fields::spec;
 use crate::label::Label;
 use crate::tables::{csv_err, open_csv, require_column};
 use crate::vocab::number_from_text;
 use crate::words::{self, read_level};
 
-fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, String> {
+fn parse_bool(field: &str, s: &str) -> Result<Option<bool>, CaseError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "" | "na" | "nan" => Ok(None),
         "true" | "1" | "yes" | "y" => Ok(Some(true)),
         "false" | "0" | "no" | "n" => Ok(Some(false)),
-        other => Err(format!("`{field}` = `{other}` is not true/false")),
+        other => Err(CaseError::value(field, format!("`{other}`"), "true/false")),
     }
 }
 
-fn parse_num(field: &str, s: &str) -> Result<Option<f64>, String> {
+fn parse_num(field: &str, s: &str) -> Result<Option<f64>, CaseError> {
     let t = s.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("na") {
         return Ok(None);
     }
     t.parse::<f64>()
         .map(Some)
-        .map_err(|_| format!("`{field}` = `{t}` is not a number"))
+        .map_err(|_| CaseError::value(field, format!("`{t}`"), "a number"))
 }
 
 /// Resolves a manifest path: relative to `base`, existing, and not escaping it.
-pub fn resolve_inside(base: &Path, rel: &str, field: &str) -> Result<PathBuf, String> {
+pub fn resolve_inside(base: &Path, rel: &str, field: &str) -> Result<PathBuf, CaseError> {
     let p = Path::new(rel.trim());
     if p.is_absolute() {
-        return Err(format!(
-            "`{field}` path `{rel}` is absolute; paths must be relative to the manifest folder"
-        ));
+        return Err(CaseError::AbsolutePath {
+            field: field.to_string(),
+            path: rel.to_string(),
+        });
     }
     let joined = base.join(p);
-    let canon = joined
-        .canonicalize()
-        .map_err(|_| format!("`{field}` file does not exist: {}", joined.display()))?;
-    let base_canon = base
-        .canonicalize()
-        .map_err(|e| format!("manifest folder {}: {e}", base.display()))?;
+    let canon = joined.canonicalize().map_err(|_| CaseError::NoFile {
+        field: field.to_string(),
+        path: joined.clone(),
+    })?;
+    let base_canon = base.canonicalize().map_err(|e| CaseError::Folder {
+        path: base.to_path_buf(),
+        detail: e.to_string(),
+    })?;
     if !canon.starts_with(&base_canon) {
-        return Err(format!(
-            "`{field}` path `{rel}` escapes the manifest folder"
-        ));
+        return Err(CaseError::EscapesFolder {
+            field: field.to_string(),
+            path: rel.to_string(),
+        });
     }
     Ok(canon)
 }
@@ -76,7 +80,7 @@ fn parse_row(
     row: &csv::StringRecord,
     case: &mut Case,
     blank: BlankModifier,
-) -> Result<(), String> {
+) -> Result<(), CaseError> {
     let mut hist = Histology::default();
     let mut any_hist = false;
     let mut label: Option<Label> = None;
@@ -89,7 +93,7 @@ fn parse_row(
                 case.descriptive.sex = (!s.is_empty()).then(|| s.clone());
                 case.read_feature("sex_male", "sex", v, read_level(words::SEX, v))?;
             }
-            "label" if !v.is_empty() => label = Some(Label::parse(v).map_err(|e| e.to_string())?),
+            "label" if !v.is_empty() => label = Some(Label::parse(v)?),
             "malignant" => {
                 hist.malignant = parse_bool(name, v)?;
                 any_hist = true;
@@ -102,7 +106,7 @@ fn parse_row(
             "isup_grade" => {
                 hist.isup_grade = match parse_num(name, v)? {
                     Some(g) if [1.0, 2.0, 3.0, 4.0].contains(&g) => Some(g as u8),
-                    Some(g) => return Err(format!("`isup_grade` = {g} is not 1-4")),
+                    Some(g) => return Err(CaseError::value("isup_grade", g, "1-4")),
                     None => None,
                 };
             }
@@ -113,7 +117,9 @@ fn parse_row(
             "sarcomatoid_features" => hist.sarcomatoid = parse_bool(name, v)?,
             "pathologic_size_cm" => hist.pathologic_size_cm = parse_num(name, v)?,
             "mask" if !v.is_empty() => case.images.mask = Some(resolve_inside(base, v, name)?),
-            "label_map" if !v.is_empty() => case.images.label_map = Some(v.to_string()),
+            "label_map" if !v.is_empty() => {
+                case.images.label_map = Some(v.parse().map_err(CaseError::LabelMap)?)
+            }
             n if n.starts_with("ct_") && !v.is_empty() => {
                 let phase = n["ct_".len()..].to_string();
                 case.images
@@ -193,7 +199,7 @@ pub fn load_manifest_with(path: &Path, blank: BlankModifier) -> Result<Cohort> {
         if let Err(reason) = crate::cohort::check_case_id(&id) {
             cohort.excluded.push(Exclusion {
                 case: format!("line {line}"),
-                reason,
+                reason: reason.to_string(),
             });
             continue;
         }

@@ -271,7 +271,7 @@ pub fn accepted(name: &str) -> String {
 /// Reads a value a person typed for field `name` (`--set`, the API, the form): a number for a
 /// measurement, a word, synonym or code for a category; empty or "unknown" is missing. The
 /// error says what the field accepts.
-pub fn parse_input(name: &str, text: &str) -> Result<Option<f64>, String> {
+pub fn parse_input(name: &str, text: &str) -> Result<Option<f64>, crate::InputError> {
     let t = text.trim();
     let reading = match levels(name) {
         Some(table) => read_level(table, t),
@@ -280,12 +280,12 @@ pub fn parse_input(name: &str, text: &str) -> Result<Option<f64>, String> {
     match reading {
         Ok(v) => Ok(v),
         Err(NoteKind::RecordedUnknown) => Ok(None),
-        Err(_) => Err(format!(
-            "`{}` is not a value of `{name}` ({}): expected {}",
-            t.escape_debug(),
-            label(name),
-            accepted(name)
-        )),
+        Err(_) => Err(crate::InputError {
+            text: t.escape_debug().to_string(),
+            field: name.to_string(),
+            label: label(name),
+            accepted: accepted(name),
+        }),
     }
 }
 
@@ -395,13 +395,16 @@ mod tests {
         assert_eq!(parse_input("diabetes", "unknown"), Ok(None));
         assert_eq!(parse_input("age", "61"), Ok(Some(61.0)));
         assert_eq!(parse_input("age", ""), Ok(None));
-        let e = parse_input("smoking_status", "sometimes").unwrap_err();
+        let e = parse_input("smoking_status", "sometimes")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("never") && e.contains("former") && e.contains("current"),
             "{e}"
         );
         assert!(parse_input("age", "old")
             .unwrap_err()
+            .to_string()
             .contains("a number from 0 to 120"));
     }
 

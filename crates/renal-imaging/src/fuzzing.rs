@@ -4,6 +4,9 @@
 
 use std::path::Path;
 
+use crate::dicom::parse::err;
+use crate::error::Result;
+
 /// A fixed grid for the contours: 64 x 64 pixels, 8 slices.
 const GRID: [usize; 3] = [64, 64, 8];
 
@@ -11,8 +14,9 @@ const GRID: [usize; 3] = [64, 64, 8];
 /// (0: one contour of every point), the rest are points as three little-endian f32 (voxel
 /// coordinates, any value: NaN, infinities, 1e30), put through the checks and rasterisation a
 /// structure set's contours go through. The number of pixels filled.
-pub fn rtstruct_geometry(data: &[u8]) -> Result<usize, String> {
-    let (&per, rest) = data.split_first().ok_or("empty")?;
+pub fn rtstruct_geometry(data: &[u8]) -> Result<usize> {
+    let what = Path::new("contours");
+    let (&per, rest) = data.split_first().ok_or_else(|| err(what, "empty"))?;
     let points: Vec<[f64; 3]> = rest
         .chunks_exact(12)
         .map(|c| {
@@ -29,16 +33,16 @@ pub fn rtstruct_geometry(data: &[u8]) -> Result<usize, String> {
         per as usize
     };
     let contours: Vec<Vec<[f64; 3]>> = points.chunks(per).map(<[_]>::to_vec).collect();
-    crate::dicom::rtstruct::rasterise_voxel_contours(&contours, GRID)
+    crate::dicom::rtstruct::rasterise_voxel_contours(&contours, GRID).map_err(|f| err(what, f))
 }
 
 /// One JPEG 2000 frame (a codestream or a JP2 file) through the codestream lookup, the header
 /// checks and the decoder: `data`'s first two bytes are the frame's rows and columns (1 to
 /// 256 each), the third whether samples are signed (odd) and 8 or 16 bits (bit 1), the rest
 /// the frame. The decoded bytes' count.
-pub fn jpeg2000_frame(data: &[u8]) -> Result<usize, String> {
+pub fn jpeg2000_frame(data: &[u8]) -> Result<usize> {
     let [rows, columns, flags, frame @ ..] = data else {
-        return Err("too short".into());
+        return Err(err(Path::new("frame"), "too short"));
     };
     let bits = if flags & 2 != 0 { 8 } else { 16 };
     crate::dicom::codecs::decode_frame(
@@ -50,5 +54,4 @@ pub fn jpeg2000_frame(data: &[u8]) -> Result<usize, String> {
         (bits, flags & 1 == 1),
     )
     .map(|v| v.len())
-    .map_err(|e| e.to_string())
 }

@@ -63,42 +63,38 @@ pub struct LabelMap {
 impl LabelMap {
     /// Parses `kidney=1,tumor=2+5,cyst=Simple cyst`: a value made only of digits selects a
     /// label value, anything else a segment name (compared case-insensitively).
-    pub fn parse(s: &str) -> Result<LabelMap, String> {
+    pub fn parse(s: &str) -> Result<LabelMap, LabelMapError> {
         let mut entries = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (role, what) = part
-                .split_once('=')
-                .ok_or_else(|| format!("label map: `{part}` is not role=label (e.g. tumor=2)"))?;
+            let Some((role, what)) = part.split_once('=') else {
+                return Err(LabelMapError::NotRoleLabel(part.to_string()));
+            };
             let role = match role.trim().to_ascii_lowercase().as_str() {
                 "kidney" => KIDNEY,
                 "tumor" | "tumour" => TUMOR,
                 "cyst" => CYST,
-                other => {
-                    return Err(format!(
-                        "label map: unknown role `{other}` (kidney, tumor or cyst)"
-                    ))
-                }
+                other => return Err(LabelMapError::UnknownRole(other.to_string())),
             };
             for w in what.split('+').map(str::trim) {
                 if w.is_empty() {
-                    return Err(format!("label map: `{part}` names an empty label"));
+                    return Err(LabelMapError::EmptyLabel(part.to_string()));
                 }
                 let sel = if w.bytes().all(|b| b.is_ascii_digit()) {
                     Selector::Value(
                         w.parse()
-                            .map_err(|_| format!("label map: `{w}` is too large a label"))?,
+                            .map_err(|_| LabelMapError::TooLarge(w.to_string()))?,
                     )
                 } else {
                     Selector::Name(w.to_string())
                 };
                 if entries.iter().any(|(_, s)| *s == sel) {
-                    return Err(format!("label map: `{w}` is given two roles"));
+                    return Err(LabelMapError::TwoRoles(w.to_string()));
                 }
                 entries.push((role, sel));
             }
         }
         if !entries.iter().any(|(r, _)| *r == TUMOR) {
-            return Err("label map: no tumor label (e.g. tumor=2)".into());
+            return Err(LabelMapError::NoTumor);
         }
         Ok(LabelMap { entries })
     }
@@ -143,13 +139,60 @@ impl fmt::Display for LabelMap {
     }
 }
 
+/// Why a text is not a label map (`kidney=1,tumor=2+5,cyst=Simple cyst`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelMapError {
+    #[error("label map: `{0}` is not role=label (e.g. tumor=2)")]
+    NotRoleLabel(String),
+    #[error("label map: unknown role `{0}` (kidney, tumor or cyst)")]
+    UnknownRole(String),
+    #[error("label map: `{0}` names an empty label")]
+    EmptyLabel(String),
+    #[error("label map: `{0}` is too large a label")]
+    TooLarge(String),
+    #[error("label map: `{0}` is given two roles")]
+    TwoRoles(String),
+    #[error("label map: no tumor label (e.g. tumor=2)")]
+    NoTumor,
+}
+
+/// Written as its text (`kidney=1,tumor=2`), read back through [`LabelMap::parse`].
+impl serde::Serialize for LabelMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LabelMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LabelMap, D::Error> {
+        let s = String::deserialize(d)?;
+        LabelMap::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for LabelMap {
+    type Err = LabelMapError;
+    fn from_str(s: &str) -> Result<LabelMap, LabelMapError> {
+        LabelMap::parse(s)
+    }
+}
+
+/// A segment without a role: no label map was given and none of its names says kidney, tumor
+/// or cyst.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("segment {number} (`{}`): not named kidney, tumor or cyst; name it so, or say which is which with --label-map (e.g. tumor={number})", names.join("` / `"))]
+pub struct UnnamedSegment {
+    pub number: u32,
+    pub names: Vec<String>,
+}
+
 /// The role of a segment: the user's map when given (unnamed segments are background), else
 /// the first of its names that says kidney, tumor or cyst; `Err` lists the names otherwise.
 pub fn segment_role(
     map: Option<&LabelMap>,
     number: u32,
     names: &[&str],
-) -> Result<Option<u8>, String> {
+) -> Result<Option<u8>, UnnamedSegment> {
     if let Some(m) = map {
         return Ok(m.role_of_segment(number, names));
     }
@@ -157,11 +200,9 @@ pub fn segment_role(
         .iter()
         .find_map(|n| role_of_name(n))
         .map(Some)
-        .ok_or_else(|| {
-            format!(
-                "segment {number} (`{}`): not named kidney, tumor or cyst; name it so, or say which is which with --label-map (e.g. tumor={number})",
-                names.join("` / `")
-            )
+        .ok_or_else(|| UnnamedSegment {
+            number,
+            names: names.iter().map(|n| n.to_string()).collect(),
         })
 }
 
@@ -197,6 +238,7 @@ mod tests {
         assert_eq!(role_of_name("liver"), None);
         assert!(segment_role(None, 4, &["liver"])
             .unwrap_err()
+            .to_string()
             .contains("--label-map"));
         let m = LabelMap::parse("tumor=2").unwrap();
         assert_eq!(segment_role(Some(&m), 4, &["tumor"]).unwrap(), None);

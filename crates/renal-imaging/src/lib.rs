@@ -36,7 +36,7 @@ pub mod volume;
 
 pub use error::{ImagingError, Result};
 pub use formats::{read_geometry, read_labels, read_mask, read_scalar};
-pub use labelmap::LabelMap;
+pub use labelmap::{LabelMap, LabelMapError};
 pub use mask::{components_26, BinaryMask};
 pub use measure::{measure_segmentation, CaseMeasurements, LabelScheme, TumorComponent};
 pub use nifti::{write_nifti, WriteOptions};

@@ -89,12 +89,19 @@ impl Tree {
     /// Checks a tree read back from a file as the forest's trees are checked: every split's
     /// children are nodes of the tree reached once from the root, every feature below
     /// `n_features`.
-    pub(crate) fn validate(&self, n_features: usize) -> std::result::Result<(), String> {
+    pub(crate) fn validate(
+        &self,
+        n_features: usize,
+    ) -> std::result::Result<(), crate::forest::TreeFault> {
         crate::forest::check_walk(self.nodes.len(), |i| match &self.nodes[i] {
             Node::Leaf { .. } => Ok(None),
-            Node::Split { feature, .. } if *feature >= n_features => Err(format!(
-                "node {i} splits on feature {feature} of {n_features}"
-            )),
+            Node::Split { feature, .. } if *feature >= n_features => {
+                Err(crate::forest::TreeFault::Feature {
+                    node: i,
+                    feature: *feature,
+                    n_features,
+                })
+            }
             Node::Split { left, right, .. } => Ok(Some((*left, *right))),
         })
     }

@@ -25,6 +25,6 @@ pub use decision::{net_benefit, net_benefit_treat_all};
 pub use delong::{delong_ci, delong_paired, AucCi, DelongPaired};
 pub use operating::{
     operating_metrics, threshold_at_sensitivity, threshold_at_specificity, wilson,
-    OperatingMetrics, Proportion, ThresholdRule,
+    OperatingMetrics, Proportion, ThresholdRule, ThresholdRuleError,
 };
 pub use rng::Rng;

@@ -57,38 +57,52 @@ impl std::fmt::Display for ThresholdRule {
     }
 }
 
+/// Why a text is not an operating point (`youden`, `sens:T` or `spec:T`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdRuleError {
+    #[error("`{0}` is not an operating point (`youden`, `sens:0.95` or `spec:0.90`)")]
+    Form(String),
+    #[error("`{value}` in `{text}` is not a number")]
+    NotNumber { value: String, text: String },
+    #[error("`{0}`: the target must be strictly between 0 and 1 (0.95 for 95%)")]
+    OutOfRange(String),
+    #[error("`{kind}` in `{text}`: an operating point is `youden`, `sens:T` or `spec:T`")]
+    Kind { kind: String, text: String },
+}
+
 impl std::str::FromStr for ThresholdRule {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = ThresholdRuleError;
+    fn from_str(s: &str) -> std::result::Result<Self, ThresholdRuleError> {
         let s = s.trim().to_ascii_lowercase();
         if s == "youden" {
             return Ok(ThresholdRule::Youden);
         }
-        let (kind, value) = s.split_once(':').ok_or_else(|| {
-            format!("`{s}` is not an operating point (`youden`, `sens:0.95` or `spec:0.90`)")
-        })?;
-        let v: f64 = value
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{value}` in `{s}` is not a number"))?;
+        let Some((kind, value)) = s.split_once(':') else {
+            return Err(ThresholdRuleError::Form(s));
+        };
+        let Ok(v) = value.trim().parse::<f64>() else {
+            return Err(ThresholdRuleError::NotNumber {
+                value: value.to_string(),
+                text: s.clone(),
+            });
+        };
         if !(v > 0.0 && v < 1.0) {
-            return Err(format!(
-                "`{s}`: the target must be strictly between 0 and 1 (0.95 for 95%)"
-            ));
+            return Err(ThresholdRuleError::OutOfRange(s));
         }
         match kind.trim() {
             "sens" | "sensitivity" => Ok(ThresholdRule::Sensitivity(v)),
             "spec" | "specificity" => Ok(ThresholdRule::Specificity(v)),
-            other => Err(format!(
-                "`{other}` in `{s}`: an operating point is `youden`, `sens:T` or `spec:T`"
-            )),
+            other => Err(ThresholdRuleError::Kind {
+                kind: other.to_string(),
+                text: s.clone(),
+            }),
         }
     }
 }
 
 impl TryFrom<String> for ThresholdRule {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<Self, String> {
+    type Error = ThresholdRuleError;
+    fn try_from(s: String) -> std::result::Result<Self, ThresholdRuleError> {
         s.parse()
     }
 }

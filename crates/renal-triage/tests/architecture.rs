@@ -525,3 +525,95 @@ fn the_export_check_reads_pub_mod_lines() {
     let m = public_modules("pub mod a;\npub(crate) mod b;\nmod c;\n    pub mod d;\n");
     assert_eq!(m, ["a", "d"].map(String::from).into());
 }
+
+/// The `Result<_, String>` types (an error that is only text) in a file's code: each
+/// `Result<...>` whose last type argument is `String`, however nested or spread over lines,
+/// and `type Err = String` / `type Error = String`.
+fn string_errors(text: &str) -> Vec<String> {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found = Vec::new();
+    for (i, _) in flat.match_indices("Result<") {
+        let before = flat[..i].chars().last();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `MyResult<`, not `Result<`
+        }
+        let args = &flat[i + "Result<".len()..];
+        let (mut depth, mut commas, mut end) = (1i64, vec![], None);
+        for (j, ch) in args.char_indices() {
+            match ch {
+                '<' | '(' | '[' => depth += 1,
+                '>' | ')' | ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                ',' if depth == 1 => commas.push(j),
+                _ => {}
+            }
+        }
+        let Some(e) = end else { continue };
+        // The type arguments, a trailing comma dropped; the error type is the second.
+        let mut starts = vec![0];
+        starts.extend(commas.iter().map(|c| c + 1));
+        let mut ends = commas.clone();
+        ends.push(e);
+        let types: Vec<&str> = starts
+            .iter()
+            .zip(&ends)
+            .map(|(s, e)| args[*s..*e].trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if types.len() == 2 && (types[1] == "String" || types[1] == "std::string::String") {
+            found.push(format!("Result<{}>", &args[..e]));
+        }
+    }
+    for assoc in ["type Err = String;", "type Error = String;"] {
+        if flat.contains(assoc) {
+            found.push(assoc.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn library_errors_are_typed_not_text() {
+    let root = crates_dir();
+    let mut files = crate_sources();
+    rust_files(&root.join("../fuzz"), &mut files);
+    let mut bad = Vec::new();
+    for f in &files {
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .to_string();
+        // Test modules kept in their own files (`#[cfg(test)] mod tests;`).
+        if f.file_name().is_some_and(|n| n == "tests.rs") || rel.contains("/tests/") {
+            continue;
+        }
+        let text = non_test(&std::fs::read_to_string(f).unwrap());
+        for e in string_errors(&text) {
+            bad.push(format!("{rel}: {e}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "errors as plain text (give them a thiserror type): {bad:#?}"
+    );
+    assert!(files.len() > 80, "the walk found the sources");
+}
+
+#[test]
+fn the_text_error_check_finds_them_however_written() {
+    let planted = "fn a() -> Result<Vec<(u8, String)>, String> { todo!() }\n\
+        fn b() -> std::result::Result<\n    BTreeMap<String, String>,\n    String,\n> {}\n\
+        impl FromStr for X { type Err = String; }";
+    let found = string_errors(planted);
+    assert_eq!(found.len(), 3, "{found:?}");
+    let fine = "fn a() -> Result<BTreeMap<String, String>> {}\n\
+        fn b() -> Result<String, MyError> {}\nfn c() -> io::Result<String> {}\n\
+        fn d() -> MyResult<u8, String> {}";
+    assert!(string_errors(fine).is_empty(), "{:?}", string_errors(fine));
+}

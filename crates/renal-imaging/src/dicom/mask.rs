@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::dicom;
-use crate::dicom::parse::{err, read_file, DataSet};
+use crate::dicom::parse::{err, read_file, DataSet, Fault};
 use crate::dicom::tags::{
     REFERENCED_SERIES, RT_REFERENCED_FRAME, RT_REFERENCED_SERIES, RT_REFERENCED_STUDY, SERIES_UID,
     SOP_CLASS,
@@ -55,7 +55,7 @@ pub fn read_dicom_mask(
 }
 
 /// The Series Instance UID a SEG or an RTSTRUCT refers to.
-fn referenced_series(data: &DataSet, rt: bool) -> std::result::Result<String, String> {
+fn referenced_series(data: &DataSet, rt: bool) -> std::result::Result<String, Fault> {
     let item = if rt {
         data.item(RT_REFERENCED_FRAME, "ReferencedFrameOfReferenceSequence")?
             .item(RT_REFERENCED_STUDY, "RTReferencedStudySequence")?

@@ -24,10 +24,10 @@ const UNDEFINED: u32 = u32::MAX;
 /// Sequences nested deeper than this are refused (real files nest a handful of levels).
 const MAX_DEPTH: usize = 24;
 
-pub(crate) fn err(path: &Path, detail: impl Into<String>) -> ImagingError {
+pub(crate) fn err(path: &Path, detail: impl std::fmt::Display) -> ImagingError {
     ImagingError::Dicom {
         path: path.to_path_buf(),
-        detail: detail.into(),
+        detail: detail.to_string(),
     }
 }
 
@@ -67,6 +67,56 @@ fn tag_name(t: Tag, name: &str) -> String {
     format!("{name} ({:04X},{:04X})", t.0, t.1)
 }
 
+/// What is wrong in a DICOM file's content. It becomes an [`ImagingError::Dicom`] naming the
+/// file (`err(path, fault)`); `At` says where in the file (a frame, a contour).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum Fault {
+    #[error("missing element {}", tag_name(*tag, name))]
+    MissingElement { tag: Tag, name: String },
+    #[error("missing or empty sequence {}", tag_name(*tag, name))]
+    MissingSequence { tag: Tag, name: String },
+    #[error("{name}: value too short")]
+    TooShort { name: String },
+    #[error("{name}: `{value}` is not a list of numbers")]
+    NotNumbers { name: String, value: String },
+    #[error("{name}: `{value}` holds a non-finite number")]
+    NonFinite { name: String, value: String },
+    #[error("{name}: {got} numbers, {expected} expected")]
+    Count {
+        name: String,
+        got: usize,
+        expected: usize,
+    },
+    #[error("{name}: one number expected")]
+    NotOne { name: String },
+    #[error("{name}: {value} is not an integer")]
+    NotInteger { name: String, value: f64 },
+    /// A sequence or element the reading needs is not there (`no PixelData`).
+    #[error("no {0}")]
+    Absent(&'static str),
+    /// A value or a structure that contradicts the standard or the rest of the file, in words.
+    #[error("{0}")]
+    Malformed(String),
+    /// A fault at a place in the file (`frame 3`, `contour 2 of ROI 1`).
+    #[error("{at}: {fault}")]
+    At { at: String, fault: Box<Fault> },
+}
+
+impl Fault {
+    /// The fault, located (`frame 3: ...`).
+    pub fn at(self, at: impl std::fmt::Display) -> Fault {
+        Fault::At {
+            at: at.to_string(),
+            fault: Box::new(self),
+        }
+    }
+}
+
+/// A malformed-content fault, in words.
+pub(crate) fn malformed(detail: impl std::fmt::Display) -> Fault {
+    Fault::Malformed(detail.to_string())
+}
+
 impl DataSet {
     pub fn bytes(&self, t: Tag) -> Option<&[u8]> {
         match self.e.get(&t) {
@@ -80,17 +130,22 @@ impl DataSet {
     }
 
     /// A required text value.
-    pub fn req_text(&self, t: Tag, name: &str) -> std::result::Result<String, String> {
-        self.text(t)
-            .ok_or_else(|| format!("missing element {}", tag_name(t, name)))
+    pub fn req_text(&self, t: Tag, name: &str) -> std::result::Result<String, Fault> {
+        self.text(t).ok_or_else(|| Fault::MissingElement {
+            tag: t,
+            name: name.to_string(),
+        })
     }
 
     /// An unsigned short (US), in the data set's byte order.
-    pub fn us(&self, t: Tag, name: &str) -> std::result::Result<usize, String> {
-        let v = self
-            .bytes(t)
-            .ok_or_else(|| format!("missing element {}", tag_name(t, name)))?;
-        let a: [u8; 2] = arr(v).ok_or_else(|| format!("{name}: value too short"))?;
+    pub fn us(&self, t: Tag, name: &str) -> std::result::Result<usize, Fault> {
+        let v = self.bytes(t).ok_or_else(|| Fault::MissingElement {
+            tag: t,
+            name: name.to_string(),
+        })?;
+        let a: [u8; 2] = arr(v).ok_or_else(|| Fault::TooShort {
+            name: name.to_string(),
+        })?;
         Ok(if self.big {
             u16::from_be_bytes(a)
         } else {
@@ -99,35 +154,50 @@ impl DataSet {
     }
 
     /// Every number of a decimal (DS) or integer (IS) string, finite.
-    pub fn numbers(&self, t: Tag, name: &str) -> std::result::Result<Vec<f64>, String> {
+    pub fn numbers(&self, t: Tag, name: &str) -> std::result::Result<Vec<f64>, Fault> {
         let s = self.req_text(t, name)?;
         let v: Vec<f64> = s
             .split('\\')
             .map(|x| x.trim().parse::<f64>())
             .collect::<std::result::Result<_, _>>()
-            .map_err(|_| format!("{name}: `{}` is not a list of numbers", short(&s)))?;
+            .map_err(|_| Fault::NotNumbers {
+                name: name.to_string(),
+                value: short(&s),
+            })?;
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(format!("{name}: `{}` holds a non-finite number", short(&s)));
+            return Err(Fault::NonFinite {
+                name: name.to_string(),
+                value: short(&s),
+            });
         }
         Ok(v)
     }
 
     /// Exactly `n` numbers of a DS or IS.
-    pub fn ds(&self, t: Tag, name: &str, n: usize) -> std::result::Result<Vec<f64>, String> {
+    pub fn ds(&self, t: Tag, name: &str, n: usize) -> std::result::Result<Vec<f64>, Fault> {
         let v = self.numbers(t, name)?;
         if v.len() != n {
-            return Err(format!("{name}: {} numbers, {n} expected", v.len()));
+            return Err(Fault::Count {
+                name: name.to_string(),
+                got: v.len(),
+                expected: n,
+            });
         }
         Ok(v)
     }
 
     /// A single IS as an integer.
-    pub fn int(&self, t: Tag, name: &str) -> std::result::Result<i64, String> {
+    pub fn int(&self, t: Tag, name: &str) -> std::result::Result<i64, Fault> {
         let &[v] = self.ds(t, name, 1)?.as_slice() else {
-            return Err(format!("{name}: one number expected"));
+            return Err(Fault::NotOne {
+                name: name.to_string(),
+            });
         };
         if v.fract() != 0.0 || v.abs() > 1e15 {
-            return Err(format!("{name}: {v} is not an integer"));
+            return Err(Fault::NotInteger {
+                name: name.to_string(),
+                value: v,
+            });
         }
         Ok(v as i64)
     }
@@ -141,10 +211,11 @@ impl DataSet {
     }
 
     /// A sequence's first item.
-    pub fn item(&self, t: Tag, name: &str) -> std::result::Result<&DataSet, String> {
-        self.seq(t)
-            .first()
-            .ok_or_else(|| format!("missing or empty sequence {}", tag_name(t, name)))
+    pub fn item(&self, t: Tag, name: &str) -> std::result::Result<&DataSet, Fault> {
+        self.seq(t).first().ok_or_else(|| Fault::MissingSequence {
+            tag: t,
+            name: name.to_string(),
+        })
     }
 }
 
@@ -460,7 +531,8 @@ pub(crate) fn parse(b: &[u8], path: &Path) -> Result<Part10> {
     // A deflated data set: the rest of the file, inflated (at most 64 times its size).
     let inflated;
     let body: &[u8] = if syntax.deflated {
-        inflated = inflate_dataset(b.get(r.pos..).unwrap_or_default()).map_err(|d| err(path, d))?;
+        inflated = inflate_dataset(b.get(r.pos..).unwrap_or_default())
+            .map_err(|e| err(path, format!("deflated data set: {e}")))?;
         &inflated
     } else {
         b.get(r.pos..).unwrap_or_default()
@@ -500,17 +572,17 @@ pub(crate) fn frames(
     v: &Value,
     n: usize,
     frame_bytes: usize,
-) -> std::result::Result<Vec<Vec<u8>>, String> {
+) -> std::result::Result<Vec<Vec<u8>>, Fault> {
     match v {
         Value::Bytes(b) => {
             let need = n
                 .checked_mul(frame_bytes)
-                .ok_or("pixel data size overflows")?;
+                .ok_or_else(|| malformed("pixel data size overflows"))?;
             if b.len() < need {
-                return Err(format!(
+                return Err(malformed(format!(
                     "pixel data: {} bytes for {n} frames of {frame_bytes} bytes",
                     b.len()
-                ));
+                )));
             }
             Ok(b.chunks(frame_bytes.max(1))
                 .take(n)
@@ -527,12 +599,12 @@ pub(crate) fn frames(
             if frags.len() == n {
                 return Ok(frags.clone());
             }
-            Err(format!(
+            Err(malformed(format!(
                 "{} fragments for {n} frames and no offset table",
                 frags.len()
-            ))
+            )))
         }
-        Value::Seq(_) => Err("pixel data is a sequence".into()),
+        Value::Seq(_) => Err(malformed("pixel data is a sequence")),
     }
 }
 
@@ -540,17 +612,17 @@ fn split_by_table(
     table: &[u8],
     frags: &[Vec<u8>],
     n: usize,
-) -> std::result::Result<Vec<Vec<u8>>, String> {
+) -> std::result::Result<Vec<Vec<u8>>, Fault> {
     let offsets: Vec<usize> = table
         .chunks_exact(4)
         .filter_map(arr::<4>)
         .map(|c| u32::from_le_bytes(c) as usize)
         .collect();
     if offsets.len() != n {
-        return Err(format!(
+        return Err(malformed(format!(
             "offset table lists {} frames, {n} expected",
             offsets.len()
-        ));
+        )));
     }
     // Each fragment sits at an offset (its item header of 8 bytes included).
     let mut starts = Vec::with_capacity(frags.len());
@@ -562,10 +634,10 @@ fn split_by_table(
     let mut out = Vec::with_capacity(n);
     for (k, &o) in offsets.iter().enumerate() {
         let end = offsets.get(k + 1).copied().unwrap_or(usize::MAX);
-        let first = starts
-            .iter()
-            .position(|&s| s == o)
-            .ok_or_else(|| format!("frame {}: offset {o} is not a fragment's start", k + 1))?;
+        let first = starts.iter().position(|&s| s == o).ok_or_else(|| {
+            malformed(format!("offset {o} is not a fragment's start"))
+                .at(format!("frame {}", k + 1))
+        })?;
         let mut frame = Vec::new();
         for (s, f) in starts.iter().zip(frags).skip(first) {
             if *s >= end {

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dicom::parse::{err, DataSet};
+use crate::dicom::parse::{err, malformed, DataSet, Fault};
 use crate::dicom::tags::{
     CONTOUR_DATA, CONTOUR_SEQUENCE, GEOMETRIC_TYPE, REFERENCED_ROI, ROI_CONTOUR, ROI_NAME,
     ROI_NUMBER, STRUCTURE_SET_ROI,
@@ -35,7 +35,7 @@ pub(crate) fn read(
     grid: &Geometry,
     map: Option<&LabelMap>,
 ) -> Result<LabelVolume> {
-    let e = |d: String| err(path, d);
+    let e = |d: Fault| err(path, d);
     let mut names = BTreeMap::new();
     for roi in data.seq(STRUCTURE_SET_ROI) {
         let n = roi.int(ROI_NUMBER, "ROINumber").map_err(e)?;
@@ -46,12 +46,14 @@ pub(crate) fn read(
     for rc in data.seq(ROI_CONTOUR) {
         let n = rc.int(REFERENCED_ROI, "ReferencedROINumber").map_err(e)?;
         let name = names.get(&n).cloned().unwrap_or_default();
-        let role = match segment_role(map, n as u32, &[&name]).map_err(|d| e(format!("ROI {d}")))? {
+        let role = match segment_role(map, n as u32, &[&name])
+            .map_err(|d| err(path, format!("ROI {d}")))?
+        {
             Some(r) => r,
             None => continue,
         };
         let what = format!("ROI {n} `{name}`");
-        let slices = roi_slices(grid, rc).map_err(|d| e(format!("{what}, {d}")))?;
+        let slices = roi_slices(grid, rc).map_err(|d| err(path, format!("{what}, {d}")))?;
         for (k, polys) in slices {
             for (i, j) in fill(&polys, grid.dims) {
                 let v = grid.index(i, j, k);
@@ -63,8 +65,9 @@ pub(crate) fn read(
         }
     }
     if !any && data.seq(ROI_CONTOUR).is_empty() {
-        return Err(e(
-            "the structure set has no ROIContourSequence (3006,0039)".into()
+        return Err(err(
+            path,
+            "the structure set has no ROIContourSequence (3006,0039)",
         ));
     }
     Volume::new(grid.clone(), out)
@@ -74,51 +77,51 @@ pub(crate) fn read(
 fn roi_slices(
     grid: &Geometry,
     rc: &DataSet,
-) -> std::result::Result<BTreeMap<usize, Vec<Polygon>>, String> {
+) -> std::result::Result<BTreeMap<usize, Vec<Polygon>>, Fault> {
     let mut slices: BTreeMap<usize, Vec<Polygon>> = BTreeMap::new();
     for (c, contour) in rc.seq(CONTOUR_SEQUENCE).iter().enumerate() {
-        let at = |d: String| format!("contour {}: {d}", c + 1);
+        let at = |d: Fault| d.at(format!("contour {}", c + 1));
         let kind = contour.text(GEOMETRIC_TYPE).unwrap_or_default();
         match kind.as_str() {
             "POINT" => continue,
             "CLOSED_PLANAR" => {}
             other => {
-                return Err(at(format!(
+                return Err(at(malformed(format!(
                     "ContourGeometricType `{other}`: only closed planar contours enclose a region"
-                )))
+                ))))
             }
         }
         let pts = contour.numbers(CONTOUR_DATA, "ContourData").map_err(at)?;
         if pts.len() % 3 != 0 || pts.is_empty() {
-            return Err(at(format!(
+            return Err(at(malformed(format!(
                 "{} coordinates: not a list of points",
                 pts.len()
-            )));
+            ))));
         }
         let mut poly = Vec::with_capacity(pts.len() / 3);
         let (mut kmin, mut kmax) = (f64::INFINITY, f64::NEG_INFINITY);
         for (n, p) in pts.chunks_exact(3).enumerate() {
             let v = grid
                 .index_of([-p[0], -p[1], p[2]])
-                .ok_or_else(|| at("the CT's affine is singular".into()))?;
+                .ok_or_else(|| at(malformed("the CT's affine is singular")))?;
             far_point(n, v, grid.dims).map_err(at)?;
             kmin = kmin.min(v[2]);
             kmax = kmax.max(v[2]);
             poly.push([v[0], v[1]]);
         }
         if kmax - kmin > 0.25 {
-            return Err(at(format!(
+            return Err(at(malformed(format!(
                 "its points span {:.2} slices: not planar on the referenced CT's slices",
                 kmax - kmin
-            )));
+            ))));
         }
         let kc = 0.5 * (kmin + kmax);
         let k = kc.round();
         if (kc - k).abs() > 0.5 - 1e-3 || k < 0.0 || k >= grid.dims[2] as f64 {
-            return Err(at(format!(
+            return Err(at(malformed(format!(
                 "on no slice of the referenced CT (at slice index {kc:.2}; the CT has slices 0..{})",
                 grid.dims[2]
-            )));
+            ))));
         }
         check_extent(&poly, grid.dims).map_err(at)?;
         if poly.len() < 3 {
@@ -127,11 +130,11 @@ fn roi_slices(
             continue;
         }
         if let Some((a, b)) = self_intersection(&poly).map_err(at)? {
-            return Err(at(format!(
+            return Err(at(malformed(format!(
                 "self-intersecting (edges {} and {} cross)",
                 a + 1,
                 b + 1
-            )));
+            ))));
         }
         slices.entry(k as usize).or_default().push(poly);
     }
@@ -140,7 +143,7 @@ fn roi_slices(
 
 /// A contour point (continuous voxel index) more than one grid's extent off the grid, on any
 /// axis, is a corrupt coordinate: refused naming it, before any work depends on it.
-fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(), String> {
+fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(), Fault> {
     let near = (0..3).all(|a| {
         let d = dims[a] as f64;
         v[a].is_finite() && (-d..=2.0 * d).contains(&v[a])
@@ -148,7 +151,7 @@ fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(),
     if near {
         Ok(())
     } else {
-        Err(format!(
+        Err(malformed(format!(
             "point {} lies at voxel ({:.3e}, {:.3e}, {:.3e}), far off the referenced CT's {}x{}x{} grid: a corrupt coordinate",
             n + 1,
             v[0],
@@ -157,7 +160,7 @@ fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(),
             dims[0],
             dims[1],
             dims[2]
-        ))
+        )))
     }
 }
 
@@ -166,7 +169,7 @@ fn far_point(n: usize, v: [f64; 3], dims: [usize; 3]) -> std::result::Result<(),
 /// walking an edge to it would take time in proportion to its length), and the outline at
 /// most [`MAX_OUTLINE_PER_SIDE`] times the slice's sides long (which bounds the edge walks,
 /// the scan-line crossings and the self-intersection check).
-fn check_extent(poly: &[[f64; 2]], dims: [usize; 3]) -> std::result::Result<(), String> {
+fn check_extent(poly: &[[f64; 2]], dims: [usize; 3]) -> std::result::Result<(), Fault> {
     let (w, h) = (dims[0] as f64, dims[1] as f64);
     for (n, q) in poly.iter().enumerate() {
         let inside = q[0].is_finite()
@@ -174,14 +177,14 @@ fn check_extent(poly: &[[f64; 2]], dims: [usize; 3]) -> std::result::Result<(), 
             && (-w..=2.0 * w).contains(&q[0])
             && (-h..=2.0 * h).contains(&q[1]);
         if !inside {
-            return Err(format!(
+            return Err(malformed(format!(
                 "point {} lies at voxel ({:.3e}, {:.3e}), far off the referenced CT's {}x{} slice: a corrupt coordinate",
                 n + 1,
                 q[0],
                 q[1],
                 dims[0],
                 dims[1]
-            ));
+            )));
         }
     }
     let outline: f64 = (0..poly.len())
@@ -192,9 +195,9 @@ fn check_extent(poly: &[[f64; 2]], dims: [usize; 3]) -> std::result::Result<(), 
         .sum();
     let max = MAX_OUTLINE_PER_SIDE * (w + h);
     if outline > max {
-        return Err(format!(
+        return Err(malformed(format!(
             "its outline is {outline:.0} voxels long, over the limit of {max:.0} ({MAX_OUTLINE_PER_SIDE} times the slice's sides): not a contour of this slice"
-        ));
+        )));
     }
     Ok(())
 }
@@ -214,7 +217,7 @@ const MAX_EDGES_PER_CELL: usize = 1024;
 /// the answer is the all-pairs one, in time proportional to the number of points (plus the
 /// outline's length in cells) rather than to its square. Points crowded far beyond their
 /// mean spacing are refused ([`MAX_EDGES_PER_CELL`]).
-fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize)>, String> {
+fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize)>, Fault> {
     let n = p.len();
     let outline: f64 = (0..n)
         .map(|e| (p[(e + 1) % n][0] - p[e][0]).hypot(p[(e + 1) % n][1] - p[e][1]))
@@ -261,9 +264,9 @@ fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize
     let mut best: Option<(usize, usize)> = None;
     for group in cells.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
         if group.len() > MAX_EDGES_PER_CELL {
-            return Err(format!(
+            return Err(malformed(format!(
                 "more than {MAX_EDGES_PER_CELL} of its edges crowd into one spot of {cell:.2e} voxels: not a drawn outline"
-            ));
+            )));
         }
         for (x, u) in group.iter().enumerate() {
             for v in &group[x + 1..] {
@@ -284,7 +287,7 @@ fn self_intersection(p: &[[f64; 2]]) -> std::result::Result<Option<(usize, usize
 pub(crate) fn rasterise_voxel_contours(
     contours: &[Vec<[f64; 3]>],
     dims: [usize; 3],
-) -> std::result::Result<usize, String> {
+) -> std::result::Result<usize, Fault> {
     let mut filled = 0;
     for pts in contours {
         for (n, v) in pts.iter().enumerate() {
@@ -519,7 +522,7 @@ mod tests {
         assert_eq!(check_extent(&circle, [512, 512, 1]), Ok(()));
         assert_eq!(self_intersection(&circle), Ok(None));
         let far = vec![[1.0, 1.0], [1e30, 2.0], [3.0, 5.0]];
-        let e = check_extent(&far, [512, 512, 1]).unwrap_err();
+        let e = check_extent(&far, [512, 512, 1]).unwrap_err().to_string();
         assert!(e.contains("point 2") && e.contains("far off"), "{e}");
     }
 }

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use crate::dicom::parse::{err, frames, group, DataSet};
+use crate::dicom::parse::{err, frames, group, malformed, DataSet, Fault};
 use crate::dicom::syntax::{Pixels, Syntax};
 use crate::dicom::tags::{
     BITS_ALLOCATED, CODE_MEANING, COLUMNS, MAX_FRACTIONAL, NUMBER_OF_FRAMES, ORIENTATION,
@@ -44,12 +44,15 @@ pub(crate) fn place(
     position: &[f64],
     orientation: &[f64],
     spacing: &[f64],
-) -> std::result::Result<Placement, String> {
+) -> std::result::Result<Placement, Fault> {
     let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
     let p = ras([position[0], position[1], position[2]]);
-    let idx = |q: [f64; 3]| grid.index_of(q).ok_or("the CT's affine is singular");
+    let idx = |q: [f64; 3]| {
+        grid.index_of(q)
+            .ok_or_else(|| malformed("the CT's affine is singular"))
+    };
     let origin = idx(p)?;
-    let step = |dir: [f64; 3], mm: f64| -> std::result::Result<[f64; 3], String> {
+    let step = |dir: [f64; 3], mm: f64| -> std::result::Result<[f64; 3], Fault> {
         let d = ras(dir);
         let q = idx([p[0] + d[0] * mm, p[1] + d[1] * mm, p[2] + d[2] * mm])?;
         Ok([q[0] - origin[0], q[1] - origin[1], q[2] - origin[2]])
@@ -125,7 +128,7 @@ pub(crate) fn read(
     grid: &Geometry,
     map: Option<&LabelMap>,
 ) -> Result<LabelVolume> {
-    let e = |d: String| err(path, d);
+    let e = |d: Fault| err(path, d);
     let kind = match data.text(SEGMENTATION_TYPE).as_deref() {
         Some("BINARY") => Kind::Binary,
         Some("FRACTIONAL") => {
@@ -136,9 +139,10 @@ pub(crate) fn read(
         }
         Some("LABELMAP") => Kind::LabelMap,
         other => {
-            return Err(e(format!(
-                "SegmentationType {other:?} is not BINARY, FRACTIONAL or LABELMAP"
-            )))
+            return Err(err(
+                path,
+                format!("SegmentationType {other:?} is not BINARY, FRACTIONAL or LABELMAP"),
+            ))
         }
     };
     let roles = segment_roles(path, data, map)?;
@@ -148,22 +152,25 @@ pub(crate) fn read(
     let bits = data.us(BITS_ALLOCATED, "BitsAllocated").map_err(e)?;
     let per_frame = data.seq(PER_FRAME_GROUPS);
     if n < 1 || per_frame.len() as i64 != n {
-        return Err(e(format!(
-            "{n} frames but {} per-frame functional groups",
-            per_frame.len()
-        )));
+        return Err(err(
+            path,
+            format!(
+                "{n} frames but {} per-frame functional groups",
+                per_frame.len()
+            ),
+        ));
     }
     let n = n as usize;
     let shared = data.seq(SHARED_GROUPS).first();
     crate::limits::check_grid(path, &[rows as u64, cols as u64, n as u64], 2)?;
-    let pixels = frame_pixels(path, data, syntax, kind, bits, (rows, cols), n).map_err(e)?;
+    let pixels = frame_pixels(path, data, syntax, kind, bits, (rows, cols), n)?;
     let mut out = vec![0u8; grid.len()];
     for (f, fg) in per_frame.iter().enumerate() {
-        let at = |d: String| err(path, format!("frame {}: {d}", f + 1));
+        let at = |d: Fault| err(path, d.at(format!("frame {}", f + 1)));
         let segment = match kind {
             Kind::LabelMap => 0,
             _ => group(fg, shared, SEGMENT_IDENTIFICATION)
-                .ok_or("no SegmentIdentificationSequence".to_string())
+                .ok_or(Fault::Absent("SegmentIdentificationSequence"))
                 .and_then(|g| g.us(REFERENCED_SEGMENT, "ReferencedSegmentNumber"))
                 .map_err(at)?,
         };
@@ -210,15 +217,15 @@ fn frame_placement(
     grid: &Geometry,
     fg: &DataSet,
     shared: Option<&DataSet>,
-) -> std::result::Result<Placement, String> {
+) -> std::result::Result<Placement, Fault> {
     let position = group(fg, shared, PLANE_POSITION)
-        .ok_or("no PlanePositionSequence")?
+        .ok_or(Fault::Absent("PlanePositionSequence"))?
         .ds(POSITION, "ImagePositionPatient", 3)?;
     let orientation = group(fg, shared, PLANE_ORIENTATION)
-        .ok_or("no PlaneOrientationSequence")?
+        .ok_or(Fault::Absent("PlaneOrientationSequence"))?
         .ds(ORIENTATION, "ImageOrientationPatient", 6)?;
     let spacing = group(fg, shared, PIXEL_MEASURES)
-        .ok_or("no PixelMeasuresSequence")?
+        .ok_or(Fault::Absent("PixelMeasuresSequence"))?
         .ds(PIXEL_SPACING, "PixelSpacing", 2)?;
     place(grid, &position, &orientation, &spacing)
 }
@@ -270,7 +277,7 @@ fn frame_pixels(
     bits: usize,
     (rows, cols): (usize, usize),
     n: usize,
-) -> std::result::Result<FramePixels, String> {
+) -> Result<FramePixels> {
     let per_frame = rows * cols;
     let ok = match kind {
         Kind::Binary => bits == 1,
@@ -278,19 +285,24 @@ fn frame_pixels(
         Kind::LabelMap => bits == 8 || bits == 16,
     };
     if !ok {
-        return Err(format!(
-            "BitsAllocated {bits} does not fit the segmentation type"
+        return Err(err(
+            path,
+            format!("BitsAllocated {bits} does not fit the segmentation type"),
         ));
     }
-    let v = data.e.get(&PIXEL_DATA).ok_or("no PixelData")?;
+    let v = data
+        .e
+        .get(&PIXEL_DATA)
+        .ok_or_else(|| err(path, Fault::Absent("PixelData")))?;
     let frame_bytes = (per_frame * bits).div_ceil(8);
     let packed = syntax.pixels == Pixels::Native && bits == 1;
     let mut frames_v = if packed {
         let total = (n * per_frame).div_ceil(8);
-        frames(v, 1, total)?
+        frames(v, 1, total)
     } else {
-        frames(v, n, frame_bytes)?
-    };
+        frames(v, n, frame_bytes)
+    }
+    .map_err(|d| err(path, d))?;
     match syntax.pixels {
         Pixels::Native => {
             if syntax.big && bits == 16 {
@@ -301,17 +313,16 @@ fn frame_pixels(
         }
         p if bits > 1 => {
             for f in frames_v.iter_mut() {
-                *f = crate::dicom::codecs::decode_frame(path, p, f, rows, cols, (bits, false))
-                    .map_err(|e| e.to_string())?;
+                *f = crate::dicom::codecs::decode_frame(path, p, f, rows, cols, (bits, false))?;
             }
         }
-        _ => return Err(
-            "a compressed binary SEG is not read here; decompress it first (e.g. dcmtk's dcmdrle)"
-                .into(),
-        ),
+        _ => return Err(err(
+            path,
+            "a compressed binary SEG is not read here; decompress it first (e.g. dcmtk's dcmdrle)",
+        )),
     }
     if frames_v.iter().any(|f| f.len() < frame_bytes) && !packed {
-        return Err("a frame is shorter than Rows x Columns".into());
+        return Err(err(path, "a frame is shorter than Rows x Columns"));
     }
     Ok(FramePixels {
         data: frames_v,

@@ -23,7 +23,7 @@ use crate::volume::{Geometry, Volume};
 const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 
 pub(crate) use crate::dicom::parse::Tag;
-use crate::dicom::parse::{err, long_vr, DataSet};
+use crate::dicom::parse::{err, long_vr, DataSet, Fault};
 use crate::dicom::tags::{
     BITS_ALLOCATED, COLUMNS, GRID_FRAME_OFFSETS, INTERCEPT, NUMBER_OF_FRAMES, ORIENTATION,
     PER_FRAME_GROUPS, PIXEL_DATA, PIXEL_MEASURES, PIXEL_REPRESENTATION, PIXEL_SPACING,
@@ -56,7 +56,7 @@ struct Samples {
 
 impl Samples {
     fn of(e: &DataSet, path: &Path) -> Result<Samples> {
-        let at = |d: String| err(path, d);
+        let at = |d: Fault| err(path, d);
         let samples =
             e.e.get(&SAMPLES)
                 .map(|_| e.us(SAMPLES, "SamplesPerPixel"))
@@ -202,7 +202,7 @@ impl Groups<'_> {
         f: usize,
         n: usize,
         offsets: Option<&[f64]>,
-    ) -> std::result::Result<([f64; 3], [f64; 6]), String> {
+    ) -> std::result::Result<([f64; 3], [f64; 6]), Fault> {
         let value = |group: Tag, tag: Tag, name: &str, k: usize, default: &[f64]| {
             let d = self.value(top, f, group, tag);
             if n == 1 && !d.e.contains_key(&tag) {
@@ -309,7 +309,7 @@ pub fn read_slices(path: &Path) -> Result<Vec<DicomSlice>> {
         } else {
             path.to_path_buf()
         };
-        let at = |d: String| err(&fpath, d);
+        let at = |d: Fault| err(&fpath, d);
         let num = |group: Tag, tag: Tag, name: &str, k: usize| {
             groups
                 .value(&data, f, group, tag)

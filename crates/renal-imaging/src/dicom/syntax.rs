@@ -49,7 +49,7 @@ impl Syntax {
     }
 
     /// The syntax of a transfer syntax UID, or why it is not read.
-    pub fn of(uid: &str) -> Result<Syntax, String> {
+    pub fn of(uid: &str) -> Result<Syntax, UnreadableSyntax> {
         Ok(match uid {
             EXPLICIT_LE => Syntax::plain(true, Pixels::Native),
             IMPLICIT_LE => Syntax::plain(false, Pixels::Native),
@@ -66,9 +66,20 @@ impl Syntax {
                 deflated: true,
                 ..Syntax::plain(true, Pixels::Native)
             },
-            other => return Err(format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS}, lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}, 8-bit JPEG {JPEG_BASELINE}, {JPEG_EXTENDED}, JPEG-LS {JPEG_LS_LOSSLESS}, {JPEG_LS_NEAR}, JPEG 2000 {JPEG_2000_LOSSLESS}, {JPEG_2000}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls, or gdcmconv --raw)", name(other))),
+            other => return Err(UnreadableSyntax(other.to_string())),
         })
     }
+}
+
+/// A transfer syntax this reader does not decode (the message lists those it does, and how
+/// to convert).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", unreadable(.0))]
+pub(crate) struct UnreadableSyntax(pub String);
+
+/// Why a transfer syntax is not read, with those that are and how to convert.
+fn unreadable(other: &str) -> String {
+    format!("unreadable transfer syntax {other} ({}; read here: uncompressed {IMPLICIT_LE}, {EXPLICIT_LE}, {EXPLICIT_BE}, deflated {DEFLATED_LE}, RLE Lossless {RLE_LOSSLESS}, lossless JPEG {JPEG_LOSSLESS}, {JPEG_LOSSLESS_SV1}, 8-bit JPEG {JPEG_BASELINE}, {JPEG_EXTENDED}, JPEG-LS {JPEG_LS_LOSSLESS}, {JPEG_LS_NEAR}, JPEG 2000 {JPEG_2000_LOSSLESS}, {JPEG_2000}; decompress the series first, e.g. with dcmtk's dcmdjpeg or dcmdjpls, or gdcmconv --raw)", name(other))
 }
 
 /// A transfer syntax's name, for messages.
@@ -90,12 +101,11 @@ fn name(uid: &str) -> &'static str {
 
 /// The raw-deflated data set of the Deflated Explicit VR Little Endian syntax (at most 64
 /// times its compressed size).
-pub(crate) fn inflate_dataset(raw: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn inflate_dataset(raw: &[u8]) -> Result<Vec<u8>, std::io::Error> {
     use std::io::Read;
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(raw)
         .take((raw.len() as u64).saturating_mul(64))
-        .read_to_end(&mut out)
-        .map_err(|e| format!("deflated data set: {e}"))?;
+        .read_to_end(&mut out)?;
     Ok(out)
 }

@@ -42,10 +42,10 @@ pub struct Raster {
     pub segments: Vec<(u8, String)>,
 }
 
-pub fn format_err(path: &Path, detail: impl Into<String>) -> ImagingError {
+pub fn format_err(path: &Path, detail: impl std::fmt::Display) -> ImagingError {
     ImagingError::Format {
         path: path.to_path_buf(),
-        detail: detail.into(),
+        detail: detail.to_string(),
     }
 }
 

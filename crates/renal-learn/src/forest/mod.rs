@@ -20,8 +20,8 @@ mod tests;
 mod tree;
 
 pub use params::{ForestParams, MaxFeatures};
-pub(crate) use tree::check_walk;
 pub use tree::Tree;
+pub(crate) use tree::{check_walk, TreeFault};
 
 use crate::error::{LearnError, Result};
 use crate::matrix::{check_labels, Matrix};

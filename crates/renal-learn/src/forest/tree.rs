@@ -57,24 +57,25 @@ impl Tree {
     /// children are nodes of the tree, each reached once ([`check_walk`]), every split's
     /// feature is below `n_features`, and every leaf's `n_classes` fractions lie within
     /// `values`.
-    pub(crate) fn validate(&self, n_features: usize, n_classes: usize) -> Result<(), String> {
+    pub(crate) fn validate(&self, n_features: usize, n_classes: usize) -> Result<(), TreeFault> {
         check_walk(self.nodes.len(), |i| {
             let node = &self.nodes[i];
             if node.feature == LEAF {
                 let end = (node.value as usize).checked_add(n_classes);
                 if end.is_none_or(|e| e > self.values.len()) {
-                    return Err(format!(
-                        "leaf {i}'s class fractions at {} are beyond the {} stored values",
-                        node.value,
-                        self.values.len()
-                    ));
+                    return Err(TreeFault::LeafBeyondValues {
+                        leaf: i,
+                        at: node.value as usize,
+                        stored: self.values.len(),
+                    });
                 }
                 Ok(None)
             } else if node.feature as usize >= n_features {
-                Err(format!(
-                    "node {i} splits on feature {} of {n_features}",
-                    node.feature
-                ))
+                Err(TreeFault::Feature {
+                    node: i,
+                    feature: node.feature as usize,
+                    n_features,
+                })
             } else {
                 Ok(Some((node.left as usize, node.right as usize)))
             }
@@ -87,27 +88,48 @@ impl Tree {
     }
 }
 
+/// Why a tree read back from a file cannot be walked (the first fault found).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum TreeFault {
+    #[error("a tree without nodes")]
+    NoNodes,
+    #[error("a split points to node {node} of {n}")]
+    ChildOutside { node: usize, n: usize },
+    #[error("node {node} is reached twice (a cycle or a shared node)")]
+    ReachedTwice { node: usize },
+    #[error("node {node} splits on feature {feature} of {n_features}")]
+    Feature {
+        node: usize,
+        feature: usize,
+        n_features: usize,
+    },
+    #[error("leaf {leaf}'s class fractions at {at} are beyond the {stored} stored values")]
+    LeafBeyondValues {
+        leaf: usize,
+        at: usize,
+        stored: usize,
+    },
+}
+
 /// Walks a stored tree of `n` nodes from its root (node 0): `node(i)` checks node `i` and
 /// gives its children (`None` for a leaf). Every child must be a node of the tree reached
 /// once (no cycle, no node shared by two parents), so that every walk from the root ends at a
 /// leaf; the first fault is the error.
 pub(crate) fn check_walk(
     n: usize,
-    mut node: impl FnMut(usize) -> Result<Option<(usize, usize)>, String>,
-) -> Result<(), String> {
+    mut node: impl FnMut(usize) -> Result<Option<(usize, usize)>, TreeFault>,
+) -> Result<(), TreeFault> {
     if n == 0 {
-        return Err("a tree without nodes".into());
+        return Err(TreeFault::NoNodes);
     }
     let mut seen = vec![false; n];
     let mut stack = vec![0usize];
     while let Some(i) = stack.pop() {
         let Some(was) = seen.get_mut(i) else {
-            return Err(format!("a split points to node {i} of {n}"));
+            return Err(TreeFault::ChildOutside { node: i, n });
         };
         if std::mem::replace(was, true) {
-            return Err(format!(
-                "node {i} is reached twice (a cycle or a shared node)"
-            ));
+            return Err(TreeFault::ReachedTwice { node: i });
         }
         if let Some((left, right)) = node(i)? {
             stack.push(left);

@@ -26,8 +26,8 @@ pub struct ConvertArgs {
     pub reference: Option<PathBuf>,
     /// With `--labels`: which labels or segments are the kidney, the tumor and the cyst
     /// (`kidney=1,tumor=2,cyst=3`, or segment names); the others are written as background.
-    #[arg(long, requires = "labels", value_parser = super::parse_label_map)]
-    pub label_map: Option<String>,
+    #[arg(long, requires = "labels")]
+    pub label_map: Option<LabelMap>,
 }
 
 pub fn run(a: ConvertArgs) -> Result<ExitCode> {
@@ -44,14 +44,8 @@ pub fn run(a: ConvertArgs) -> Result<ExitCode> {
         ..WriteOptions::default()
     };
     let dims = if a.labels {
-        let map = a
-            .label_map
-            .as_deref()
-            .map(LabelMap::parse)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
         let refs: Vec<PathBuf> = a.reference.iter().cloned().collect();
-        let v = read_mask(&a.input, &refs, map.as_ref())
+        let v = read_mask(&a.input, &refs, a.label_map.as_ref())
             .with_context(|| format!("reading {}", a.input.display()))?;
         write_nifti(&a.output, &v.geometry, &v.data, opts)?;
         v.geometry.dims

@@ -1,6 +1,7 @@
 //! `renal-triage embed`: image inputs of a cohort, SimCLR training without labels, and the
 //! 512-d embedding of every case (`case_id,f0..f511`).
 
+use crate::engine::failure::CaseFailure;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -67,7 +68,7 @@ fn embed_frozen(args: &EmbedArgs, dir: &std::path::Path) -> Result<()> {
     let cohort = data::load(&data, &args.labels.cohort_options())?;
     let (encoder, _) = crate::model::frozen::FrozenEncoder::load(dir)?;
     let pb = crate::progress::progress(cohort.cases.len(), "embeddings");
-    let results: Vec<(String, Result<Vec<f64>, String>)> = cohort
+    let results: Vec<(String, Result<Vec<f64>, CaseFailure>)> = cohort
         .cases
         .par_iter()
         .map(|c| {

@@ -25,8 +25,8 @@ pub struct LabelArgs {
     /// manifest row has no `label_map`: label values (`kidney=1,tumor=2,cyst=3`, `tumor=2+5`)
     /// or segment / ROI names (`tumor=Lesion 1,kidney=Left kidney`); labels it does not name
     /// are background. Default: KiTS23's values, or the segments' names.
-    #[arg(long, value_parser = parse_label_map)]
-    pub label_map: Option<String>,
+    #[arg(long)]
+    pub label_map: Option<renal_imaging::LabelMap>,
 }
 
 impl LabelArgs {
@@ -61,9 +61,4 @@ impl BundleTrust {
             self.trusted_keys.as_deref(),
         )
     }
-}
-
-/// Checks a `--label-map` when the command line is read.
-pub fn parse_label_map(s: &str) -> Result<String, String> {
-    renal_imaging::LabelMap::parse(s).map(|_| s.to_string())
 }

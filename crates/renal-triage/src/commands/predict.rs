@@ -33,8 +33,8 @@ pub struct PredictArgs {
     /// Which mask labels or segments are the kidney, the tumor and the cyst
     /// (`kidney=1,tumor=2,cyst=3`, or segment names: `tumor=Lesion 1`); default: KiTS23's
     /// values, or the segments' names. In a batch, a `label_map` column overrides it per row.
-    #[arg(long, value_parser = super::parse_label_map)]
-    pub label_map: Option<String>,
+    #[arg(long)]
+    pub label_map: Option<renal_imaging::LabelMap>,
     /// A CT phase, `name=PATH` (repeatable; NIfTI, NRRD, MetaImage or a DICOM series folder), for an
     /// image model trained on CT.
     #[arg(long = "ct", value_name = "PHASE=PATH")]
@@ -74,11 +74,11 @@ pub struct PredictArgs {
     pub encoder_backend: EncoderBackend,
 }
 
-fn parse_uid(s: &str) -> Result<String, String> {
+fn parse_uid(s: &str) -> std::result::Result<String, crate::model::sr::SrFieldError> {
     crate::model::sr::check_uid(s.trim()).map(|_| s.trim().to_string())
 }
 
-fn parse_patient_id(s: &str) -> Result<String, String> {
+fn parse_patient_id(s: &str) -> std::result::Result<String, crate::model::sr::SrFieldError> {
     crate::model::sr::check_patient_id(s).map(|_| s.to_string())
 }
 
@@ -163,7 +163,15 @@ fn batch_inputs(path: &std::path::Path) -> Result<Vec<PatientInput>> {
                             .map_err(|e| anyhow::anyhow!("{e}"))?,
                     )
                 }
-                "label_map" if !v.trim().is_empty() => input.label_map = Some(v.to_string()),
+                "label_map" if !v.trim().is_empty() => {
+                    input.label_map = Some(v.parse().with_context(|| {
+                        format!(
+                            "{}: row of case {:?}: label_map",
+                            path.display(),
+                            input.case_id
+                        )
+                    })?)
+                }
                 "mask" | "label" | "label_map" => {}
                 _ if h.starts_with("ct_") && !v.trim().is_empty() => {
                     let phase = h.trim_start_matches("ct_").to_string();

@@ -57,24 +57,34 @@ pub struct TrainArgs {
 #[derive(Debug, Clone)]
 pub struct OperatingPoints(pub Vec<(renal_cohort::Task, renal_stats::ThresholdRule)>);
 
-fn parse_operating_points(s: &str) -> std::result::Result<OperatingPoints, String> {
+/// Why an `--operating-point` is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OperatingPointsError {
+    #[error("`{0}`: expected TASK=RULE (e.g. malignant_vs_benign=sens:0.95)")]
+    Form(String),
+    #[error("`{task}` is not a task (tasks: {tasks})")]
+    Task { task: String, tasks: String },
+    #[error("`{0}` is given twice")]
+    Twice(&'static str),
+    #[error(transparent)]
+    Rule(#[from] renal_stats::ThresholdRuleError),
+}
+
+fn parse_operating_points(s: &str) -> std::result::Result<OperatingPoints, OperatingPointsError> {
     let mut out = Vec::new();
     for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let (task, rule) = part.split_once('=').ok_or_else(|| {
-            format!("`{part}`: expected TASK=RULE (e.g. malignant_vs_benign=sens:0.95)")
-        })?;
+        let (task, rule) = part
+            .split_once('=')
+            .ok_or_else(|| OperatingPointsError::Form(part.to_string()))?;
         let task = renal_cohort::Task::ALL
             .into_iter()
             .find(|t| t.name() == task.trim())
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not a task (tasks: {})",
-                    task.trim(),
-                    renal_cohort::Task::ALL.map(|t| t.name()).join(", ")
-                )
+            .ok_or_else(|| OperatingPointsError::Task {
+                task: task.trim().to_string(),
+                tasks: renal_cohort::Task::ALL.map(|t| t.name()).join(", "),
             })?;
         if out.iter().any(|(t, _)| *t == task) {
-            return Err(format!("`{}` is given twice", task.name()));
+            return Err(OperatingPointsError::Twice(task.name()));
         }
         out.push((task, rule.parse()?));
     }

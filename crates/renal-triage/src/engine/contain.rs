@@ -25,14 +25,19 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-/// Runs `f`; a panic becomes `Err("internal error ... (report id ...)")`, logged with `what`
-/// (a case id or a request id, never patient values).
-pub fn contain<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+/// A panic, contained: "internal error" with the id of the log line that holds its message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("internal error (a bug, contained; report id {report_id}: please report it with the log)")]
+pub struct Internal {
+    pub report_id: String,
+}
+
+/// Runs `f`; a panic becomes [`Internal`] (with a report id), logged with `what` (a case id or
+/// a request id, never patient values).
+pub fn contain<T, E: From<Internal>>(what: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let id = report_id();
         tracing::error!(report_id = %id, case = %what, panic = %panic_text(p.as_ref()), "internal error contained");
-        Err(format!(
-            "internal error (a bug, contained; report id {id}: please report it with the log)"
-        ))
+        Err(E::from(Internal { report_id: id }))
     })
 }

@@ -66,8 +66,8 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CohortOptions {
     pub blank_modifier: BlankModifier,
-    /// A `--label-map`, checked when it was read (`renal_imaging::LabelMap::parse`).
-    pub label_map: Option<String>,
+    /// A `--label-map`.
+    pub label_map: Option<renal_imaging::LabelMap>,
 }
 
 /// Loads a cohort from a KiTS23 folder or a manifest CSV and gives `opts.label_map` to every

@@ -223,7 +223,7 @@ pub fn embed_images(
         &dir,
         &config.as_arg(),
         device,
-        images.spec.intensity,
+        images.spec.kind == crate::engine::images::ChannelKind::CtPhases,
     )?;
     let cfg: serde_json::Value = read_json(&dir.join("encoder.json"))?;
     let produced = dir.join("embeddings.csv");

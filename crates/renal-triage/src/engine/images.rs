@@ -2,6 +2,7 @@
 //! cohort's median spacing, phases as channels (CT cohorts), or the label map's kidney, tumor and
 //! cyst planes (KiTS23 here, where no CT intensities are available).
 
+use crate::engine::failure::CaseFailure;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -17,12 +18,41 @@ use renal_imaging::{dicom, read_scalar, LabelScheme, LabelVolume, Volume};
 /// to an external cohort or a new patient, never recomputed from them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageSpec {
-    /// CT phases as channels (true), or the label map's kidney, tumor and cyst planes (false).
-    pub intensity: bool,
+    /// What the channels are: CT phases, or the label map's planes (written `"intensity":
+    /// true` / `false`, as every stored specification has it).
+    #[serde(rename = "intensity", with = "kind_as_intensity")]
+    pub kind: ChannelKind,
     /// The channels in order: phase names, or the label planes.
     pub channels: Vec<String>,
     /// Spacing, window, size, tumor labels.
     pub preprocess: Preprocess,
+}
+
+/// What an image input's channels are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// CT phases (by name), each a channel of intensities.
+    CtPhases,
+    /// The label map's kidney, tumor and cyst planes (one-hot): no CT intensities are read.
+    LabelPlanes,
+}
+
+/// [`ChannelKind`] as the stored `intensity` flag.
+mod kind_as_intensity {
+    use super::ChannelKind;
+
+    pub fn serialize<S: serde::Serializer>(k: &ChannelKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*k == ChannelKind::CtPhases)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ChannelKind, D::Error> {
+        let intensity = <bool as serde::Deserialize>::deserialize(d)?;
+        Ok(if intensity {
+            ChannelKind::CtPhases
+        } else {
+            ChannelKind::LabelPlanes
+        })
+    }
 }
 
 impl ImageSpec {
@@ -32,7 +62,7 @@ impl ImageSpec {
     /// The specification a development cohort fixes: its CT phases in order of appearance (or
     /// the label planes when no case has a phase) and its median mask spacing.
     pub fn of_cohort(cohort: &Cohort, size: usize) -> Result<ImageSpec> {
-        let (intensity, channels) = channel_names(cohort);
+        let (kind, channels) = channel_names(cohort);
         let spacings: Vec<[f64; 3]> = cohort
             .cases
             .iter()
@@ -42,7 +72,7 @@ impl ImageSpec {
             .collect();
         let spacing = median_spacing(&spacings).context("no readable mask in the cohort")?;
         Ok(ImageSpec {
-            intensity,
+            kind,
             channels,
             preprocess: Preprocess {
                 spacing_mm: Some(spacing),
@@ -57,7 +87,7 @@ impl ImageSpec {
     pub fn describe(&self) -> String {
         let size = self.preprocess.size;
         let s = self.preprocess.spacing_mm.unwrap_or([f64::NAN; 3]);
-        if self.intensity {
+        if self.kind == ChannelKind::CtPhases {
             let w = self
                 .preprocess
                 .window
@@ -104,10 +134,11 @@ fn read_phase(path: &Path) -> Result<Volume<f32>, renal_imaging::ImagingError> {
 
 /// The channel names of a cohort: its CT phases in order of appearance, or the label map's
 /// planes when no case has a CT phase.
-fn channel_names(cohort: &Cohort) -> (bool, Vec<String>) {
+fn channel_names(cohort: &Cohort) -> (ChannelKind, Vec<String>) {
     let ct = cohort.cases.iter().any(|c| !c.images.phases.is_empty());
     if !ct {
-        return (false, vec!["kidney".into(), "tumor".into(), "cyst".into()]);
+        let planes = vec!["kidney".into(), "tumor".into(), "cyst".into()];
+        return (ChannelKind::LabelPlanes, planes);
     }
     let mut channels: Vec<String> = Vec::new();
     for c in &cohort.cases {
@@ -117,7 +148,7 @@ fn channel_names(cohort: &Cohort) -> (bool, Vec<String>) {
             }
         }
     }
-    (true, channels)
+    (ChannelKind::CtPhases, channels)
 }
 
 /// One case's CT input: one phase at a time (a CT volume is large), each giving one plane; a
@@ -171,13 +202,7 @@ fn ct_image(
     })
 }
 
-/// Why one case's image input could not be made, and the CT phase at fault when one is (the
-/// mask otherwise).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputFault {
-    pub phase: Option<String>,
-    pub message: String,
-}
+pub use crate::engine::failure::InputFault;
 
 /// One case's input from its decoded mask (`scheme`: which labels are kidney, tumor and cyst)
 /// and its CT phases by name, made as `spec` says: the phases as channels, or the mask's
@@ -188,8 +213,8 @@ pub fn image_from_mask(
     scheme: LabelScheme,
     phases: &[(String, PathBuf)],
     spec: &ImageSpec,
-) -> Result<CaseImage, String> {
-    image_or_fault(id, mask, scheme, phases, spec).map_err(|f| f.message)
+) -> Result<CaseImage, CaseFailure> {
+    Ok(image_or_fault(id, mask, scheme, phases, spec)?)
 }
 
 /// [`image_from_mask`], saying which phase was at fault.
@@ -204,7 +229,7 @@ pub fn image_or_fault(
         tumor_labels: vec![scheme.tumor],
         ..spec.preprocess.clone()
     };
-    if spec.intensity {
+    if spec.kind == ChannelKind::CtPhases {
         return ct_image(id, phases, mask, &spec.channels, &cfg);
     }
     let classes = [
@@ -218,40 +243,20 @@ pub fn image_or_fault(
     })
 }
 
-/// Why a mask was not read: its label map, or the file.
-pub enum MaskReadError {
-    LabelMap(String),
-    Mask(renal_imaging::ImagingError),
-}
-
-/// A mask in any format read here, with a label map given as text (`tumor=1,...`); a DICOM
-/// SEG or RTSTRUCT is rebuilt on the series it references, looked for among `refs` first.
-/// What a cohort's case and `predict`'s patient both read.
-pub fn read_mask_mapped(
-    path: &Path,
-    refs: &[PathBuf],
-    label_map: Option<&str>,
-) -> std::result::Result<LabelVolume, MaskReadError> {
-    let map = label_map
-        .map(renal_imaging::LabelMap::parse)
-        .transpose()
-        .map_err(MaskReadError::LabelMap)?;
-    renal_imaging::read_mask(path, refs, map.as_ref()).map_err(MaskReadError::Mask)
-}
-
-/// A case's mask, with the case's label map, its CT phases as the series a DICOM SEG or
-/// RTSTRUCT may reference ([`read_mask_mapped`]).
-pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, String> {
-    let path = images.mask.as_ref().ok_or("no mask")?;
+/// A case's mask (any format read here), with the case's label map; a DICOM SEG or RTSTRUCT
+/// is rebuilt on the series it references, looked for among the case's CT phases first.
+pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, CaseFailure> {
+    let path = images.mask.as_ref().ok_or(CaseFailure::NoMask)?;
     let refs: Vec<PathBuf> = images.phases.iter().map(|(_, p)| p.clone()).collect();
-    read_mask_mapped(path, &refs, images.label_map.as_deref()).map_err(|e| match e {
-        MaskReadError::LabelMap(m) => format!("label_map: {m}"),
-        MaskReadError::Mask(e) => e.to_string(),
-    })
+    Ok(renal_imaging::read_mask(
+        path,
+        &refs,
+        images.label_map.as_ref(),
+    )?)
 }
 
 /// One case of a cohort: its mask read, then [`image_from_mask`].
-fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, String> {
+fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, CaseFailure> {
     let mask = read_case_mask(&c.images)?;
     image_from_mask(&c.id, &mask, LabelScheme::default(), &c.images.phases, spec)
 }
@@ -265,7 +270,7 @@ pub fn cohort_images(cohort: &Cohort, size: usize) -> Result<CohortImages> {
 /// depend on the thread count). A case that cannot be imaged is excluded with its reason.
 pub fn cohort_images_with(cohort: &Cohort, spec: &ImageSpec) -> Result<CohortImages> {
     let pb = crate::progress::progress(cohort.cases.len(), "images");
-    let results: Vec<(String, Result<CaseImage, String>)> = cohort
+    let results: Vec<(String, Result<CaseImage, CaseFailure>)> = cohort
         .cases
         .par_iter()
         .map(|c| {
@@ -282,7 +287,7 @@ impl CohortImages {
     /// The images of a cohort's cases (in cohort order) made with `spec`; a case that could
     /// not be imaged is excluded with its reason.
     pub fn from_results(
-        results: Vec<(String, Result<CaseImage, String>)>,
+        results: Vec<(String, Result<CaseImage, CaseFailure>)>,
         spec: &ImageSpec,
     ) -> CohortImages {
         let mut ids = Vec::new();
@@ -296,7 +301,7 @@ impl CohortImages {
                 }
                 Err(reason) => {
                     tracing::warn!(case = %id, %reason, "no image input");
-                    excluded.push((id, reason));
+                    excluded.push((id, reason.to_string()));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Measuring a cohort: tumor size and shape from each case's mask, agreement with the
 //! radiologists' size, and inter-annotator reliability.
 
+use crate::engine::failure::CaseFailure;
 use std::collections::BTreeMap;
 
 use crate::progress::progress;
@@ -17,8 +18,8 @@ use crate::engine::images::{image_from_mask, read_case_mask, CohortImages, Image
 /// the same decoded volume.
 pub struct CaseMask {
     pub id: String,
-    pub measured: Result<CaseMeasurements, String>,
-    pub image: Option<Result<CaseImage, String>>,
+    pub measured: Result<CaseMeasurements, CaseFailure>,
+    pub image: Option<Result<CaseImage, CaseFailure>>,
 }
 
 /// One pass over a cohort's masks, in parallel (results in cohort order, whatever the thread
@@ -30,7 +31,9 @@ pub fn mask_pass(cohort: &Cohort, scheme: LabelScheme, spec: Option<&ImageSpec>)
         .cases
         .par_iter()
         .map(|c| {
-            let r = crate::engine::contain::contain(&c.id, || Ok(case_pass(c, scheme, spec)));
+            let r = crate::engine::contain::contain(&c.id, || {
+                Ok::<_, CaseFailure>(case_pass(c, scheme, spec))
+            });
             pb.inc(1);
             let (measured, image) = match r {
                 Ok(x) => x,
@@ -54,8 +57,8 @@ fn case_pass(
     scheme: LabelScheme,
     spec: Option<&ImageSpec>,
 ) -> (
-    Result<CaseMeasurements, String>,
-    Option<Result<CaseImage, String>>,
+    Result<CaseMeasurements, CaseFailure>,
+    Option<Result<CaseImage, CaseFailure>>,
 ) {
     let decoded = read_case_mask(&c.images);
     let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
@@ -68,7 +71,7 @@ fn case_pass(
                 .unwrap_or(std::path::Path::new(""))
                 .display()
         );
-        measure_segmentation(v, scheme, &what).map_err(|e| e.to_string())
+        Ok(measure_segmentation(v, scheme, &what)?)
     });
     let image = spec.map(|spec| {
         decoded
@@ -81,7 +84,7 @@ fn case_pass(
 
 /// Each case's measurements (or why it could not be measured), as [`apply_measurements`] and
 /// `prepare_measured` take them.
-pub type Measured = Vec<(String, Result<CaseMeasurements, String>)>;
+pub type Measured = Vec<(String, Result<CaseMeasurements, CaseFailure>)>;
 
 /// One [`mask_pass`] that measures every case and makes its image input with `spec`.
 pub fn measure_and_image(cohort: &Cohort, spec: &ImageSpec) -> (CohortImages, Measured) {
@@ -124,7 +127,7 @@ pub fn measure_cohort(
 /// measured is excluded with the reason.
 pub fn apply_measurements(
     cohort: &mut Cohort,
-    results: impl IntoIterator<Item = (String, Result<CaseMeasurements, String>)>,
+    results: impl IntoIterator<Item = (String, Result<CaseMeasurements, CaseFailure>)>,
 ) -> BTreeMap<String, CaseMeasurements> {
     let mut out = BTreeMap::new();
     for (id, r) in results {
@@ -216,17 +219,16 @@ pub fn rate_instance(
 }
 
 /// One annotator's mask: its shape features and axial diameter.
-fn annotator_shape(p: &std::path::Path) -> Result<AnnotatorShape, String> {
-    read_labels(p).map_err(|e| e.to_string()).and_then(|v| {
-        let axial = v.geometry.axial_axis().map_err(|e| e.to_string())?;
-        let spacing = v.geometry.spacing_mm();
-        let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0)
-            .ok_or_else(|| "empty mask".to_string())?;
-        let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
-        Ok(AnnotatorShape {
-            shape: renal_imaging::shape_features(&m, spacing),
-            axial_diameter_mm: d,
-        })
+fn annotator_shape(p: &std::path::Path) -> Result<AnnotatorShape, CaseFailure> {
+    let v = read_labels(p)?;
+    let axial = v.geometry.axial_axis()?;
+    let spacing = v.geometry.spacing_mm();
+    let m = BinaryMask::from_predicate(&v.geometry, &v.data, |x| x != 0)
+        .ok_or(CaseFailure::EmptyMask)?;
+    let (d, _) = renal_imaging::shape::axial_diameter_mm(&m, spacing, axial);
+    Ok(AnnotatorShape {
+        shape: renal_imaging::shape_features(&m, spacing),
+        axial_diameter_mm: d,
     })
 }
 
@@ -289,7 +291,7 @@ mod tests {
                     assert_eq!(img, &separate.images[k], "{}", m.id);
                     imaged += 1;
                 }
-                Err(why) => assert!(separate.excluded.contains(&(m.id.clone(), why.clone()))),
+                Err(why) => assert!(separate.excluded.contains(&(m.id.clone(), why.to_string()))),
             }
         }
         assert_eq!(imaged, 5);

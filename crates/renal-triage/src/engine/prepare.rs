@@ -1,6 +1,7 @@
 //! A cohort made ready for the models: loaded once (KiTS23 folder, manifest, or feature table
 //! + labels), embeddings joined, masks measured; and each model's feature table and folds.
 
+use crate::engine::failure::CaseFailure;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub fn prepare_measured(
     mut cohort: Cohort,
     from_tables: bool,
     embeddings: Option<&Path>,
-    measured: Option<Vec<(String, Result<CaseMeasurements, String>)>>,
+    measured: Option<Vec<(String, Result<CaseMeasurements, CaseFailure>)>>,
 ) -> Result<Prepared> {
     let mut has_embeddings = from_tables;
     if from_tables {

@@ -23,6 +23,7 @@
 //! Cases go to shards deterministically: by mask file size, largest first, each to the shard
 //! with the least bytes so far (ties: lowest shard, then case id), so shards get similar work.
 
+use crate::engine::failure::CaseFailure;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -166,7 +167,7 @@ pub struct WorkConfig {
     pub tool_version: String,
     pub data: String,
     pub blank_modifier: renal_cohort::BlankModifier,
-    pub label_map: Option<String>,
+    pub label_map: Option<renal_imaging::LabelMap>,
     pub cases: usize,
     /// The frozen encoder (its folder and its weights' sha256), when the shards embed.
     #[serde(default)]
@@ -238,17 +239,17 @@ pub struct CaseResult {
     pub case_id: String,
     /// sha256 of the configuration and of every input file's bytes.
     pub inputs_sha256: String,
-    pub measured: Result<CaseMeasurements, String>,
+    pub measured: Result<CaseMeasurements, CaseFailure>,
     /// The case's complete annotator groups: instance and its ratings (`None`: a mask could
     /// not be read, the instance is left out as in a single run).
     pub annotators: CaseRatings,
     /// The embedding of the case's image input (or why there is none), with an encoder.
     #[serde(default)]
-    pub embedding: Option<Result<Vec<f64>, String>>,
+    pub embedding: Option<Result<Vec<f64>, CaseFailure>>,
     /// The case's image input for the encoder's training (its pixels in `images/<case>.f32`),
     /// or why there is none, when the shards make them.
     #[serde(default)]
-    pub image: Option<Result<StoredImage, String>>,
+    pub image: Option<Result<StoredImage, CaseFailure>>,
     /// sha256 of the work folder's configuration the result was made under.
     #[serde(default)]
     pub config_sha256: String,
@@ -283,7 +284,7 @@ impl CaseResult {
             return Some("its result file was altered after the shard wrote it".into());
         }
         match &self.measured {
-            Ok(m) => check_measurements(m).err(),
+            Ok(m) => check_measurements(m).err().map(|e| e.to_string()),
             Err(_) => None,
         }
     }
@@ -293,17 +294,17 @@ impl CaseResult {
 /// finite; each shape's voxel volume its voxel count times the voxel's volume; the components'
 /// voxels adding up to the tumor's; every diameter positive and at most the grid's diagonal;
 /// the axial diameter at most the 3D one (plus a voxel).
-pub(crate) fn check_measurements(m: &CaseMeasurements) -> Result<(), String> {
+pub(crate) fn check_measurements(m: &CaseMeasurements) -> Result<(), CaseFailure> {
     let voxel_mm3: f64 = m.spacing_mm.iter().product();
     let diagonal = (0..3)
         .map(|i| (m.dims[i] as f64 * m.spacing_mm[i]).powi(2))
         .sum::<f64>()
         .sqrt();
     if !m.spacing_mm.iter().all(|s| s.is_finite() && *s > 0.0) || !diagonal.is_finite() {
-        return Err(format!(
+        return Err(CaseFailure::Implausible(format!(
             "implausible grid {:?} at {:?} mm",
             m.dims, m.spacing_mm
-        ));
+        )));
     }
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
     let shape_ok = |s: &renal_imaging::ShapeFeatures| {
@@ -333,7 +334,7 @@ pub(crate) fn check_measurements(m: &CaseMeasurements) -> Result<(), String> {
         .iter()
         .all(|v| v.is_finite() && *v >= 0.0)
     {
-        return Err("its measurements do not add up (voxel counts, volumes or sizes that no measurement of its grid gives)".into());
+        return Err(CaseFailure::Implausible("its measurements do not add up (voxel counts, volumes or sizes that no measurement of its grid gives)".into()));
     }
     let max_spacing = m.spacing_mm.iter().cloned().fold(0.0, f64::max);
     for c in &m.components {
@@ -343,10 +344,10 @@ pub(crate) fn check_measurements(m: &CaseMeasurements) -> Result<(), String> {
             && c.axial_diameter_mm <= c.shape.maximum_3d_diameter_mm + max_spacing
             && c.centroid_world_mm.iter().all(|v| v.is_finite());
         if !ok {
-            return Err(format!(
+            return Err(CaseFailure::Implausible(format!(
                 "component {}: a diameter of {} mm (3D {} mm) in a grid whose diagonal is {diagonal:.1} mm: not a measurement of this grid",
                 c.rank, c.axial_diameter_mm, c.shape.maximum_3d_diameter_mm
-            ));
+            )));
         }
     }
     Ok(())
@@ -369,7 +370,8 @@ fn inputs_digest(config: &WorkConfig, c: &renal_cohort::Case) -> Result<String> 
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(config)?);
-    h.update(c.images.label_map.as_deref().unwrap_or("").as_bytes());
+    let map = c.images.label_map.as_ref().map(|m| m.to_string());
+    h.update(map.as_deref().unwrap_or("").as_bytes());
     let files = c
         .images
         .mask
@@ -401,15 +403,15 @@ fn inputs_digest(config: &WorkConfig, c: &renal_cohort::Case) -> Result<String> 
 type CaseRatings = Vec<(u32, Option<InstanceRatings>)>;
 
 /// A case's embedding, or why it has none.
-pub type Embedding = Result<Vec<f64>, String>;
+pub type Embedding = Result<Vec<f64>, CaseFailure>;
 
 /// One case's work: its measurements (or why not), its annotator ratings, its embedding, its
 /// image input.
 struct CaseWork {
-    measured: Result<CaseMeasurements, String>,
+    measured: Result<CaseMeasurements, CaseFailure>,
     annotators: CaseRatings,
     embedding: Option<Embedding>,
-    image: Option<Result<CaseImage, String>>,
+    image: Option<Result<CaseImage, CaseFailure>>,
 }
 
 /// What a shard does for each case beyond measuring it.
@@ -442,8 +444,11 @@ fn work_case(c: &renal_cohort::Case, groups: &[(u32, Vec<PathBuf>)], x: Extras) 
                 c.id,
                 c.images.mask.as_deref().unwrap_or(Path::new("")).display()
             );
-            renal_imaging::measure_segmentation(&v, LabelScheme::default(), &what)
-                .map_err(|e| e.to_string())
+            Ok(renal_imaging::measure_segmentation(
+                &v,
+                LabelScheme::default(),
+                &what,
+            )?)
         });
         let annotators = groups
             .iter()
@@ -456,11 +461,13 @@ fn work_case(c: &renal_cohort::Case, groups: &[(u32, Vec<PathBuf>)], x: Extras) 
             image,
         }
     };
-    crate::engine::contain::contain(&c.id, || Ok(run())).unwrap_or_else(|why| CaseWork {
-        measured: Err(why.clone()),
-        annotators: Vec::new(),
-        embedding: x.encoder.map(|_| Err(why.clone())),
-        image: x.images.map(|_| Err(why)),
+    crate::engine::contain::contain(&c.id, || Ok::<_, CaseFailure>(run())).unwrap_or_else(|why| {
+        CaseWork {
+            measured: Err(why.clone()),
+            annotators: Vec::new(),
+            embedding: x.encoder.map(|_| Err(why.clone())),
+            image: x.images.map(|_| Err(why)),
+        }
     })
 }
 
@@ -470,7 +477,7 @@ pub trait CaseEmbedder: Sync {
         &self,
         c: &renal_cohort::Case,
         mask: &renal_imaging::LabelVolume,
-    ) -> Result<Vec<f64>, String>;
+    ) -> Result<Vec<f64>, CaseFailure>;
 }
 
 /// `embeddings.csv` (`case_id,f0..` of every case with an embedding, in cohort order) and
@@ -484,7 +491,7 @@ pub fn write_embedding_outputs(csv: &Path, results: &[(String, Embedding)]) -> R
     write_embeddings(csv, &ok)?;
     let excluded: Vec<Vec<String>> = results
         .iter()
-        .filter_map(|(id, r)| r.as_ref().err().map(|e| vec![id.clone(), e.clone()]))
+        .filter_map(|(id, r)| r.as_ref().err().map(|e| vec![id.clone(), e.to_string()]))
         .collect();
     let stem = csv.file_stem().unwrap_or_default().to_string_lossy();
     write_csv(
@@ -593,7 +600,7 @@ pub fn run_shard(
                 }
                 Err(why) => {
                     summary.failed += 1;
-                    failures.push(vec![c.id.clone(), why.clone()]);
+                    failures.push(vec![c.id.clone(), why.to_string()]);
                     "failed".to_string()
                 }
             };
@@ -696,10 +703,11 @@ pub fn gather(
     let mut embeddings = config.encoder.as_ref().map(|_| Vec::new());
     for r in results {
         if let Some(e) = embeddings.as_mut() {
-            let v = r
-                .embedding
-                .clone()
-                .unwrap_or_else(|| Err("no embedding in the case's result".into()));
+            let v = r.embedding.clone().unwrap_or_else(|| {
+                Err(CaseFailure::Encoder(
+                    "no embedding in the case's result".into(),
+                ))
+            });
             e.push((r.case_id.clone(), v));
         }
         for (i, x) in r.annotators {

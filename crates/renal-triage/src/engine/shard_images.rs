@@ -6,6 +6,7 @@
 //! written atomically before the case's result, which records their sha256); the case's
 //! result holds the rest ([`StoredImage`]) or why the case has no image input.
 
+use crate::engine::failure::CaseFailure;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -50,28 +51,34 @@ pub fn present(work: &Path, id: &str) -> bool {
 
 /// A case's image input read back, its pixels checked against the recorded digest and the
 /// specification's shape.
-fn load(work: &Path, id: &str, s: &StoredImage, spec: &ImageSpec) -> Result<CaseImage, String> {
+fn load(
+    work: &Path,
+    id: &str,
+    s: &StoredImage,
+    spec: &ImageSpec,
+) -> Result<CaseImage, CaseFailure> {
     let path = pixel_file(work, id);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| CaseFailure::StoredImage(format!("{}: {e}", path.display())))?;
     let size = spec.preprocess.size;
     let want = spec
         .channels
         .len()
         .checked_mul(size * size * 4)
-        .ok_or("image size overflows")?;
+        .ok_or_else(|| CaseFailure::StoredImage("image size overflows".into()))?;
     if bytes.len() != want || renal_cohort::io::sha256_hex(&bytes) != s.sha256 {
-        return Err(format!(
+        return Err(CaseFailure::StoredImage(format!(
             "{}: not the image its case's result recorded ({} bytes, {want} expected, or another digest)",
             path.display(),
             bytes.len()
-        ));
+        )));
     }
     if s.missing.len() != spec.channels.len() {
-        return Err(format!(
+        return Err(CaseFailure::StoredImage(format!(
             "{id}: its image has {} channels, the specification {}",
             s.missing.len(),
             spec.channels.len()
-        ));
+        )));
     }
     Ok(CaseImage {
         channels: spec.channels.clone(),
@@ -93,7 +100,7 @@ pub fn gather_images(
     cohort: &Cohort,
     work: &Path,
     spec: &ImageSpec,
-    image_of: impl Fn(&str) -> Option<Option<Result<StoredImage, String>>>,
+    image_of: impl Fn(&str) -> Option<Option<Result<StoredImage, CaseFailure>>>,
 ) -> Result<CohortImages> {
     let mut results = Vec::with_capacity(cohort.cases.len());
     let mut missing = Vec::new();

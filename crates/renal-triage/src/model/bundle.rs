@@ -25,7 +25,7 @@ use renal_cohort::Task;
 use renal_learn::{Model, Pipeline};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::images::ImageSpec;
+use crate::engine::images::{ChannelKind, ImageSpec};
 use crate::engine::metrics::TaskMetrics;
 
 /// Bumped whenever the bundle layout changes incompatibly.
@@ -136,21 +136,86 @@ pub const ENCODER_FILES: [&str; 2] = ["encoder.safetensors", "encoder.json"];
 
 /// How an image model's input is made and embedded (`encoder.safetensors`, `encoder.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "StoredImageInput", from = "StoredImageInput")]
 pub struct ImageInput {
     /// The training cohort's image specification, applied unchanged to every patient.
     pub spec: ImageSpec,
     /// The encoder's output width (the model's `emb_f*` inputs are some or all of them).
     pub features: usize,
-    /// What a CT phase the encoder was trained with but a patient lacks becomes, in words.
-    pub missing_phase: String,
-    /// The policy behind it: a patient without one of the phases is refused (the training
-    /// cohort had every phase for every case, so the encoder never saw a zero channel), or the
-    /// phase is a zero channel (as it was for the training cases that lacked it). Bundles
-    /// written before the policy was recorded zero the channel.
-    #[serde(default)]
-    pub refuse_missing_phase: bool,
+    /// What a CT phase the encoder was trained with but a patient lacks becomes.
+    pub missing_phase: MissingPhasePolicy,
     /// The encoder's configuration (a copy of `encoder.json`, for `inspect`).
     pub encoder: serde_json::Value,
+}
+
+/// What a CT phase the encoder was trained with but a patient lacks becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingPhasePolicy {
+    /// The channels are the mask's planes: no CT phase is read.
+    NotApplicable,
+    /// The patient is refused: every training case had every phase, so the encoder never saw
+    /// a zero channel.
+    Refuse,
+    /// The phase is a zero channel, as it was for the training cases that lacked it.
+    ZeroChannel,
+}
+
+impl MissingPhasePolicy {
+    /// The policy of an image input of `kind` whose training cohort had every phase for every
+    /// case (`complete`) or not.
+    pub fn of(kind: ChannelKind, complete: bool) -> MissingPhasePolicy {
+        match (kind, complete) {
+            (ChannelKind::LabelPlanes, _) => MissingPhasePolicy::NotApplicable,
+            (ChannelKind::CtPhases, true) => MissingPhasePolicy::Refuse,
+            (ChannelKind::CtPhases, false) => MissingPhasePolicy::ZeroChannel,
+        }
+    }
+
+    /// The policy in words, for the bundle and the page.
+    pub fn words(self) -> &'static str {
+        match self {
+            MissingPhasePolicy::NotApplicable => {
+                "not applicable: the channels are the mask's planes, no CT phase is read"
+            }
+            MissingPhasePolicy::Refuse => "refused: every training case had every phase, so the encoder never saw a missing one",
+            MissingPhasePolicy::ZeroChannel => "a CT phase the patient lacks is a zero channel, as it was for the training cases that lacked it",
+        }
+    }
+}
+
+/// [`ImageInput`] as `bundle.json` holds it: the policy in words and as a flag.
+#[derive(Serialize, Deserialize)]
+struct StoredImageInput {
+    spec: ImageSpec,
+    features: usize,
+    missing_phase: String,
+    /// Bundles written before the policy was recorded zero the channel.
+    #[serde(default)]
+    refuse_missing_phase: bool,
+    encoder: serde_json::Value,
+}
+
+impl From<ImageInput> for StoredImageInput {
+    fn from(i: ImageInput) -> StoredImageInput {
+        StoredImageInput {
+            missing_phase: i.missing_phase.words().to_string(),
+            refuse_missing_phase: i.missing_phase == MissingPhasePolicy::Refuse,
+            spec: i.spec,
+            features: i.features,
+            encoder: i.encoder,
+        }
+    }
+}
+
+impl From<StoredImageInput> for ImageInput {
+    fn from(s: StoredImageInput) -> ImageInput {
+        ImageInput {
+            missing_phase: MissingPhasePolicy::of(s.spec.kind, s.refuse_missing_phase),
+            spec: s.spec,
+            features: s.features,
+            encoder: s.encoder,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

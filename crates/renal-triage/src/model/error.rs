@@ -9,10 +9,10 @@ pub struct InputError {
     pub message: String,
 }
 
-pub fn input_err(field: &str, message: impl Into<String>) -> InputError {
+pub fn input_err(field: &str, message: impl std::fmt::Display) -> InputError {
     InputError {
         field: field.to_string(),
-        message: message.into(),
+        message: message.to_string(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! network ([`crate::model::resnet`]), so that a case's embedding does not depend on the other
 //! cases of its batch or shard (`embed --encoder-dir`, `cohort --shard ... --encoder-dir`).
 
+use crate::engine::failure::CaseFailure;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -47,7 +48,7 @@ impl CaseEmbedder for FrozenEncoder {
         &self,
         c: &renal_cohort::Case,
         mask: &renal_imaging::LabelVolume,
-    ) -> Result<Vec<f64>, String> {
+    ) -> Result<Vec<f64>, CaseFailure> {
         let img = crate::engine::images::image_from_mask(
             &c.id,
             mask,
@@ -64,9 +65,9 @@ impl CaseEmbedder for FrozenEncoder {
         };
         self.net
             .embed(&ds)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| CaseFailure::Encoder(e.to_string()))?
             .into_iter()
             .next()
-            .ok_or_else(|| "no embedding".to_string())
+            .ok_or_else(|| CaseFailure::Encoder("no embedding".into()))
     }
 }

@@ -13,8 +13,9 @@ use renal_imaging::{CaseImage, LabelScheme, LabelVolume};
 use serde::Serialize;
 
 use crate::engine::encoder_client::{embed_frozen, read_embeddings, Dataset, Worker};
-use crate::engine::images::image_or_fault;
+use crate::engine::images::{image_or_fault, ChannelKind};
 use crate::model::bundle::Bundle;
+use crate::model::bundle::MissingPhasePolicy;
 use crate::model::error::{input_err, PredictError};
 use renal_encoder_protocol::Device;
 
@@ -187,7 +188,7 @@ pub fn patient_image(
             "this model reads the axial slice through the tumor centroid: a mask is required",
         )
     })?;
-    if spec.intensity {
+    if spec.kind == ChannelKind::CtPhases {
         if let Some(name) = ct.keys().find(|n| !spec.channels.contains(n)) {
             return Err(PredictError::Input(input_err(
                 &format!("ct_{name}"),
@@ -206,14 +207,14 @@ pub fn patient_image(
                 ),
             )));
         }
-        if input.refuse_missing_phase {
+        if input.missing_phase == MissingPhasePolicy::Refuse {
             if let Some(name) = spec.channels.iter().find(|n| !ct.contains_key(*n)) {
                 return Err(PredictError::Input(input_err(
                     &format!("ct_{name}"),
                     format!(
                         "phase {name} is missing: this model needs every phase it was trained on ({}); {}",
                         spec.channels.join(", "),
-                        input.missing_phase
+                        input.missing_phase.words()
                     ),
                 )));
             }
@@ -226,10 +227,10 @@ pub fn patient_image(
     }
     let phases: Vec<(String, PathBuf)> = ct.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let image = image_or_fault(id, labels, *scheme, &phases, spec).map_err(|f| {
-        let field = match (&f.phase, spec.intensity) {
+        let field = match (&f.phase, spec.kind) {
             (Some(p), _) => format!("ct_{p}"),
-            (None, true) => "ct".into(),
-            (None, false) => "mask".into(),
+            (None, ChannelKind::CtPhases) => "ct".into(),
+            (None, ChannelKind::LabelPlanes) => "mask".into(),
         };
         PredictError::Input(input_err(&field, f.message))
     })?;

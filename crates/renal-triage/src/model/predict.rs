@@ -36,7 +36,7 @@ pub struct PatientInput {
     /// Which mask labels or segments are the kidney, tumor and cyst (`kidney=1,tumor=2`, or
     /// segment names); default: KiTS23's values, or the segments' names.
     #[serde(default)]
-    pub label_map: Option<String>,
+    pub label_map: Option<renal_imaging::LabelMap>,
     /// CT phases by name (`arterial`, `venous`, ...: NIfTI, NRRD/MHA or a DICOM series
     /// folder), for an image model trained on CT.
     #[serde(default, deserialize_with = "unique_keys")]
@@ -76,11 +76,18 @@ where
     d.deserialize_map(Unique(std::marker::PhantomData))
 }
 
+/// A clinical record's JSON text that is not an object of name: value (or names one twice).
+#[derive(Debug, thiserror::Error)]
+#[error("malformed JSON: {0}")]
+pub struct MalformedJson(#[from] serde_json::Error);
+
 /// A clinical record as JSON text (an object of name: value), a name given twice refused.
-pub fn parse_clinical_json(text: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
+pub fn parse_clinical_json(
+    text: &str,
+) -> Result<BTreeMap<String, serde_json::Value>, MalformedJson> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let m = unique_keys(&mut de).map_err(|e| format!("malformed JSON: {e}"))?;
-    de.end().map_err(|e| format!("malformed JSON: {e}"))?;
+    let m = unique_keys(&mut de)?;
+    de.end()?;
     Ok(m)
 }
 
@@ -324,7 +331,7 @@ pub fn clinical_record_for(
             let m = if name == "diabetes" {
                 format!("{m}; or {}", DIABETES_DETAIL.map(|(w, _, _)| w).join(", "))
             } else {
-                m
+                m.to_string()
             };
             input_err(name, m)
         })?;
@@ -347,14 +354,9 @@ fn read_mask(
     input: &PatientInput,
     path: &std::path::Path,
 ) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    use crate::engine::images::{read_mask_mapped, MaskReadError};
     let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
-    let labels = read_mask_mapped(path, &refs, input.label_map.as_deref()).map_err(|e| {
-        PredictError::Input(match e {
-            MaskReadError::LabelMap(m) => input_err("label_map", m),
-            MaskReadError::Mask(e) => input_err("mask", e.to_string()),
-        })
-    })?;
+    let labels = renal_imaging::read_mask(path, &refs, input.label_map.as_ref())
+        .map_err(|e| PredictError::Input(input_err("mask", e)))?;
     let scheme = LabelScheme::default();
     if !labels.data.contains(&scheme.tumor) {
         let mut present = [false; 256];

@@ -256,9 +256,20 @@ pub struct SrPlacement {
     pub patient_id: Option<String>,
 }
 
+/// A UID or a Patient ID given by a person that the SR cannot hold.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SrFieldError {
+    #[error("`{0}` is not a DICOM UID (digits and dots, no leading zeros, at most 64 characters)")]
+    Uid(String),
+    #[error(
+        "`{0}` is not a DICOM Patient ID (1-64 characters, no backslash or control character)"
+    )]
+    PatientId(String),
+}
+
 /// Checks a UID given by a person: digits and dots, components without leading zeros, at
 /// most 64 characters (PS3.5 9.1).
-pub fn check_uid(uid: &str) -> Result<(), String> {
+pub fn check_uid(uid: &str) -> Result<(), SrFieldError> {
     let ok = !uid.is_empty()
         && uid.len() <= 64
         && uid.split('.').all(|c| {
@@ -269,24 +280,18 @@ pub fn check_uid(uid: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` is not a DICOM UID (digits and dots, no leading zeros, at most 64 characters)",
-            uid.escape_debug()
-        ))
+        Err(SrFieldError::Uid(uid.escape_debug().to_string()))
     }
 }
 
 /// Checks a Patient ID given by a person: an LO (at most 64 characters, no backslash or
 /// control character).
-pub fn check_patient_id(id: &str) -> Result<(), String> {
+pub fn check_patient_id(id: &str) -> Result<(), SrFieldError> {
     if id.trim().is_empty()
         || id.chars().count() > 64
         || id.chars().any(|c| c == '\\' || c.is_control())
     {
-        return Err(format!(
-            "`{}` is not a DICOM Patient ID (1-64 characters, no backslash or control character)",
-            id.escape_debug()
-        ));
+        return Err(SrFieldError::PatientId(id.escape_debug().to_string()));
     }
     Ok(())
 }

@@ -18,13 +18,14 @@ use crate::engine::experiment::{task_list, Embeddings, Experiment, EMBEDDING_PRE
 use crate::engine::features::{
     FeatureTable, LOG_RADIOGRAPHIC_SIZE, LOG_SIZE, RADIOGRAPHIC_SIZE, SIZE,
 };
-use crate::engine::images::ImageSpec;
+use crate::engine::images::{ChannelKind, ImageSpec};
 use crate::engine::metrics::{model_metrics, TaskMetrics};
 use crate::engine::model_run::{operating_thresholds, run_model};
 use crate::engine::prepare::{
     load_and_prepare, model_table, prepare_measured, skip_reason, Prepared,
 };
 use crate::engine::tasks::task_thresholds;
+use crate::model::bundle::MissingPhasePolicy;
 use crate::model::bundle::{
     CvSummary, FeatureKind, FeatureSchema, ImageInput, Manifest, StoredOperatingPoint,
     TrainingSummary, ENCODER_FILES, FORMAT_VERSION,
@@ -128,8 +129,7 @@ pub fn train(req: &TrainRequest) -> Result<TrainOutcome> {
             .map(|(spec, width, files, refuse)| ImageInput {
                 spec: spec.clone(),
                 features: *width,
-                missing_phase: missing_phase_policy(spec, *refuse).into(),
-                refuse_missing_phase: *refuse,
+                missing_phase: MissingPhasePolicy::of(spec.kind, *refuse),
                 encoder: files
                     .iter()
                     .find(|(n, _)| n == "encoder.json")
@@ -191,15 +191,6 @@ fn stored_operating_points(
 /// patient without one of the CT phases is refused.
 type TrainedImages = (ImageSpec, usize, Vec<(String, Vec<u8>)>, bool);
 
-/// The missing-phase policy in words, for the bundle and the page.
-fn missing_phase_policy(spec: &ImageSpec, refuse: bool) -> &'static str {
-    match (spec.intensity, refuse) {
-        (false, _) => "not applicable: the channels are the mask's planes, no CT phase is read",
-        (true, true) => "refused: every training case had every phase, so the encoder never saw a missing one",
-        (true, false) => "a CT phase the patient lacks is a zero channel, as it was for the training cases that lacked it",
-    }
-}
-
 /// Whether a CT cohort's every imaged case has every phase of `spec` (then a patient without
 /// one is refused rather than given a channel the encoder never saw).
 fn every_case_has_every_phase(cohort: &renal_cohort::Cohort, spec: &ImageSpec) -> bool {
@@ -241,7 +232,7 @@ fn prepare_training(
     };
     let spec: ImageSpec = crate::output::read_json(&dir.join(ImageSpec::FILE))?;
     // (With `--encoder-dir`, the cohort at hand stands for the encoder's own training cohort.)
-    let refuse = spec.intensity && every_case_has_every_phase(&cohort, &spec);
+    let refuse = spec.kind == ChannelKind::CtPhases && every_case_has_every_phase(&cohort, &spec);
     let mut prepared = prepare_measured(data, cohort, false, Some(&csv), Some(measured))?;
     explain_image_exclusions(&mut prepared.cohort.excluded, &no_image);
     let files = ENCODER_FILES

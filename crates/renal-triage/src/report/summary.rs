@@ -75,7 +75,10 @@ fn caveats(o: &Outcome) -> Vec<String> {
             o.metrics.len()
         ));
     }
-    if o.encoder.as_ref().is_some_and(|e| !e.images.spec.intensity) {
+    if o.encoder
+        .as_ref()
+        .is_some_and(|e| e.images.spec.kind == crate::engine::images::ChannelKind::LabelPlanes)
+    {
         out.push("The image channels were made from the segmentation masks (this cohort has no CT intensities here): the image models see shape, not enhancement.".into());
     }
     out.push(match &o.external {

@@ -15,11 +15,11 @@ pub(super) struct ApiError {
 }
 
 impl ApiError {
-    pub(super) fn bad(field: &str, message: impl Into<String>) -> Self {
+    pub(super) fn bad(field: &str, message: impl std::fmt::Display) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             field: field.into(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }

@@ -203,7 +203,7 @@ fn form_page(state: &AppState, typed: Option<&PatientInput>, error: Option<&ApiE
     let fields = super::form::patient_fields(&state.bundle, values);
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask()) || m.image.is_some();
     let ct_fields: String = match &m.image {
-        Some(i) if i.spec.intensity => i
+        Some(i) if i.spec.kind == crate::engine::images::ChannelKind::CtPhases => i
             .spec
             .channels
             .iter()
@@ -211,7 +211,7 @@ fn form_page(state: &AppState, typed: Option<&PatientInput>, error: Option<&ApiE
                 format!(
                     "<div class=\"field\"><label for=\"ct_{0}\">CT phase: {0} (NIfTI, NRRD or MetaImage .mha on the mask's grid; if missing: {1})</label><input type=\"file\" name=\"ct_{0}\" id=\"ct_{0}\"></div>",
                     esc(c),
-                    esc(&i.missing_phase)
+                    esc(i.missing_phase.words())
                 )
             })
             .collect(),
@@ -233,14 +233,17 @@ fn form_page(state: &AppState, typed: Option<&PatientInput>, error: Option<&ApiE
         })
         .unwrap_or_default();
     let case_id = typed.and_then(|t| t.case_id.as_deref()).unwrap_or("");
-    let label_map = typed.and_then(|t| t.label_map.as_deref()).unwrap_or("");
+    let label_map = typed
+        .and_then(|t| t.label_map.as_ref())
+        .map(|m| m.to_string())
+        .unwrap_or_default();
     format!(
         "{error}<form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\" value=\"{}\"></div></fieldset>{fields}\
 <fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Segmentation or tumor mask (NIfTI, NRRD, Slicer .seg.nrrd or MetaImage .mha){}</label><input type=\"file\" name=\"mask\" id=\"mask\"{}></div><div class=\"field\"><label for=\"label_map\">Label map, when the mask is not KiTS-style (kidney 1, tumor 2, cyst 3): e.g. <code>tumor=1</code> for a binary tumor mask</label><input type=\"text\" name=\"label_map\" id=\"label_map\" value=\"{}\"></div>{}</fieldset><p>Leave a value as unknown when it is not known: it is then replaced by the training median, and the answer lists it.</p><button type=\"submit\" id=\"submit\">Predict</button></form>",
         esc(case_id),
         if needs_mask { " (required)" } else { "" },
         if needs_mask { " required" } else { "" },
-        esc(label_map),
+        esc(&label_map),
         ct_fields,
     )
 }

@@ -337,9 +337,9 @@ async fn read_field(
     match name.as_str() {
         "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
         "label_map" if !text.trim().is_empty() => {
-            renal_imaging::LabelMap::parse(text.trim())
+            let map = renal_imaging::LabelMap::parse(text.trim())
                 .map_err(|e| ApiError::bad("label_map", e))?;
-            input.label_map = Some(text.trim().to_string());
+            input.label_map = Some(map);
         }
         "clinical" => {
             let m = crate::model::predict::parse_clinical_json(&text)
@@ -387,35 +387,45 @@ fn check_ct(mask: Option<&Path>, ct: &[(String, PathBuf)]) -> Result<(), ApiErro
     Ok(())
 }
 
+/// The answer a client would get to a bad body (`field: message`), for the fuzz target.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct FuzzAnswer(pub String);
+
 /// A request's multipart path, for fuzzing (`crate::fuzz`): `body` read as `content_type`
 /// declares it, as the server reads it (uploads streamed into `dir`, removed at the end),
 /// then checked (file names, CT phases against the mask's grid) and turned into a clinical
 /// record. Errors are the expected answers to bad bodies (returned as the field and message
 /// a client would get); only a panic or a hang is a bug.
-pub(crate) fn fuzz_multipart(dir: &Path, content_type: &str, body: Vec<u8>) -> Result<(), String> {
+pub(crate) fn fuzz_multipart(
+    dir: &Path,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), FuzzAnswer> {
     use axum::extract::FromRequest;
     thread_local! {
         static RUNTIME: Option<tokio::runtime::Runtime> =
             tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
     }
     let space = UploadSpace::new(dir.to_path_buf(), 64 << 20);
-    let said = |e: ApiError| format!("{}: {}", e.field, e.message);
+    let said = |e: ApiError| FuzzAnswer(format!("{}: {}", e.field, e.message));
+    let answer = |e: &dyn std::fmt::Display| FuzzAnswer(e.to_string());
     RUNTIME.with(|rt| {
-        let rt = rt.as_ref().ok_or("no runtime")?;
+        let rt = rt.as_ref().ok_or_else(|| answer(&"no runtime"))?;
         rt.block_on(async {
             let req = Request::builder()
                 .method("POST")
                 .header(header::CONTENT_TYPE, content_type)
                 .body(axum::body::Body::from(body))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| answer(&e))?;
             let mp = Multipart::from_request(req, &())
                 .await
-                .map_err(|e| e.body_text())?;
+                .map_err(|e| answer(&e.body_text()))?;
             let (input, uploads) = read_multipart(&space, mp).await.map_err(said)?;
             let record =
                 crate::model::predict::clinical_record_for(&fuzz_inputs(), &[], &input).map(|_| ());
             drop(uploads);
-            record.map_err(|e| e.to_string())
+            record.map_err(|e| answer(&e))
         })
     })
 }

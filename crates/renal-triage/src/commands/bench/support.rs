@@ -23,7 +23,7 @@ pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<u
 pub(crate) fn run_script(
     name: &str,
     args: &[&std::ffi::OsStr],
-) -> std::result::Result<serde_json::Value, String> {
+) -> anyhow::Result<serde_json::Value> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scripts")
         .join(name);
@@ -32,15 +32,17 @@ pub(crate) fn run_script(
         .args(args)
         .stderr(std::process::Stdio::piped())
         .output()
-        .map_err(|e| format!("python3: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("python3: {e}"))?;
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-            .to_string());
+        anyhow::bail!(
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("failed")
+        );
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("{name} printed no JSON: {e}"))
+    serde_json::from_slice(&out.stdout).map_err(|e| anyhow::anyhow!("{name} printed no JSON: {e}"))
 }
 
 /// The benchmarks' nested CV: 5 outer x 5 inner folds, seed 1, the study's tasks.
