@@ -498,6 +498,15 @@ pub fn decision(task: Task, threshold: Option<f64>, proba: &[f64; 3]) -> Decisio
     }
 }
 
+/// A clause as a sentence: its first letter upper-case ("in development, ..." becomes "In
+/// development, ..."; "no threshold could be learned in development" keeps its last words).
+fn sentence(clause: &str) -> String {
+    let mut c = clause.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// The study's decision of a task, with what its Youden threshold did under nested CV (the
 /// bundle's CV summary), in words.
 fn study_decision(
@@ -510,10 +519,7 @@ fn study_decision(
     if let Some(c) = bundle.manifest.cv.iter().find(|c| c.task == task) {
         if d.threshold.is_some() && c.sensitivity.is_some() {
             let meaning = crate::engine::metrics::flagged_words(task, c.sensitivity, c.specificity);
-            d.statement.push_str(&format!(
-                " ({}.)",
-                meaning.replacen("in development", "In development", 1)
-            ));
+            d.statement.push_str(&format!(" ({}.)", sentence(&meaning)));
             d.meaning = Some(meaning);
         }
     }
@@ -542,7 +548,7 @@ fn operating_decision(op: &StoredOperatingPoint, proba: &[f64; 3]) -> Decision {
             if p { "at or above" } else { "below" },
             op.rule.describe(),
             if p { "" } else { "not " },
-            meaning.replacen("in development", "In development", 1),
+            sentence(&meaning),
         ),
         _ => format!(
             "P({what}) = {:.2}; no threshold was available.",
@@ -712,6 +718,21 @@ pub fn predict_with(
 mod tests {
     use super::*;
     use crate::engine::tasks::binary_task;
+
+    /// Only the first letter becomes upper-case: "in development" later in a clause stays as
+    /// it is (the replacement this helper replaced made "learned In development").
+    #[test]
+    fn a_clause_becomes_a_sentence_at_its_first_letter_only() {
+        assert_eq!(
+            sentence("in development, this threshold flagged 9 of 10"),
+            "In development, this threshold flagged 9 of 10"
+        );
+        assert_eq!(
+            sentence("no threshold could be learned in development"),
+            "No threshold could be learned in development"
+        );
+        assert_eq!(sentence(""), "");
+    }
 
     /// A threshold learned in CV is a score computed by the CV's task on some case's
     /// probabilities; `predict` must compare that very number. With P = (0.1, 0.7, 0.2),
