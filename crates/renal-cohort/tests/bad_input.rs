@@ -79,6 +79,32 @@ fn manifest_with_bad_rows_keeps_the_good_ones() {
     assert_eq!(c.excluded.len(), 5);
 }
 
+/// A row's `label_map` is read with the row: a good one is the case's typed label map, a bad
+/// one excludes that case (naming the line and what is wrong) and no other.
+#[test]
+fn a_manifest_rows_label_map_is_read_with_the_row() {
+    let d = tempfile::tempdir().unwrap();
+    let m = write(
+        d.path(),
+        "manifest.csv",
+        "case_id,age,label,label_map\n\
+         q1,61,benign,\"tumor=2+5,kidney=1\"\n\
+         q2,62,indolent,tumour\n\
+         q3,63,aggressive,\n",
+    );
+    let c = load_manifest(&m).unwrap();
+    assert_eq!(c.ids(), vec!["q1", "q3"]);
+    let map = c.get("q1").unwrap().images.label_map.as_ref().unwrap();
+    assert_eq!(map.role_of_value(5), Some(renal_imaging::labelmap::TUMOR));
+    assert_eq!(map.role_of_value(1), Some(renal_imaging::labelmap::KIDNEY));
+    assert_eq!(c.get("q3").unwrap().images.label_map, None);
+    assert_eq!(c.excluded.len(), 1);
+    assert_eq!(
+        c.excluded[0].reason,
+        "line 3: label_map: label map: `tumour` is not role=label (e.g. tumor=2)"
+    );
+}
+
 #[test]
 fn feature_table_with_a_non_numeric_cell_names_line_and_column() {
     let d = tempfile::tempdir().unwrap();
