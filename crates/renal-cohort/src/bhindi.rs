@@ -108,6 +108,37 @@ const SUBTYPE_NAMES: &[(Subtype, &[&str])] = &[
 ];
 
 impl Subtype {
+    /// The subtype in a pathologist's words (WHO nomenclature), for tables and reports.
+    pub fn words(self) -> &'static str {
+        match self {
+            Subtype::ClearCell => "clear cell renal cell carcinoma",
+            Subtype::Papillary => "papillary renal cell carcinoma",
+            Subtype::Chromophobe => "chromophobe renal cell carcinoma",
+            Subtype::ClearCellPapillary => "clear cell papillary renal cell tumor",
+            Subtype::MultilocularCystic => {
+                "multilocular cystic renal neoplasm of low malignant potential"
+            }
+            Subtype::CollectingDuct => "collecting duct carcinoma",
+            Subtype::Translocation => "MiT family translocation renal cell carcinoma",
+            Subtype::Hlrcc => "fumarate hydratase-deficient renal cell carcinoma (HLRCC)",
+            Subtype::Unclassified => "renal cell carcinoma, unclassified",
+            Subtype::Urothelial => "urothelial (transitional cell) carcinoma",
+            Subtype::Wilms => "Wilms tumor",
+            Subtype::SpindleCell => "spindle cell neoplasm",
+            Subtype::Oncocytoma => "oncocytoma",
+            Subtype::Angiomyolipoma => "angiomyolipoma",
+            Subtype::Mest => "mixed epithelial and stromal tumor",
+            Subtype::PapillaryAdenoma => "papillary adenoma",
+            Subtype::Other => "other histology",
+        }
+    }
+
+    /// A recorded histology string in words: the subtype's words when it is one read here,
+    /// else the string as recorded.
+    pub fn words_of(recorded: &str) -> String {
+        Subtype::parse(recorded).map_or_else(|| recorded.trim().to_string(), |s| s.words().into())
+    }
+
     /// Parses a histology string (case-insensitive; spaces and hyphens read as underscores).
     pub fn parse(s: &str) -> Option<Subtype> {
         let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
@@ -355,6 +386,25 @@ pub fn label_histology(h: &Histology) -> Labelling {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Table 1 and the report name subtypes in words: every spelling read here has them, two
+    /// spellings of one subtype give the same words, and an unknown string stays as recorded.
+    #[test]
+    fn subtypes_in_words() {
+        for (t, names) in SUBTYPE_NAMES {
+            let w = t.words();
+            assert!(!w.contains('_') && !w.is_empty(), "{t:?}: {w}");
+            for n in *names {
+                assert_eq!(Subtype::words_of(n), w);
+            }
+        }
+        assert_eq!(
+            Subtype::words_of("clear_cell_rcc"),
+            "clear cell renal cell carcinoma"
+        );
+        assert_eq!(Subtype::words_of("Clear cell"), Subtype::words_of("ccrcc"));
+        assert_eq!(Subtype::words_of(" glioma "), "glioma");
+    }
 
     fn malignant(subtype: &str, grade: Option<u8>) -> Histology {
         Histology {

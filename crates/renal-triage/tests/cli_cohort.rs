@@ -41,6 +41,38 @@ fn cohort_command_writes_tables_and_agreement_on_kits23() {
     ] {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
+    // Table 1 names the histology in words, never KiTS23's codes (clear_cell_rcc ...); the
+    // clear-cell count is that of the included cases' records.
+    let t1 = std::fs::read_to_string(out.path().join("table1.csv")).unwrap();
+    let hist: Vec<&str> = t1
+        .lines()
+        .filter(|l| l.starts_with("histology: "))
+        .collect();
+    assert!(hist.len() > 5, "{t1}");
+    assert!(hist.iter().all(|l| !l.contains('_')), "{hist:?}");
+    let records: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("kits23/kits23.json")).unwrap())
+            .unwrap();
+    let included = std::fs::read_to_string(out.path().join("labels.csv")).unwrap();
+    let clear_cell = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["tumor_histologic_subtype"] == "clear_cell_rcc")
+        .filter(|r| {
+            let id = r["case_id"].as_str().unwrap_or("");
+            included.lines().any(|l| l.starts_with(&format!("{id},")))
+        })
+        .count();
+    let row = hist
+        .iter()
+        .find(|l| l.starts_with("histology: clear cell renal cell carcinoma,"))
+        .unwrap();
+    assert_eq!(
+        row.split(',').nth(1),
+        Some(clear_cell.to_string().as_str()),
+        "{row}"
+    );
     let labels = std::fs::read_to_string(out.path().join("labels.csv")).unwrap();
     let count = |l: &str| {
         labels

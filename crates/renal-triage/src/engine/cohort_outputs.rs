@@ -89,17 +89,20 @@ fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     rows.push(row("cases with values read as missing, n", &|g| {
         g.iter().filter(|c| !c.notes.is_empty()).count().to_string()
     }));
-    let mut hist: Vec<String> = cohort
-        .cases
-        .iter()
-        .filter_map(|c| c.descriptive.histology.clone())
-        .collect();
+    // Histology in words (two spellings of one subtype are one row), sorted by them.
+    let words = |c: &renal_cohort::Case| {
+        c.descriptive
+            .histology
+            .as_deref()
+            .map(renal_cohort::bhindi::Subtype::words_of)
+    };
+    let mut hist: Vec<String> = cohort.cases.iter().filter_map(words).collect();
     hist.sort();
     hist.dedup();
     for h in hist {
         rows.push(row(&format!("histology: {h}"), &|g| {
             g.iter()
-                .filter(|c| c.descriptive.histology.as_deref() == Some(h.as_str()))
+                .filter(|c| words(c).as_deref() == Some(h.as_str()))
                 .count()
                 .to_string()
         }));

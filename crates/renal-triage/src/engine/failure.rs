@@ -71,3 +71,33 @@ pub struct InputFault {
     pub phase: Option<String>,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard writes a failure as its message and reads it back as `Recorded`: the same JSON
+    /// as the text it replaced (`{"Err": "..."}`), the same message, equal to the original.
+    #[test]
+    fn a_failure_is_stored_as_its_message_and_read_back_equal() {
+        let e = renal_imaging::read_labels(std::path::Path::new("/no/such/mask.nii.gz"))
+            .map(|_| ())
+            .unwrap_err();
+        let original: Result<(), CaseFailure> = Err(CaseFailure::from(e));
+        let json = serde_json::to_string(&original).unwrap();
+        let message = original.as_ref().unwrap_err().to_string();
+        assert!(message.contains("/no/such/mask.nii.gz"), "{message}");
+        assert_eq!(
+            json,
+            serde_json::to_string(&Err::<(), _>(&message)).unwrap()
+        );
+        let back: Result<(), CaseFailure> = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back, Err(CaseFailure::Recorded(ref m)) if *m == message));
+        assert_eq!(back, original);
+        let internal = CaseFailure::from(crate::engine::contain::Internal {
+            report_id: "abc123".into(),
+        });
+        assert!(internal.to_string().contains("report id abc123"));
+        assert_ne!(internal, CaseFailure::NoMask);
+    }
+}
