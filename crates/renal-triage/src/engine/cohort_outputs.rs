@@ -89,7 +89,7 @@ fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     rows.push(row("cases with values read as missing, n", &|g| {
         g.iter().filter(|c| !c.notes.is_empty()).count().to_string()
     }));
-    // Histology in words (two spellings of one subtype are one row), sorted by them.
+    // Histology in words (two spellings of one subtype are one row), in alphabetical order.
     let words = |c: &renal_cohort::Case| {
         c.descriptive
             .histology
@@ -97,7 +97,7 @@ fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
             .map(renal_cohort::bhindi::Subtype::words_of)
     };
     let mut hist: Vec<String> = cohort.cases.iter().filter_map(words).collect();
-    hist.sort();
+    hist.sort_by_key(|h| (h.to_lowercase(), h.clone()));
     hist.dedup();
     for h in hist {
         rows.push(row(&format!("histology: {h}"), &|g| {
