@@ -142,14 +142,7 @@ impl PlanArgs {
 
 fn print_submitted(s: &Submitted, shards: usize) {
     match &s.shards {
-        Some((list, id)) => {
-            let list = list
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            println!("submitted shards {list} of {shards} as array job {id}");
-        }
+        Some((list, id)) => println!("submitted shards {list} of {shards} as array job {id}"),
         None => println!("every shard is finished; submitting the merge only"),
     }
     println!("submitted the merge as job {} (after the shards)", s.merge);

@@ -81,7 +81,7 @@ fn parse_operating_points(s: &str) -> std::result::Result<OperatingPoints, Opera
             .find(|t| t.name() == task.trim())
             .ok_or_else(|| OperatingPointsError::Task {
                 task: task.trim().to_string(),
-                tasks: renal_cohort::Task::ALL.map(|t| t.name()).join(", "),
+                tasks: crate::engine::experiment::task_list(&renal_cohort::Task::ALL),
             })?;
         if out.iter().any(|(t, _)| *t == task) {
             return Err(OperatingPointsError::Twice(task.name()));

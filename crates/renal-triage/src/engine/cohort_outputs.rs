@@ -89,20 +89,23 @@ fn table1(cohort: &Cohort) -> Vec<[String; 5]> {
     rows.push(row("cases with values read as missing, n", &|g| {
         g.iter().filter(|c| !c.notes.is_empty()).count().to_string()
     }));
-    // Histology in words (two spellings of one subtype are one row), in alphabetical order.
-    let words = |c: &renal_cohort::Case| {
-        c.descriptive
-            .histology
-            .as_deref()
-            .map(renal_cohort::bhindi::Subtype::words_of)
-    };
-    let mut hist: Vec<String> = cohort.cases.iter().filter_map(words).collect();
-    hist.sort_by_key(|h| (h.to_lowercase(), h.clone()));
+    // Histology in words (two spellings of one subtype are one row), in alphabetical order;
+    // each case's read once.
+    let words: BTreeMap<&str, String> = cohort
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let h = c.descriptive.histology.as_deref()?;
+            Some((c.id.as_str(), renal_cohort::bhindi::Subtype::words_of(h)))
+        })
+        .collect();
+    let mut hist: Vec<&String> = words.values().collect();
+    hist.sort_by_key(|h| (h.to_lowercase(), *h));
     hist.dedup();
     for h in hist {
         rows.push(row(&format!("histology: {h}"), &|g| {
             g.iter()
-                .filter(|c| words(c).as_deref() == Some(h.as_str()))
+                .filter(|c| words.get(c.id.as_str()) == Some(h))
                 .count()
                 .to_string()
         }));

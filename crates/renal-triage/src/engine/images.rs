@@ -255,10 +255,19 @@ pub fn read_case_mask(images: &renal_cohort::Images) -> Result<LabelVolume, Case
     )?)
 }
 
-/// One case of a cohort: its mask read, then [`image_from_mask`].
+/// A cohort case's image input from its decoded mask and its CT phases ([`image_from_mask`]
+/// with the KiTS labels).
+pub fn cohort_case_image(
+    c: &renal_cohort::Case,
+    mask: &LabelVolume,
+    spec: &ImageSpec,
+) -> Result<CaseImage, CaseFailure> {
+    image_from_mask(&c.id, mask, LabelScheme::default(), &c.images.phases, spec)
+}
+
+/// One case of a cohort: its mask read, then [`cohort_case_image`].
 fn case_input(c: &renal_cohort::Case, spec: &ImageSpec) -> Result<CaseImage, CaseFailure> {
-    let mask = read_case_mask(&c.images)?;
-    image_from_mask(&c.id, &mask, LabelScheme::default(), &c.images.phases, spec)
+    cohort_case_image(c, &read_case_mask(&c.images)?, spec)
 }
 
 /// Builds every case's input with the cohort's own specification ([`ImageSpec::of_cohort`]).

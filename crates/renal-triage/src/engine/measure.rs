@@ -12,7 +12,7 @@ use renal_imaging::{
     ShapeFeatures,
 };
 
-use crate::engine::images::{image_from_mask, read_case_mask, CohortImages, ImageSpec};
+use crate::engine::images::{cohort_case_image, read_case_mask, CohortImages, ImageSpec};
 
 /// One case's mask, decoded once: its measurements and, when asked, its image input made from
 /// the same decoded volume.
@@ -61,25 +61,28 @@ fn case_pass(
     Option<Result<CaseImage, CaseFailure>>,
 ) {
     let decoded = read_case_mask(&c.images);
-    let measured = decoded.as_ref().map_err(Clone::clone).and_then(|v| {
-        let what = format!(
-            "{} ({})",
-            c.id,
-            c.images
-                .mask
-                .as_deref()
-                .unwrap_or(std::path::Path::new(""))
-                .display()
-        );
-        Ok(measure_segmentation(v, scheme, &what)?)
-    });
+    let measured = decoded
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|v| measure_case(c, v, scheme));
     let image = spec.map(|spec| {
         decoded
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|v| image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec))
+            .and_then(|v| cohort_case_image(c, v, spec))
     });
     (measured, image)
+}
+
+/// One case's measurements from its decoded mask, a failure naming the case and its mask file.
+pub fn measure_case(
+    c: &renal_cohort::Case,
+    mask: &renal_imaging::LabelVolume,
+    scheme: LabelScheme,
+) -> Result<CaseMeasurements, CaseFailure> {
+    let file = c.images.mask.as_deref().unwrap_or(std::path::Path::new(""));
+    let what = format!("{} ({})", c.id, file.display());
+    Ok(measure_segmentation(mask, scheme, &what)?)
 }
 
 /// Each case's measurements (or why it could not be measured), as [`apply_measurements`] and

@@ -33,8 +33,8 @@ use renal_cohort::Cohort;
 use renal_imaging::{CaseMeasurements, LabelScheme};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::images::{image_from_mask, read_case_mask, ImageSpec};
-use crate::engine::measure::{annotator_groups, rate_instance, InstanceRatings};
+use crate::engine::images::{cohort_case_image, read_case_mask, ImageSpec};
+use crate::engine::measure::{annotator_groups, measure_case, rate_instance, InstanceRatings};
 use crate::engine::shard_images::StoredImage;
 use crate::output::{write_csv, write_json};
 use renal_imaging::preprocess::CaseImage;
@@ -434,22 +434,12 @@ fn work_case(c: &renal_cohort::Case, groups: &[(u32, Vec<PathBuf>)], x: Extras) 
                 .and_then(|v| e.embed(c, v))
         });
         let image = x.images.map(|spec| {
-            decoded.as_ref().map_err(Clone::clone).and_then(|v| {
-                image_from_mask(&c.id, v, LabelScheme::default(), &c.images.phases, spec)
-            })
+            decoded
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|v| cohort_case_image(c, v, spec))
         });
-        let measured = decoded.and_then(|v| {
-            let what = format!(
-                "{} ({})",
-                c.id,
-                c.images.mask.as_deref().unwrap_or(Path::new("")).display()
-            );
-            Ok(renal_imaging::measure_segmentation(
-                &v,
-                LabelScheme::default(),
-                &what,
-            )?)
-        });
+        let measured = decoded.and_then(|v| measure_case(c, &v, LabelScheme::default()));
         let annotators = groups
             .iter()
             .map(|(i, paths)| (*i, rate_instance(&c.id, *i, paths)))

@@ -7,7 +7,6 @@ use crate::engine::failure::CaseFailure;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use renal_imaging::LabelScheme;
 
 use crate::engine::shard::CaseEmbedder;
 
@@ -49,13 +48,7 @@ impl CaseEmbedder for FrozenEncoder {
         c: &renal_cohort::Case,
         mask: &renal_imaging::LabelVolume,
     ) -> Result<Vec<f64>, CaseFailure> {
-        let img = crate::engine::images::image_from_mask(
-            &c.id,
-            mask,
-            LabelScheme::default(),
-            &c.images.phases,
-            &self.spec,
-        )?;
+        let img = crate::engine::images::cohort_case_image(c, mask, &self.spec)?;
         let ds = renal_encoder_protocol::Dataset {
             ids: vec![c.id.clone()],
             channels: img.channels.len(),

@@ -20,6 +20,17 @@ struct Jobs {
     reproduce: Option<String>,
 }
 
+impl Jobs {
+    /// The job ids recorded in a work folder (none when nothing was submitted, or the file
+    /// cannot be read).
+    fn read(work: &Path) -> Jobs {
+        std::fs::read_to_string(jobs_path(work))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Runs `sbatch --parsable ARGS SCRIPT`; the job id.
 fn sbatch(args: &[String], script: &Path) -> Result<String> {
     let o = Command::new("sbatch")
@@ -70,8 +81,9 @@ fn jobs_path(work: &Path) -> PathBuf {
 /// What a submission submitted: the job ids, and the scripts' folder.
 #[derive(Debug)]
 pub struct Submitted {
-    /// The shards submitted (none when every shard was finished) and their array job.
-    pub shards: Option<(Vec<usize>, String)>,
+    /// The shards submitted, as the array's list (`0,2,5`), and their array job; none when
+    /// every shard was finished.
+    pub shards: Option<(String, String)>,
     pub merge: String,
     pub encoder: Option<String>,
     pub reproduce: Option<String>,
@@ -84,11 +96,7 @@ pub struct Submitted {
 /// waiting on a previous array is cancelled. The job ids go into `WORK/slurm/jobs.json`.
 pub fn submit(a: &SlurmPlan) -> Result<Submitted> {
     let plan = write_plan(a)?;
-    let jobs_file = jobs_path(&a.work);
-    let old: Jobs = std::fs::read_to_string(&jobs_file)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let old = Jobs::read(&a.work);
     let todo = unfinished(a)?;
     // A merge (or reproduce) still waiting on the previous array would wait forever.
     for id in [&old.merge, &old.reproduce].into_iter().flatten() {
@@ -108,7 +116,7 @@ pub fn submit(a: &SlurmPlan) -> Result<Submitted> {
         tracing::info!(job = %id, shards = %list, "submitted the shards");
         after.push(id.clone());
         jobs.shards.push(id.clone());
-        shards = Some((todo, id));
+        shards = Some((list, id));
     }
     let dep = |ids: &[String]| -> Vec<String> {
         if ids.is_empty() {
@@ -129,7 +137,7 @@ pub fn submit(a: &SlurmPlan) -> Result<Submitted> {
     if let Some(r) = &plan.reproduce {
         jobs.reproduce = Some(sbatch(&dep(&before_reproduce), r)?);
     }
-    crate::output::write_json(&jobs_file, &jobs)?;
+    crate::output::write_json(&jobs_path(&a.work), &jobs)?;
     Ok(Submitted {
         shards,
         merge,
@@ -190,10 +198,7 @@ pub fn status(work: &Path) -> Result<Status> {
                 .unwrap_or(0),
         })
         .collect();
-    let jobs: Jobs = std::fs::read_to_string(jobs_path(&work))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let jobs = Jobs::read(&work);
     let ids: Vec<&str> = jobs
         .shards
         .iter()
