@@ -107,6 +107,24 @@ impl LabelMap {
             .map(|(r, _)| *r)
     }
 
+    /// Relabels a plain label map's values in place: each value the map names takes its role
+    /// (kidney 1, tumor 2, cyst 3), every other value becomes background.
+    pub fn relabel(&self, data: &mut [u8]) {
+        let mut roles = [0u8; 256];
+        for (value, r) in roles.iter_mut().enumerate() {
+            *r = self.role_of_value(value as u32).unwrap_or(0);
+        }
+        data.iter_mut().for_each(|x| *x = roles[*x as usize]);
+    }
+
+    /// Whether the map names segments only (no label value), so that it cannot apply to a
+    /// plain label map.
+    pub fn names_only(&self) -> bool {
+        self.entries
+            .iter()
+            .all(|(_, s)| matches!(s, Selector::Name(_)))
+    }
+
     /// The role of a segment (its number and its names), if the map names it.
     pub fn role_of_segment(&self, number: u32, names: &[&str]) -> Option<u8> {
         self.entries

@@ -9,12 +9,13 @@
 //! - [`output`], [`progress`]: atomic file writing and progress bars.
 
 // The public surface: what the binary (`commands`), the integration tests (the engine steps
-// they drive directly) and the fuzz targets (`fuzz`) use; everything else is crate-private,
+// they drive directly), the fuzz targets (`fuzz`) and the Python package (`model`: bundles
+// and prediction for one patient) use; everything else is crate-private,
 // so the compiler reports what nothing uses. `tests/architecture.rs` holds it to this list.
 pub mod commands;
 pub mod engine;
 pub mod fuzz;
-pub(crate) mod model;
+pub mod model;
 pub(crate) mod output;
 pub(crate) mod progress;
 pub(crate) mod report;

@@ -19,7 +19,7 @@ mod raw;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::labelmap::{segment_role, LabelMap, Selector};
+use crate::labelmap::{segment_role, LabelMap};
 use crate::nifti;
 use crate::volume::{labels_from_values, Geometry, LabelVolume, Volume};
 use raw::format_err;
@@ -120,20 +120,13 @@ pub fn read_mask(
         }
     };
     if let Some(m) = map {
-        if m.entries
-            .iter()
-            .all(|(_, s)| matches!(s, Selector::Name(_)))
-        {
+        if m.names_only() {
             return Err(format_err(
                 path,
                 format!("the label map `{m}` names segments, but this file is a plain label map without segment names: give label values (e.g. tumor=2)"),
             ));
         }
-        let mut roles = [0u8; 256];
-        for (value, r) in roles.iter_mut().enumerate() {
-            *r = m.role_of_value(value as u32).unwrap_or(0);
-        }
-        v.data.iter_mut().for_each(|x| *x = roles[*x as usize]);
+        m.relabel(&mut v.data);
     }
     Ok(v)
 }

@@ -37,6 +37,10 @@ pub struct ForestParams {
     pub bootstrap: bool,
     /// Weights classes by n / (k * count) on the training rows (scikit-learn's "balanced").
     pub balanced: bool,
+    /// An explicit weight per class (scikit-learn's `class_weight` dict, one value per class
+    /// code); not with `balanced`. Absent from stored models that do not set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<Vec<f64>>,
     pub seed: u64,
 }
 
@@ -49,6 +53,7 @@ impl Default for ForestParams {
             max_depth: None,
             bootstrap: true,
             balanced: false,
+            class_weight: None,
             seed: 0,
         }
     }
@@ -96,6 +101,26 @@ impl ForestParams {
                 name: "min_samples_leaf",
                 detail: "must be at least 1".into(),
             });
+        }
+        if let Some(w) = &self.class_weight {
+            if self.balanced {
+                return Err(LearnError::Param {
+                    name: "class_weight",
+                    detail: "explicit class weights and balanced weights exclude each other".into(),
+                });
+            }
+            if let Some((c, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
+                return Err(LearnError::Param {
+                    name: "class_weight",
+                    detail: format!(
+                        "the weight {v} of class {c} is not a finite non-negative number"
+                    ),
+                });
+            }
         }
         if let MaxFeatures::Fraction(f) = self.max_features {
             if !(f > 0.0 && f <= 1.0) {

@@ -198,3 +198,84 @@ fn stored_trees_are_validated_before_they_are_walked() {
     assert!(broken(&|n| n.right = 1_000_000).contains("node 1000000"));
     assert!(broken(&|n| n.feature = 999).contains("feature 999"));
 }
+
+/// Explicit class weights equal to the balanced ones, computed here by hand
+/// (n / (k * count)), give the balanced forest; unequal weights change it; a wrong count or a
+/// negative weight is a parameter error naming `class_weight`.
+#[test]
+fn explicit_class_weights_are_the_balanced_ones_when_equal() {
+    let rows: Vec<Vec<f64>> = (0..40)
+        .map(|i| vec![(i % 7) as f64, (i % 5) as f64 * 0.5, (i / 3) as f64])
+        .collect();
+    // 30 rows of class 0, 10 of class 1.
+    let y: Vec<usize> = (0..40).map(|i| usize::from(i % 4 == 0)).collect();
+    let x = Matrix::from_rows(&rows, None).unwrap();
+    let base = ForestParams::default().n_trees(10).seed(3);
+    let balanced = RandomForest::fit(&base.clone().balanced(true), &x, &y, 2).unwrap();
+    let by_hand = ForestParams {
+        class_weight: Some(vec![40.0 / (2.0 * 30.0), 40.0 / (2.0 * 10.0)]),
+        ..base.clone()
+    };
+    let explicit = RandomForest::fit(&by_hand, &x, &y, 2).unwrap();
+    assert_eq!(
+        explicit.predict_proba(&x).unwrap(),
+        balanced.predict_proba(&x).unwrap()
+    );
+    let skewed = ForestParams {
+        class_weight: Some(vec![1.0, 100.0]),
+        ..base.clone()
+    };
+    let skewed = RandomForest::fit(&skewed, &x, &y, 2).unwrap();
+    assert_ne!(
+        skewed.predict_proba(&x).unwrap(),
+        balanced.predict_proba(&x).unwrap()
+    );
+    for bad in [vec![1.0], vec![1.0, -1.0], vec![1.0, f64::NAN]] {
+        let p = ForestParams {
+            class_weight: Some(bad),
+            ..base.clone()
+        };
+        let e = RandomForest::fit(&p, &x, &y, 2).unwrap_err();
+        assert!(e.to_string().contains("class_weight"), "{e}");
+    }
+}
+
+/// The lockstep walk of several rows ends in the leaf the one-row walk ends in, for every lane
+/// count and on rows that sit exactly on thresholds (`<=` goes left in both).
+#[test]
+fn lockstep_walks_end_where_single_walks_end() {
+    let rows: Vec<Vec<f64>> = (0..90)
+        .map(|i| {
+            vec![
+                (i % 7) as f64,
+                (i % 5) as f64 * 0.5,
+                (i / 3) as f64,
+                ((i * 37) % 11) as f64,
+            ]
+        })
+        .collect();
+    let y: Vec<usize> = (0..90).map(|i| (i % 3 + i / 40) % 3).collect();
+    let x = Matrix::from_rows(&rows, None).unwrap();
+    let f = RandomForest::fit(&ForestParams::default().n_trees(12).seed(9), &x, &y, 3).unwrap();
+    // Rows at the thresholds themselves, and between them.
+    let mut probes: Vec<Vec<f64>> = rows.clone();
+    for t in &f.trees {
+        for n in t.nodes.iter().filter(|n| n.feature != super::tree::LEAF) {
+            let mut r = rows[0].clone();
+            r[n.feature as usize] = n.threshold;
+            probes.push(r.clone());
+            r[n.feature as usize] = n.threshold + 1e-9;
+            probes.push(r);
+        }
+    }
+    for t in &f.trees {
+        for lanes in [1usize, 3, 8, 16] {
+            for chunk in probes.chunks(lanes) {
+                let mut out = vec![usize::MAX; chunk.len()];
+                t.leaves_of(|l| chunk[l].as_slice(), &mut out);
+                let single: Vec<usize> = chunk.iter().map(|r| t.leaf_of(r)).collect();
+                assert_eq!(out, single);
+            }
+        }
+    }
+}

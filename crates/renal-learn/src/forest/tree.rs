@@ -5,7 +5,7 @@ use renal_stats::Rng;
 
 use super::params::ForestParams;
 use super::presort::{Idx, Presorted};
-use super::split::{delta_stride, midpoint, scan_dispatch, BitPositions, Column};
+use super::split::{delta_stride, midpoint, scan_dispatch, BitPositions, Column, Cut};
 
 pub(crate) const LEAF: u32 = u32::MAX;
 
@@ -38,6 +38,9 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The leaf of one row, walked branch by branch (the reference [`Tree::leaves_of`] is
+    /// tested against).
+    #[cfg(test)]
     pub(crate) fn leaf_of(&self, row: &[f64]) -> usize {
         let mut n = 0usize;
         loop {
@@ -50,6 +53,32 @@ impl Tree {
             } else {
                 node.right
             } as usize;
+        }
+    }
+
+    /// The leaves (value offsets) of several rows at once, `row(l)` being lane `l`'s row:
+    /// the walks advance in lockstep, one level per pass, each step a select rather than a
+    /// branch, so the lanes' loads overlap. Each lane ends where a one-row walk ends.
+    pub(crate) fn leaves_of<'a>(&self, row: impl Fn(usize) -> &'a [f64], out: &mut [usize]) {
+        const MAX: usize = 16;
+        let n = out.len().min(MAX);
+        let mut at = [0usize; MAX];
+        loop {
+            let mut moved = false;
+            for (l, a) in at[..n].iter_mut().enumerate() {
+                let node = &self.nodes[*a];
+                if node.feature != LEAF {
+                    moved = true;
+                    let left = row(l)[node.feature as usize] <= node.threshold;
+                    *a = if left { node.left } else { node.right } as usize;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        for (o, a) in out.iter_mut().zip(&at[..n]) {
+            *o = self.nodes[*a].value as usize;
         }
     }
 
@@ -198,7 +227,7 @@ impl<T: Idx> Builder<'_, T> {
         let n = self.n;
         let m = samples.len();
         let msl = self.params.min_samples_leaf;
-        let mut best: Option<Split> = None;
+        let mut best: Option<(usize, Cut)> = None;
         // Each row's increments of the scan's state for this node (see `Column::delta`): the
         // same for every feature tried here, so written once per node.
         let (k, stride) = (self.k, delta_stride(self.k));
@@ -260,17 +289,21 @@ impl<T: Idx> Builder<'_, T> {
             visited += 1;
             if let Some(c) = found {
                 beat = (c.d, c.den);
-                let sorted = &self.pre.sorted[f * n..(f + 1) * n];
-                best = Some(Split {
-                    feature: f,
-                    threshold: midpoint(sorted[c.below], sorted[c.above]),
-                    // total * impurity - wl * gini_left - wr * gini_right, which is
-                    // d / (total wl wr) (see `scan`).
-                    improvement: c.d / (total * c.wl * (total - c.wl)),
-                });
+                best = Some((f, c));
             }
         }
-        best
+        // The threshold of the best cut only (its two values are read once, not at every
+        // improvement on the way).
+        best.map(|(f, c)| {
+            let sorted = &self.pre.sorted[f * n..(f + 1) * n];
+            Split {
+                feature: f,
+                threshold: midpoint(sorted[c.below], sorted[c.above]),
+                // total * impurity - wl * gini_left - wr * gini_right, which is
+                // d / (total wl wr) (see `scan`).
+                improvement: c.d / (total * c.wl * (total - c.wl)),
+            }
+        })
     }
 
     pub(crate) fn grow(&mut self, samples: &mut [usize], rng: &mut Rng) {

@@ -132,6 +132,7 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         case_id: args.case_id.clone(),
         clinical,
         mask: args.mask.clone(),
+        mask_labels: None,
         label_map: args.label_map.clone(),
         ct,
     })

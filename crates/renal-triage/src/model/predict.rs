@@ -33,6 +33,10 @@ pub struct PatientInput {
     /// on the CT series it references: one of `ct`, or a folder beside it).
     #[serde(default)]
     pub mask: Option<PathBuf>,
+    /// The mask already decoded (the Python package's array), instead of `mask`; read with
+    /// `label_map` as a file would be. Never part of the JSON.
+    #[serde(skip)]
+    pub mask_labels: Option<LabelVolume>,
     /// Which mask labels or segments are the kidney, tumor and cyst (`kidney=1,tumor=2`, or
     /// segment names); default: KiTS23's values, or the segments' names.
     #[serde(default)]
@@ -357,6 +361,29 @@ fn read_mask(
     let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
     let labels = renal_imaging::read_mask(path, &refs, input.label_map.as_ref())
         .map_err(|e| PredictError::Input(input_err("mask", e)))?;
+    with_tumor(labels)
+}
+
+/// A decoded mask (raw label values) with the input's label map applied, as [`read_mask`]
+/// applies it to a plain label-map file.
+fn decoded_mask(
+    input: &PatientInput,
+    mut labels: LabelVolume,
+) -> Result<(LabelVolume, LabelScheme), PredictError> {
+    if let Some(m) = &input.label_map {
+        if m.names_only() {
+            return Err(PredictError::Input(input_err(
+                "label_map",
+                format!("`{m}` names segments, but an array of labels has no segment names: give label values (e.g. tumor=2)"),
+            )));
+        }
+        m.relabel(&mut labels.data);
+    }
+    with_tumor(labels)
+}
+
+/// The mask, if it holds a tumor label.
+fn with_tumor(labels: LabelVolume) -> Result<(LabelVolume, LabelScheme), PredictError> {
     let scheme = LabelScheme::default();
     if !labels.data.contains(&scheme.tumor) {
         let mut present = [false; 256];
@@ -629,15 +656,22 @@ pub fn predict_with(
     let rec = clinical_record(bundle, input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);
-    let mask = match (&input.mask, needs_mask || needs_image) {
-        (Some(p), _) => Some(read_mask(input, p)?),
-        (None, true) => {
+    let mask = match (&input.mask_labels, &input.mask, needs_mask || needs_image) {
+        (Some(_), Some(_), _) => {
+            return Err(PredictError::Input(input_err(
+                "mask",
+                "give the mask once: as a file or as an array, not both",
+            )))
+        }
+        (Some(v), None, _) => Some(decoded_mask(input, v.clone())?),
+        (None, Some(p), _) => Some(read_mask(input, p)?),
+        (None, None, true) => {
             return Err(PredictError::Input(input_err(
                 "mask",
                 "this model uses the tumor size, shape or image: a mask is required",
             )))
         }
-        (None, false) => None,
+        (None, None, false) => None,
     };
     let meas = mask.as_ref().map(|l| measure_mask(input, l)).transpose()?;
     let image = if needs_image {
