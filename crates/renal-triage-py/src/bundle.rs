@@ -2,7 +2,6 @@
 //! vocabulary of inputs, and prediction for one patient, the same computation as
 //! `renal-triage predict` (`renal_triage::model::predict`).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pyo3::exceptions::{PyFileNotFoundError, PyValueError};
@@ -10,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 use renal_triage::model::bundle::{load_verified, Bundle};
 use renal_triage::model::fields::field_table;
-use renal_triage::model::predict::{predict, PatientInput, PredictError};
+use renal_triage::model::image::{InProcess, OneShot};
+use renal_triage::model::predict::{predict_with, PatientInput, PredictError};
 
 use crate::errors::BundleError;
 use crate::{imaging, threads};
@@ -19,6 +19,9 @@ use crate::{imaging, threads};
 #[pyclass(module = "renal_triage._native", frozen)]
 pub struct NativeBundle {
     bundle: Bundle,
+    /// An image model's encoder, the network in plain Rust in this process (as `predict`
+    /// runs it by default): no libtorch, no process to start.
+    encoder: Option<InProcess>,
 }
 
 /// Python's `json.loads` of JSON text this crate made.
@@ -85,6 +88,36 @@ fn mask_input(input: &mut PatientInput, mask: &Bound<'_, PyAny>) -> PyResult<()>
     Ok(())
 }
 
+/// The CT phases: phase name to a path, or to `(array, affine[, meta])` as `read_volume`
+/// returns.
+fn ct_input(input: &mut PatientInput, ct: &Bound<'_, PyDict>) -> PyResult<()> {
+    for (k, v) in ct.iter() {
+        let phase: String = k
+            .extract()
+            .map_err(|_| PyValueError::new_err("ct: a phase's name must be text"))?;
+        let name = format!("ct: {phase}");
+        if let Ok(t) = v.cast::<PyTuple>() {
+            input
+                .ct_decoded
+                .insert(phase, imaging::ct_volume(t, &name)?);
+            continue;
+        }
+        let p: PathBuf = v.extract().map_err(|_| {
+            PyValueError::new_err(format!(
+                "{name}: expected a path or (array, affine[, meta]) as read_volume returns"
+            ))
+        })?;
+        if !p.exists() {
+            return Err(PyFileNotFoundError::new_err(format!(
+                "{name}: {}: no such file or folder",
+                p.display()
+            )));
+        }
+        input.ct.insert(phase, p);
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl NativeBundle {
     /// Loads and verifies a bundle (as `renal-triage inspect` / `predict`).
@@ -114,7 +147,14 @@ impl NativeBundle {
             load_verified(&path, expect_digest.as_deref(), trusted_keys.as_deref())
         })?
         .map_err(|e| BundleError::new_err(format!("{}: {e:#}", path.display())))?;
-        Ok(NativeBundle { bundle })
+        let encoder = match bundle.manifest.image {
+            Some(_) => Some(
+                InProcess::new(&bundle)
+                    .map_err(|e| BundleError::new_err(format!("{}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        Ok(NativeBundle { bundle, encoder })
     }
 
     #[getter]
@@ -150,29 +190,26 @@ impl NativeBundle {
     }
 
     /// One patient's prediction, as `renal-triage predict`'s JSON.
-    #[pyo3(signature = (clinical = None, mask = None, ct = None, label_map = None, case_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (clinical = None, mask = None, ct = None, label_map = None, case_id = None,
+        threads = None))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
         clinical: Option<&Bound<'py, PyDict>>,
         mask: Option<&Bound<'py, PyAny>>,
-        ct: Option<BTreeMap<String, PathBuf>>,
+        ct: Option<&Bound<'py, PyDict>>,
         label_map: Option<&str>,
         case_id: Option<String>,
+        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut input = PatientInput {
             case_id,
             label_map: imaging::parse_label_map(label_map)?,
-            ct: ct.unwrap_or_default(),
             ..PatientInput::default()
         };
-        for (phase, p) in &input.ct {
-            if !p.exists() {
-                return Err(PyFileNotFoundError::new_err(format!(
-                    "ct: {phase}: {}: no such file or folder",
-                    p.display()
-                )));
-            }
+        if let Some(ct) = ct {
+            ct_input(&mut input, ct)?;
         }
         if let Some(c) = clinical {
             for (k, v) in c.iter() {
@@ -190,7 +227,12 @@ impl NativeBundle {
             mask_input(&mut input, m)?;
         }
         let bundle = &self.bundle;
-        let p = threads::run(py, None, || predict(bundle, &input))?.map_err(|e| match e {
+        let p = threads::run(py, threads, || match &self.encoder {
+            Some(e) => predict_with(bundle, &input, e),
+            // A model without images never embeds.
+            None => predict_with(bundle, &input, &OneShot(bundle)),
+        })?
+        .map_err(|e| match e {
             PredictError::Input(i) => PyValueError::new_err(i.to_string()),
             PredictError::Model(m) => BundleError::new_err(format!("model error: {m}")),
         })?;

@@ -99,15 +99,17 @@ fn source_kind(path: &Path, labels: bool) -> &'static str {
 /// labels), the 4x4 voxel-to-world affine in RAS+ millimetres (nibabel's convention), and a
 /// dict with `spacing` (mm per axis), `orientation` (nibabel's axis codes, e.g. `"LPS"`),
 /// `source` (the path) and `format`. The memory limit is the command line's
-/// (see `set_max_volume_mib`).
+/// (see `set_max_volume_mib`); a series' files are decoded on `threads` threads (None: one
+/// per core), the voxels the same whatever the number.
 #[pyfunction]
-#[pyo3(signature = (path, labels = false, label_map = None, reference = None))]
+#[pyo3(signature = (path, labels = false, label_map = None, reference = None, threads = None))]
 pub fn read_volume<'py>(
     py: Python<'py>,
     path: PathBuf,
     labels: bool,
     label_map: Option<&str>,
     reference: Option<&Bound<'py, PyAny>>,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
     exists(&path, "path")?;
     let map = parse_label_map(label_map)?;
@@ -127,14 +129,14 @@ pub fn read_volume<'py>(
         exists(r, "reference")?;
     }
     let (geometry, array) = if labels {
-        let v: LabelVolume = threads::run(py, None, || {
+        let v: LabelVolume = threads::run(py, threads, || {
             renal_imaging::read_mask(&path, &references, map.as_ref())
         })?
         .map_err(errors::imaging)?;
         let g = v.geometry.clone();
         (g, voxels(py, v.geometry.dims, v.data)?)
     } else {
-        let v: Volume<f32> = threads::run(py, None, || {
+        let v: Volume<f32> = threads::run(py, threads, || {
             if path.is_dir() {
                 dicom::read_series(&path)
             } else {
@@ -229,35 +231,71 @@ pub fn label_volume(
     Volume::new(geometry, data).map_err(errors::imaging)
 }
 
-/// A label map's voxels (3-D integers 0-255, indexed `[i, j, k]`) in axis-0-fastest order.
-fn mask_voxels(mask: &Bound<'_, PyAny>) -> PyResult<([usize; 3], Vec<u8>)> {
-    let py = mask.py();
-    let np = py.import("numpy")?;
+/// A 3-D array of numbers (indexed `[i, j, k]`): its dims and its values in axis-0-fastest
+/// order, as a 1-D numpy array (no copy when `obj` already is Fortran-ordered); `name` and
+/// `what` name it in errors.
+fn fortran_values<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    what: &str,
+) -> PyResult<([usize; 3], Bound<'py, PyAny>)> {
+    let np = obj.py().import("numpy")?;
     let arr = np
-        .call_method1("asarray", (mask,))
-        .map_err(|e| PyValueError::new_err(format!("mask: not an array ({e})")))?;
+        .call_method1("asarray", (obj,))
+        .map_err(|e| PyValueError::new_err(format!("{name}: not an array ({e})")))?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
     let ndim: usize = arr.getattr("ndim")?.extract()?;
     if ndim != 3 {
         return Err(PyValueError::new_err(format!(
-            "mask: expected a 3-D label map, got {ndim} dimensions"
+            "{name}: expected a 3-D {what}, got {ndim} dimensions"
         )));
     }
     if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
         return Err(PyValueError::new_err(format!(
-            "mask: expected integer labels, got an array of dtype {}",
+            "{name}: expected numbers, got an array of dtype {}",
             arr.getattr("dtype")?.str()?
         )));
     }
     let shape: (usize, usize, usize) = arr.getattr("shape")?.extract()?;
-    let dims = [shape.0, shape.1, shape.2];
-    // Axis 0 fastest: the Fortran-order values of the [i, j, k] array (`ravel("K")` of a
-    // Fortran array is that order without a further copy).
+    // `ravel("K")` of a Fortran array is its axis-0-fastest order without a further copy.
     let fortran = np.call_method1("asfortranarray", (arr,))?;
-    let flat = fortran.call_method1("ravel", ("K",))?;
+    Ok((
+        [shape.0, shape.1, shape.2],
+        fortran.call_method1("ravel", ("K",))?,
+    ))
+}
+
+/// A CT phase given as `(array, affine[, meta])`: HU as float32 on the affine's grid.
+pub fn ct_volume(t: &Bound<'_, pyo3::types::PyTuple>, name: &str) -> PyResult<Volume<f32>> {
+    if t.len() < 2 {
+        return Err(PyValueError::new_err(format!(
+            "{name}: a tuple must be (array, affine[, meta]), as read_volume returns"
+        )));
+    }
+    let (dims, flat) = fortran_values(&t.get_item(0)?, name, "CT volume")?;
+    let np = t.py().import("numpy")?;
+    let values = np.call_method1("ascontiguousarray", (flat, np.getattr("float32")?))?;
+    let values = values.cast_into::<numpy::PyArray1<f32>>()?.readonly();
+    let values = values
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))?;
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "{name}: {} at flat index {i}; values must be finite",
+            values[i]
+        )));
+    }
+    let geometry = grid(dims, Some(&t.get_item(1)?), None)?;
+    Volume::new(geometry, values.to_vec()).map_err(errors::imaging)
+}
+
+/// A label map's voxels (3-D integers 0-255, indexed `[i, j, k]`) in axis-0-fastest order.
+fn mask_voxels(mask: &Bound<'_, PyAny>) -> PyResult<([usize; 3], Vec<u8>)> {
+    let (dims, flat) = fortran_values(mask, "mask", "label map")?;
     if let Ok(bytes) = flat.cast::<numpy::PyArray1<u8>>() {
         return Ok((dims, bytes.to_vec()?));
     }
+    let np = mask.py().import("numpy")?;
     let values = np.call_method1("ascontiguousarray", (flat, np.getattr("float64")?))?;
     let values = values.cast_into::<numpy::PyArray1<f64>>()?.readonly();
     let values = values
@@ -312,14 +350,16 @@ fn shape_dict<'py>(py: Python<'py>, f: &ShapeFeatures) -> PyResult<Bound<'py, Py
 /// between voxel centres in one axial slice, `axial_diameter_slice`, `centroid_mm`, `shape`);
 /// `kidney_volume_ml` (kidney, tumour and cyst), `kidney_parenchyma_ml`,
 /// `tumor_kidney_ratio`, `cyst_fraction`, `voxel_counts`, `spacing_mm` and `axial_axis`.
+/// Runs on `threads` threads (None: one per core); the numbers do not depend on it.
 #[pyfunction]
-#[pyo3(signature = (mask, affine = None, spacing = None, label_map = None))]
+#[pyo3(signature = (mask, affine = None, spacing = None, label_map = None, threads = None))]
 pub fn measure<'py>(
     py: Python<'py>,
     mask: &Bound<'py, PyAny>,
     affine: Option<&Bound<'py, PyAny>>,
     spacing: Option<&Bound<'py, PyAny>>,
     label_map: Option<&str>,
+    threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let map = parse_label_map(label_map)?;
     let mut labels = label_volume(mask, affine, spacing)?;
@@ -331,7 +371,7 @@ pub fn measure<'py>(
         }
         m.relabel(&mut labels.data);
     }
-    let m = threads::run(py, None, || {
+    let m = threads::run(py, threads, || {
         renal_imaging::measure_segmentation(&labels, LabelScheme::default(), "mask")
     })?
     .map_err(errors::imaging)?;

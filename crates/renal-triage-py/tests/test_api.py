@@ -55,3 +55,12 @@ def test_long_work_releases_the_gil():
             during.append(count)
     t.join()
     assert len(during) >= 5, f"the main thread ran {count} loops during the fit"
+
+
+def test_the_module_links_no_libtorch():
+    """Image models run through the plain-Rust encoder: the extension names no torch library
+    (and no libpython: an abi3 extension module takes the interpreter's symbols)."""
+    so = next(p for p in importlib.resources.files("renal_triage").iterdir() if p.name.startswith("_native"))
+    data = so.read_bytes()
+    assert b"libtorch" not in data and b"libc10" not in data
+    assert b"libpython3" not in data

@@ -100,3 +100,9 @@ def test_predict_batch_keeps_every_row_and_names_errors(pytest_pandas, trained, 
 @pytest.fixture
 def pytest_pandas():
     return pytest.importorskip("pandas")
+
+
+def test_threads_change_no_prediction(trained, shared):
+    b = rt.Bundle.load(trained)
+    mask = shared / "kits23" / "cases" / "case_00019" / "segmentation.nii.gz"
+    assert b.predict(PATIENT, mask=mask, threads=1) == b.predict(PATIENT, mask=mask, threads=2)

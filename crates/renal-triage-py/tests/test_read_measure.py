@@ -257,3 +257,15 @@ def test_measure_rejects_bad_masks_naming_the_argument():
     a = rt.measure(good, spacing=(1, 1, 2))
     b = rt.measure(np.ascontiguousarray(good.astype(np.int64)), spacing=(1, 1, 2))
     assert a == b and a["shape"]["VoxelVolume"] == pytest.approx(16.0)
+
+
+def test_threads_change_nothing_in_reading_and_measuring(shared):
+    folder = FIXTURES / "dicom" / "jpegls"
+    one = rt.read_volume(folder, threads=1)
+    two = rt.read_volume(folder, threads=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+    mask, affine, _ = rt.read_volume(shared / "kits23" / "cases" / "case_00060" / "segmentation.nii.gz", labels=True)
+    assert rt.measure(mask, affine, threads=1) == rt.measure(mask, affine, threads=2)
+    with pytest.raises(ValueError, match="threads: at least one thread"):
+        rt.read_volume(folder, threads=0)

@@ -45,12 +45,14 @@ def read_volume(
     labels: bool = False,
     label_map: Optional[str] = None,
     reference: Union[None, Path, Sequence[Path]] = None,
+    threads: Optional[int] = None,
 ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]: ...
 def measure(
     mask: ArrayLike,
     affine: Optional[ArrayLike] = None,
     spacing: Optional[ArrayLike] = None,
     label_map: Optional[str] = None,
+    threads: Optional[int] = None,
 ) -> Dict[str, Any]: ...
 def set_max_volume_mib(mib: int) -> None: ...
 def get_max_volume_mib() -> int: ...
@@ -102,7 +104,8 @@ class NativeBundle:
         self,
         clinical: Optional[Dict[str, Any]] = None,
         mask: Union[None, Path, Tuple[Any, ...]] = None,
-        ct: Optional[Dict[str, Path]] = None,
+        ct: Optional[Dict[str, Union[Path, Tuple[Any, ...]]]] = None,
         label_map: Optional[str] = None,
         case_id: Optional[str] = None,
+        threads: Optional[int] = None,
     ) -> Dict[str, Any]: ...

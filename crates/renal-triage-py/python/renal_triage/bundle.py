@@ -61,7 +61,7 @@ class Bundle:
         """The bundle's manifest (``bundle.json``) as a dict."""
         return self._native.manifest
 
-    def predict(self, clinical=None, mask=None, ct=None, label_map=None, case_id=None):
+    def predict(self, clinical=None, mask=None, ct=None, label_map=None, case_id=None, threads=None):
         """One patient's prediction, as ``renal-triage predict``'s JSON (a dict): the triage
         call in words, the prediction set, each probability, the decisions at the operating
         points, what was imputed or out of the training range, the tumour size.
@@ -69,18 +69,20 @@ class Bundle:
         ``clinical``: a dict of name: value (numbers, the field's words or codes; None or NaN
         is missing); ``mask``: a path (NIfTI, NRRD, MetaImage, DICOM SEG or RTSTRUCT) or
         ``(array, affine[, meta])`` as :func:`renal_triage.read_volume` returns; ``ct``: a
-        dict of phase: path for an image model trained on CT; ``label_map``: which labels are
-        the kidney, tumour and cyst. A wrong input raises ``ValueError`` naming it.
+        dict of phase: path or ``(array, affine[, meta])``, for an image model trained on CT; ``label_map``: which labels are
+        the kidney, tumour and cyst; ``threads``: as the command line's ``--threads`` (None:
+        one per core; the answer does not depend on it). A wrong input raises ``ValueError``
+        naming it.
         """
         if clinical is not None and not isinstance(clinical, dict):
             clinical = dict(clinical)
         if ct is not None:
-            ct = {str(k): str(v) for k, v in dict(ct).items()}
+            ct = {str(k): v if isinstance(v, tuple) else str(v) for k, v in dict(ct).items()}
         if mask is not None and not isinstance(mask, tuple):
             mask = str(mask)
-        return self._native.predict(clinical, mask, ct, label_map, case_id)
+        return self._native.predict(clinical, mask, ct, label_map, case_id, threads)
 
-    def predict_batch(self, frame):
+    def predict_batch(self, frame, threads=None):
         """Predictions for every row of a pandas DataFrame: columns ``case_id`` (optional),
         ``mask`` (a path, optional), ``label_map`` (optional), ``ct_<phase>`` (paths) and the
         clinical values by name (NaN is missing). Returns a DataFrame, one row per input row
@@ -108,6 +110,7 @@ class Bundle:
                     ct or None,
                     None if _missing(label_map) else str(label_map),
                     case_id,
+                    threads,
                 )
             except (ValueError, FileNotFoundError, _native.RenalTriageError) as e:
                 result["error"] = str(e)

@@ -135,6 +135,7 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         mask_labels: None,
         label_map: args.label_map.clone(),
         ct,
+        ct_decoded: BTreeMap::new(),
     })
 }
 

@@ -153,9 +153,16 @@ fn channel_names(cohort: &Cohort) -> (ChannelKind, Vec<String>) {
 
 /// One case's CT input: one phase at a time (a CT volume is large), each giving one plane; a
 /// missing phase is a zero plane (as in training).
+/// Where a CT phase comes from: a file or a DICOM series folder, or a volume already decoded
+/// (the Python package's array with its affine).
+pub enum PhaseSource<'a> {
+    File(PathBuf),
+    Decoded(&'a Volume<f32>),
+}
+
 fn ct_image(
     id: &str,
-    phases: &[(String, PathBuf)],
+    phases: &[(String, PhaseSource<'_>)],
     mask: &LabelVolume,
     channels: &[String],
     cfg: &Preprocess,
@@ -171,12 +178,19 @@ fn ct_image(
                 data.extend(std::iter::repeat_n(0.0, plane));
                 missing.push(true);
             }
-            Some(p) => {
+            Some(src) => {
+                let from = match src {
+                    PhaseSource::File(p) => p.display().to_string(),
+                    PhaseSource::Decoded(_) => "the array given".to_string(),
+                };
                 let fault = |e: renal_imaging::ImagingError| InputFault {
                     phase: Some(name.clone()),
-                    message: format!("{id}, phase {name} ({}): {e}", p.display()),
+                    message: format!("{id}, phase {name} ({from}): {e}"),
                 };
-                let vol = read_phase(p).map_err(fault)?;
+                let vol = match src {
+                    PhaseSource::File(p) => read_phase(p).map_err(fault)?,
+                    PhaseSource::Decoded(v) => (*v).clone(),
+                };
                 let img =
                     case_image(vec![(name.clone(), Some(vol))], mask, cfg, id).map_err(fault)?;
                 data.extend_from_slice(img.plane(0));
@@ -214,7 +228,11 @@ pub fn image_from_mask(
     phases: &[(String, PathBuf)],
     spec: &ImageSpec,
 ) -> Result<CaseImage, CaseFailure> {
-    Ok(image_or_fault(id, mask, scheme, phases, spec)?)
+    let phases: Vec<(String, PhaseSource<'_>)> = phases
+        .iter()
+        .map(|(n, p)| (n.clone(), PhaseSource::File(p.clone())))
+        .collect();
+    Ok(image_or_fault(id, mask, scheme, &phases, spec)?)
 }
 
 /// [`image_from_mask`], saying which phase was at fault.
@@ -222,7 +240,7 @@ pub fn image_or_fault(
     id: &str,
     mask: &LabelVolume,
     scheme: LabelScheme,
-    phases: &[(String, PathBuf)],
+    phases: &[(String, PhaseSource<'_>)],
     spec: &ImageSpec,
 ) -> Result<CaseImage, InputFault> {
     let cfg = Preprocess {

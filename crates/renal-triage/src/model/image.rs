@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use renal_imaging::{CaseImage, LabelScheme, LabelVolume};
+use renal_imaging::{CaseImage, LabelScheme, LabelVolume, Volume};
 use serde::Serialize;
 
 use crate::engine::encoder_client::{embed_frozen, read_embeddings, Dataset, Worker};
-use crate::engine::images::{image_or_fault, ChannelKind};
+use crate::engine::images::{image_or_fault, ChannelKind, PhaseSource};
 use crate::model::bundle::Bundle;
 use crate::model::bundle::MissingPhasePolicy;
 use crate::model::error::{input_err, PredictError};
@@ -163,6 +163,31 @@ impl Embedder for KeptAlive {
     }
 }
 
+/// The CT phases given as files and as decoded volumes, one list by name; a phase given both
+/// ways is an error naming it.
+fn phase_sources<'a>(
+    ct: &BTreeMap<String, PathBuf>,
+    decoded: &'a BTreeMap<String, Volume<f32>>,
+) -> Result<Vec<(String, PhaseSource<'a>)>, PredictError> {
+    if let Some(n) = decoded.keys().find(|n| ct.contains_key(*n)) {
+        return Err(PredictError::Input(input_err(
+            &format!("ct_{n}"),
+            "given twice, as a file and as an array: give it once",
+        )));
+    }
+    let mut out: Vec<(String, PhaseSource<'a>)> = ct
+        .iter()
+        .map(|(k, v)| (k.clone(), PhaseSource::File(v.clone())))
+        .collect();
+    out.extend(
+        decoded
+            .iter()
+            .map(|(k, v)| (k.clone(), PhaseSource::Decoded(v))),
+    );
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Makes and embeds the patient's image input. `mask`: the decoded mask and its scheme;
 /// `ct`: the CT phases by name; `embedder`: a process per call or a worker.
 pub fn patient_image(
@@ -170,6 +195,7 @@ pub fn patient_image(
     id: &str,
     mask: Option<&(LabelVolume, LabelScheme)>,
     ct: &BTreeMap<String, PathBuf>,
+    ct_decoded: &BTreeMap<String, Volume<f32>>,
     embedder: &dyn Embedder,
 ) -> Result<PatientImage, PredictError> {
     let input = match &bundle.manifest.image {
@@ -188,8 +214,10 @@ pub fn patient_image(
             "this model reads the axial slice through the tumor centroid: a mask is required",
         )
     })?;
+    let phases = phase_sources(ct, ct_decoded)?;
+    let given = |n: &String| phases.iter().any(|(p, _)| p == n);
     if spec.kind == ChannelKind::CtPhases {
-        if let Some(name) = ct.keys().find(|n| !spec.channels.contains(n)) {
+        if let Some((name, _)) = phases.iter().find(|(n, _)| !spec.channels.contains(n)) {
             return Err(PredictError::Input(input_err(
                 &format!("ct_{name}"),
                 format!(
@@ -198,7 +226,7 @@ pub fn patient_image(
                 ),
             )));
         }
-        if ct.is_empty() {
+        if phases.is_empty() {
             return Err(PredictError::Input(input_err(
                 "ct",
                 format!(
@@ -208,7 +236,7 @@ pub fn patient_image(
             )));
         }
         if input.missing_phase == MissingPhasePolicy::Refuse {
-            if let Some(name) = spec.channels.iter().find(|n| !ct.contains_key(*n)) {
+            if let Some(name) = spec.channels.iter().find(|n| !given(n)) {
                 return Err(PredictError::Input(input_err(
                     &format!("ct_{name}"),
                     format!(
@@ -219,13 +247,12 @@ pub fn patient_image(
                 )));
             }
         }
-    } else if !ct.is_empty() {
+    } else if !phases.is_empty() {
         return Err(PredictError::Input(input_err(
             "ct",
             "this model was trained without CT intensities (its channels are the mask's kidney, tumor and cyst planes): CT phases are not used; leave them out",
         )));
     }
-    let phases: Vec<(String, PathBuf)> = ct.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let image = image_or_fault(id, labels, *scheme, &phases, spec).map_err(|f| {
         let field = match (&f.phase, spec.kind) {
             (Some(p), _) => format!("ct_{p}"),

@@ -5,6 +5,7 @@ pub mod error;
 pub mod fields;
 pub mod frozen;
 pub mod image;
+pub mod mask;
 pub mod predict;
 pub mod resnet;
 pub mod signing;

@@ -17,6 +17,7 @@ use crate::engine::tasks::score;
 use crate::model::bundle::{Bundle, CvSummary, FeatureKind, StoredOperatingPoint};
 pub use crate::model::error::{input_err, InputError, PredictError};
 use crate::model::image::{patient_image, Embedder, ImageSummary, OneShot};
+use crate::model::mask::{patient_mask, MaskInput};
 use crate::model::triage::{triage, Triage};
 
 /// One patient's inputs.
@@ -45,6 +46,10 @@ pub struct PatientInput {
     /// folder), for an image model trained on CT.
     #[serde(default, deserialize_with = "unique_keys")]
     pub ct: BTreeMap<String, PathBuf>,
+    /// CT phases already decoded (the Python package's arrays), besides `ct`. Never part of
+    /// the JSON.
+    #[serde(skip)]
+    pub ct_decoded: BTreeMap<String, renal_imaging::Volume<f32>>,
 }
 
 /// A JSON object as a map, refusing a key given twice (serde_json keeps the last one).
@@ -350,62 +355,6 @@ pub fn clinical_record_for(
     Ok(rec)
 }
 
-/// Reads the mask once (size, shape and the image slice all come from this decoded volume),
-/// with the KiTS23 scheme or the input's label map. A mask that holds no tumor label is an
-/// error: a mask of 0 and 1 is a KiTS-style kidney-only segmentation as much as a tumor mask,
-/// and guessing it is a tumor measured kidneys as tumors; the caller says `tumor=1`.
-fn read_mask(
-    input: &PatientInput,
-    path: &std::path::Path,
-) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    let refs: Vec<PathBuf> = input.ct.values().cloned().collect();
-    let labels = renal_imaging::read_mask(path, &refs, input.label_map.as_ref())
-        .map_err(|e| PredictError::Input(input_err("mask", e)))?;
-    with_tumor(labels)
-}
-
-/// A decoded mask (raw label values) with the input's label map applied, as [`read_mask`]
-/// applies it to a plain label-map file.
-fn decoded_mask(
-    input: &PatientInput,
-    mut labels: LabelVolume,
-) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    if let Some(m) = &input.label_map {
-        if m.names_only() {
-            return Err(PredictError::Input(input_err(
-                "label_map",
-                format!("`{m}` names segments, but an array of labels has no segment names: give label values (e.g. tumor=2)"),
-            )));
-        }
-        m.relabel(&mut labels.data);
-    }
-    with_tumor(labels)
-}
-
-/// The mask, if it holds a tumor label.
-fn with_tumor(labels: LabelVolume) -> Result<(LabelVolume, LabelScheme), PredictError> {
-    let scheme = LabelScheme::default();
-    if !labels.data.contains(&scheme.tumor) {
-        let mut present = [false; 256];
-        for &v in &labels.data {
-            present[v as usize] = true;
-        }
-        let values: Vec<String> = (1..256)
-            .filter(|&v| present[v])
-            .map(|v| v.to_string())
-            .collect();
-        return Err(PredictError::Input(input_err(
-            "mask",
-            format!(
-                "the mask holds no tumor label (labels present: {}; the tumor is label {} unless a label map says otherwise). For a binary tumor mask give the label map `tumor=1` (`--label-map tumor=1`, API field `label_map`)",
-                if values.is_empty() { "none".to_string() } else { values.join(", ") },
-                scheme.tumor
-            ),
-        )));
-    }
-    Ok((labels, scheme))
-}
-
 /// Measures the decoded mask (the index tumor's largest axial diameter, its shape).
 fn measure_mask(
     input: &PatientInput,
@@ -656,23 +605,13 @@ pub fn predict_with(
     let rec = clinical_record(bundle, input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);
-    let mask = match (&input.mask_labels, &input.mask, needs_mask || needs_image) {
-        (Some(_), Some(_), _) => {
-            return Err(PredictError::Input(input_err(
-                "mask",
-                "give the mask once: as a file or as an array, not both",
-            )))
-        }
-        (Some(v), None, _) => Some(decoded_mask(input, v.clone())?),
-        (None, Some(p), _) => Some(read_mask(input, p)?),
-        (None, None, true) => {
-            return Err(PredictError::Input(input_err(
-                "mask",
-                "this model uses the tumor size, shape or image: a mask is required",
-            )))
-        }
-        (None, None, false) => None,
+    let mask_input = MaskInput {
+        file: input.mask.as_deref(),
+        decoded: input.mask_labels.as_ref(),
+        label_map: input.label_map.as_ref(),
+        references: input.ct.values().cloned().collect(),
     };
+    let mask = patient_mask(&mask_input, needs_mask || needs_image)?;
     let meas = mask.as_ref().map(|l| measure_mask(input, l)).transpose()?;
     let image = if needs_image {
         let id = input.case_id.as_deref().unwrap_or("patient");
@@ -681,9 +620,10 @@ pub fn predict_with(
             id,
             mask.as_ref(),
             &input.ct,
+            &input.ct_decoded,
             embedder,
         )?)
-    } else if !input.ct.is_empty() {
+    } else if !input.ct.is_empty() || !input.ct_decoded.is_empty() {
         return Err(PredictError::Input(input_err(
             "ct",
             "this model does not use images: CT phases are not used; leave them out",
