@@ -121,6 +121,13 @@ fn fit_steps(
 }
 
 /// Fits the learner on `x`; a forest uses `sorted` (of `x`) when given.
+impl LearnerParams {
+    /// Fits the learner alone (no steps) on `x`, `y`.
+    pub fn fit(&self, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Model> {
+        fit_learner(self, x, None, y, n_classes)
+    }
+}
+
 fn fit_learner(
     learner: &LearnerParams,
     x: &Matrix,

@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use renal_learn::{BinaryTask, LearnerParams, NestedCv, NestedResult, PipelineParams, Step};
+use renal_learn::{BinaryTask, NestedCv, NestedResult, PipelineParams, Step};
 
 use crate::learn::{codes, learner, rows};
 use crate::{errors, threads};
@@ -53,14 +53,6 @@ pub fn nested_cv<'py>(
             })
         })
         .collect::<PyResult<Vec<PipelineParams>>>()?;
-    if params
-        .iter()
-        .any(|p| matches!(p.learner, LearnerParams::Vote(_)))
-    {
-        return Err(PyValueError::new_err(
-            "candidates: a vote is not taken here",
-        ));
-    }
     let x = rows(x)?;
     let y = codes(y, x.rows, n_classes)?;
     let cv = NestedCv {

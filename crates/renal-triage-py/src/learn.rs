@@ -8,26 +8,17 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::types::PyTuple;
 use renal_learn::{
-    ForestParams, Gbm, GbmParams, LearnerParams, Logistic, LogisticParams, Matrix, MaxFeatures,
-    Mlp, MlpParams, RandomForest,
+    ForestParams, GbmParams, LearnerParams, LogisticParams, Matrix, MaxFeatures, MlpParams, Model,
+    PredictProba,
 };
 
 use crate::arrays::{f64_1d, f64_2d, finite, slice};
 use crate::{errors, threads};
 
-/// A fitted learner.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-enum Fitted {
-    Forest(RandomForest),
-    Logistic(Logistic),
-    Mlp(Mlp),
-    Gbm(Gbm),
-}
-
 /// A fitted learner of renal_triage (made by `renal_triage.learn`'s estimators).
 #[pyclass(module = "renal_triage._native", frozen)]
 pub struct NativeModel {
-    fitted: Fitted,
+    fitted: Model,
     n_features: usize,
 }
 
@@ -97,10 +88,6 @@ fn max_features(v: &Bound<'_, PyAny>) -> PyResult<MaxFeatures> {
             "max_features: the fraction {f} is not in (0, 1]"
         )))
     }
-}
-
-fn model(fitted: Fitted, n_features: usize) -> NativeModel {
-    NativeModel { fitted, n_features }
 }
 
 /// A required entry of a learner's parameter dict.
@@ -173,24 +160,11 @@ pub fn fit(
     let learner = learner(kind, params)?;
     let x = rows(x)?;
     let y = codes(y, x.rows, n_classes)?;
-    let fitted = threads::run(py, threads, || -> renal_learn::Result<Fitted> {
-        Ok(match &learner {
-            LearnerParams::Forest(p) => Fitted::Forest(RandomForest::fit(p, &x, &y, n_classes)?),
-            LearnerParams::Logistic(p) => Fitted::Logistic(Logistic::fit(p, &x, &y, n_classes)?),
-            LearnerParams::Mlp(p) => Fitted::Mlp(Mlp::fit(p, &x, &y, n_classes)?),
-            LearnerParams::Gbm(p) => Fitted::Gbm(Gbm::fit(p, &x, &y, n_classes)?),
-            LearnerParams::Vote(_) => unreachable_vote()?,
-        })
-    })?
-    .map_err(errors::learn)?;
-    Ok(model(fitted, x.cols))
-}
-
-/// `learner` never builds a vote.
-fn unreachable_vote<T>() -> renal_learn::Result<T> {
-    Err(renal_learn::LearnError::Param {
-        name: "kind",
-        detail: "a vote is not fitted here".into(),
+    let fitted =
+        threads::run(py, threads, || learner.fit(&x, &y, n_classes))?.map_err(errors::learn)?;
+    Ok(NativeModel {
+        fitted,
+        n_features: x.cols,
     })
 }
 
@@ -211,13 +185,8 @@ impl NativeModel {
                 x.cols, self.n_features
             )));
         }
-        let p = threads::run(py, threads, || match &self.fitted {
-            Fitted::Forest(m) => m.predict_proba(&x),
-            Fitted::Logistic(m) => m.predict_proba(&x),
-            Fitted::Mlp(m) => m.predict_proba(&x),
-            Fitted::Gbm(m) => m.predict_proba(&x),
-        })?
-        .map_err(errors::learn)?;
+        let p =
+            threads::run(py, threads, || self.fitted.predict_proba(&x))?.map_err(errors::learn)?;
         let arr = p.data.into_pyarray(py);
         arr.reshape([p.rows, p.cols])
     }
@@ -225,7 +194,7 @@ impl NativeModel {
     /// The forest's mean decrease in impurity per feature (summing to 1); None for the others.
     fn feature_importances<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
         match &self.fitted {
-            Fitted::Forest(m) => Some(m.feature_importances().to_vec().into_pyarray(py)),
+            Model::Forest(m) => Some(m.feature_importances().to_vec().into_pyarray(py)),
             _ => None,
         }
     }
@@ -233,7 +202,7 @@ impl NativeModel {
     /// Iterations the solver ran (logistic regression), else None.
     fn n_iter(&self) -> Option<usize> {
         match &self.fitted {
-            Fitted::Logistic(m) => Some(m.iterations),
+            Model::Logistic(m) => Some(m.iterations),
             _ => None,
         }
     }
@@ -245,7 +214,7 @@ impl NativeModel {
         py: Python<'py>,
     ) -> PyResult<Option<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>)>> {
         match &self.fitted {
-            Fitted::Logistic(m) => {
+            Model::Logistic(m) => {
                 let coef = m
                     .coef
                     .clone()
@@ -276,12 +245,17 @@ impl NativeModel {
     }
 }
 
-/// A fitted model back from [`NativeModel::to_json`].
+/// A fitted model back from [`NativeModel::to_json`], checked before it is applied (every
+/// tree walk ends in its tree, every weight vector has its length: `Model::validate`, as a
+/// bundle's model is checked), so a crafted pickle raises instead of walking out of bounds.
 #[pyfunction]
 pub fn model_from_json(json: &str) -> PyResult<NativeModel> {
-    let (fitted, n_features): (Fitted, usize) = serde_json::from_str(json)
+    let (fitted, n_features): (Model, usize) = serde_json::from_str(json)
         .map_err(|e| errors::LearnError::new_err(format!("not a stored model: {e}")))?;
-    Ok(model(fitted, n_features))
+    fitted
+        .validate(fitted.classes().len())
+        .map_err(|e| errors::LearnError::new_err(format!("not a stored model: {e}")))?;
+    Ok(NativeModel { fitted, n_features })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -142,3 +142,16 @@ def test_random_arrays_raise_or_answer_never_abort():
         except Exception:
             outcomes["raised"] += 1
     assert outcomes["answered"] > 0 and outcomes["raised"] > 0, outcomes
+
+
+def test_a_crafted_stored_model_is_refused_before_it_is_walked():
+    """A pickle is JSON of the fitted model: one whose tree points outside itself is refused
+    on load (renal_learn's Model::validate), never walked out of bounds."""
+    import json
+
+    m = RandomForestClassifier(n_estimators=2, random_state=0).fit([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
+    stored = json.loads(m._model.to_json())
+    node = next(n for n in stored[0]["forest"]["trees"][0]["nodes"] if n["feature"] != 2**32 - 1)
+    node["left"] = 10**6
+    with pytest.raises(rt.LearnError, match="not a stored model: .*1000000"):
+        _native.model_from_json(json.dumps(stored))

@@ -182,29 +182,22 @@ impl RandomForest {
         let k = self.n_classes;
         let mut out = vec![0.0; x.rows * k];
         // Tree by tree over a block of rows, so that a tree's nodes stay in cache while its
-        // rows walk it, sixteen rows at a time in lockstep (their walks overlap instead of each
-        // waiting on its own loads and mispredicted branches); blocks run in parallel. Each row still adds its trees' leaf values in
-        // tree order, so the sums, and the probabilities, are the same bits on any number of
-        // threads and in either loop order.
+        // rows walk it (in lockstep, `Tree::leaves_of`); blocks run in parallel. Each row still
+        // adds its trees' leaf values in tree order, so the sums, and the probabilities, are
+        // the same bits on any number of threads and in either loop order.
         const BLOCK: usize = 64;
-        const LANES: usize = 16;
         let n_trees = self.trees.len() as f64;
         out.par_chunks_mut(BLOCK * k)
             .enumerate()
             .for_each(|(b, block)| {
                 let first = b * BLOCK;
-                let rows = block.len() / k;
-                let mut leaves = [0usize; LANES];
+                let mut leaves = [0usize; BLOCK];
+                let leaves = &mut leaves[..block.len() / k];
                 for t in &self.trees {
-                    for lane0 in (0..rows).step_by(LANES) {
-                        let n = LANES.min(rows - lane0);
-                        t.leaves_of(|l| x.row(first + lane0 + l), &mut leaves[..n]);
-                        for (l, &v) in leaves[..n].iter().enumerate() {
-                            let r = lane0 + l;
-                            let o = &mut block[r * k..(r + 1) * k];
-                            for c in 0..k {
-                                o[c] += t.values[v + c];
-                            }
+                    t.leaves_of(|r| x.row(first + r), leaves);
+                    for (o, &v) in block.chunks_mut(k).zip(leaves.iter()) {
+                        for c in 0..k {
+                            o[c] += t.values[v + c];
                         }
                     }
                 }

@@ -240,8 +240,9 @@ fn explicit_class_weights_are_the_balanced_ones_when_equal() {
     }
 }
 
-/// The lockstep walk of several rows ends in the leaf the one-row walk ends in, for every lane
-/// count and on rows that sit exactly on thresholds (`<=` goes left in both).
+/// The lockstep walk of several rows ends in the leaf the one-row walk ends in, for any number
+/// of rows (within one lockstep group and across several) and on rows that sit exactly on
+/// thresholds (`<=` goes left in both).
 #[test]
 fn lockstep_walks_end_where_single_walks_end() {
     let rows: Vec<Vec<f64>> = (0..90)
@@ -269,7 +270,7 @@ fn lockstep_walks_end_where_single_walks_end() {
         }
     }
     for t in &f.trees {
-        for lanes in [1usize, 3, 8, 16] {
+        for lanes in [1usize, 3, 16, 17, 40] {
             for chunk in probes.chunks(lanes) {
                 let mut out = vec![usize::MAX; chunk.len()];
                 t.leaves_of(|l| chunk[l].as_slice(), &mut out);

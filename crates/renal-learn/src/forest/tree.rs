@@ -9,6 +9,9 @@ use super::split::{delta_stride, midpoint, scan_dispatch, BitPositions, Column, 
 
 pub(crate) const LEAF: u32 = u32::MAX;
 
+/// Rows that walk a tree together in [`Tree::leaves_of`].
+pub(crate) const LANES: usize = 16;
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Node {
     pub(crate) feature: u32,
@@ -56,29 +59,31 @@ impl Tree {
         }
     }
 
-    /// The leaves (value offsets) of several rows at once, `row(l)` being lane `l`'s row:
-    /// the walks advance in lockstep, one level per pass, each step a select rather than a
-    /// branch, so the lanes' loads overlap. Each lane ends where a one-row walk ends.
+    /// The leaves (value offsets) of `out.len()` rows, `row(i)` being the `i`-th: [`LANES`]
+    /// rows at a time walk the tree in lockstep, one level per pass, each step a select
+    /// rather than a branch, so their loads overlap. Each row ends where a one-row walk ends.
     pub(crate) fn leaves_of<'a>(&self, row: impl Fn(usize) -> &'a [f64], out: &mut [usize]) {
-        const MAX: usize = 16;
-        let n = out.len().min(MAX);
-        let mut at = [0usize; MAX];
-        loop {
-            let mut moved = false;
-            for (l, a) in at[..n].iter_mut().enumerate() {
-                let node = &self.nodes[*a];
-                if node.feature != LEAF {
-                    moved = true;
-                    let left = row(l)[node.feature as usize] <= node.threshold;
-                    *a = if left { node.left } else { node.right } as usize;
+        for (c, chunk) in out.chunks_mut(LANES).enumerate() {
+            let first = c * LANES;
+            let mut at = [0usize; LANES];
+            let at = &mut at[..chunk.len()];
+            loop {
+                let mut moved = false;
+                for (l, a) in at.iter_mut().enumerate() {
+                    let node = &self.nodes[*a];
+                    if node.feature != LEAF {
+                        moved = true;
+                        let left = row(first + l)[node.feature as usize] <= node.threshold;
+                        *a = if left { node.left } else { node.right } as usize;
+                    }
+                }
+                if !moved {
+                    break;
                 }
             }
-            if !moved {
-                break;
+            for (o, a) in chunk.iter_mut().zip(at.iter()) {
+                *o = self.nodes[*a].value as usize;
             }
-        }
-        for (o, a) in out.iter_mut().zip(&at[..n]) {
-            *o = self.nodes[*a].value as usize;
         }
     }
 
