@@ -105,3 +105,54 @@ fn the_sr_references_the_series_it_was_made_from() {
         }
     }
 }
+
+/// The identity check of a stored file (`pacs pull`'s): the meta group's SOP Instance UID, read
+/// from the file's first bytes, is the data set's, for every syntax; a head without a meta
+/// group names none, and a data set without one is read whole.
+#[test]
+fn an_instance_is_named_by_its_first_bytes() {
+    for folder in [
+        "dicom/jpegls",
+        "dicom/rle",
+        "dicom/deflated",
+        "dicom/bigendian",
+    ] {
+        let ev = evidence(&fixture(folder)).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(fixture(folder))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let mut uids: Vec<String> = files
+            .iter()
+            .map(|f| renal_imaging::dicom::instance_uid(f).unwrap())
+            .collect();
+        let mut want: Vec<String> = ev.instances.iter().map(|(_, s)| s.clone()).collect();
+        uids.sort();
+        want.sort();
+        assert_eq!(uids, want, "{folder}");
+    }
+    let seg = std::fs::read(fixture("seg/seg_binary.dcm")).unwrap();
+    let want = evidence(&fixture("seg/seg_binary.dcm")).unwrap().instances[0]
+        .1
+        .clone();
+    assert_eq!(
+        renal_imaging::dicom::meta_instance_uid(&seg[..1024]).as_deref(),
+        Some(want.as_str())
+    );
+    assert_eq!(renal_imaging::dicom::meta_instance_uid(&seg[..140]), None);
+    assert_eq!(renal_imaging::dicom::meta_instance_uid(b"not dicom"), None);
+    // A data set without preamble or meta group: its own SOP Instance UID.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.dcm");
+    let p10 = std::fs::read(fixture("dicom/uncompressed/slice000.dcm")).unwrap();
+    assert_eq!(
+        &p10[132..138],
+        b"\x02\x00\x00\x00UL",
+        "the meta group starts with its length"
+    );
+    let meta_len = u32::from_le_bytes(p10[140..144].try_into().unwrap()) as usize;
+    std::fs::write(&bare, &p10[144 + meta_len..]).unwrap();
+    let uid = renal_imaging::dicom::instance_uid(&bare).unwrap();
+    assert_eq!(Some(uid), renal_imaging::dicom::meta_instance_uid(&p10));
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use renal_triage::commands::{
-    bench, cohort, convert, embed, fetch, merge, predict, reproduce, serve, slurm, train,
+    bench, cohort, convert, embed, fetch, merge, pacs, predict, reproduce, serve, slurm, train,
 };
 
 #[derive(Parser, Debug)]
@@ -57,6 +57,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Serve a model bundle: a web page and a JSON API.
     Serve(serve::ServeArgs),
+    /// The hospital's imaging archive over DICOMweb: find series, predict on a study (and
+    /// store the SR into it), pull a cohort of studies.
+    Pacs(pacs::PacsArgs),
     /// Benchmarks that print JSON.
     Bench(bench::BenchArgs),
     /// Write any volume this tool reads (NIfTI, NRRD, .seg.nrrd, MetaImage, DICOM) as NIfTI.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => train::inspect(a),
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Pacs(a) => pacs::run(a),
         Command::Convert(a) => convert::run(a),
     };
     let code = match result {

@@ -29,13 +29,9 @@ pub fn is_dicom(path: &Path) -> bool {
     crate::dicom::parse::is_part10(path)
 }
 
-/// A DICOM SEG or RTSTRUCT file as a label map (kidney 1, tumor 2, cyst 3) on the grid of
-/// the CT series it references, found among `references` or beside the file.
-pub fn read_dicom_mask(
-    path: &Path,
-    references: &[PathBuf],
-    map: Option<&LabelMap>,
-) -> Result<LabelVolume> {
+/// A DICOM SEG or RTSTRUCT file parsed, whether it is an RTSTRUCT, and the Series Instance
+/// UID of the image series it was drawn on; any other SOP class is an error.
+fn read_mask_file(path: &Path) -> Result<(crate::dicom::parse::Part10, bool, String)> {
     let p = read_file(path)?;
     let sop = p.data.text(SOP_CLASS).unwrap_or_default();
     let rt = sop == RTSTRUCT_STORAGE;
@@ -46,12 +42,29 @@ pub fn read_dicom_mask(
         ));
     }
     let uid = referenced_series(&p.data, rt).map_err(|d| err(path, d))?;
+    Ok((p, rt, uid))
+}
+
+/// A DICOM SEG or RTSTRUCT file as a label map (kidney 1, tumor 2, cyst 3) on the grid of
+/// the CT series it references, found among `references` or beside the file.
+pub fn read_dicom_mask(
+    path: &Path,
+    references: &[PathBuf],
+    map: Option<&LabelMap>,
+) -> Result<LabelVolume> {
+    let (p, rt, uid) = read_mask_file(path)?;
     let grid = find_series(path, &uid, references)?;
     if rt {
         crate::dicom::rtstruct::read(path, &p.data, &grid, map)
     } else {
         crate::dicom::seg::read(path, &p.data, p.syntax, &grid, map)
     }
+}
+
+/// The Series Instance UID of the image series a SEG or RTSTRUCT file was drawn on (what
+/// must be beside it, or among a case's CT phases, to rebuild it).
+pub fn referenced_series_of(path: &Path) -> Result<String> {
+    Ok(read_mask_file(path)?.2)
 }
 
 /// The Series Instance UID a SEG or an RTSTRUCT refers to.

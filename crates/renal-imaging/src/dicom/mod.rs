@@ -13,4 +13,5 @@ pub mod sr;
 pub(crate) mod syntax;
 pub(crate) mod tags;
 
+pub use parse::{instance_uid, meta_instance_uid, META_HEAD};
 pub use series::*;

@@ -554,6 +554,55 @@ pub(crate) fn read_file(path: &Path) -> Result<Part10> {
     parse(&b, path)
 }
 
+/// The SOP Instance UID a Part 10 file's meta group names (Media Storage SOP Instance UID),
+/// from the file's first bytes alone; `None` when they hold no meta group or it lacks one.
+pub fn meta_instance_uid(head: &[u8]) -> Option<String> {
+    if head.get(128..132) != Some(&b"DICM"[..]) {
+        return None;
+    }
+    let nodes = std::cell::Cell::new(0);
+    let mut r = Reader {
+        b: head,
+        pos: 132,
+        path: Path::new(""),
+        big: false,
+        nodes: &nodes,
+    };
+    let group = |pos: usize| head.get(pos..).and_then(arr::<2>).map(u16::from_le_bytes);
+    while head.len().saturating_sub(r.pos) >= 4 && group(r.pos) == Some(0x0002) {
+        let (tag, _, len) = header(&mut r, true).ok()?;
+        let v = r.take(len as usize).ok()?;
+        if tag == (0x0002, 0x0003) {
+            return Some(text(v)).filter(|u| !u.is_empty());
+        }
+    }
+    None
+}
+
+/// The bytes of a file's start that [`meta_instance_uid`] reads (a meta group is a few
+/// hundred bytes; private meta elements can make it longer).
+pub const META_HEAD: usize = 64 * 1024;
+
+/// A file's SOP Instance UID: its meta group's, read from its first bytes; for a data set
+/// without a meta group, the data set's (the whole file parsed).
+pub fn instance_uid(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(META_HEAD as u64).read_to_end(&mut head))
+        .map_err(|source| crate::error::ImagingError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if let Some(uid) = meta_instance_uid(&head) {
+        return Ok(uid);
+    }
+    read_file(path)?
+        .data
+        .req_text((0x0008, 0x0018), "SOPInstanceUID")
+        .map_err(|e| err(path, e))
+}
+
 /// Whether a file starts as a DICOM Part 10 file (preamble and `DICM`).
 pub fn is_part10(path: &Path) -> bool {
     use std::io::Read;

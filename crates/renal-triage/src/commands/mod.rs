@@ -7,6 +7,7 @@ pub mod convert;
 pub mod embed;
 pub mod fetch;
 pub mod merge;
+pub mod pacs;
 pub mod predict;
 pub mod reproduce;
 pub mod serve;

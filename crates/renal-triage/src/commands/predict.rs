@@ -89,8 +89,12 @@ pub enum Format {
     Csv,
 }
 
-fn single_input(args: &PredictArgs) -> Result<PatientInput> {
-    let mut clinical: BTreeMap<String, serde_json::Value> = match &args.clinical {
+/// The clinical values of `--clinical` (JSON or `@file.json`) and `--set NAME=VALUE`.
+pub(crate) fn clinical_values(
+    json: &Option<String>,
+    set: &[String],
+) -> Result<BTreeMap<String, serde_json::Value>> {
+    let mut clinical: BTreeMap<String, serde_json::Value> = match json {
         Some(s) => {
             let text = match s.strip_prefix('@') {
                 Some(path) => {
@@ -106,7 +110,7 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         }
         None => BTreeMap::new(),
     };
-    for kv in &args.set {
+    for kv in set {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
@@ -119,6 +123,11 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
             );
         }
     }
+    Ok(clinical)
+}
+
+fn single_input(args: &PredictArgs) -> Result<PatientInput> {
+    let clinical = clinical_values(&args.clinical, &args.set)?;
     let mut ct = BTreeMap::new();
     for kv in &args.ct {
         let (k, v) = kv
@@ -136,6 +145,7 @@ fn single_input(args: &PredictArgs) -> Result<PatientInput> {
         label_map: args.label_map.clone(),
         ct,
         ct_decoded: BTreeMap::new(),
+        study_uid: None,
     })
 }
 
@@ -299,7 +309,7 @@ fn write_single_outputs(
 }
 
 /// What `predict` says on stderr of one answer: the call, and the inputs imputed.
-fn tell(bundle: &crate::model::bundle::Bundle, p: &Prediction) {
+pub(crate) fn tell(bundle: &crate::model::bundle::Bundle, p: &Prediction) {
     let who = p.case_id.clone().unwrap_or_else(|| "patient".into());
     eprintln!("{who}: triage call: {}", p.triage.headline);
     if !p.imputed.is_empty() {
@@ -358,12 +368,22 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     if let Some(p) = preds.first() {
         write_single_outputs(&args, &bundle, p, &inputs[0])?;
     }
+    print_predictions(args.format, &preds, args.manifest.is_some())?;
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Prints predictions on stdout: CSV, or JSON (an array for a batch, else the one object).
+pub(crate) fn print_predictions(format: Format, preds: &[Prediction], batch: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.format == Format::Csv {
+    if format == Format::Csv {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(CSV_HEADER)?;
-        for p in &preds {
+        for p in preds {
             w.write_record(
                 csv_row(p)
                     .iter()
@@ -371,14 +391,10 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             )?;
         }
         out.write_all(&w.into_inner()?)?;
-    } else if args.manifest.is_some() {
+    } else if batch {
         writeln!(out, "{}", serde_json::to_string_pretty(&preds)?)?;
     } else if let Some(p) = preds.first() {
         writeln!(out, "{}", serde_json::to_string_pretty(p)?)?;
     }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }

@@ -62,6 +62,21 @@ pub struct ServeArgs {
     /// TLS: the certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The hospital's DICOMweb archive (e.g. `http://pacs:8042/dicom-web`): the page finds a
+    /// patient's studies and predicts on one instead of an upload.
+    #[arg(long)]
+    pub pacs: Option<String>,
+    /// The archive's user (password from --pacs-password-file or RENAL_TRIAGE_PACS_PASSWORD).
+    #[arg(long, requires = "pacs")]
+    pub pacs_user: Option<String>,
+    #[arg(long, requires = "pacs_user")]
+    pub pacs_password_file: Option<PathBuf>,
+    /// A file holding the archive's bearer token (or RENAL_TRIAGE_PACS_TOKEN).
+    #[arg(long, requires = "pacs", conflicts_with = "pacs_user")]
+    pub pacs_token_file: Option<PathBuf>,
+    /// PEM file of the certificate authorities trusted for an https archive.
+    #[arg(long, requires = "pacs")]
+    pub pacs_ca_file: Option<PathBuf>,
 }
 
 use crate::model::image::EncoderBackend;
@@ -77,6 +92,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             crate::model::bundle::WEAK_AUC_FLOOR
         );
     }
+    let pacs = match &args.pacs {
+        Some(url) => Some(
+            super::pacs::ArchiveArgs {
+                url: url.clone(),
+                user: args.pacs_user.clone(),
+                password_file: args.pacs_password_file.clone(),
+                token_file: args.pacs_token_file.clone(),
+                ca_file: args.pacs_ca_file.clone(),
+                timeout: args.timeout_s.max(1),
+                retries: 2,
+            }
+            .client(args.concurrency.max(1))?,
+        ),
+        None => None,
+    };
     let tokens = args
         .token_file
         .as_deref()
@@ -98,6 +128,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             header_timeout_s: args.header_timeout_s,
             rate_per_minute: args.rate_per_minute,
             tls: args.tls_cert.zip(args.tls_key),
+            pacs,
         },
     )?;
     Ok(ExitCode::SUCCESS)

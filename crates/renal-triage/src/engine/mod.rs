@@ -20,6 +20,8 @@ pub(crate) mod manifest;
 pub(crate) mod measure;
 pub(crate) mod metrics;
 pub(crate) mod model_run;
+pub(crate) mod pacs;
+pub(crate) mod pacs_pull;
 pub mod plan;
 pub mod prepare;
 pub(crate) mod reproduce;

@@ -50,6 +50,11 @@ pub struct PatientInput {
     /// the JSON.
     #[serde(skip)]
     pub ct_decoded: BTreeMap<String, renal_imaging::Volume<f32>>,
+    /// A study in the hospital's archive whose CT and segmentation are the images: retrieved
+    /// by a server started with `--pacs` (then `mask` and `ct` are its files); refused where
+    /// no archive is connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_uid: Option<String>,
 }
 
 /// A JSON object as a map, refusing a key given twice (serde_json keeps the last one).
@@ -602,6 +607,12 @@ pub fn predict_with(
     embedder: &dyn Embedder,
 ) -> Result<Prediction, PredictError> {
     let m = &bundle.manifest;
+    if input.study_uid.is_some() {
+        return Err(PredictError::Input(input_err(
+            "study_uid",
+            "no imaging archive is connected here: retrieve the study with `renal-triage pacs predict`, or ask a server started with --pacs",
+        )));
+    }
     let rec = clinical_record(bundle, input)?;
     let needs_mask = m.features.iter().any(|f| f.kind.needs_mask());
     let needs_image = m.features.iter().any(|f| f.kind == FeatureKind::Embedding);

@@ -32,7 +32,7 @@ impl Drop for CancelOnDrop {
 /// and measurements stop at their next check, and its memory is freed) as it is answered.
 pub(super) async fn run_prediction(
     state: Arc<AppState>,
-    input: PatientInput,
+    mut input: PatientInput,
 ) -> Result<Prediction, ApiError> {
     let permit = tokio::time::timeout(state.timeout, state.permits.clone().acquire_owned())
         .await
@@ -52,10 +52,21 @@ pub(super) async fn run_prediction(
     let job = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _entered = cancel.enter();
+        // A study from the archive: its files in a folder of this request's, removed with it.
+        let _study = match (&st.pacs, input.study_uid.is_some()) {
+            (Some(client), true) => Some(super::archive::retrieve_study(
+                client,
+                &st.bundle,
+                &mut input,
+                &st.uploads.dir,
+            )?),
+            _ => None,
+        };
         match &st.encoder {
             Some(worker) => predict_with(&st.bundle, &input, worker.as_ref()),
             None => predict(&st.bundle, &input),
         }
+        .map_err(ApiError::from)
     });
     match tokio::time::timeout(state.timeout, job).await {
         Err(_) => Err(ApiError {
@@ -73,7 +84,7 @@ pub(super) async fn run_prediction(
             field: "server".into(),
             message: format!("internal error: {e}"),
         }),
-        Ok(Ok(r)) => r.map_err(ApiError::from),
+        Ok(Ok(r)) => r,
     }
 }
 

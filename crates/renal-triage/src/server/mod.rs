@@ -8,6 +8,7 @@
 //! no patient value. Errors are JSON (or HTML for the form) with a 4xx code naming the field.
 
 mod api;
+mod archive;
 mod error;
 mod form;
 pub mod guard;
@@ -68,6 +69,8 @@ pub struct Config {
     pub rate_per_minute: u32,
     /// TLS certificate chain and private key (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The hospital's archive: the page and the API may predict on one of its studies.
+    pub pacs: Option<renal_dicomweb::Client>,
 }
 
 /// Cancelled when the server shuts down: every request's work is under it.
@@ -136,6 +139,7 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout_s.max(1)),
         uploads: UploadSpace::new(uploads.clone(), (args.max_inflight_mib as u64) << 20),
+        pacs: args.pacs.clone(),
     });
     let g = Arc::new(guard::Guard {
         tokens: args.tokens.clone(),
@@ -147,6 +151,7 @@ pub fn router(bundle: Bundle, args: &Config) -> Result<Router> {
         .route("/predict", post(form_predict))
         .route("/api/v1/predict", post(api_predict))
         .route("/api/v1/model", get(model_info))
+        .route("/api/v1/pacs/studies", get(archive::studies))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_doc))
         .layer(DefaultBodyLimit::max(args.max_upload_mib * 1024 * 1024))

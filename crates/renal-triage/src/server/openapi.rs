@@ -21,9 +21,10 @@ pub fn openapi(bundle: Option<&crate::model::bundle::Bundle>) -> serde_json::Val
                         "case_id": {"type": "string"},
                         "clinical": {"type": "string", "description": "JSON object of pre-operative values by feature name (see the Clinical schema); or send each value as its own field"},
                         "mask": {"type": "string", "format": "binary", "description": "segmentation (NIfTI, NRRD, MetaImage, DICOM SEG/RTSTRUCT); label 2 is the tumor unless label_map says otherwise"},
-                        "label_map": {"type": "string", "description": "which labels are the kidney, tumor and cyst, e.g. `tumor=1` for a binary tumor mask"}
+                        "label_map": {"type": "string", "description": "which labels are the kidney, tumor and cyst, e.g. `tumor=1` for a binary tumor mask"},
+                        "study_uid": {"type": "string", "description": "a study in the server's imaging archive (serve --pacs) whose CT and segmentation are the images, instead of uploaded files"}
                     }}},
-                    "application/json": {"schema": {"type": "object", "properties": {"case_id": {"type": "string"}, "clinical": {"$ref": "#/components/schemas/Clinical"}}}}
+                    "application/json": {"schema": {"type": "object", "properties": {"case_id": {"type": "string"}, "clinical": {"$ref": "#/components/schemas/Clinical"}, "study_uid": {"type": "string", "description": "a study in the server's imaging archive (serve --pacs)"}}}}
                 }},
                 "responses": {
                     "200": {"description": "Probabilities, decisions at the CV thresholds, warnings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Prediction"}}}},
@@ -31,6 +32,16 @@ pub fn openapi(bundle: Option<&crate::model::bundle::Bundle>) -> serde_json::Val
                     "413": {"description": "Upload too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                     "415": {"description": "Unsupported content type"},
                     "503": {"description": "Too many predictions in progress"}
+                }
+            }},
+            "/api/v1/pacs/studies": {"get": {
+                "summary": "One patient's studies in the server's imaging archive (serve --pacs)",
+                "parameters": [{"name": "patient_id", "in": "query", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The studies: study_uid, date, description, modalities"},
+                    "400": {"description": "No or an invalid patient_id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "404": {"description": "The server has no archive"},
+                    "502": {"description": "The archive did not answer or refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
             }},
             "/api/v1/model": {"get": {"summary": "The model card and bundle manifest", "responses": {"200": {"description": "Manifest"}}}},

@@ -237,14 +237,32 @@ fn form_page(state: &AppState, typed: Option<&PatientInput>, error: Option<&ApiE
         .and_then(|t| t.label_map.as_ref())
         .map(|m| m.to_string())
         .unwrap_or_default();
+    let archive = if state.pacs.is_some() {
+        archive_fields(needs_mask)
+    } else {
+        String::new()
+    };
     format!(
-        "{error}<form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\" value=\"{}\"></div></fieldset>{fields}\
+        "{error}<form action=\"/predict\" method=\"post\" enctype=\"multipart/form-data\" id=\"predict-form\"><fieldset><legend>Patient</legend><div class=\"field\"><label for=\"case_id\">Case id (no name or record number)</label><input type=\"text\" name=\"case_id\" id=\"case_id\" value=\"{}\"></div></fieldset>{fields}{archive}\
 <fieldset><legend>Images</legend><div class=\"field\"><label for=\"mask\">Segmentation or tumor mask (NIfTI, NRRD, Slicer .seg.nrrd or MetaImage .mha){}</label><input type=\"file\" name=\"mask\" id=\"mask\"{}></div><div class=\"field\"><label for=\"label_map\">Label map, when the mask is not KiTS-style (kidney 1, tumor 2, cyst 3): e.g. <code>tumor=1</code> for a binary tumor mask</label><input type=\"text\" name=\"label_map\" id=\"label_map\" value=\"{}\"></div>{}</fieldset><p>Leave a value as unknown when it is not known: it is then replaced by the training median, and the answer lists it.</p><button type=\"submit\" id=\"submit\">Predict</button></form>",
         esc(case_id),
         if needs_mask { " (required)" } else { "" },
         if needs_mask { " required" } else { "" },
         esc(&label_map),
         ct_fields,
+    )
+}
+
+/// The form's archive part (`serve --pacs`): a patient's studies found by Patient ID, one
+/// chosen instead of uploaded files.
+fn archive_fields(needs_mask: bool) -> String {
+    format!(
+        "<fieldset id=\"archive\"><legend>From the imaging archive</legend><div class=\"field\"><label for=\"pacs_patient\">Patient ID in the archive</label><input type=\"text\" id=\"pacs_patient\"> <button type=\"button\" id=\"pacs_find\">Find studies</button></div>\
+<div class=\"field\"><label for=\"study_uid\">Study (its CT and segmentation are used instead of uploaded files)</label><select name=\"study_uid\" id=\"study_uid\"><option value=\"\">none: upload the files below</option></select></div><p id=\"pacs_status\" role=\"status\"></p></fieldset>\
+<script>(()=>{{const $=i=>document.getElementById(i);$('pacs_find').onclick=async()=>{{const st=$('pacs_status'),sel=$('study_uid');st.textContent='Searching the archive';\
+const r=await fetch('/api/v1/pacs/studies?patient_id='+encodeURIComponent($('pacs_patient').value));const j=await r.json();sel.length=1;\
+if(!r.ok){{st.textContent=j.error;return}}for(const x of j){{const o=document.createElement('option');o.value=x.study_uid;o.textContent=[x.date,x.description,x.modalities,x.study_uid].filter(Boolean).join(' | ');sel.appendChild(o)}}\
+st.textContent=j.length+(j.length==1?' study':' studies')+' found';}};$('study_uid').onchange=e=>{{$('mask').required={needs_mask}&&!e.target.value}};}})();</script>"
     )
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub(super) bundle_digest: String,
     /// Time allowed to receive a request's body.
     pub(super) body_timeout: Duration,
+    /// The hospital's archive (`serve --pacs`), where a request may name a study.
+    pub(super) pacs: Option<renal_dicomweb::Client>,
 }
 
 /// Where requests' uploads are stored (each request in a folder of its own below `dir`), and

@@ -336,6 +336,7 @@ async fn read_field(
     let text = read_text(&mut field, uploads, &name).await?;
     match name.as_str() {
         "case_id" => input.case_id = (!text.trim().is_empty()).then(|| text.trim().to_string()),
+        "study_uid" => input.study_uid = (!text.trim().is_empty()).then(|| text.trim().to_string()),
         "label_map" if !text.trim().is_empty() => {
             let map = renal_imaging::LabelMap::parse(text.trim())
                 .map_err(|e| ApiError::bad("label_map", e))?;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 mod ct;
 mod linear;
+mod pacs;
 mod shard;
 pub mod support;
 
@@ -115,6 +116,9 @@ pub enum Which {
         #[arg(long)]
         auth: bool,
     },
+    /// Studies per minute pulled from a DICOMweb archive against the archive's own download
+    /// of the same instances (Orthanc), in the same run (scripts/bench_pacs.sh starts one).
+    Pacs(pacs::PacsBenchArgs),
     /// Encoder training step (batch, two views, forward, backward, Adam), images/s at each
     /// size, and the same step in PyTorch (scripts/bench_pytorch_encoder.py) in the same run.
     Encoder(crate::engine::encoder_client::BenchArgs),
@@ -177,6 +181,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             sklearn,
         } => reproduce(data, experiment, sklearn),
         Which::Encoder(a) => encoder(&a),
+        Which::Pacs(a) => pacs::run(a),
         Which::Ct { data, case, decode } => ct::ct(data, &case, decode),
         Which::Shard { data, synthetic } => shard::shard(data, synthetic),
         Which::Predict {
@@ -541,6 +546,7 @@ fn load(
         header_timeout_s: 10,
         rate_per_minute: 0,
         tls: None,
+        pacs: None,
     };
     let (_rt, addr) = bench_server(bundle, &args)?;
     let bytes = std::fs::read(mask)?;
@@ -580,8 +586,7 @@ fn load(
                 })
         })
         .collect::<std::io::Result<_>>()?;
-    let mut lat = Vec::new();
-    let mut errors = 0;
+    let (mut lat, mut errors) = (Vec::new(), 0);
     for h in handles {
         match h.join() {
             Ok(rs) => {

@@ -1,0 +1,531 @@
+//! A study in the archive made local: which of its series are the CT phases (a mapping the
+//! user gives, or rules on Series Description) and which is the segmentation (SEG or
+//! RTSTRUCT, with the CT series it was drawn on), each series retrieved into its own folder,
+//! verified against the archive's list of instances, and committed by a rename, so that a
+//! folder that exists is complete and a rerun skips it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use renal_dicomweb::{tags, Attributes, Client, DicomWebError, MultipartError, PartSink};
+
+/// What went wrong making a study local, in the archive's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum PacsError {
+    #[error(transparent)]
+    Archive(#[from] DicomWebError),
+    #[error("study {study}: no {what} in the study (its series: {found})")]
+    Missing {
+        study: String,
+        what: &'static str,
+        found: String,
+    },
+    #[error("study {study}: {what} is ambiguous: series {candidates} all match; {hint}")]
+    Ambiguous {
+        study: String,
+        what: String,
+        candidates: String,
+        hint: &'static str,
+    },
+    #[error("study {study}: series {series} is not in the study")]
+    NoSuchSeries { study: String, series: String },
+    #[error("study {study}, series {series}: incomplete: the archive lists {expected} instances, {got} arrived{detail}")]
+    Incomplete {
+        study: String,
+        series: String,
+        expected: usize,
+        got: usize,
+        detail: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Imaging(#[from] renal_imaging::ImagingError),
+}
+
+impl PacsError {
+    /// Whether the archive stopped answering (so that other studies will fail the same way).
+    pub fn archive_down(&self) -> bool {
+        matches!(self, PacsError::Archive(e) if e.is_transient())
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PacsError + '_ {
+    move |source| PacsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A series as QIDO-RS lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Series {
+    pub uid: String,
+    pub modality: String,
+    pub description: String,
+    pub number: Option<i64>,
+    pub instances: Option<i64>,
+}
+
+impl Series {
+    pub fn from_attributes(a: &Attributes) -> Option<Series> {
+        Some(Series {
+            uid: a.text(tags::SERIES_UID)?,
+            modality: a.text(tags::MODALITY).unwrap_or_default(),
+            description: a.text(tags::SERIES_DESCRIPTION).unwrap_or_default(),
+            number: a.int(tags::SERIES_NUMBER),
+            instances: a.int(tags::INSTANCES_IN_SERIES),
+        })
+    }
+
+    fn is_mask(&self) -> bool {
+        self.modality == "SEG" || self.modality == "RTSTRUCT"
+    }
+}
+
+/// Which series are which CT phase: series UIDs the user gives (these win), then rules on
+/// Series Description (any of a phase's words, case-insensitive; a phase without a rule is
+/// matched by its own name).
+#[derive(Debug, Clone, Default)]
+pub struct PhaseChoice {
+    pub series: BTreeMap<String, String>,
+    pub rules: BTreeMap<String, Vec<String>>,
+    /// The segmentation series, when the study has more than one.
+    pub mask_series: Option<String>,
+}
+
+/// The series of a study that a case needs.
+#[derive(Debug, Clone)]
+pub struct StudyPlan {
+    pub study: String,
+    pub phases: BTreeMap<String, Series>,
+    pub mask: Series,
+    pub all: Vec<Series>,
+}
+
+fn listing(series: &[Series]) -> String {
+    if series.is_empty() {
+        return "none".into();
+    }
+    series
+        .iter()
+        .map(|s| {
+            if s.description.is_empty() {
+                format!("{} {}", s.modality, s.uid)
+            } else {
+                format!("{} {} `{}`", s.modality, s.uid, s.description)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Chooses the study's series for `phases` and its segmentation.
+pub fn plan_study(
+    study: &str,
+    series: Vec<Series>,
+    phases: &[String],
+    choice: &PhaseChoice,
+) -> Result<StudyPlan, PacsError> {
+    let cts: Vec<&Series> = series.iter().filter(|s| s.modality == "CT").collect();
+    let mut chosen = BTreeMap::new();
+    for phase in phases {
+        let pick = if let Some(uid) = choice.series.get(phase) {
+            series
+                .iter()
+                .find(|s| &s.uid == uid)
+                .ok_or_else(|| PacsError::NoSuchSeries {
+                    study: study.into(),
+                    series: uid.clone(),
+                })?
+        } else {
+            let own = vec![phase.clone()];
+            let words = choice.rules.get(phase).unwrap_or(&own);
+            let hits: Vec<&&Series> = cts
+                .iter()
+                .filter(|s| {
+                    let d = s.description.to_lowercase();
+                    words.iter().any(|w| d.contains(&w.to_lowercase()))
+                })
+                .collect();
+            match hits.as_slice() {
+                [one] => **one,
+                [] => {
+                    return Err(PacsError::Missing {
+                        study: study.into(),
+                        what: "CT series whose description names the phase",
+                        found: format!("{}; phase `{phase}`", listing(&series)),
+                    })
+                }
+                many => {
+                    return Err(PacsError::Ambiguous {
+                        study: study.into(),
+                        what: format!("phase `{phase}`"),
+                        candidates: many
+                            .iter()
+                            .map(|s| s.uid.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        hint: "give the series with --phase-series PHASE=UID",
+                    })
+                }
+            }
+        };
+        chosen.insert(phase.clone(), pick.clone());
+    }
+    let masks: Vec<&Series> = series.iter().filter(|s| s.is_mask()).collect();
+    let mask = match &choice.mask_series {
+        Some(uid) => masks
+            .iter()
+            .find(|s| &s.uid == uid)
+            .copied()
+            .ok_or_else(|| PacsError::NoSuchSeries {
+                study: study.into(),
+                series: uid.clone(),
+            })?,
+        None => {
+            // One SEG wins over RTSTRUCTs (it holds the label map as drawn, not contours).
+            let segs: Vec<&&Series> = masks.iter().filter(|s| s.modality == "SEG").collect();
+            match (segs.as_slice(), masks.as_slice()) {
+                ([one], _) => **one,
+                ([], [one]) => *one,
+                ([], []) => {
+                    return Err(PacsError::Missing {
+                        study: study.into(),
+                        what: "segmentation (SEG or RTSTRUCT)",
+                        found: listing(&series),
+                    })
+                }
+                _ => {
+                    return Err(PacsError::Ambiguous {
+                        study: study.into(),
+                        what: "the segmentation".into(),
+                        candidates: masks
+                            .iter()
+                            .map(|s| s.uid.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        hint: "give the series with --mask-series UID",
+                    })
+                }
+            }
+        }
+    }
+    .clone();
+    Ok(StudyPlan {
+        study: study.into(),
+        phases: chosen,
+        mask,
+        all: series,
+    })
+}
+
+/// The series of a study, as the archive lists them (an unknown study is an error).
+pub fn study_series(client: &Client, study: &str) -> Result<Vec<Series>, PacsError> {
+    Ok(client
+        .study_series(study)?
+        .iter()
+        .filter_map(Series::from_attributes)
+        .collect())
+}
+
+/// Writes each part of a WADO-RS answer to its own file, `000001.dcm`, ... in a folder, and
+/// reads each one's SOP Instance UID from its first bytes as they pass.
+struct FolderSink {
+    dir: PathBuf,
+    count: usize,
+    file: Option<std::fs::File>,
+    head: Vec<u8>,
+    /// The SOP Instance UID of each part (`None`: its first bytes name none).
+    uids: Vec<Option<String>>,
+}
+
+impl PartSink for FolderSink {
+    fn begin(&mut self, headers: &[(String, String)]) -> Result<(), MultipartError> {
+        if let Some((_, ct)) = headers.iter().find(|(k, _)| k == "content-type") {
+            if !ct.to_ascii_lowercase().starts_with("application/dicom") {
+                return Err(MultipartError::Sink(format!(
+                    "a part is `{}`, not application/dicom",
+                    ct.escape_debug()
+                )));
+            }
+        }
+        self.count += 1;
+        let path = self.dir.join(format!("{:06}.dcm", self.count));
+        self.file = Some(std::fs::File::create(path)?);
+        self.head.clear();
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), MultipartError> {
+        let room = renal_imaging::dicom::META_HEAD.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        match &mut self.file {
+            // The parser hands over chunks of 64 KiB: written as they come, no buffer between.
+            Some(f) => Ok(f.write_all(bytes)?),
+            None => Err(MultipartError::Sink("data outside a part".into())),
+        }
+    }
+
+    fn end(&mut self) -> Result<(), MultipartError> {
+        // No fsync per file: the folder is committed by a rename, and a rerun verifies every
+        // file it finds against the archive's list before trusting it.
+        self.file = None;
+        self.uids
+            .push(renal_imaging::dicom::meta_instance_uid(&self.head));
+        Ok(())
+    }
+}
+
+/// The SOP Instance UIDs of a local series folder (each file's meta group, read from its
+/// first bytes).
+fn local_instances(dir: &Path) -> Result<BTreeSet<String>, PacsError> {
+    let mut out = BTreeSet::new();
+    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let p = e.map_err(io_err(dir))?.path();
+        out.insert(renal_imaging::dicom::instance_uid(&p)?);
+    }
+    Ok(out)
+}
+
+/// Whether the folder holds exactly these instances.
+fn complete(dir: &Path, expected: &BTreeSet<String>) -> bool {
+    dir.is_dir() && local_instances(dir).is_ok_and(|got| &got == expected)
+}
+
+/// What fetching one series did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// The folder already held every instance.
+    Skipped,
+    /// Retrieved, with this many instances.
+    Retrieved(usize),
+}
+
+/// Retrieves a series into `dir` unless it is there complete; the series arrives in a
+/// staging folder beside `dir`, is checked against the archive's instance list (count and
+/// SOP Instance UIDs), and only then renamed into place.
+pub fn fetch_series(
+    client: &Client,
+    study: &str,
+    series: &str,
+    dir: &Path,
+) -> Result<Fetched, PacsError> {
+    let expected: BTreeSet<String> = client
+        .series_instances(study, series)?
+        .into_iter()
+        .collect();
+    if complete(dir, &expected) {
+        return Ok(Fetched::Skipped);
+    }
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("series");
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let staging = parent.join(format!(".{name}.partial"));
+    for d in [&staging, &dir.to_path_buf()] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).map_err(io_err(d))?;
+        }
+    }
+    std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+    // An answer that breaks off is asked for again, as many times as the client retries.
+    let mut tries = 0;
+    let result = loop {
+        tries += 1;
+        let mut sink = FolderSink {
+            dir: staging.clone(),
+            count: 0,
+            file: None,
+            head: Vec::new(),
+            uids: Vec::new(),
+        };
+        match client
+            .retrieve_series(study, series, &mut sink)
+            .map(|n| (n, sink.uids))
+        {
+            Err(e) if e.is_transient() && tries <= client.options().retries => {
+                tracing::warn!("a series broke off mid-answer; asking again ({tries})");
+                std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+                std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+            }
+            r => break r,
+        }
+    };
+    let checked = result.map_err(PacsError::from).and_then(|(n, uids)| {
+        // A part whose first bytes name no instance (no meta group) is read whole.
+        let got: BTreeSet<String> = if uids.iter().all(|u| u.is_some()) {
+            uids.into_iter().flatten().collect()
+        } else {
+            local_instances(&staging)?
+        };
+        if got == expected && n == expected.len() {
+            return Ok(n);
+        }
+        let missing = expected.difference(&got).count();
+        let extra = got.difference(&expected).count();
+        Err(PacsError::Incomplete {
+            study: study.into(),
+            series: series.into(),
+            expected: expected.len(),
+            got: n,
+            detail: format!(" ({missing} missing, {extra} not listed)"),
+        })
+    });
+    match checked {
+        Ok(n) => {
+            std::fs::rename(&staging, dir).map_err(io_err(dir))?;
+            Ok(Fetched::Retrieved(n))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+/// A study's series made local under `dir`: `ct_<phase>/`, `mask/` and, when the
+/// segmentation was drawn on a series that is not one of the phases, `reference_ct/`.
+#[derive(Debug, Clone, Default)]
+pub struct LocalStudy {
+    pub phases: BTreeMap<String, PathBuf>,
+    /// The segmentation file.
+    pub mask: PathBuf,
+    /// Every folder written (for the SR's evidence).
+    pub folders: Vec<PathBuf>,
+    pub retrieved: usize,
+    pub skipped: usize,
+}
+
+/// Fetches what `plan` chose into `dir`.
+pub fn fetch_study(client: &Client, plan: &StudyPlan, dir: &Path) -> Result<LocalStudy, PacsError> {
+    let mut local = LocalStudy::default();
+    let count = |f: Fetched, local: &mut LocalStudy| match f {
+        Fetched::Skipped => local.skipped += 1,
+        Fetched::Retrieved(_) => local.retrieved += 1,
+    };
+    for (phase, s) in &plan.phases {
+        let d = dir.join(format!("ct_{phase}"));
+        count(fetch_series(client, &plan.study, &s.uid, &d)?, &mut local);
+        local.phases.insert(phase.clone(), d.clone());
+        local.folders.push(d);
+    }
+    let mask_dir = dir.join("mask");
+    count(
+        fetch_series(client, &plan.study, &plan.mask.uid, &mask_dir)?,
+        &mut local,
+    );
+    let files = renal_imaging::dicom::sr::evidence(&mask_dir)?;
+    if files.instances.len() != 1 {
+        return Err(PacsError::Ambiguous {
+            study: plan.study.clone(),
+            what: format!("segmentation series {}", plan.mask.uid),
+            candidates: format!("{} objects in it", files.instances.len()),
+            hint: "a segmentation series should hold one SEG or RTSTRUCT object",
+        });
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&mask_dir)
+        .map_err(io_err(&mask_dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    local.mask = entries.into_iter().next().unwrap_or_default();
+    let reference = renal_imaging::dicom::mask::referenced_series_of(&local.mask)?;
+    if !plan.phases.values().any(|s| s.uid == reference) {
+        if !plan.all.iter().any(|s| s.uid == reference) {
+            return Err(PacsError::Missing {
+                study: plan.study.clone(),
+                what: "image series the segmentation was drawn on",
+                found: format!("{}; it references {reference}", listing(&plan.all)),
+            });
+        }
+        let d = dir.join("reference_ct");
+        count(
+            fetch_series(client, &plan.study, &reference, &d)?,
+            &mut local,
+        );
+        local.folders.push(d);
+    }
+    local.folders.push(mask_dir);
+    Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(uid: &str, modality: &str, description: &str) -> Series {
+        Series {
+            uid: uid.into(),
+            modality: modality.into(),
+            description: description.into(),
+            number: None,
+            instances: None,
+        }
+    }
+
+    #[test]
+    fn phases_and_the_segmentation_are_chosen_by_mapping_or_rules() {
+        let study = vec![
+            s("1.1", "CT", "Abdomen ARTERIAL 1.0"),
+            s("1.2", "CT", "Portal venous phase"),
+            s("1.3", "CT", "Delayed"),
+            s("1.4", "SEG", "tumour"),
+            s("1.5", "RTSTRUCT", ""),
+        ];
+        let mut choice = PhaseChoice::default();
+        choice
+            .rules
+            .insert("venous".into(), vec!["portal".into(), "nephro".into()]);
+        let phases = vec!["arterial".to_string(), "venous".to_string()];
+        let p = plan_study("9", study.clone(), &phases, &choice).unwrap();
+        assert_eq!(p.phases["arterial"].uid, "1.1");
+        assert_eq!(p.phases["venous"].uid, "1.2");
+        // The SEG wins over the RTSTRUCT.
+        assert_eq!(p.mask.uid, "1.4");
+        // An explicit series wins over the rules.
+        choice.series.insert("arterial".into(), "1.3".into());
+        let p = plan_study("9", study.clone(), &phases, &choice).unwrap();
+        assert_eq!(p.phases["arterial"].uid, "1.3");
+        // No match, two matches, an unknown series, no segmentation: errors naming the study.
+        let e = plan_study(
+            "9",
+            study.clone(),
+            &["excretory".into()],
+            &PhaseChoice::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("study 9") && e.contains("excretory"), "{e}");
+        let mut two = PhaseChoice::default();
+        two.rules.insert("a".into(), vec!["a".into()]);
+        let e = plan_study("9", study.clone(), &["a".into()], &two)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("1.1, 1.2, 1.3") && e.contains("--phase-series"),
+            "{e}"
+        );
+        choice.series.insert("arterial".into(), "7.7".into());
+        let e = plan_study("9", study.clone(), &phases, &choice)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("7.7"), "{e}");
+        let e = plan_study("9", study[..3].to_vec(), &[], &PhaseChoice::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no segmentation (SEG or RTSTRUCT)"), "{e}");
+        // Only an RTSTRUCT: it is the segmentation.
+        let p = plan_study(
+            "9",
+            vec![s("1.5", "RTSTRUCT", "")],
+            &[],
+            &PhaseChoice::default(),
+        )
+        .unwrap();
+        assert_eq!(p.mask.uid, "1.5");
+    }
+}
