@@ -28,6 +28,8 @@ pub enum PacsError {
         candidates: String,
         hint: &'static str,
     },
+    #[error("phase `{phase}` is given a series or a rule, but is not a phase asked for (phases: {phases})")]
+    UnknownPhase { phase: String, phases: String },
     #[error("study {study}: series {series} is not in the study")]
     NoSuchSeries { study: String, series: String },
     #[error("study {study}, series {series}: incomplete: the archive lists {expected} instances, {got} arrived{detail}")]
@@ -125,6 +127,98 @@ fn listing(series: &[Series]) -> String {
         .join(", ")
 }
 
+/// The UIDs of some series, for a message.
+fn uids(series: &[&Series]) -> String {
+    series
+        .iter()
+        .map(|s| s.uid.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The series of one phase: the one the user gave, else the one CT series whose description
+/// holds a word of the phase's rule (its own name when it has none).
+fn pick_phase<'a>(
+    study: &str,
+    series: &'a [Series],
+    phase: &str,
+    choice: &PhaseChoice,
+) -> Result<&'a Series, PacsError> {
+    if let Some(uid) = choice.series.get(phase) {
+        return series
+            .iter()
+            .find(|s| &s.uid == uid)
+            .ok_or_else(|| PacsError::NoSuchSeries {
+                study: study.into(),
+                series: uid.clone(),
+            });
+    }
+    let own = vec![phase.to_string()];
+    let words = choice.rules.get(phase).unwrap_or(&own);
+    let hits: Vec<&Series> = series
+        .iter()
+        .filter(|s| s.modality == "CT")
+        .filter(|s| {
+            let d = s.description.to_lowercase();
+            words.iter().any(|w| d.contains(&w.to_lowercase()))
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(PacsError::Missing {
+            study: study.into(),
+            what: "CT series whose description names the phase",
+            found: format!("{}; phase `{phase}`", listing(series)),
+        }),
+        many => Err(PacsError::Ambiguous {
+            study: study.into(),
+            what: format!("phase `{phase}`"),
+            candidates: uids(many),
+            hint: "give the series with --phase-series PHASE=UID",
+        }),
+    }
+}
+
+/// The segmentation series: the one the user gave, else the study's one SEG (it holds the
+/// label map as drawn, not contours), else its one RTSTRUCT.
+fn pick_mask<'a>(
+    study: &str,
+    series: &'a [Series],
+    choice: &PhaseChoice,
+) -> Result<&'a Series, PacsError> {
+    let masks: Vec<&Series> = series.iter().filter(|s| s.is_mask()).collect();
+    if let Some(uid) = &choice.mask_series {
+        return masks
+            .iter()
+            .find(|s| &s.uid == uid)
+            .copied()
+            .ok_or_else(|| PacsError::NoSuchSeries {
+                study: study.into(),
+                series: uid.clone(),
+            });
+    }
+    let segs: Vec<&Series> = masks
+        .iter()
+        .copied()
+        .filter(|s| s.modality == "SEG")
+        .collect();
+    match (segs.as_slice(), masks.as_slice()) {
+        ([one], _) => Ok(*one),
+        ([], [one]) => Ok(*one),
+        ([], []) => Err(PacsError::Missing {
+            study: study.into(),
+            what: "segmentation (SEG or RTSTRUCT)",
+            found: listing(series),
+        }),
+        _ => Err(PacsError::Ambiguous {
+            study: study.into(),
+            what: "the segmentation".into(),
+            candidates: uids(&masks),
+            hint: "give the series with --mask-series UID",
+        }),
+    }
+}
+
 /// Chooses the study's series for `phases` and its segmentation.
 pub fn plan_study(
     study: &str,
@@ -132,91 +226,30 @@ pub fn plan_study(
     phases: &[String],
     choice: &PhaseChoice,
 ) -> Result<StudyPlan, PacsError> {
-    let cts: Vec<&Series> = series.iter().filter(|s| s.modality == "CT").collect();
+    // A series or rule for a phase nobody asked for would be ignored without a word.
+    if let Some(p) = choice
+        .series
+        .keys()
+        .chain(choice.rules.keys())
+        .find(|p| !phases.contains(p))
+    {
+        return Err(PacsError::UnknownPhase {
+            phase: p.clone(),
+            phases: if phases.is_empty() {
+                "none: the model reads no CT phase".into()
+            } else {
+                phases.join(", ")
+            },
+        });
+    }
     let mut chosen = BTreeMap::new();
     for phase in phases {
-        let pick = if let Some(uid) = choice.series.get(phase) {
-            series
-                .iter()
-                .find(|s| &s.uid == uid)
-                .ok_or_else(|| PacsError::NoSuchSeries {
-                    study: study.into(),
-                    series: uid.clone(),
-                })?
-        } else {
-            let own = vec![phase.clone()];
-            let words = choice.rules.get(phase).unwrap_or(&own);
-            let hits: Vec<&&Series> = cts
-                .iter()
-                .filter(|s| {
-                    let d = s.description.to_lowercase();
-                    words.iter().any(|w| d.contains(&w.to_lowercase()))
-                })
-                .collect();
-            match hits.as_slice() {
-                [one] => **one,
-                [] => {
-                    return Err(PacsError::Missing {
-                        study: study.into(),
-                        what: "CT series whose description names the phase",
-                        found: format!("{}; phase `{phase}`", listing(&series)),
-                    })
-                }
-                many => {
-                    return Err(PacsError::Ambiguous {
-                        study: study.into(),
-                        what: format!("phase `{phase}`"),
-                        candidates: many
-                            .iter()
-                            .map(|s| s.uid.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        hint: "give the series with --phase-series PHASE=UID",
-                    })
-                }
-            }
-        };
-        chosen.insert(phase.clone(), pick.clone());
+        chosen.insert(
+            phase.clone(),
+            pick_phase(study, &series, phase, choice)?.clone(),
+        );
     }
-    let masks: Vec<&Series> = series.iter().filter(|s| s.is_mask()).collect();
-    let mask = match &choice.mask_series {
-        Some(uid) => masks
-            .iter()
-            .find(|s| &s.uid == uid)
-            .copied()
-            .ok_or_else(|| PacsError::NoSuchSeries {
-                study: study.into(),
-                series: uid.clone(),
-            })?,
-        None => {
-            // One SEG wins over RTSTRUCTs (it holds the label map as drawn, not contours).
-            let segs: Vec<&&Series> = masks.iter().filter(|s| s.modality == "SEG").collect();
-            match (segs.as_slice(), masks.as_slice()) {
-                ([one], _) => **one,
-                ([], [one]) => *one,
-                ([], []) => {
-                    return Err(PacsError::Missing {
-                        study: study.into(),
-                        what: "segmentation (SEG or RTSTRUCT)",
-                        found: listing(&series),
-                    })
-                }
-                _ => {
-                    return Err(PacsError::Ambiguous {
-                        study: study.into(),
-                        what: "the segmentation".into(),
-                        candidates: masks
-                            .iter()
-                            .map(|s| s.uid.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        hint: "give the series with --mask-series UID",
-                    })
-                }
-            }
-        }
-    }
-    .clone();
+    let mask = pick_mask(study, &series, choice)?.clone();
     Ok(StudyPlan {
         study: study.into(),
         phases: chosen,
@@ -518,6 +551,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no segmentation (SEG or RTSTRUCT)"), "{e}");
+        // A series or rule for a phase that is not asked for is an error, not ignored.
+        let mut stray = PhaseChoice::default();
+        stray.series.insert("delayed".into(), "1.3".into());
+        let e = plan_study("9", study.clone(), &phases, &stray)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`delayed`") && e.contains("arterial, venous"),
+            "{e}"
+        );
         // Only an RTSTRUCT: it is the segmentation.
         let p = plan_study(
             "9",

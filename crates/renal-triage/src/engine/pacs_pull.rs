@@ -55,6 +55,33 @@ pub struct Studies {
     pub phases: Vec<String>,
 }
 
+/// The phases of a pull: the command's, then those a `series_<phase>` column adds; each a
+/// plain name, since it names a folder (`ct_<phase>`) and a column.
+fn phases_of(path: &Path, header: &[String], phases: &[String]) -> Result<Vec<String>, PullError> {
+    let mut all: Vec<String> = phases.to_vec();
+    for p in header.iter().filter_map(|h| h.strip_prefix("series_")) {
+        if !all.iter().any(|x| x == p) {
+            all.push(p.to_string());
+        }
+    }
+    let plain = |p: &String| {
+        !p.is_empty()
+            && p.len() <= 64
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    match all.iter().find(|p| !plain(p)) {
+        Some(p) => Err(PullError::Manifest {
+            path: path.to_path_buf(),
+            detail: format!(
+                "phase `{}` is not a plain name (letters, digits, `_` and `-`)",
+                p.escape_debug()
+            ),
+        }),
+        None => Ok(all),
+    }
+}
+
 /// Reads the studies CSV; `rules` and `phases` are the command's (a row's `series_<phase>`
 /// adds its phase).
 pub fn read_studies(
@@ -89,14 +116,7 @@ pub fn read_studies(
     let copied: Vec<usize> = (0..header.len())
         .filter(|&i| !header[i].starts_with("series_") && header[i] != "mask_series")
         .collect();
-    let mut all_phases: Vec<String> = phases.to_vec();
-    for h in &header {
-        if let Some(p) = h.strip_prefix("series_") {
-            if !all_phases.iter().any(|x| x == p) {
-                all_phases.push(p.to_string());
-            }
-        }
-    }
+    let all_phases = phases_of(path, &header, phases)?;
     let mut rows = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for (n, rec) in rdr.records().enumerate() {
@@ -293,4 +313,61 @@ fn write_outputs(
         .map_err(|e| io(path.clone())(std::io::Error::other(e.to_string())))?;
     renal_cohort::io::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_studies_csv_is_checked_before_anything_is_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.csv");
+        let read = |text: &str, phases: &[&str]| {
+            std::fs::write(&f, text).unwrap();
+            let phases: Vec<String> = phases.iter().map(|p| p.to_string()).collect();
+            read_studies(&f, &phases, &BTreeMap::new()).map_err(|e| e.to_string())
+        };
+        let ok = read(
+            "case_id,study_uid,series_arterial,mask_series,age\nc1,1.2.3,1.2.3.4,,61\n",
+            &["venous"],
+        )
+        .unwrap();
+        assert_eq!(ok.columns, vec!["case_id", "study_uid", "age"]);
+        assert_eq!(ok.phases, vec!["venous", "arterial"]);
+        assert_eq!(ok.rows[0].choice.series["arterial"], "1.2.3.4");
+        assert_eq!(ok.rows[0].choice.mask_series, None);
+        for (text, phases, want) in [
+            (
+                "case_id,study_uid\nc1,1.2.3\nc1,1.2.4\n",
+                vec![],
+                "appears twice",
+            ),
+            ("case_id,study_uid\n../x,1.2.3\n", vec![], "row 2"),
+            (
+                "case_id,study_uid\nc1,1.2/../3\n",
+                vec![],
+                "not a DICOM UID",
+            ),
+            ("case_id\nc1\n", vec![], "no `study_uid` column"),
+            (
+                "case_id,study_uid,mask\nc1,1.2.3,m.dcm\n",
+                vec![],
+                "writes the image columns",
+            ),
+            (
+                "case_id,study_uid,series_../../x\nc1,1.2.3,1.2\n",
+                vec![],
+                "not a plain name",
+            ),
+            (
+                "case_id,study_uid\nc1,1.2.3\n",
+                vec!["a/b"],
+                "not a plain name",
+            ),
+        ] {
+            let e = read(text, &phases).unwrap_err();
+            assert!(e.contains(want), "{e} (wanted {want})");
+        }
+    }
 }
