@@ -65,13 +65,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PacsError + '_ {
 }
 
 /// A series as QIDO-RS lists it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub uid: String,
     pub modality: String,
     pub description: String,
-    pub number: Option<i64>,
-    pub instances: Option<i64>,
 }
 
 impl Series {
@@ -80,8 +78,6 @@ impl Series {
             uid: a.text(tags::SERIES_UID)?,
             modality: a.text(tags::MODALITY).unwrap_or_default(),
             description: a.text(tags::SERIES_DESCRIPTION).unwrap_or_default(),
-            number: a.int(tags::SERIES_NUMBER),
-            instances: a.int(tags::INSTANCES_IN_SERIES),
         })
     }
 
@@ -299,7 +295,8 @@ impl PartSink for FolderSink {
         let room = renal_imaging::dicom::META_HEAD.saturating_sub(self.head.len());
         self.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
         match &mut self.file {
-            // The parser hands over chunks of 64 KiB: written as they come, no buffer between.
+            // The parser hands over chunks of up to `multipart::CHUNK` bytes: written as they
+            // come, no buffer between.
             Some(f) => Ok(f.write_all(bytes)?),
             None => Err(MultipartError::Sink("data outside a part".into())),
         }
@@ -336,8 +333,8 @@ fn complete(dir: &Path, expected: &BTreeSet<String>) -> bool {
 pub enum Fetched {
     /// The folder already held every instance.
     Skipped,
-    /// Retrieved, with this many instances.
-    Retrieved(usize),
+    /// Retrieved, every instance checked.
+    Retrieved,
 }
 
 /// Retrieves a series into `dir` unless it is there complete; the series arrives in a
@@ -359,16 +356,18 @@ pub fn fetch_series(
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("series");
     let parent = dir.parent().unwrap_or(Path::new("."));
     let staging = parent.join(format!(".{name}.partial"));
-    for d in [&staging, &dir.to_path_buf()] {
-        if d.exists() {
-            std::fs::remove_dir_all(d).map_err(io_err(d))?;
-        }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
     }
-    std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-    // An answer that breaks off is asked for again, as many times as the client retries.
+    // An answer that breaks off is asked for again, as many times as the client retries,
+    // each time into an empty staging folder.
     let mut tries = 0;
     let result = loop {
         tries += 1;
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
         let mut sink = FolderSink {
             dir: staging.clone(),
             count: 0,
@@ -382,8 +381,6 @@ pub fn fetch_series(
         {
             Err(e) if e.is_transient() && tries <= client.options().retries => {
                 tracing::warn!("a series broke off mid-answer; asking again ({tries})");
-                std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
-                std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
             }
             r => break r,
         }
@@ -409,9 +406,9 @@ pub fn fetch_series(
         })
     });
     match checked {
-        Ok(n) => {
+        Ok(_) => {
             std::fs::rename(&staging, dir).map_err(io_err(dir))?;
-            Ok(Fetched::Retrieved(n))
+            Ok(Fetched::Retrieved)
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -438,7 +435,7 @@ pub fn fetch_study(client: &Client, plan: &StudyPlan, dir: &Path) -> Result<Loca
     let mut local = LocalStudy::default();
     let count = |f: Fetched, local: &mut LocalStudy| match f {
         Fetched::Skipped => local.skipped += 1,
-        Fetched::Retrieved(_) => local.retrieved += 1,
+        Fetched::Retrieved => local.retrieved += 1,
     };
     for (phase, s) in &plan.phases {
         let d = dir.join(format!("ct_{phase}"));
@@ -451,21 +448,20 @@ pub fn fetch_study(client: &Client, plan: &StudyPlan, dir: &Path) -> Result<Loca
         fetch_series(client, &plan.study, &plan.mask.uid, &mask_dir)?,
         &mut local,
     );
-    let files = renal_imaging::dicom::sr::evidence(&mask_dir)?;
-    if files.instances.len() != 1 {
-        return Err(PacsError::Ambiguous {
-            study: plan.study.clone(),
-            what: format!("segmentation series {}", plan.mask.uid),
-            candidates: format!("{} objects in it", files.instances.len()),
-            hint: "a segmentation series should hold one SEG or RTSTRUCT object",
-        });
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&mask_dir)
+    // The folder holds exactly the series' verified instances: one file per object.
+    let entries: Vec<PathBuf> = std::fs::read_dir(&mask_dir)
         .map_err(io_err(&mask_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    entries.sort();
-    local.mask = entries.into_iter().next().unwrap_or_default();
+    let [mask] = entries.as_slice() else {
+        return Err(PacsError::Ambiguous {
+            study: plan.study.clone(),
+            what: format!("segmentation series {}", plan.mask.uid),
+            candidates: format!("{} objects in it", entries.len()),
+            hint: "a segmentation series should hold one SEG or RTSTRUCT object",
+        });
+    };
+    local.mask = mask.clone();
     let reference = renal_imaging::dicom::mask::referenced_series_of(&local.mask)?;
     if !plan.phases.values().any(|s| s.uid == reference) {
         if !plan.all.iter().any(|s| s.uid == reference) {
@@ -495,8 +491,6 @@ mod tests {
             uid: uid.into(),
             modality: modality.into(),
             description: description.into(),
-            number: None,
-            instances: None,
         }
     }
 
