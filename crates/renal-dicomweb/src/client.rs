@@ -483,17 +483,22 @@ fn status_error(url: &str, status: u16, resp: ureq::Response) -> DicomWebError {
     }
 }
 
+/// An answer that stopped arriving: transient, so the caller may ask again.
+fn broke_off(url: &str, e: std::io::Error) -> DicomWebError {
+    DicomWebError::Unreachable {
+        url: url.to_string(),
+        tries: 1,
+        detail: format!("the connection broke mid-answer: {e}"),
+    }
+}
+
 /// An answer's body, refused beyond `limit` bytes.
 fn read_limited(resp: ureq::Response, url: &str, limit: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     resp.into_reader()
         .take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| DicomWebError::Unreachable {
-            url: url.to_string(),
-            tries: 1,
-            detail: format!("the connection broke mid-answer: {e}"),
-        })?;
+        .map_err(|e| broke_off(url, e))?;
     if bytes.len() as u64 > limit {
         return Err(DicomWebError::TooLarge {
             url: url.to_string(),
@@ -511,11 +516,7 @@ fn multipart_error(url: &str, e: MultipartError, limit: u64) -> DicomWebError {
             what: "one retrieved object",
             limit,
         },
-        MultipartError::Io(e) => DicomWebError::Unreachable {
-            url: url.to_string(),
-            tries: 1,
-            detail: format!("the connection broke mid-answer: {e}"),
-        },
+        MultipartError::Io(e) => broke_off(url, e),
         MultipartError::Malformed(detail) => DicomWebError::Malformed {
             url: url.to_string(),
             what: "multipart/related",

@@ -12,9 +12,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use renal_dicomweb::{tags, Auth, Client, Options};
 
-use crate::engine::images::ChannelKind;
 use crate::engine::pacs::{fetch_study, plan_study, study_series, PhaseChoice};
-use crate::model::image::{embedder, EncoderBackend, OneShot};
+use crate::model::image::{embedder, EncoderBackend};
 use crate::model::predict::{predict_with, PatientInput};
 
 #[derive(Args, Debug)]
@@ -312,14 +311,10 @@ pub struct PacsPredictArgs {
 fn pacs_predict(a: PacsPredictArgs) -> Result<ExitCode> {
     let bundle = a.trust.load(&a.model)?;
     let client = a.archive.client(1)?;
-    let phases: Vec<String> = match &bundle.manifest.image {
-        Some(i) if i.spec.kind == ChannelKind::CtPhases => i.spec.channels.clone(),
-        _ => Vec::new(),
-    };
     let plan = plan_study(
         &a.study,
         study_series(&client, &a.study)?,
-        &phases,
+        bundle.manifest.ct_phases(),
         &a.series.choice()?,
     )?;
     let tmp = tempfile::tempdir().context("a temporary folder for the study")?;
@@ -334,10 +329,7 @@ fn pacs_predict(a: PacsPredictArgs) -> Result<ExitCode> {
         ct_decoded: BTreeMap::new(),
         study_uid: None,
     };
-    let embed = match bundle.manifest.image {
-        Some(_) => embedder(&bundle, a.encoder_backend, false)?,
-        None => Box::new(OneShot(&bundle)),
-    };
+    let embed = embedder(&bundle, a.encoder_backend, false)?;
     let p = predict_with(&bundle, &input, embed.as_ref())
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("predicting study {}", a.study))?;

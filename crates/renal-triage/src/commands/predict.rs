@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::model::image::{embedder, EncoderBackend, OneShot};
+use crate::model::image::{embedder, EncoderBackend};
 use crate::model::predict::{predict_with, PatientInput, Prediction};
 
 #[derive(Args, Debug)]
@@ -342,10 +342,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
             i.label_map.get_or_insert_with(|| m.clone());
         }
     }
-    let embedder = match bundle.manifest.image {
-        Some(_) => embedder(&bundle, args.encoder_backend, inputs.len() > 1)?,
-        None => Box::new(OneShot(&bundle)),
-    };
+    let embedder = embedder(&bundle, args.encoder_backend, inputs.len() > 1)?;
     let mut preds = Vec::new();
     let mut failed = Vec::new();
     for i in &inputs {

@@ -190,7 +190,7 @@ pub fn pull(
     studies: &Studies,
     out: &Path,
     connections: usize,
-) -> Result<PullSummary, PullError> {
+) -> anyhow::Result<PullSummary> {
     std::fs::create_dir_all(out).map_err(|source| PullError::Io {
         path: out.to_path_buf(),
         source,
@@ -254,7 +254,8 @@ pub fn pull(
             first,
             complete: summary.complete,
             total: summary.studies,
-        });
+        }
+        .into());
     }
     write_outputs(studies, &lines, &summary, out)?;
     Ok(summary)
@@ -285,34 +286,26 @@ fn write_outputs(
     lines: &[Vec<String>],
     summary: &PullSummary,
     out: &Path,
-) -> Result<(), PullError> {
-    let io = |path: PathBuf| move |source| PullError::Io { path, source };
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    // The manifest's cells go through as the studies CSV had them (`cohort` reads them back).
     let mut header: Vec<String> = studies.columns.clone();
     header.push("mask".into());
     header.extend(studies.phases.iter().map(|p| format!("ct_{p}")));
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut rows = vec![header];
-    rows.extend(lines.iter().cloned());
-    for r in &rows {
-        w.write_record(r)
-            .map_err(|e| io(summary.manifest.clone())(std::io::Error::other(e)))?;
+    w.write_record(&header)?;
+    for l in lines {
+        w.write_record(l)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| io(summary.manifest.clone())(std::io::Error::other(e.to_string())))?;
+    let bytes = w.into_inner().context("encoding the manifest")?;
     renal_cohort::io::write_atomic(&summary.manifest, &bytes)
-        .map_err(io(summary.manifest.clone()))?;
-    let mut ex = csv::Writer::from_writer(Vec::new());
-    let path = out.join("excluded.csv");
-    let _ = ex.write_record(["case_id", "reason"]);
-    for (c, r) in &summary.excluded {
-        let _ = ex.write_record([c.as_str(), renal_cohort::io::csv_safe(r).as_ref()]);
-    }
-    let bytes = ex
-        .into_inner()
-        .map_err(|e| io(path.clone())(std::io::Error::other(e.to_string())))?;
-    renal_cohort::io::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
-    Ok(())
+        .with_context(|| format!("writing {}", summary.manifest.display()))?;
+    let excluded: Vec<Vec<String>> = summary
+        .excluded
+        .iter()
+        .map(|(case, why)| vec![case.clone(), why.clone()])
+        .collect();
+    crate::output::write_csv(&out.join("excluded.csv"), &["case_id", "reason"], &excluded)
 }
 
 #[cfg(test)]

@@ -257,6 +257,19 @@ pub struct Bundle {
     pub encoder: Vec<(String, Vec<u8>)>,
 }
 
+impl Manifest {
+    /// The CT phases an image model reads, in channel order (none for a model without an
+    /// image, or whose image is the label map's planes).
+    pub fn ct_phases(&self) -> &[String] {
+        match &self.image {
+            Some(i) if i.spec.kind == crate::engine::images::ChannelKind::CtPhases => {
+                &i.spec.channels
+            }
+            _ => &[],
+        }
+    }
+}
+
 /// Encodes f64 tensors as safetensors (header length, JSON header, little-endian data).
 pub fn safetensors_encode(tensors: &[(String, Vec<usize>, &[f64])]) -> Vec<u8> {
     let mut header = serde_json::Map::new();

@@ -70,12 +70,15 @@ pub enum EncoderBackend {
 }
 
 /// An embedder for a bundle: `backend`, and for libtorch a process kept alive (`keep`) or one
-/// per image.
+/// per image. A bundle without an image gets the one-shot embedder, which it never calls.
 pub fn embedder(
     bundle: &Bundle,
     backend: EncoderBackend,
     keep: bool,
 ) -> anyhow::Result<Box<dyn Embedder + Send + '_>> {
+    if bundle.manifest.image.is_none() {
+        return Ok(Box::new(OneShot(bundle)));
+    }
     Ok(match (backend, keep) {
         (EncoderBackend::Rust, _) => Box::new(InProcess::new(bundle)?),
         (EncoderBackend::Libtorch, true) => Box::new(KeptAlive::start(bundle)?),

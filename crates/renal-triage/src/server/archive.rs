@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use renal_dicomweb::{tags, Client};
 
-use crate::engine::images::ChannelKind;
 use crate::engine::pacs::{fetch_study, plan_study, study_series, PacsError, PhaseChoice};
 use crate::model::bundle::Bundle;
 use crate::model::predict::PatientInput;
@@ -152,17 +151,20 @@ pub(super) fn retrieve_study(
         ));
     }
     crate::model::sr::check_uid(&study).map_err(|e| ApiError::bad("study_uid", e))?;
-    let phases: Vec<String> = match &bundle.manifest.image {
-        Some(i) if i.spec.kind == ChannelKind::CtPhases => i.spec.channels.clone(),
-        _ => Vec::new(),
-    };
     let dir = tempfile::tempdir_in(root).map_err(|e| ApiError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         field: "server".into(),
         message: format!("no folder for the study: {e}"),
     })?;
     let plan = study_series(client, &study)
-        .and_then(|s| plan_study(&study, s, &phases, &PhaseChoice::default()))
+        .and_then(|s| {
+            plan_study(
+                &study,
+                s,
+                bundle.manifest.ct_phases(),
+                &PhaseChoice::default(),
+            )
+        })
         .map_err(archive_error)?;
     let local = fetch_study(client, &plan, dir.path()).map_err(archive_error)?;
     input.mask = Some(local.mask);
