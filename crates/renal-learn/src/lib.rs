@@ -20,14 +20,16 @@ pub use gbm::{Gbm, GbmParams};
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpParams};
 pub mod cv;
+mod eigen;
 pub mod folds;
 pub mod logistic;
 pub mod pipeline;
+pub mod synthetic;
 pub mod transform;
 pub mod vote;
 
 pub use cv::{stratified_kfold, BinaryTask, FoldPlan, NestedCv, NestedResult, OuterPlan, Tuned};
 pub use logistic::{Logistic, LogisticParams};
 pub use pipeline::{fit_grid, LearnerParams, Model, Pipeline, PipelineParams};
-pub use transform::{check_no_constant, Columns, Components, Fitted, Step};
+pub use transform::{check_no_constant, standardized_spectrum, Columns, Components, Fitted, Step};
 pub use vote::{Vote, VoteMember, VoteParams};

@@ -7,7 +7,7 @@ use crate::estimator::{Fit, PredictProba};
 use crate::folds::{complement, stratified_kfold};
 use crate::forest::{ForestData, ForestParams, RandomForest};
 use crate::gbm::{Gbm, GbmParams};
-use crate::logistic::{Logistic, LogisticParams};
+use crate::logistic::{Logistic, LogisticBasis, LogisticParams};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpParams};
 use crate::transform::{Fitted, Step};
@@ -175,8 +175,12 @@ pub fn fit_grid(
         } else {
             None
         };
+        let mut logistic = logistic_path(candidates, &group, &cur, y, n_classes)?;
         for &j in &group {
-            let model = fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?;
+            let model = match logistic.remove(&j) {
+                Some(m) => Model::Logistic(m),
+                None => fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?,
+            };
             let p = Pipeline {
                 steps: steps.clone(),
                 model,
@@ -188,6 +192,31 @@ pub fn fit_grid(
         }
     }
     Ok(fitted.into_iter().flatten().collect())
+}
+
+/// The logistic candidates among `group` (two or more, on the same transformed rows `x`) fit
+/// along their C path on one decomposition of `x` (see [`Logistic::fit_path`]), by candidate.
+fn logistic_path(
+    candidates: &[PipelineParams],
+    group: &[usize],
+    x: &Matrix,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<std::collections::BTreeMap<usize, Logistic>> {
+    let (ids, params): (Vec<usize>, Vec<&LogisticParams>) = group
+        .iter()
+        .filter_map(|&j| match &candidates[j].learner {
+            LearnerParams::Logistic(p) => Some((j, p)),
+            _ => None,
+        })
+        .unzip();
+    if ids.len() < 2 {
+        return Ok(Default::default());
+    }
+    crate::matrix::check_labels(x, y, n_classes)?;
+    let basis = LogisticBasis::new(x)?;
+    let fitted = Logistic::fit_path(&params, &basis, y, n_classes)?;
+    Ok(ids.into_iter().zip(fitted).collect())
 }
 
 impl Model {

@@ -77,7 +77,9 @@ fn fitting_twice_gives_identical_models() {
 }
 
 /// A grid fit together (shared steps, one sort for the forests) gives the pipelines fitted one
-/// by one.
+/// by one. (Two or more logistic candidates on the same steps are the exception by design: they
+/// walk the C path from one another's solutions, each to its own optimum within the stopping
+/// rule, not to the same last digits; `tests/sklearn_logistic_real.rs` checks both ways.)
 #[test]
 fn a_grid_fit_together_equals_its_candidates_fit_alone() {
     let (x, y) = data(90, 4);

@@ -1,6 +1,9 @@
 //! Multinomial L2 logistic regression against scikit-learn 1.9's optimum (fixture made by
 //! `scripts/golden_sklearn_logistic.py` at a tight tolerance, never by this crate): every
-//! coefficient and intercept within 1e-6, on a narrow and a wide table, C = 0.01, 1, 100.
+//! coefficient and intercept within 1e-6, on a narrow and a wide table, C = 0.01, 1, 100, when
+//! the fit is asked to run to the end of its progress (`tol` 1e-16: the default 1e-10 bounds
+//! the objective's relative distance to the optimum, not the coefficients', which on the
+//! flatter problems of small C can be 1e-5 from it at the same objective).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is a failed test
 
@@ -24,6 +27,7 @@ fn coefficients_equal_scikit_learns_to_1e6() {
         let m = Logistic::fit(
             &LogisticParams {
                 c,
+                tol: 1e-16,
                 ..Default::default()
             },
             &x,

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod ct;
+mod forest;
 mod linear;
 mod pacs;
 mod shard;
+mod study;
 pub mod support;
 
 use anyhow::{Context, Result};
@@ -17,7 +19,7 @@ use clap::{Args, Subcommand};
 use rayon::prelude::*;
 use renal_imaging::LabelScheme;
 use serde_json::json;
-use support::{nested_5x5, peak_memory_mib, run_script, synthetic, write_table};
+use support::{peak_memory_mib, run_script};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -35,26 +37,23 @@ pub enum Which {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Random-forest nested CV (9-point grid, 5x5) on a synthetic rows x cols table; with
+    /// Random-forest nested CV (9-point grid, 5x5) on `--table` or a synthetic table; with
     /// `--sklearn`, the same workload in scikit-learn (scripts/bench_sklearn_cv.py) in the same run.
     Cv {
-        #[arg(long, default_value_t = 448)]
-        rows: usize,
-        #[arg(long, default_value_t = 512)]
-        cols: usize,
+        #[command(flatten)]
+        table: support::TableArgs,
         #[arg(long, default_value_t = 500)]
         trees: usize,
         /// Also time scikit-learn (needs python3 with scikit-learn).
         #[arg(long)]
         sklearn: bool,
     },
-    /// The study's linear head (512 -> 3, Adam) under nested 5x5 CV on a synthetic table;
+    /// The study's linear head (512 -> 3, Adam) under nested 5x5 CV on `--table` or a
+    /// synthetic table;
     /// with `--python`, numpy and PyTorch (scripts/bench_linear_head.py) in the same run.
     Mlp {
-        #[arg(long, default_value_t = 448)]
-        rows: usize,
-        #[arg(long, default_value_t = 512)]
-        cols: usize,
+        #[command(flatten)]
+        table: support::TableArgs,
         #[arg(long, default_value_t = 1000)]
         epochs: usize,
         #[arg(long, default_value_t = 256)]
@@ -62,17 +61,29 @@ pub enum Which {
         #[arg(long)]
         python: bool,
     },
-    /// Logistic regression with a C grid under nested 5x5 CV on a synthetic table; with
-    /// `--sklearn`, scikit-learn's lbfgs (scripts/bench_sklearn_logistic.py) in the same run.
+    /// Logistic regression with a C grid (the study's five values by default), standardised
+    /// inside the folds, under nested 5x5 CV; with `--sklearn`, scikit-learn's lbfgs
+    /// (scripts/bench_sklearn_logistic.py) in the same run.
     Logistic {
-        #[arg(long, default_value_t = 448)]
-        rows: usize,
-        #[arg(long, default_value_t = 512)]
-        cols: usize,
-        #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,1,10,100")]
+        #[command(flatten)]
+        table: support::TableArgs,
+        #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1,10")]
         c: Vec<f64>,
         #[arg(long)]
         sklearn: bool,
+    },
+    /// The study's whole learning run on one table (`--table`, or the synthetic 448 x 512 with
+    /// the spectrum of real embeddings): the linear head, the forest (9-point grid, 500 trees)
+    /// and logistic regression (the five C), each under nested 5x5 CV; with `--python`, each
+    /// one's twin (PyTorch and numpy, scikit-learn) on the same table in the same run, and the
+    /// ratios per learner and for the whole.
+    Study {
+        #[command(flatten)]
+        table: support::TableArgs,
+        #[arg(long, default_value_t = 500)]
+        trees: usize,
+        #[arg(long)]
+        python: bool,
     },
     /// The full non-image reproduction (measurements, all models, DeLong, bootstrap, report),
     /// with per-stage times and peak memory.
@@ -156,25 +167,23 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     match args.which {
         Which::Measure { data, limit } => measure(data, limit),
         Which::Cv {
-            rows,
-            cols,
+            table,
             trees,
             sklearn,
-        } => cv(rows, cols, trees, sklearn),
+        } => forest::cv(&table, trees, sklearn),
         Which::Delong { n } => delong(n),
         Which::Mlp {
-            rows,
-            cols,
+            table,
             epochs,
             batch,
             python,
-        } => linear::mlp(rows, cols, epochs, batch, python),
-        Which::Logistic {
-            rows,
-            cols,
-            c,
-            sklearn,
-        } => linear::logistic(rows, cols, &c, sklearn),
+        } => linear::mlp(&table, epochs, batch, python),
+        Which::Logistic { table, c, sklearn } => linear::logistic(&table, &c, sklearn),
+        Which::Study {
+            table,
+            trees,
+            python,
+        } => study::study(&table, trees, python),
         Which::Reproduce {
             data,
             experiment,
@@ -248,50 +257,6 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
 }
 
 /// The study's forest grid under nested 5x5 CV on the synthetic table.
-fn cv(rows: usize, cols: usize, trees: usize, sklearn: bool) -> Result<ExitCode> {
-    let (x, y) = synthetic(rows, cols);
-    let t0 = Instant::now();
-    let r = nested_5x5().run(
-        &crate::engine::plan::forest_grid(trees, 0, &[]),
-        &x,
-        &y,
-        3,
-        None,
-    )?;
-    let ours = t0.elapsed().as_secs_f64();
-    let oof: Vec<(bool, f64)> = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).collect();
-    let (t, s): (Vec<bool>, Vec<f64>) = oof.into_iter().unzip();
-    let auc = renal_stats::roc_auc(&t, &s)?;
-    let mut report = json!({
-        "bench": "nested_cv_random_forest",
-        "rows": rows, "cols": cols, "trees": trees, "grid": 9, "outer_folds": 5, "inner_folds": 5,
-        "threads": rayon::current_num_threads(),
-        "renal_triage_s": ours,
-        "aggressive_vs_rest_auc": auc,
-    });
-    if sklearn {
-        let (dir, csv_path) = write_table(&x, &y)?;
-        let sk = run_script(
-            "bench_sklearn_cv.py",
-            &[csv_path.as_os_str(), trees.to_string().as_ref()],
-        );
-        let _ = std::fs::remove_dir_all(&dir);
-        match sk {
-            Ok(sk) => {
-                if let Some(skt) = sk["seconds"].as_f64() {
-                    report["sklearn_s"] = json!(skt);
-                    report["sklearn_threads"] = sk["n_jobs"].clone();
-                    report["speedup_vs_sklearn"] = json!(skt / ours);
-                    report["sklearn_auc"] = sk["aggressive_vs_rest_auc"].clone();
-                }
-            }
-            Err(why) => report["sklearn"] = json!(format!("not run: {why}")),
-        }
-    }
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
-}
-
 fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
     let mut args = a.to_args();
     let ours = crate::engine::encoder_client::bench(&args)?;

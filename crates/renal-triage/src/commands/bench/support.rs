@@ -1,5 +1,147 @@
-//! What the benchmarks share: the synthetic table of the study's shape and running a Python
-//! comparison script.
+//! What the benchmarks share: the table they run on (a real one from `--table`, or a synthetic
+//! one of the study's shape), and running a Python comparison script.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+/// Which table a learner benchmark runs on.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TableArgs {
+    /// A real table: a CSV with a header, the case id first and then numeric features (the
+    /// `embeddings.csv` that `embed` or `reproduce` writes, or any embeddings file).
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    /// The classes of `--table`'s cases: a CSV with `case_id` and `label` (benign, indolent,
+    /// aggressive), e.g. `reproduce`'s `cohort/labels.csv`. Without it, the labels of the
+    /// KiTS23 cohort at `--data` (or where `reproduce` would look).
+    #[arg(long, requires = "table")]
+    pub labels: Option<PathBuf>,
+    /// The cohort that labels `--table` when `--labels` is not given.
+    #[arg(long, requires = "table", conflicts_with = "labels")]
+    pub data: Option<PathBuf>,
+    /// Rows of the synthetic table (without `--table`).
+    #[arg(long, default_value_t = 448)]
+    pub rows: usize,
+    /// Columns of the synthetic table (without `--table`).
+    #[arg(long, default_value_t = 512)]
+    pub cols: usize,
+    /// The synthetic table: `realistic` has the spectrum of real image embeddings (non-negative
+    /// columns driven by a few dominant latent directions, so strongly correlated and badly
+    /// conditioned); `iid` is the earlier table of independent uniform columns.
+    #[arg(long, value_enum, default_value_t = Synthetic::Realistic)]
+    pub synthetic: Synthetic,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synthetic {
+    Realistic,
+    Iid,
+}
+
+/// A benchmark's table and what the JSON records about it.
+pub struct BenchTable {
+    pub x: renal_learn::Matrix,
+    pub y: Vec<usize>,
+    /// Where it came from, its shape, class counts and condition number.
+    pub about: serde_json::Value,
+}
+
+/// Loads `--table` (with its labels) or makes the synthetic table; records its condition number
+/// (of the standardised columns, as a linear learner sees them).
+pub(crate) fn load_table(args: &TableArgs) -> Result<BenchTable> {
+    let (x, y, mut about) = match &args.table {
+        Some(path) => {
+            let (x, y, unlabelled) = read_table(path, args)?;
+            let about = json!({
+                "source": path.display().to_string(),
+                "rows_without_label": unlabelled,
+            });
+            (x, y, about)
+        }
+        None => {
+            let (x, y) = match args.synthetic {
+                Synthetic::Realistic => {
+                    renal_learn::synthetic::embeddings_like(args.rows, args.cols, 448)
+                }
+                Synthetic::Iid => synthetic(args.rows, args.cols),
+            };
+            let name = match args.synthetic {
+                Synthetic::Realistic => {
+                    "synthetic, the spectrum of real embeddings (renal_learn::synthetic::embeddings_like, seed 448)"
+                }
+                Synthetic::Iid => "synthetic, independent uniform columns",
+            };
+            (x, y, json!({ "source": name }))
+        }
+    };
+    let (spectrum, cond) = renal_learn::standardized_spectrum(&x)?;
+    let total: f64 = spectrum.iter().map(|s| s * s).sum();
+    let top5: f64 = spectrum.iter().take(5).map(|s| s * s).sum();
+    about["rows"] = json!(x.rows);
+    about["cols"] = json!(x.cols);
+    about["class_counts"] = json!((0..3)
+        .map(|c| y.iter().filter(|&&v| v == c).count())
+        .collect::<Vec<_>>());
+    about["condition_number"] = json!(cond);
+    about["variance_in_top5_directions"] = json!(top5 / total);
+    Ok(BenchTable { x, y, about })
+}
+
+/// The rows of an embeddings CSV that have a label; returns how many had none.
+fn read_table(
+    path: &std::path::Path,
+    args: &TableArgs,
+) -> Result<(renal_learn::Matrix, Vec<usize>, usize)> {
+    let rows = crate::engine::encoder_client::read_embeddings(path)?;
+    let labels: std::collections::BTreeMap<String, usize> = match &args.labels {
+        Some(l) => renal_cohort::tables::read_labels_table(l)
+            .with_context(|| format!("reading labels {}", l.display()))?
+            .into_iter()
+            .map(|(id, l)| (id, l.index()))
+            .collect(),
+        None => {
+            let dir = crate::engine::data::resolve(args.data.as_deref())?;
+            crate::engine::data::load(&dir, &Default::default())?
+                .cases
+                .iter()
+                .filter_map(|c| c.label.map(|l| (c.id.clone(), l.index())))
+                .collect()
+        }
+    };
+    let width = rows.first().map(|r| r.1.len()).unwrap_or(0);
+    let (mut data, mut y, mut unlabelled) = (Vec::new(), Vec::new(), 0);
+    for (id, v) in &rows {
+        if v.len() != width {
+            bail!(
+                "{}: case {id} has {} values, the first row {width}",
+                path.display(),
+                v.len()
+            );
+        }
+        match labels.get(id) {
+            Some(&c) => {
+                data.extend_from_slice(v);
+                y.push(c);
+            }
+            None => unlabelled += 1,
+        }
+    }
+    if y.len() < 50 {
+        bail!(
+            "{}: only {} rows have a label (at least 50 are needed for nested 5x5 CV)",
+            path.display(),
+            y.len()
+        );
+    }
+    let names = (0..width).map(|j| format!("f{j}")).collect();
+    Ok((
+        renal_learn::Matrix::new(y.len(), width, data, names),
+        y,
+        unlabelled,
+    ))
+}
 
 /// A seeded synthetic table: 3 classes; the class shifts the first 10 columns, the rest is noise.
 pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<usize>) {
@@ -20,10 +162,7 @@ pub(crate) fn synthetic(rows: usize, cols: usize) -> (renal_learn::Matrix, Vec<u
 
 /// Runs one of the optional Python comparison scripts (`scripts/NAME`) and parses the JSON it
 /// prints; the error is the script's last stderr line (e.g. a missing module).
-pub(crate) fn run_script(
-    name: &str,
-    args: &[&std::ffi::OsStr],
-) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn run_script(name: &str, args: &[&std::ffi::OsStr]) -> Result<serde_json::Value> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scripts")
         .join(name);
