@@ -15,7 +15,8 @@
 use nalgebra::DMatrix;
 
 /// The eigenvalues (unsorted) and eigenvectors (the columns) of the symmetric `m`, read from
-/// its lower triangle; `None` if the QR steps do not converge within `30 n` sweeps. `eps` is
+/// its lower triangle; `None` if `m` is not square or the QR steps do not converge within
+/// `30 n` sweeps. `eps` is
 /// the relative size of an off-diagonal element below which it is taken as zero.
 pub(crate) fn symmetric_eigen(m: DMatrix<f64>, eps: f64) -> Option<(Vec<f64>, DMatrix<f64>)> {
     let n = m.nrows();

@@ -215,16 +215,8 @@ pub fn standardized_spectrum(x: &Matrix) -> Result<(Vec<f64>, f64)> {
             detail: format!("{n} rows and {p} columns: nothing to decompose"),
         });
     }
-    x.check_finite()?;
-    let mut z = nalgebra::DMatrix::from_fn(n, p, |i, j| x.get(i, j));
-    for mut col in z.column_iter_mut() {
-        let mean = col.sum() / n as f64;
-        col.add_scalar_mut(-mean);
-        let sd = (col.norm_squared() / n as f64).sqrt();
-        if sd > 0.0 {
-            col /= sd;
-        }
-    }
+    let standardized = Step::Standardize.fit(x, &[], 0)?.transform(x)?;
+    let z = nalgebra::DMatrix::from_row_slice(n, p, &standardized.data);
     let mut s: Vec<f64> = z.singular_values().iter().copied().collect();
     s.sort_by(|a, b| b.total_cmp(a));
     let rank = (n - 1).min(p);

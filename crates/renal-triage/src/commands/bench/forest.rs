@@ -2,12 +2,11 @@
 //! grid), against scikit-learn's on the same table in the same run.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Result;
 use serde_json::json;
 
-use super::support::{self, nested_5x5, run_script, write_table};
+use super::support::{self, run_script, write_table};
 
 pub fn cv(table: &support::TableArgs, trees: usize, sklearn: bool) -> Result<ExitCode> {
     let report = cv_report(&support::load_table(table)?, trees, sklearn)?;
@@ -22,18 +21,7 @@ pub(super) fn cv_report(
     sklearn: bool,
 ) -> Result<serde_json::Value> {
     let (x, y) = (&table.x, &table.y);
-    let t0 = Instant::now();
-    let r = nested_5x5().run(
-        &crate::engine::plan::forest_grid(trees, 0, &[]),
-        x,
-        y,
-        3,
-        None,
-    )?;
-    let ours = t0.elapsed().as_secs_f64();
-    let oof: Vec<(bool, f64)> = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).collect();
-    let (t, s): (Vec<bool>, Vec<f64>) = oof.into_iter().unzip();
-    let auc = renal_stats::roc_auc(&t, &s)?;
+    let (ours, auc) = support::time_nested(&crate::engine::plan::forest_grid(trees, 0, &[]), x, y)?;
     let mut report = json!({
         "bench": "nested_cv_random_forest",
         "table": table.about.clone(), "trees": trees, "grid": 9, "outer_folds": 5, "inner_folds": 5,

@@ -5,22 +5,12 @@
 //! scikit-learn's lbfgs, one thread).
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Result;
-use renal_learn::{LearnerParams, LogisticParams, Matrix, MlpParams, PipelineParams, Step};
+use renal_learn::{LearnerParams, LogisticParams, MlpParams, PipelineParams, Step};
 use serde_json::json;
 
-use super::support::{load_table, nested_5x5, run_script, write_table, BenchTable, TableArgs};
-
-/// Runs `grid` under nested CV and times it; returns (seconds, aggressive-vs-rest AUC).
-fn time_nested(grid: &[PipelineParams], x: &Matrix, y: &[usize]) -> Result<(f64, f64)> {
-    let t0 = Instant::now();
-    let r = nested_5x5().run(grid, x, y, 3, None)?;
-    let s = t0.elapsed().as_secs_f64();
-    let (t, p): (Vec<bool>, Vec<f64>) = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).unzip();
-    Ok((s, renal_stats::roc_auc(&t, &p)?))
-}
+use super::support::{load_table, run_script, time_nested, write_table, BenchTable, TableArgs};
 
 /// The study's linear head (512 -> 3, Adam lr 3e-4, L2 8e-4), `epochs` x `batch`.
 pub fn mlp(table: &TableArgs, epochs: usize, batch: usize, python: bool) -> Result<ExitCode> {

@@ -195,6 +195,20 @@ pub(crate) fn nested_5x5() -> renal_learn::NestedCv {
     }
 }
 
+/// Runs `grid` under the benchmarks' nested CV and times it; returns (seconds,
+/// aggressive-vs-rest AUC of the out-of-fold probabilities).
+pub(crate) fn time_nested(
+    grid: &[renal_learn::PipelineParams],
+    x: &renal_learn::Matrix,
+    y: &[usize],
+) -> Result<(f64, f64)> {
+    let t0 = std::time::Instant::now();
+    let r = nested_5x5().run(grid, x, y, 3, None)?;
+    let s = t0.elapsed().as_secs_f64();
+    let (t, p): (Vec<bool>, Vec<f64>) = r.oof.iter().map(|o| (y[o.row] == 2, o.proba[2])).unzip();
+    Ok((s, renal_stats::roc_auc(&t, &p)?))
+}
+
 /// Writes `label,features...` rows (no header) for a Python comparison into a fresh temporary
 /// folder; returns the folder (to remove) and the file.
 pub(crate) fn write_table(
