@@ -38,6 +38,40 @@ impl Iterator for BitPositions<'_> {
     }
 }
 
+/// Copies of the bitset that [`mark`] fills in turn.
+pub(crate) const COPIES: usize = 4;
+
+/// Marks the sorted positions `rank[s]` of a node's rows `samples` in `bits` ([`COPIES`] copies
+/// of a bitset of the training set, cleared here) and returns the first copy, holding them all.
+/// Consecutive rows go to different copies: with a few hundred rows in a few words, most rows'
+/// positions share a word with the row before, and a single copy makes each row wait for the
+/// previous row's read-modify-write of that word (4-6% of a forest's time, measured).
+pub(crate) fn mark<'b, T: Idx>(rank: &[T], samples: &[usize], bits: &'b mut [u64]) -> &'b [u64] {
+    bits.fill(0);
+    let words = bits.len() / COPIES;
+    let (b01, b23) = bits.split_at_mut(2 * words);
+    let (b0, b1) = b01.split_at_mut(words);
+    let (b2, b3) = b23.split_at_mut(words);
+    let set = |b: &mut [u64], s: usize| {
+        let r = rank[s].ix();
+        b[r >> 6] |= 1 << (r & 63);
+    };
+    let mut quads = samples.chunks_exact(COPIES);
+    for q in &mut quads {
+        set(b0, q[0]);
+        set(b1, q[1]);
+        set(b2, q[2]);
+        set(b3, q[3]);
+    }
+    for &s in quads.remainder() {
+        set(b0, s);
+    }
+    for w in 0..words {
+        b0[w] |= b1[w] | b2[w] | b3[w];
+    }
+    &bits[..words]
+}
+
 /// One feature's sorted order (rows and value groups by position) and the rows' class weights.
 pub(crate) struct Column<'a, T> {
     pub(crate) row_at: &'a [T],

@@ -5,7 +5,9 @@ use renal_stats::Rng;
 
 use super::params::ForestParams;
 use super::presort::{Idx, Presorted};
-use super::split::{delta_stride, midpoint, scan_dispatch, BitPositions, Column, Cut};
+use super::split::{
+    delta_stride, mark, midpoint, scan_dispatch, BitPositions, Column, Cut, COPIES,
+};
 
 pub(crate) const LEAF: u32 = u32::MAX;
 
@@ -194,6 +196,7 @@ pub(crate) struct Builder<'a, T> {
     pub(crate) max_features: usize,
     pub(crate) tree: Tree,
     pub(crate) importance: Vec<f64>,
+    /// Scratch: [`COPIES`] bitsets of the training set (see [`mark`]).
     pub(crate) bits: Vec<u64>,
     /// Scratch: a small node's ranks, sorted.
     pub(crate) small: Vec<T>,
@@ -263,7 +266,7 @@ impl<T: Idx> Builder<'_, T> {
                 group: &self.pre.group[f * n..(f + 1) * n],
                 delta: &self.delta,
             };
-            let found = if m <= self.small_node && m * 8 <= self.bits.len() {
+            let found = if m <= self.small_node && m * 8 * COPIES <= self.bits.len() {
                 // Few rows and a large training set: sort the rows' ranks directly (insertion
                 // sort) instead of clearing and walking a bitset sized for the whole set.
                 self.small.clear();
@@ -280,12 +283,7 @@ impl<T: Idx> Builder<'_, T> {
                 let pos = self.small.iter().map(|&r| r.ix());
                 scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
             } else {
-                self.bits.iter_mut().for_each(|b| *b = 0);
-                for &s in samples {
-                    let r = rank[s].ix();
-                    self.bits[r >> 6] |= 1 << (r & 63);
-                }
-                let pos = BitPositions::new(&self.bits);
+                let pos = BitPositions::new(mark(rank, samples, &mut self.bits));
                 scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
             };
             let Some(found) = found else {
@@ -387,7 +385,7 @@ pub(crate) fn fit_tree<T: Idx>(
     let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
     let mut b = Builder {
         pre,
-        bits: vec![0; n.div_ceil(64)],
+        bits: vec![0; n.div_ceil(64) * COPIES],
         small: Vec::with_capacity(small_node),
         small_node,
         order: (0..p).collect(),
