@@ -45,7 +45,7 @@ pub(crate) const COPIES: usize = 4;
 /// of a bitset of the training set, cleared here) and returns the first copy, holding them all.
 /// Consecutive rows go to different copies: with a few hundred rows in a few words, most rows'
 /// positions share a word with the row before, and a single copy makes each row wait for the
-/// previous row's read-modify-write of that word (4-6% of a forest's time, measured).
+/// previous row's read-modify-write of that word (5-8% of `bench cv`'s time, measured).
 pub(crate) fn mark<'b, T: Idx>(rank: &[T], samples: &[usize], bits: &'b mut [u64]) -> &'b [u64] {
     bits.fill(0);
     let words = bits.len() / COPIES;
