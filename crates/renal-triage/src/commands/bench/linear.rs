@@ -12,6 +12,12 @@ use serde_json::json;
 
 use super::support::{load_table, run_script, time_nested, write_table, BenchTable, TableArgs};
 
+/// The study's C grid for logistic regression (`bench logistic`'s default, `bench study`'s grid).
+pub(super) const STUDY_C: [f64; 5] = [0.001, 0.01, 0.1, 1.0, 10.0];
+/// The linear head's epochs and batch size (`bench mlp`'s defaults, `bench study`'s settings).
+pub(super) const HEAD_EPOCHS: usize = 1000;
+pub(super) const HEAD_BATCH: usize = 256;
+
 /// The study's linear head (512 -> 3, Adam lr 3e-4, L2 8e-4), `epochs` x `batch`.
 pub fn mlp(table: &TableArgs, epochs: usize, batch: usize, python: bool) -> Result<ExitCode> {
     let report = mlp_report(&load_table(table)?, epochs, batch, python)?;

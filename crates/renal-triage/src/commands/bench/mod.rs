@@ -54,9 +54,9 @@ pub enum Which {
     Mlp {
         #[command(flatten)]
         table: support::TableArgs,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = linear::HEAD_EPOCHS)]
         epochs: usize,
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = linear::HEAD_BATCH)]
         batch: usize,
         #[arg(long)]
         python: bool,
@@ -67,6 +67,7 @@ pub enum Which {
     Logistic {
         #[command(flatten)]
         table: support::TableArgs,
+        // The default is `linear::STUDY_C` written out for the help (a test checks they agree).
         #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1,10")]
         c: Vec<f64>,
         #[arg(long)]
@@ -256,7 +257,8 @@ fn measure(data: Option<PathBuf>, limit: Option<usize>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The study's forest grid under nested 5x5 CV on the synthetic table.
+/// One encoder training step (`renal-triage-encoder bench`) against the same step in PyTorch
+/// (scripts/bench_pytorch_encoder.py), in images per second.
 fn encoder(a: &crate::engine::encoder_client::BenchArgs) -> Result<ExitCode> {
     let mut args = a.to_args();
     let ours = crate::engine::encoder_client::bench(&args)?;
@@ -630,4 +632,26 @@ fn post_raw(url: &str, ctype: &str, body: &[u8]) -> std::io::Result<u16> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad response: {head}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        which: super::Which,
+    }
+
+    #[test]
+    fn bench_logistic_defaults_to_the_study_c_grid() {
+        let Ok(Cli {
+            which: super::Which::Logistic { c, .. },
+        }) = Cli::try_parse_from(["bench", "logistic"])
+        else {
+            panic!("bench logistic did not parse to its own subcommand");
+        };
+        assert_eq!(c, super::linear::STUDY_C);
+    }
 }

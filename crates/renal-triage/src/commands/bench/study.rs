@@ -8,16 +8,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 
+use super::linear::{HEAD_BATCH, HEAD_EPOCHS, STUDY_C};
 use super::support::{load_table, TableArgs};
-
-/// The study's C grid for logistic regression.
-const C_GRID: [f64; 5] = [0.001, 0.01, 0.1, 1.0, 10.0];
 
 pub fn study(table: &TableArgs, trees: usize, python: bool) -> Result<ExitCode> {
     let t = load_table(table)?;
-    let head = super::linear::mlp_report(&t, 1000, 256, python)?;
+    let head = super::linear::mlp_report(&t, HEAD_EPOCHS, HEAD_BATCH, python)?;
     let forest = super::forest::cv_report(&t, trees, python)?;
-    let logistic = super::linear::logistic_report(&t, &C_GRID, python, false)?;
+    let logistic = super::linear::logistic_report(&t, &STUDY_C, python, false)?;
     // (learner, ours, the twin's time, what the twin is)
     let rows = [
         (

@@ -61,17 +61,15 @@ pub(crate) fn load_table(args: &TableArgs) -> Result<BenchTable> {
             (x, y, about)
         }
         None => {
-            let (x, y) = match args.synthetic {
-                Synthetic::Realistic => {
-                    renal_learn::synthetic::embeddings_like(args.rows, args.cols, 448)
-                }
-                Synthetic::Iid => synthetic(args.rows, args.cols),
-            };
-            let name = match args.synthetic {
-                Synthetic::Realistic => {
-                    "synthetic, the spectrum of real embeddings (renal_learn::synthetic::embeddings_like, seed 448)"
-                }
-                Synthetic::Iid => "synthetic, independent uniform columns",
+            let ((x, y), name) = match args.synthetic {
+                Synthetic::Realistic => (
+                    renal_learn::synthetic::embeddings_like(args.rows, args.cols, 448),
+                    "synthetic, the spectrum of real embeddings (renal_learn::synthetic::embeddings_like, seed 448)",
+                ),
+                Synthetic::Iid => (
+                    synthetic(args.rows, args.cols),
+                    "synthetic, independent uniform columns",
+                ),
             };
             (x, y, json!({ "source": name }))
         }
