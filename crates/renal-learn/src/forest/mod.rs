@@ -12,12 +12,15 @@
 //! Breiman L (2001). Random forests. Machine Learning 45:5-32. Pedregosa F et al. (2011).
 //! Scikit-learn: machine learning in Python. JMLR 12:2825-2830.
 
+mod exact;
 mod params;
 mod presort;
 mod split;
 #[cfg(test)]
 mod tests;
 mod tree;
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+mod x86;
 
 pub use params::{ForestParams, MaxFeatures};
 pub use tree::Tree;
@@ -29,8 +32,8 @@ use crate::error::{LearnError, Result};
 use crate::matrix::{check_labels, Matrix};
 
 use presort::Presorted;
-use split::SMALL_NODE;
 use tree::fit_trees;
+use tree::Paths;
 
 /// A fitted forest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -78,7 +81,7 @@ impl RandomForest {
             y,
             n_classes,
             &counts,
-            SMALL_NODE,
+            Paths::DEFAULT,
         )
     }
 
@@ -89,21 +92,20 @@ impl RandomForest {
         y: &[usize],
         n_classes: usize,
     ) -> Result<Self> {
-        Self::fit_with(params, data, y, n_classes, SMALL_NODE)
+        Self::fit_with(params, data, y, n_classes, Paths::DEFAULT)
     }
 
-    /// [`RandomForest::fit_data`] with nodes of at most `small_node` rows allowed the
-    /// small-node path (tests compare it with the bitset path).
+    /// [`RandomForest::fit_data`] with the node scans `paths` allows (tests compare the paths).
     fn fit_with(
         params: &ForestParams,
         data: &ForestData,
         y: &[usize],
         n_classes: usize,
-        small_node: usize,
+        paths: Paths,
     ) -> Result<Self> {
         params.validate()?;
         let counts = check_labels(data.x, y, n_classes)?;
-        Self::fit_checked(params, data, y, n_classes, &counts, small_node)
+        Self::fit_checked(params, data, y, n_classes, &counts, paths)
     }
 
     /// The fit itself, once `params` are valid and `y` (with class `counts`) fits `data`.
@@ -113,7 +115,7 @@ impl RandomForest {
         y: &[usize],
         n_classes: usize,
         counts: &[usize],
-        small_node: usize,
+        paths: Paths,
     ) -> Result<Self> {
         let x = data.x;
         let class_w: Vec<f64> = if let Some(w) = &params.class_weight {
@@ -142,10 +144,10 @@ impl RandomForest {
         let p = x.cols;
         let fitted = match &data.pre {
             AnyPresorted::Small(pre) => {
-                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, paths)
             }
             AnyPresorted::Large(pre) => {
-                fit_trees(pre, p, y, n_classes, &class_w, params, mf, small_node)
+                fit_trees(pre, p, y, n_classes, &class_w, params, mf, paths)
             }
         };
         let mut importances = vec![0.0; x.cols];

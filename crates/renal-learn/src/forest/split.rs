@@ -136,6 +136,26 @@ impl Best {
             });
         }
     }
+
+    /// The four cuts between the positions `ps` of `col` (with their `d` and left weights `wl`)
+    /// considered one by one, in order, as [`scan`] considers them (a cut between equal values
+    /// is not one).
+    #[inline(always)]
+    pub(crate) fn consider_four<const DISTINCT: bool, T: Idx>(
+        &mut self,
+        col: &Column<T>,
+        d: [f64; 4],
+        wl: [f64; 4],
+        ps: [u32; 5],
+        total: f64,
+    ) {
+        for l in 0..4 {
+            let (below, above) = (ps[l] as usize, ps[l + 1] as usize);
+            if DISTINCT || col.group[below].ix() != col.group[above].ix() {
+                self.consider(d[l], wl[l], total, below, above);
+            }
+        }
+    }
 }
 
 /// Scans one feature's rows in sorted order (`positions`) and returns `None` when the feature is

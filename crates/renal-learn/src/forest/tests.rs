@@ -1,7 +1,7 @@
 use renal_stats::Rng;
 
 use super::split::SMALL_NODE;
-use super::tree::gini;
+use super::tree::{gini, Paths};
 use super::*;
 
 /// Small nodes of a large training set sort their rows' ranks; the forest is the one the
@@ -27,8 +27,12 @@ fn the_small_node_path_grows_the_same_trees() {
         let yk: Vec<usize> = y.iter().map(|&c| c % k).collect();
         let params = ForestParams::default().n_trees(4).seed(3);
         let data = ForestData::new(&x).unwrap();
-        let with = RandomForest::fit_with(&params, &data, &yk, k, SMALL_NODE).unwrap();
-        let without = RandomForest::fit_with(&params, &data, &yk, k, 0).unwrap();
+        let paths = |small_node| Paths {
+            small_node,
+            exact: false,
+        };
+        let with = RandomForest::fit_with(&params, &data, &yk, k, paths(SMALL_NODE)).unwrap();
+        let without = RandomForest::fit_with(&params, &data, &yk, k, paths(0)).unwrap();
         // The path is taken: nodes of up to n / 64 / 8 = 5 rows sort their ranks.
         assert!(with.trees.iter().map(Tree::node_count).sum::<usize>() > 1000);
         assert_eq!(with.feature_importances(), without.feature_importances());
@@ -279,4 +283,148 @@ fn lockstep_walks_end_where_single_walks_end() {
             }
         }
     }
+}
+
+/// A table of `n` rows: two continuous features that carry the class, one with few distinct
+/// values (ties), one pure noise; classes `0..k`.
+fn mixed_table(n: usize, k: usize, seed: u64) -> (Matrix, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let (mut rows, mut y) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let c = i % k;
+        rows.push(vec![
+            rng.f64() + 0.4 * c as f64,
+            rng.f64() - 0.2 * c as f64,
+            (rng.f64() * 6.0).floor() + if c == 0 { 1.0 } else { 0.0 },
+            rng.f64(),
+        ]);
+        y.push(c);
+    }
+    (Matrix::from_rows(&rows, None).unwrap(), y)
+}
+
+/// With integer weights (bootstrap counts, no class weights) the exact scan's blocks of four
+/// cuts grow the trees the one-cut-at-a-time scan grows, node for node; with class weights that
+/// are not integers it is not taken and the two are the same forest too.
+#[test]
+fn the_exact_scan_grows_the_same_trees() {
+    for k in [2, 3] {
+        let (x, y) = mixed_table(400, k, 11 + k as u64);
+        let data = ForestData::new(&x).unwrap();
+        for leaf in [1, 3, 5] {
+            for balanced in [false, true] {
+                let params = ForestParams {
+                    balanced,
+                    ..ForestParams::default()
+                        .n_trees(6)
+                        .min_samples_leaf(leaf)
+                        .max_features(MaxFeatures::Fraction(0.5))
+                        .seed(5)
+                };
+                let fit = |exact| {
+                    let paths = Paths {
+                        exact,
+                        ..Paths::DEFAULT
+                    };
+                    RandomForest::fit_with(&params, &data, &y, k, paths).unwrap()
+                };
+                let (fast, slow) = (fit(true), fit(false));
+                assert!(slow.trees.iter().all(|t| t.node_count() > 20));
+                assert_eq!(
+                    fast.trees, slow.trees,
+                    "k {k}, leaf {leaf}, balanced {balanced}"
+                );
+                assert_eq!(fast.feature_importances(), slow.feature_importances());
+            }
+        }
+    }
+}
+
+/// The portable blocks (the machines without AVX2) and the dispatched ones find the one-by-one
+/// scan's cut, its `d` and left weight, on nodes of every size with integer weights, with and
+/// without ties, for each `min_samples_leaf`.
+#[test]
+fn the_portable_blocks_find_the_reference_cut() {
+    use super::presort::Presorted;
+    use super::split::{delta_stride, mark, Column, COPIES};
+    let mut rng = Rng::new(21);
+    let (x, y) = mixed_table(300, 3, 4);
+    let pre: Presorted<u16> = Presorted::new(&x);
+    let n = pre.n;
+    let mut bits = vec![0u64; n.div_ceil(64) * COPIES];
+    let mut pos = vec![0u32; n + 8];
+    let mut checked = 0;
+    for trial in 0..400 {
+        let m = 1 + trial % 200;
+        let mut samples: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut samples);
+        samples.truncate(m);
+        let w: Vec<f64> = (0..n).map(|_| 1.0 + rng.below(3) as f64).collect();
+        let mut counts = [0.0; 3];
+        samples.iter().for_each(|&s| counts[y[s]] += w[s]);
+        let total: f64 = counts.iter().sum();
+        let stride = delta_stride(3);
+        let mut delta = vec![0.0; n * stride];
+        for &s in &samples {
+            for c in 0..3 {
+                let own = if c == y[s] { total * w[s] } else { 0.0 };
+                delta[s * stride + c] = own - w[s] * counts[c];
+            }
+            delta[s * stride + 3] = w[s];
+        }
+        for f in 0..x.cols {
+            let col = Column {
+                row_at: &pre.row_at[f * n..(f + 1) * n],
+                group: &pre.group[f * n..(f + 1) * n],
+                delta: &delta,
+            };
+            let rank = &pre.rank[f * n..(f + 1) * n];
+            for msl in [1, 3, 5] {
+                let marked = mark(rank, &samples, &mut bits).to_vec();
+                let (reference, portable, dispatched) = if pre.distinct[f] {
+                    three::<true>(&col, &marked, &mut pos, total, m, msl)
+                } else {
+                    three::<false>(&col, &marked, &mut pos, total, m, msl)
+                };
+                let key = |c: MaybeCut| {
+                    c.map(|c| c.map(|c| (c.below, c.above, c.d.to_bits(), c.wl.to_bits())))
+                };
+                let r = key(reference);
+                checked += usize::from(matches!(r, Some(Some(_))));
+                assert_eq!(key(portable), r, "trial {trial}, feature {f}, msl {msl}");
+                assert_eq!(key(dispatched), r, "trial {trial}, feature {f}, msl {msl}");
+            }
+        }
+    }
+    assert!(checked > 3000, "{checked} cuts compared");
+}
+
+type MaybeCut = Option<Option<super::split::Cut>>;
+
+/// One node's cut by the reference scan, the exact scan with the portable blocks and the
+/// exact scan as dispatched, from the node's marked bitset.
+fn three<const D: bool>(
+    col: &super::split::Column<u16>,
+    marked: &[u64],
+    pos: &mut [u32],
+    total: f64,
+    m: usize,
+    msl: usize,
+) -> (MaybeCut, MaybeCut, MaybeCut) {
+    use super::exact::{blocks_portable, scan_exact, scan_exact_with};
+    use super::split::{scan, BitPositions};
+    let beat = (f64::NEG_INFINITY, 1.0);
+    let reference = scan::<D, _, _>(col, BitPositions::new(marked), total, m, msl, beat);
+    let portable = scan_exact_with::<D, _>(
+        col,
+        marked,
+        pos,
+        total,
+        m,
+        msl,
+        beat,
+        blocks_portable::<D, _>,
+    );
+    let dispatched = scan_exact::<D, _>(col, marked, pos, total, m, msl, beat);
+    (reference, portable, dispatched)
 }

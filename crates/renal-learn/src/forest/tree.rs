@@ -3,10 +3,11 @@
 use rayon::prelude::*;
 use renal_stats::Rng;
 
+use super::exact::{scan_exact, EXACT_TOTAL};
 use super::params::ForestParams;
 use super::presort::{Idx, Presorted};
 use super::split::{
-    delta_stride, mark, midpoint, scan_dispatch, BitPositions, Column, Cut, COPIES,
+    delta_stride, mark, midpoint, scan_dispatch, BitPositions, Column, Cut, COPIES, SMALL_NODE,
 };
 
 pub(crate) const LEAF: u32 = u32::MAX;
@@ -204,8 +205,29 @@ pub(crate) struct Builder<'a, T> {
     pub(crate) small_node: usize,
     /// Per row of the current node, its increments of the scan's state (see [`Column::delta`]).
     pub(crate) delta: Vec<f64>,
+    /// Whether nodes are scanned by [`scan_exact`] (integer weights, a small enough total, at
+    /// most three classes).
+    pub(crate) exact: bool,
+    /// Scratch of [`scan_exact`]: a node's sorted positions.
+    pub(crate) pos: Vec<u32>,
     /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
     pub(crate) order: Vec<usize>,
+}
+
+/// Which node scans a fit may take: nodes of at most `small_node` rows may sort their ranks
+/// ([`SMALL_NODE`]), and `exact` allows [`scan_exact`] where it applies. Every choice grows the
+/// same trees; tests compare them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paths {
+    pub(crate) small_node: usize,
+    pub(crate) exact: bool,
+}
+
+impl Paths {
+    pub(crate) const DEFAULT: Paths = Paths {
+        small_node: SMALL_NODE,
+        exact: true,
+    };
 }
 
 pub(crate) struct Split {
@@ -282,6 +304,14 @@ impl<T: Idx> Builder<'_, T> {
                 }
                 let pos = self.small.iter().map(|&r| r.ix());
                 scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
+            } else if self.exact {
+                let bits = mark(rank, samples, &mut self.bits);
+                let pos = &mut self.pos;
+                if distinct {
+                    scan_exact::<true, _>(&col, bits, pos, total, m, msl, beat)
+                } else {
+                    scan_exact::<false, _>(&col, bits, pos, total, m, msl, beat)
+                }
             } else {
                 let pos = BitPositions::new(mark(rank, samples, &mut self.bits));
                 scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
@@ -368,7 +398,7 @@ pub(crate) fn fit_tree<T: Idx>(
     class_w: &[f64],
     params: &ForestParams,
     max_features: usize,
-    small_node: usize,
+    paths: Paths,
     t: usize,
 ) -> (Tree, Vec<f64>) {
     let n = pre.n;
@@ -382,12 +412,16 @@ pub(crate) fn fit_tree<T: Idx>(
         counts.iter_mut().for_each(|c| *c = 1.0);
     }
     let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
+    let exact = paths.exact
+        && k <= 3
+        && w.iter().all(|v| *v >= 0.0 && v.fract() == 0.0)
+        && w.iter().sum::<f64>() < EXACT_TOTAL;
     let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
     let mut b = Builder {
         pre,
         bits: vec![0; n.div_ceil(64) * COPIES],
-        small: Vec::with_capacity(small_node),
-        small_node,
+        small: Vec::with_capacity(paths.small_node),
+        small_node: paths.small_node,
         order: (0..p).collect(),
         n,
         p,
@@ -402,6 +436,8 @@ pub(crate) fn fit_tree<T: Idx>(
         },
         importance: vec![0.0; p],
         delta: vec![0.0; n * delta_stride(k)],
+        exact,
+        pos: vec![0; n + 8],
     };
     b.grow(&mut samples, &mut rng);
     let mut imp = b.importance;
@@ -421,10 +457,10 @@ pub(crate) fn fit_trees<T: Idx>(
     class_w: &[f64],
     params: &ForestParams,
     mf: usize,
-    small_node: usize,
+    paths: Paths,
 ) -> Vec<(Tree, Vec<f64>)> {
     (0..params.n_trees)
         .into_par_iter()
-        .map(|t| fit_tree(pre, p, y, k, class_w, params, mf, small_node, t))
+        .map(|t| fit_tree(pre, p, y, k, class_w, params, mf, paths, t))
         .collect()
 }
