@@ -149,8 +149,9 @@ fn fit_learner(
 }
 
 /// Fits every candidate on the same rows `x`, in order, sharing the work that does not depend
-/// on the learner: candidates with equal steps fit them once, and their forests share one sort
-/// of the transformed matrix. The pipelines are those [`PipelineParams::fit`] gives one by one.
+/// on the learner: candidates with equal steps fit them once, their forests share one sort
+/// of the transformed matrix, forests that differ only in leaf size grow their trees together
+/// while they agree, and logistic regressions walk their C path together. The pipelines are those [`PipelineParams::fit`] gives one by one.
 pub fn fit_grid(
     candidates: &[PipelineParams],
     x: &Matrix,
@@ -176,10 +177,17 @@ pub fn fit_grid(
             None
         };
         let mut logistic = logistic_path(candidates, &group, &cur, y, n_classes)?;
+        let mut forests = match &sorted {
+            Some(d) => forest_leaf_sizes(candidates, &group, d, y, n_classes)?,
+            None => Default::default(),
+        };
         for &j in &group {
-            let model = match logistic.remove(&j) {
-                Some(m) => Model::Logistic(m),
-                None => fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?,
+            let model = match (logistic.remove(&j), forests.remove(&j)) {
+                (Some(m), _) => Model::Logistic(m),
+                (None, Some(f)) => Model::Forest(f),
+                (None, None) => {
+                    fit_learner(&candidates[j].learner, &cur, sorted.as_ref(), y, n_classes)?
+                }
             };
             let p = Pipeline {
                 steps: steps.clone(),
@@ -192,6 +200,37 @@ pub fn fit_grid(
         }
     }
     Ok(fitted.into_iter().flatten().collect())
+}
+
+/// The forest candidates among `group` that differ only in their leaf size
+/// (`min_samples_leaf`), two or more alike, grown together on the sorted rows `data` (see
+/// [`RandomForest::fit_leaf_sizes`]: the same forests as one by one), by candidate.
+fn forest_leaf_sizes(
+    candidates: &[PipelineParams],
+    group: &[usize],
+    data: &ForestData,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<std::collections::BTreeMap<usize, RandomForest>> {
+    let mut out = std::collections::BTreeMap::new();
+    // The parameters with the leaf size set aside, and the candidates that share them.
+    let mut alike: Vec<(ForestParams, Vec<(usize, usize)>)> = Vec::new();
+    for &j in group {
+        let LearnerParams::Forest(p) = &candidates[j].learner else {
+            continue;
+        };
+        let rest = p.clone().min_samples_leaf(1);
+        match alike.iter_mut().find(|(r, _)| *r == rest) {
+            Some((_, members)) => members.push((j, p.min_samples_leaf)),
+            None => alike.push((rest, vec![(j, p.min_samples_leaf)])),
+        }
+    }
+    for (rest, members) in alike.into_iter().filter(|(_, m)| m.len() > 1) {
+        let leaf: Vec<usize> = members.iter().map(|&(_, l)| l).collect();
+        let fitted = RandomForest::fit_leaf_sizes(&rest, &leaf, data, y, n_classes)?;
+        out.extend(members.iter().map(|&(j, _)| j).zip(fitted));
+    }
+    Ok(out)
 }
 
 /// The logistic candidates among `group` (two or more, on the same transformed rows `x`) fit

@@ -13,6 +13,7 @@
 //! Scikit-learn: machine learning in Python. JMLR 12:2825-2830.
 
 mod exact;
+mod grow;
 mod params;
 mod presort;
 mod split;
@@ -31,8 +32,8 @@ use rayon::prelude::*;
 use crate::error::{LearnError, Result};
 use crate::matrix::{check_labels, Matrix};
 
+use grow::{fit_trees, Plan};
 use presort::Presorted;
-use tree::fit_trees;
 use tree::Paths;
 
 /// A fitted forest.
@@ -74,15 +75,7 @@ impl RandomForest {
     /// Fits a forest; `y` holds class indices below `n_classes`.
     pub fn fit(params: &ForestParams, x: &Matrix, y: &[usize], n_classes: usize) -> Result<Self> {
         params.validate()?;
-        let counts = check_labels(x, y, n_classes)?;
-        Self::fit_checked(
-            params,
-            &ForestData::new(x)?,
-            y,
-            n_classes,
-            &counts,
-            Paths::DEFAULT,
-        )
+        Self::fit_data(params, &ForestData::new(x)?, y, n_classes)
     }
 
     /// [`RandomForest::fit`] on a matrix already sorted by [`ForestData::new`].
@@ -95,6 +88,20 @@ impl RandomForest {
         Self::fit_with(params, data, y, n_classes, Paths::DEFAULT)
     }
 
+    /// The forests of `params` with each leaf size of `leaf` (`min_samples_leaf`), in that order:
+    /// each the forest [`RandomForest::fit_data`] grows with that leaf size, tree for tree, but
+    /// the trees of one seed grown together while they agree, so their first levels are
+    /// searched once (a grid over leaf sizes).
+    pub fn fit_leaf_sizes(
+        params: &ForestParams,
+        leaf: &[usize],
+        data: &ForestData,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Vec<Self>> {
+        Self::fit_family(params, leaf, data, y, n_classes, Paths::DEFAULT)
+    }
+
     /// [`RandomForest::fit_data`] with the node scans `paths` allows (tests compare the paths).
     fn fit_with(
         params: &ForestParams,
@@ -103,72 +110,80 @@ impl RandomForest {
         n_classes: usize,
         paths: Paths,
     ) -> Result<Self> {
-        params.validate()?;
-        let counts = check_labels(data.x, y, n_classes)?;
-        Self::fit_checked(params, data, y, n_classes, &counts, paths)
+        let leaf = [params.min_samples_leaf];
+        let mut one = Self::fit_family(params, &leaf, data, y, n_classes, paths)?;
+        one.pop().ok_or(LearnError::Param {
+            name: "min_samples_leaf",
+            detail: "no forest was grown".into(),
+        })
     }
 
-    /// The fit itself, once `params` are valid and `y` (with class `counts`) fits `data`.
-    fn fit_checked(
+    /// [`RandomForest::fit_leaf_sizes`] with the node scans `paths` allows.
+    fn fit_family(
         params: &ForestParams,
+        leaf: &[usize],
         data: &ForestData,
         y: &[usize],
         n_classes: usize,
-        counts: &[usize],
         paths: Paths,
-    ) -> Result<Self> {
+    ) -> Result<Vec<Self>> {
+        for &l in leaf {
+            params.clone().min_samples_leaf(l).validate()?;
+        }
+        params.validate()?;
+        let counts = check_labels(data.x, y, n_classes)?;
         let x = data.x;
-        let class_w: Vec<f64> = if let Some(w) = &params.class_weight {
-            if w.len() != n_classes {
-                return Err(LearnError::Param {
-                    name: "class_weight",
-                    detail: format!("{} weights for {n_classes} classes", w.len()),
-                });
-            }
-            w.clone()
-        } else if params.balanced {
-            counts
-                .iter()
-                .map(|&c| {
-                    if c == 0 {
-                        0.0
-                    } else {
-                        x.rows as f64 / (n_classes as f64 * c as f64)
-                    }
-                })
-                .collect()
-        } else {
-            vec![1.0; n_classes]
-        };
-        let mf = params.max_features.resolve(x.cols);
-        let p = x.cols;
+        let class_w = class_weights(params, &counts, x.rows, n_classes)?;
+        let max_features = params.max_features.resolve(x.cols);
         let fitted = match &data.pre {
-            AnyPresorted::Small(pre) => {
-                fit_trees(pre, p, y, n_classes, &class_w, params, mf, paths)
-            }
-            AnyPresorted::Large(pre) => {
-                fit_trees(pre, p, y, n_classes, &class_w, params, mf, paths)
-            }
+            AnyPresorted::Small(pre) => fit_trees(&Plan {
+                pre,
+                p: x.cols,
+                y,
+                k: n_classes,
+                class_w: &class_w,
+                params,
+                leaf,
+                max_features,
+                paths,
+            }),
+            AnyPresorted::Large(pre) => fit_trees(&Plan {
+                pre,
+                p: x.cols,
+                y,
+                k: n_classes,
+                class_w: &class_w,
+                params,
+                leaf,
+                max_features,
+                paths,
+            }),
         };
-        let mut importances = vec![0.0; x.cols];
-        let mut trees = Vec::with_capacity(fitted.len());
-        for (tree, imp) in fitted {
-            for (a, b) in importances.iter_mut().zip(&imp) {
-                *a += b;
+        let mut forests: Vec<RandomForest> = leaf
+            .iter()
+            .map(|&l| RandomForest {
+                params: params.clone().min_samples_leaf(l),
+                n_classes,
+                n_features: x.cols,
+                trees: Vec::with_capacity(fitted.len()),
+                importances: vec![0.0; x.cols],
+            })
+            .collect();
+        for family in fitted {
+            for (f, (tree, imp)) in forests.iter_mut().zip(family) {
+                for (a, b) in f.importances.iter_mut().zip(&imp) {
+                    *a += b;
+                }
+                f.trees.push(tree);
             }
-            trees.push(tree);
         }
-        let s: f64 = importances.iter().sum();
-        if s > 0.0 {
-            importances.iter_mut().for_each(|v| *v /= s);
+        for f in &mut forests {
+            let s: f64 = f.importances.iter().sum();
+            if s > 0.0 {
+                f.importances.iter_mut().for_each(|v| *v /= s);
+            }
         }
-        Ok(RandomForest {
-            params: params.clone(),
-            n_classes,
-            n_features: x.cols,
-            trees,
-            importances,
-        })
+        Ok(forests)
     }
 
     /// Class probabilities, one row per input row, columns in `classes()` order.
@@ -217,4 +232,36 @@ impl RandomForest {
     pub fn classes(&self) -> Vec<usize> {
         (0..self.n_classes).collect()
     }
+}
+
+/// The weight of each class: `params.class_weight`, scikit-learn's "balanced" (`rows / (k *
+/// count)`) on the training rows' class `counts`, or 1.
+fn class_weights(
+    params: &ForestParams,
+    counts: &[usize],
+    rows: usize,
+    n_classes: usize,
+) -> Result<Vec<f64>> {
+    Ok(if let Some(w) = &params.class_weight {
+        if w.len() != n_classes {
+            return Err(LearnError::Param {
+                name: "class_weight",
+                detail: format!("{} weights for {n_classes} classes", w.len()),
+            });
+        }
+        w.clone()
+    } else if params.balanced {
+        counts
+            .iter()
+            .map(|&c| {
+                if c == 0 {
+                    0.0
+                } else {
+                    rows as f64 / (n_classes as f64 * c as f64)
+                }
+            })
+            .collect()
+    } else {
+        vec![1.0; n_classes]
+    })
 }

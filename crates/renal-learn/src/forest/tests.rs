@@ -428,3 +428,44 @@ fn three<const D: bool>(
     let dispatched = scan_exact::<D, _>(col, marked, pos, total, m, msl, beat);
     (reference, portable, dispatched)
 }
+
+/// Forests that differ only in their leaf size, grown together, are each the forest grown alone
+/// (the same trees node for node, the same importances), whether the family parts at the root
+/// or deep down, with integer and with non-integer (balanced) weights, for any order of the leaf
+/// sizes and with a leaf size given twice.
+#[test]
+fn leaf_sizes_grown_together_are_the_forests_grown_alone() {
+    for k in [2, 3] {
+        let (x, y) = mixed_table(300, k, 31 + k as u64);
+        let data = ForestData::new(&x).unwrap();
+        for balanced in [false, true] {
+            for mf in [MaxFeatures::Sqrt, MaxFeatures::Fraction(0.75)] {
+                let params = ForestParams {
+                    balanced,
+                    ..ForestParams::default().n_trees(8).max_features(mf).seed(2)
+                };
+                for leaf in [vec![1, 3, 5], vec![5, 1, 3, 1], vec![2, 40, 150]] {
+                    let together =
+                        RandomForest::fit_leaf_sizes(&params, &leaf, &data, &y, k).unwrap();
+                    assert_eq!(together.len(), leaf.len());
+                    for (l, f) in leaf.iter().zip(&together) {
+                        let one = params.clone().min_samples_leaf(*l);
+                        let alone = RandomForest::fit_data(&one, &data, &y, k).unwrap();
+                        assert_eq!(f.params, alone.params);
+                        assert_eq!(f.trees, alone.trees, "k {k}, leaf {l} of {leaf:?}");
+                        assert_eq!(f.feature_importances(), alone.feature_importances());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A family of leaf sizes is checked as each forest alone is: a leaf size of 0 is refused.
+#[test]
+fn a_family_with_a_leaf_size_of_zero_is_refused() {
+    let (x, y) = mixed_table(60, 2, 1);
+    let data = ForestData::new(&x).unwrap();
+    let e = RandomForest::fit_leaf_sizes(&ForestParams::default(), &[1, 0], &data, &y, 2);
+    assert!(e.unwrap_err().to_string().contains("min_samples_leaf"));
+}

@@ -1,9 +1,8 @@
-//! One tree: its nodes, the Gini impurity, and growing it node by node on a bootstrap sample.
+//! One tree: its nodes, the Gini impurity, and a node's best split (grown in `grow`).
 
-use rayon::prelude::*;
 use renal_stats::Rng;
 
-use super::exact::{scan_exact, EXACT_TOTAL};
+use super::exact::scan_exact;
 use super::params::ForestParams;
 use super::presort::{Idx, Presorted};
 use super::split::{
@@ -195,8 +194,6 @@ pub(crate) struct Builder<'a, T> {
     pub(crate) k: usize,
     pub(crate) params: &'a ForestParams,
     pub(crate) max_features: usize,
-    pub(crate) tree: Tree,
-    pub(crate) importance: Vec<f64>,
     /// Scratch: [`COPIES`] bitsets of the training set (see [`mark`]).
     pub(crate) bits: Vec<u64>,
     /// Scratch: a small node's ranks, sorted.
@@ -210,8 +207,6 @@ pub(crate) struct Builder<'a, T> {
     pub(crate) exact: bool,
     /// Scratch of [`scan_exact`]: a node's sorted positions.
     pub(crate) pos: Vec<u32>,
-    /// Feature permutation state for the lazy Fisher-Yates draws (any start order is uniform).
-    pub(crate) order: Vec<usize>,
 }
 
 /// Which node scans a fit may take: nodes of at most `small_node` rows may sort their ranks
@@ -246,17 +241,20 @@ impl<T: Idx> Builder<'_, T> {
         (c, t)
     }
 
+    /// The best split of a node's rows `samples` (class weights `counts`, total `total`) over
+    /// `max_features` features drawn with `rng` (`order`: the lazy Fisher-Yates state), leaving
+    /// at least `msl` rows on each side.
     pub(crate) fn best_split(
         &mut self,
         samples: &[usize],
-        counts: &[f64],
-        total: f64,
+        (counts, total): (&[f64], f64),
+        msl: usize,
         rng: &mut Rng,
+        order: &mut [usize],
     ) -> Option<Split> {
         let p = self.p;
         let n = self.n;
         let m = samples.len();
-        let msl = self.params.min_samples_leaf;
         let mut best: Option<(usize, Cut)> = None;
         // Each row's increments of the scan's state for this node (see `Column::delta`): the
         // same for every feature tried here, so written once per node.
@@ -278,8 +276,8 @@ impl<T: Idx> Builder<'_, T> {
         // that are constant in this node, until `max_features` non-constant ones were tried.
         while i < p && visited < self.max_features {
             let j = i + rng.below(p - i);
-            self.order.swap(i, j);
-            let f = self.order[i];
+            order.swap(i, j);
+            let f = order[i];
             i += 1;
             let rank = &self.pre.rank[f * n..(f + 1) * n];
             let distinct = self.pre.distinct[f];
@@ -338,129 +336,4 @@ impl<T: Idx> Builder<'_, T> {
             }
         })
     }
-
-    pub(crate) fn grow(&mut self, samples: &mut [usize], rng: &mut Rng) {
-        // (node index, start, end, depth) work stack over `samples`.
-        let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
-        self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
-        while let Some((node, start, end, depth)) = stack.pop() {
-            let (counts, total) = self.class_counts(&samples[start..end]);
-            let impurity = gini(&counts, total);
-            let n = end - start;
-            let stop = n < 2
-                || n < 2 * self.params.min_samples_leaf
-                || self.params.max_depth.is_some_and(|d| depth >= d)
-                || impurity <= f64::EPSILON;
-            let split = if stop {
-                None
-            } else {
-                self.best_split(&samples[start..end], &counts, total, rng)
-            };
-            match split {
-                None => {
-                    let off = self.tree.values.len();
-                    self.tree.values.extend(counts.iter().map(|c| c / total));
-                    self.tree.nodes[node].value = off as u32;
-                }
-                Some(s) => {
-                    self.importance[s.feature] += s.improvement;
-                    let seg = &mut samples[start..end];
-                    let mut mid = 0;
-                    let col = &self.pre.xt[s.feature * self.n..(s.feature + 1) * self.n];
-                    for q in 0..seg.len() {
-                        if col[seg[q]] <= s.threshold {
-                            seg.swap(q, mid);
-                            mid += 1;
-                        }
-                    }
-                    let l = self.tree.nodes.len();
-                    self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
-                    self.tree.nodes.push(Node::LEAF_PLACEHOLDER);
-                    let nd = &mut self.tree.nodes[node];
-                    nd.feature = s.feature as u32;
-                    nd.threshold = s.threshold;
-                    nd.left = l as u32;
-                    nd.right = (l + 1) as u32;
-                    stack.push((l + 1, start + mid, end, depth + 1));
-                    stack.push((l, start, start + mid, depth + 1));
-                }
-            }
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fit_tree<T: Idx>(
-    pre: &Presorted<T>,
-    p: usize,
-    y: &[usize],
-    k: usize,
-    class_w: &[f64],
-    params: &ForestParams,
-    max_features: usize,
-    paths: Paths,
-    t: usize,
-) -> (Tree, Vec<f64>) {
-    let n = pre.n;
-    let mut rng = Rng::derive(params.seed, t as u64);
-    let mut counts = vec![0.0f64; n];
-    if params.bootstrap {
-        for _ in 0..n {
-            counts[rng.below(n)] += 1.0;
-        }
-    } else {
-        counts.iter_mut().for_each(|c| *c = 1.0);
-    }
-    let w: Vec<f64> = (0..n).map(|i| counts[i] * class_w[y[i]]).collect();
-    let exact = paths.exact
-        && k <= 3
-        && w.iter().all(|v| *v >= 0.0 && v.fract() == 0.0)
-        && w.iter().sum::<f64>() < EXACT_TOTAL;
-    let mut samples: Vec<usize> = (0..n).filter(|&i| counts[i] > 0.0).collect();
-    let mut b = Builder {
-        pre,
-        bits: vec![0; n.div_ceil(64) * COPIES],
-        small: Vec::with_capacity(paths.small_node),
-        small_node: paths.small_node,
-        order: (0..p).collect(),
-        n,
-        p,
-        y,
-        w,
-        k,
-        params,
-        max_features,
-        tree: Tree {
-            nodes: Vec::new(),
-            values: Vec::new(),
-        },
-        importance: vec![0.0; p],
-        delta: vec![0.0; n * delta_stride(k)],
-        exact,
-        pos: vec![0; n + 8],
-    };
-    b.grow(&mut samples, &mut rng);
-    let mut imp = b.importance;
-    let total: f64 = imp.iter().sum();
-    if total > 0.0 {
-        imp.iter_mut().for_each(|v| *v /= total);
-    }
-    (b.tree, imp)
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fit_trees<T: Idx>(
-    pre: &Presorted<T>,
-    p: usize,
-    y: &[usize],
-    k: usize,
-    class_w: &[f64],
-    params: &ForestParams,
-    mf: usize,
-    paths: Paths,
-) -> Vec<(Tree, Vec<f64>)> {
-    (0..params.n_trees)
-        .into_par_iter()
-        .map(|t| fit_tree(pre, p, y, k, class_w, params, mf, paths, t))
-        .collect()
 }
