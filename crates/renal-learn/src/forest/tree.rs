@@ -175,6 +175,33 @@ pub(crate) fn check_walk(
     Ok(())
 }
 
+/// The ranks `rank` of a small node's rows `samples`, sorted into `small` (insertion).
+fn sort_small<T: Idx>(small: &mut Vec<T>, rank: &[T], samples: &[usize]) {
+    small.clear();
+    for &s in samples {
+        let r = rank[s];
+        let mut q = small.len();
+        small.push(r);
+        while q > 0 && small[q - 1] > r {
+            small[q] = small[q - 1];
+            q -= 1;
+        }
+        small[q] = r;
+    }
+}
+
+/// Whether a feature (each row's position `rank`, each position's value `group`) takes more
+/// than one value on the rows `samples`: its lowest and highest positions hold different values.
+fn varies<T: Idx>(rank: &[T], group: &[T], samples: &[usize]) -> bool {
+    let (mut lo, mut hi) = (usize::MAX, 0);
+    for &s in samples {
+        let r = rank[s].ix();
+        lo = lo.min(r);
+        hi = hi.max(r);
+    }
+    lo < hi && group[lo].ix() != group[hi].ix()
+}
+
 pub(crate) fn gini(counts: &[f64], total: f64) -> f64 {
     if total <= 0.0 {
         return 0.0;
@@ -241,6 +268,20 @@ impl<T: Idx> Builder<'_, T> {
         (c, t)
     }
 
+    /// Each row's increments of the scan's state for this node (see `Column::delta`): the same
+    /// for every feature tried at the node, so written once per node.
+    fn fill_delta(&mut self, samples: &[usize], counts: &[f64], total: f64) {
+        let (k, stride) = (self.k, delta_stride(self.k));
+        for &s in samples {
+            let (w, ys) = (self.w[s], self.y[s]);
+            let d = &mut self.delta[s * stride..(s + 1) * stride];
+            for (c, dc) in d[..k].iter_mut().enumerate() {
+                *dc = if c == ys { total * w } else { 0.0 } - w * counts[c];
+            }
+            d[stride - 1] = w;
+        }
+    }
+
     /// The best split of a node's rows `samples` (class weights `counts`, total `total`) over
     /// `max_features` features drawn with `rng` (`order`: the lazy Fisher-Yates state), leaving
     /// at least `msl` rows on each side.
@@ -256,20 +297,20 @@ impl<T: Idx> Builder<'_, T> {
         let n = self.n;
         let m = samples.len();
         let mut best: Option<(usize, Cut)> = None;
-        // Each row's increments of the scan's state for this node (see `Column::delta`): the
-        // same for every feature tried here, so written once per node.
-        let (k, stride) = (self.k, delta_stride(self.k));
-        for &s in samples {
-            let (w, ys) = (self.w[s], self.y[s]);
-            let d = &mut self.delta[s * stride..(s + 1) * stride];
-            for (c, dc) in d[..k].iter_mut().enumerate() {
-                *dc = if c == ys { total * w } else { 0.0 } - w * counts[c];
-            }
-            d[stride - 1] = w;
-        }
+        self.fill_delta(samples, counts, total);
         // The best cut's d and wl * wr so far (see `scan`), compared as a fraction: exactly, with
         // integer weights, so a later feature wins only if strictly better.
         let mut beat = (f64::NEG_INFINITY, 1.0);
+        // With exact states (`self.exact`) a cut that leaves both sides pure reaches the most any
+        // cut can, the node's whole impurity: `d = (t^2 - sum_k c_k^2) wl wr` (see `scan`).
+        // Once the best cut is such a one, no later feature can beat it (compared on exact
+        // values, or rounded from them, which keeps their order), so the later features are only
+        // drawn, and checked for being constant, as the scan would: the same draws, the same
+        // count of features tried, the same split.
+        let perfect = self
+            .exact
+            .then(|| total * total - counts.iter().map(|c| c * c).sum::<f64>());
+        let mut settled = false;
         let mut visited = 0;
         let mut i = 0;
         // Draw features one by one without replacement (lazy Fisher-Yates), skipping features
@@ -286,20 +327,16 @@ impl<T: Idx> Builder<'_, T> {
                 group: &self.pre.group[f * n..(f + 1) * n],
                 delta: &self.delta,
             };
+            if settled {
+                if distinct || varies(rank, col.group, samples) {
+                    visited += 1;
+                }
+                continue;
+            }
             let found = if m <= self.small_node && m * 8 * COPIES <= self.bits.len() {
                 // Few rows and a large training set: sort the rows' ranks directly (insertion
                 // sort) instead of clearing and walking a bitset sized for the whole set.
-                self.small.clear();
-                for &s in samples {
-                    let r = rank[s];
-                    let mut q = self.small.len();
-                    self.small.push(r);
-                    while q > 0 && self.small[q - 1] > r {
-                        self.small[q] = self.small[q - 1];
-                        q -= 1;
-                    }
-                    self.small[q] = r;
-                }
+                sort_small(&mut self.small, rank, samples);
                 let pos = self.small.iter().map(|&r| r.ix());
                 scan_dispatch(&col, pos, self.k, distinct, total, m, msl, beat)
             } else if self.exact {
@@ -319,6 +356,7 @@ impl<T: Idx> Builder<'_, T> {
             };
             visited += 1;
             if let Some(c) = found {
+                settled = perfect.is_some_and(|b| c.d == b * c.den);
                 beat = (c.d, c.den);
                 best = Some((f, c));
             }
