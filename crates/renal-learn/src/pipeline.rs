@@ -151,7 +151,8 @@ fn fit_learner(
 /// Fits every candidate on the same rows `x`, in order, sharing the work that does not depend
 /// on the learner: candidates with equal steps fit them once, their forests share one sort
 /// of the transformed matrix, forests that differ only in leaf size grow their trees together
-/// while they agree, and logistic regressions walk their C path together. The pipelines are those [`PipelineParams::fit`] gives one by one.
+/// while they agree, and logistic regressions walk their C path together. The pipelines are
+/// those [`PipelineParams::fit`] gives one by one.
 pub fn fit_grid(
     candidates: &[PipelineParams],
     x: &Matrix,

@@ -134,10 +134,13 @@ impl RandomForest {
         n_classes: usize,
         paths: Paths,
     ) -> Result<Vec<Self>> {
+        // Each member's parameters are checked (`params`' own leaf size is not used).
         for &l in leaf {
             params.clone().min_samples_leaf(l).validate()?;
         }
-        params.validate()?;
+        if leaf.is_empty() {
+            return Ok(Vec::new());
+        }
         let counts = check_labels(data.x, y, n_classes)?;
         let x = data.x;
         let class_w = class_weights(params, &counts, x.rows, n_classes)?;

@@ -461,11 +461,19 @@ fn leaf_sizes_grown_together_are_the_forests_grown_alone() {
     }
 }
 
-/// A family of leaf sizes is checked as each forest alone is: a leaf size of 0 is refused.
+/// A family of leaf sizes is checked as each forest alone is: a leaf size of 0 is refused; the
+/// leaf size of the shared parameters is not one of the family's.
 #[test]
 fn a_family_with_a_leaf_size_of_zero_is_refused() {
     let (x, y) = mixed_table(60, 2, 1);
     let data = ForestData::new(&x).unwrap();
     let e = RandomForest::fit_leaf_sizes(&ForestParams::default(), &[1, 0], &data, &y, 2);
     assert!(e.unwrap_err().to_string().contains("min_samples_leaf"));
+    // The leaf size of `params` itself is set aside: each member's is the one used.
+    let zero = ForestParams::default().n_trees(3).min_samples_leaf(0);
+    let two = RandomForest::fit_leaf_sizes(&zero, &[2, 4], &data, &y, 2).unwrap();
+    assert_eq!(two[1].params.min_samples_leaf, 4);
+    assert!(RandomForest::fit_leaf_sizes(&zero, &[], &data, &y, 2)
+        .unwrap()
+        .is_empty());
 }
