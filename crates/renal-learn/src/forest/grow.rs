@@ -144,10 +144,9 @@ impl<T: Idx> Builder<'_, T> {
     }
 }
 
-/// What every tree of a fit shares: the sorted training set, the labels, the class weights and
-/// the parameters (all but the leaf size, `leaf`, one per member of the family).
-pub(crate) struct Plan<'a, T> {
-    pub(crate) pre: &'a Presorted<T>,
+/// What every tree of a fit shares besides the sorted training set: the labels, the class
+/// weights and the parameters (all but the leaf size, `leaf`, one per member of the family).
+pub(crate) struct Plan<'a> {
     pub(crate) p: usize,
     pub(crate) y: &'a [usize],
     pub(crate) k: usize,
@@ -158,10 +157,10 @@ pub(crate) struct Plan<'a, T> {
     pub(crate) paths: Paths,
 }
 
-/// Tree `t` of every member of the family: its nodes and its normalised impurity decreases,
+/// Tree `t` of every member of the family, on the training set sorted in `pre`: its nodes and its normalised impurity decreases,
 /// one per leaf size, in `plan.leaf`'s order.
-pub(crate) fn fit_tree<T: Idx>(plan: &Plan<T>, t: usize) -> Vec<(Tree, Vec<f64>)> {
-    let (pre, params) = (plan.pre, plan.params);
+pub(crate) fn fit_tree<T: Idx>(pre: &Presorted<T>, plan: &Plan, t: usize) -> Vec<(Tree, Vec<f64>)> {
+    let params = plan.params;
     let (n, k) = (pre.n, plan.k);
     let mut rng = Rng::derive(params.seed, t as u64);
     let mut counts = vec![0.0f64; n];
@@ -224,9 +223,9 @@ pub(crate) fn fit_tree<T: Idx>(plan: &Plan<T>, t: usize) -> Vec<(Tree, Vec<f64>)
 
 /// Every tree of every member of the family, tree by tree in parallel (tree `t` draws from its
 /// own stream, so the forest is the same on any number of threads).
-pub(crate) fn fit_trees<T: Idx>(plan: &Plan<T>) -> Vec<Vec<(Tree, Vec<f64>)>> {
+pub(crate) fn fit_trees<T: Idx>(pre: &Presorted<T>, plan: &Plan) -> Vec<Vec<(Tree, Vec<f64>)>> {
     (0..plan.params.n_trees)
         .into_par_iter()
-        .map(|t| fit_tree(plan, t))
+        .map(|t| fit_tree(pre, plan, t))
         .collect()
 }

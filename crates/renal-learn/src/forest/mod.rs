@@ -145,29 +145,19 @@ impl RandomForest {
         let x = data.x;
         let class_w = class_weights(params, &counts, x.rows, n_classes)?;
         let max_features = params.max_features.resolve(x.cols);
+        let plan = Plan {
+            p: x.cols,
+            y,
+            k: n_classes,
+            class_w: &class_w,
+            params,
+            leaf,
+            max_features,
+            paths,
+        };
         let fitted = match &data.pre {
-            AnyPresorted::Small(pre) => fit_trees(&Plan {
-                pre,
-                p: x.cols,
-                y,
-                k: n_classes,
-                class_w: &class_w,
-                params,
-                leaf,
-                max_features,
-                paths,
-            }),
-            AnyPresorted::Large(pre) => fit_trees(&Plan {
-                pre,
-                p: x.cols,
-                y,
-                k: n_classes,
-                class_w: &class_w,
-                params,
-                leaf,
-                max_features,
-                paths,
-            }),
+            AnyPresorted::Small(pre) => fit_trees(pre, &plan),
+            AnyPresorted::Large(pre) => fit_trees(pre, &plan),
         };
         let mut forests: Vec<RandomForest> = leaf
             .iter()
